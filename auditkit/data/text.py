@@ -1,0 +1,85 @@
+"""Text classification data: GLUE-style TSV (``sentence\\tlabel``, as SST-2 ships) and flat rows.
+
+Labels may be given as indices into the label names or as the names themselves; anything outside
+the label set is an error naming the file and line, because a stray label silently skews accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import DatasetError
+from .types import TextExample
+
+#: GLUE's names for SST-2's labels (0 and 1).
+SST2_LABELS = ["negative", "positive"]
+TEXT_FIELDS = ("sentence", "text")
+
+
+def parse_label(value: Any, label_names: list[str], source: str, where: str) -> int:
+    """Turn a label given as an index (int or digit string) or a name into an index."""
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, int):
+        if 0 <= value < len(label_names):
+            return value
+    elif isinstance(value, str):
+        lowered = [name.lower() for name in label_names]
+        if value.strip().lower() in lowered:
+            return lowered.index(value.strip().lower())
+    allowed = ", ".join(f"{i} ({name})" for i, name in enumerate(label_names))
+    raise DatasetError(f"label {value!r} is outside the label set", source=source, location=where,
+                       hint=f"use one of {allowed}, or set the dataset's 'labels' in the suite")
+
+
+def load_tsv(path: Path, label_names: list[str]) -> list[TextExample]:
+    """Read a GLUE-style TSV with a header naming a text column (``sentence``/``text``) and ``label``."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", source=source) from None
+    lines = text.splitlines()
+    if not lines:
+        raise DatasetError("the file is empty", source=source, hint="a header line 'sentence<TAB>label' and one row per example")
+    header = lines[0].split("\t")
+    text_col = next((header.index(name) for name in TEXT_FIELDS if name in header), None)
+    if text_col is None or "label" not in header:
+        raise DatasetError(f"header {lines[0]!r} lacks a 'sentence' (or 'text') and a 'label' column", source=source,
+                           location="line 1", hint="the first line must be the tab-separated column names, e.g. 'sentence<TAB>label'")
+    label_col = header.index("label")
+    examples = []
+    # GLUE files are not CSV-quoted: a sentence may contain a bare '"'. So split on tabs only.
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if len(cells) != len(header):
+            raise DatasetError(f"expected {len(header)} tab-separated columns, found {len(cells)}", source=source,
+                               location=f"line {lineno}", hint="remove stray tabs inside the sentence, or fix the row")
+        label = parse_label(cells[label_col], label_names, source, f"line {lineno}")
+        examples.append(TextExample(id=str(lineno - 2), text=cells[text_col], label=label))
+    return examples
+
+
+def from_rows(rows: Iterable[Mapping[str, Any]], label_names: list[str], source: str) -> list[TextExample]:
+    """Examples from flat rows (hub ``stanfordnlp/sst2`` or JSON Lines): a text field, a label, an optional id."""
+    examples = []
+    for i, row in enumerate(rows):
+        where = f"record {i + 1}"
+        if not isinstance(row, Mapping):
+            raise DatasetError(f"expected an object, found {type(row).__name__}", source=source, location=where)
+        field = next((name for name in TEXT_FIELDS if name in row), None)
+        if field is None or not isinstance(row[field], str):
+            raise DatasetError("missing a string 'sentence' or 'text' field", source=source, location=where,
+                               hint="each record needs the text to classify under 'sentence' or 'text'")
+        if "label" not in row:
+            raise DatasetError("missing field 'label'", source=source, location=where, hint="add the gold label (index or name)")
+        rid = row.get("id", row.get("idx", i))
+        examples.append(TextExample(id=str(rid), text=row[field], label=parse_label(row["label"], label_names, source, where)))
+    return examples
+

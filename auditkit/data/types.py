@@ -1,0 +1,81 @@
+"""The examples every loader produces and every task consumes.
+
+Loaders differ in where data comes from (official SQuAD JSON, GLUE TSV, JSON Lines, the hub); tasks
+must not care. So each loader returns a :class:`Dataset` of plain, immutable example records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal, Union
+
+Kind = Literal["qa", "classification"]
+
+
+@dataclass(frozen=True)
+class QAExample:
+    """One extractive-QA question. ``answers``/``answer_starts`` are empty for unanswerable (v2) questions."""
+
+    id: str
+    question: str
+    context: str
+    answers: tuple[str, ...]
+    answer_starts: tuple[int, ...]
+    title: str = ""
+    is_impossible: bool = False
+
+
+@dataclass(frozen=True)
+class TextExample:
+    """One text to classify, with its gold label index into the dataset's ``label_names``."""
+
+    id: str
+    text: str
+    label: int
+
+
+Example = Union[QAExample, TextExample]
+
+
+@dataclass
+class Dataset:
+    """A loaded, validated dataset.
+
+    ``fingerprint`` is a content hash of the selected examples (not of the file): it keys the
+    prediction cache and appears in every report, so two runs can be compared only when it matches.
+    """
+
+    name: str
+    kind: Kind
+    source: str
+    examples: list[Example]
+    label_names: list[str] | None = None
+    squad_version: str | None = None  # "1.1" or "2.0" for QA data
+    total_available: int = 0
+    selection: str = "all"
+    fingerprint: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            self.fingerprint = content_fingerprint(self.examples, self.label_names)
+        if not self.total_available:
+            self.total_available = len(self.examples)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    @property
+    def has_unanswerable(self) -> bool:
+        return any(getattr(ex, "is_impossible", False) for ex in self.examples)
+
+
+def content_fingerprint(examples: list[Example], label_names: list[str] | None) -> str:
+    """sha256 over the examples' content in order (and the label names, which give labels meaning)."""
+    h = hashlib.sha256()
+    h.update(json.dumps(label_names).encode())
+    for ex in examples:
+        h.update(json.dumps(asdict(ex), ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()

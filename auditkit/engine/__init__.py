@@ -1,0 +1,1 @@
+"""Inference engine: batching, windows, answer extraction and timing, shared by tasks."""

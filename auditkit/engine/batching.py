@@ -1,0 +1,137 @@
+"""Length-sorted, dynamically padded batches, per-batch timing, and out-of-memory back-off.
+
+Why length-sorted: padding is wasted compute. Sorting all inputs (all windows of all examples, for QA)
+by token count and padding each batch only to its own longest member removes nearly all of it.
+Longest batches go first, so an out-of-memory error surfaces on the first batch, where backing off
+costs least.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..errors import ModelError
+
+
+@dataclass
+class Ragged:
+    """Variable-length integer rows stored flat (one array + offsets), so batches gather without Python loops."""
+
+    values: np.ndarray
+    offsets: np.ndarray  # len(rows) + 1
+
+    @classmethod
+    def from_rows(cls, rows: list[list[int]]) -> Ragged:
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        values = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]) if rows else np.zeros(0, dtype=np.int64)
+        return cls(values, offsets)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def padded(self, rows: np.ndarray, pad_value: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``rows`` as a (len(rows), longest) matrix padded with ``pad_value``, and the validity mask."""
+        lengths = self.lengths[rows]
+        width = int(lengths.max())
+        cols = np.arange(width)
+        mask = cols[None, :] < lengths[:, None]
+        positions = np.where(mask, self.offsets[rows][:, None] + cols[None, :], 0)
+        return np.where(mask, self.values[positions], pad_value), mask
+
+
+@dataclass
+class BatchTimings:
+    """Wall time of every timed batch (after the warm-up), with its size in examples-equivalents and tokens."""
+
+    seconds: list[float] = field(default_factory=list)
+    items: list[int] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    warmup_seconds: float = 0.0
+
+    def record(self, seconds: float, items: int, tokens: int) -> None:
+        self.seconds.append(seconds)
+        self.items.append(items)
+        self.tokens.append(tokens)
+
+    def summary(self) -> dict[str, float | int]:
+        """Percentiles of per-batch latency (ms) and throughput over the timed batches."""
+        if not self.seconds:
+            return {"batches": 0}
+        secs = np.asarray(self.seconds)
+        total = float(secs.sum())
+        return {
+            "batches": len(secs),
+            "batch_latency_ms_p50": float(np.percentile(secs, 50) * 1000),
+            "batch_latency_ms_p95": float(np.percentile(secs, 95) * 1000),
+            "batch_latency_ms_p99": float(np.percentile(secs, 99) * 1000),
+            "batch_latency_ms_mean": float(secs.mean() * 1000),
+            "model_seconds": total,
+            "items_per_second": float(sum(self.items) / total) if total > 0 else 0.0,
+            "tokens_per_second": float(sum(self.tokens) / total) if total > 0 else 0.0,
+            "warmup_seconds": self.warmup_seconds,
+        }
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CUDA/MPS/CPU allocation failures, which shrinking the batch can cure."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def run_batches(
+    order: np.ndarray,
+    lengths: np.ndarray,
+    batch_size: int,
+    step: Callable[[np.ndarray], None],
+    *,
+    device: torch.device,
+    timings: BatchTimings,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Call ``step`` on consecutive slices of ``order`` (indices, longest first); return the batch size that held.
+
+    The first slice runs once untimed as a warm-up (allocator, kernels, thread pools) and again timed.
+    On out-of-memory the batch size is halved and the same slice retried, down to 1.
+    """
+    position = 0
+    warmed = False
+    while position < len(order):
+        rows = order[position : position + batch_size]
+        try:
+            if not warmed:
+                started = time.perf_counter()
+                step(rows[:1])
+                _synchronize(device)
+                timings.warmup_seconds = time.perf_counter() - started
+                warmed = True
+            started = time.perf_counter()
+            step(rows)
+            _synchronize(device)
+            timings.record(time.perf_counter() - started, len(rows), int(lengths[rows].sum()))
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            if batch_size == 1:
+                raise ModelError("out of memory even at batch size 1", hint="use a smaller max_seq_len, another device or dtype") from None
+            batch_size = max(1, batch_size // 2)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        position += len(rows)
+        if on_progress is not None:
+            on_progress(len(rows))
+    return batch_size

@@ -1,0 +1,1 @@
+"""Metrics: pure functions on per-example data (no I/O, no models)."""

@@ -1,0 +1,93 @@
+"""Bootstrap confidence intervals that resample per-example statistics, never re-run a metric.
+
+Every metric auditkit reports is a function of *sums* of per-example columns: a mean is one column,
+macro-F1 is the confusion-matrix cells (one indicator column per cell), calibration error is per-bin
+counts and sums. A bootstrap resample is a vector of multinomial counts ``w`` (how often each
+example was drawn), so its sums are ``w @ columns`` -- one matrix product for all resamples at once.
+At SQuAD scale (10k examples, 1,000 resamples) that takes a fraction of a second, where recomputing
+a string-matching metric per resample would take minutes.
+
+The same counts applied to two models' columns give a *paired* bootstrap (for comparisons).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+#: Resamples drawn per matrix product; bounds memory at ~chunk x n x 8 bytes.
+CHUNK = 200
+
+SumsStatistic = Callable[[np.ndarray, int], np.ndarray]
+"""Maps sums of shape (resamples, k) and the sample size n to one value per resample."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A metric value with its bootstrap percentile confidence interval."""
+
+    value: float
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def resampled_sums(columns: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """Column sums for ``resamples`` bootstrap samples of the rows of ``columns`` (n, k) -> (resamples, k)."""
+    columns = np.asarray(columns, dtype=np.float64)
+    if columns.ndim == 1:
+        columns = columns[:, None]
+    n = columns.shape[0]
+    rng = np.random.default_rng(seed)
+    uniform = np.full(n, 1.0 / n)
+    out = np.empty((resamples, columns.shape[1]))
+    for first in range(0, resamples, CHUNK):
+        size = min(CHUNK, resamples - first)
+        counts = rng.multinomial(n, uniform, size=size).astype(np.float64)
+        out[first : first + size] = counts @ columns
+    return out
+
+
+def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    alpha = (1.0 - confidence) / 2.0
+    finite = samples[np.isfinite(samples)]
+    if not len(finite):
+        return float("nan"), float("nan")
+    low, high = np.quantile(finite, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def estimate(columns: np.ndarray, statistic: SumsStatistic, *, resamples: int, confidence: float, seed: int,
+             value: float | None = None) -> Estimate:
+    """``statistic`` on the full sample, with a percentile bootstrap interval.
+
+    ``value`` overrides the point estimate when it must come from a reference implementation (SQuAD's
+    official summation order), while the interval still comes from the resampled sums.
+    """
+    columns = np.asarray(columns, dtype=np.float64)
+    if columns.ndim == 1:
+        columns = columns[:, None]
+    n = columns.shape[0]
+    point = float(statistic(columns.sum(axis=0, keepdims=True), n)[0]) if value is None else float(value)
+    if n == 0 or resamples <= 0:
+        return Estimate(point, float("nan"), float("nan"), confidence, 0)
+    low, high = percentile_interval(statistic(resampled_sums(columns, resamples, seed), n), confidence)
+    return Estimate(point, low, high, confidence, resamples)
+
+
+def percent_mean(sums: np.ndarray, n: int) -> np.ndarray:
+    """100 x the mean of the first column (accuracy, exact match, F1 in percent)."""
+    return 100.0 * sums[:, 0] / n
+
+
+def mean_estimate(values: np.ndarray, *, resamples: int, confidence: float, seed: int, value: float | None = None,
+                  scale: float = 100.0) -> Estimate:
+    """Mean of per-example values (times ``scale``) with its bootstrap interval."""
+    return estimate(np.asarray(values, dtype=np.float64) * scale / 100.0, percent_mean, resamples=resamples,
+                    confidence=confidence, seed=seed, value=value)
