@@ -1,0 +1,38 @@
+"""auditkit: evaluate and audit transformer models with declarative suites.
+
+The public API mirrors the CLI, so notebooks and CI run the same code::
+
+    import auditkit
+    outcome = auditkit.run_suite("suites/offline-demo.yaml")
+    results = auditkit.load_results(outcome.run_dir)
+
+Heavy modules (torch, transformers) load on first use, not on ``import auditkit``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "run_suite": "auditkit.runner",
+    "load_suite": "auditkit.suite",
+    "load_results": "auditkit.results",
+    "load_predictions": "auditkit.results",
+    "score_predictions": "auditkit.scoring",
+    "AuditkitError": "auditkit.errors",
+    "SuiteError": "auditkit.errors",
+    "DatasetError": "auditkit.errors",
+    "ModelError": "auditkit.errors",
+    "ResultsError": "auditkit.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'auditkit' has no attribute {name!r}")

@@ -11,11 +11,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from ..errors import ModelError
+
+
+class ProgressSink(Protocol):
+    """Receives progress: ``start`` once the amount of work is known (e.g. windows), then ``advance``."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, amount: int) -> None: ...
 
 
 @dataclass
@@ -100,7 +109,7 @@ def run_batches(
     *,
     device: torch.device,
     timings: BatchTimings,
-    on_progress: Callable[[int], None] | None = None,
+    progress: ProgressSink | None = None,
 ) -> int:
     """Call ``step`` on consecutive slices of ``order`` (indices, longest first); return the batch size that held.
 
@@ -132,6 +141,6 @@ def run_batches(
                 torch.cuda.empty_cache()
             continue
         position += len(rows)
-        if on_progress is not None:
-            on_progress(len(rows))
+        if progress is not None:
+            progress.advance(len(rows))
     return batch_size

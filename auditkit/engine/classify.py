@@ -10,14 +10,14 @@ raises on them by default), and the number truncated is reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from .batching import BatchTimings, Ragged, run_batches
+from .batching import BatchTimings, ProgressSink, Ragged, run_batches
 
 Activation = Literal["softmax", "sigmoid", "none"]
 
@@ -65,7 +65,9 @@ class ClassificationEngine:
         id2label = self.model.config.id2label
         return [str(id2label[i]) for i in range(self.model.config.num_labels)]
 
-    def predict(self, texts: Sequence[str], on_progress: Callable[[int], None] | None = None) -> ClassificationOutput:
+    def predict(self, texts: Sequence[str], progress: ProgressSink | None = None) -> ClassificationOutput:
+        if progress is not None:
+            progress.start(len(texts))
         encoded = self.tokenizer(list(texts), truncation=False, padding=False, return_token_type_ids=True)
         full_lengths = np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(texts))
         truncated = int((full_lengths > self.max_length).sum())
@@ -97,5 +99,5 @@ class ClassificationEngine:
 
         lengths = input_ids.lengths
         order = np.argsort(-lengths, kind="stable")
-        self.batch_size = run_batches(order, lengths, self.batch_size, step, device=self.device, timings=self.timings, on_progress=on_progress)
+        self.batch_size = run_batches(order, lengths, self.batch_size, step, device=self.device, timings=self.timings, progress=progress)
         return ClassificationOutput(scores=scores, labels=self.labels, truncated=truncated)

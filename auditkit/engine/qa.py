@@ -25,7 +25,7 @@ list in an arbitrary order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DatasetError, ModelError
-from .batching import BatchTimings, Ragged, run_batches
+from .batching import BatchTimings, ProgressSink, Ragged, run_batches
 
 #: The pipeline masks logits that cannot start or end an answer with this value before the softmax.
 MASKED_LOGIT = -10000.0
@@ -238,18 +238,16 @@ class QAEngine:
         self.timings = BatchTimings()
 
     def predict(self, questions: Sequence[str], contexts: Sequence[str], ids: Sequence[str] | None = None,
-                on_progress: Callable[[int], None] | None = None) -> list[QAPrediction]:
-        """Answer every question; ``on_progress`` is called with the number of windows finished."""
+                progress: ProgressSink | None = None) -> list[QAPrediction]:
+        """Answer every question; ``progress`` counts windows."""
         ids = list(ids) if ids is not None else [str(i) for i in range(len(questions))]
         windows = encode_windows(self.tokenizer, questions, contexts, ids, self.settings)
-        candidates = self._score_windows(windows, on_progress)
+        if progress is not None:
+            progress.start(windows.count)
+        candidates = self._score_windows(windows, progress)
         return self._assemble(windows, candidates, contexts)
 
-    def count_windows(self, questions: Sequence[str], contexts: Sequence[str]) -> int:
-        """How many windows the questions split into (for progress bars and FLOP counts)."""
-        return encode_windows(self.tokenizer, questions, contexts, [str(i) for i in range(len(questions))], self.settings).count
-
-    def _score_windows(self, windows: Windows, on_progress: Callable[[int], None] | None) -> _Candidates:
+    def _score_windows(self, windows: Windows, progress: ProgressSink | None) -> _Candidates:
         k = self.settings.candidates_per_window
         count = windows.count
         out = _Candidates(
@@ -278,7 +276,7 @@ class QAEngine:
 
         lengths = windows.input_ids.lengths
         order = np.argsort(-lengths, kind="stable")
-        self.batch_size = run_batches(order, lengths, self.batch_size, step, device=self.device, timings=self.timings, on_progress=on_progress)
+        self.batch_size = run_batches(order, lengths, self.batch_size, step, device=self.device, timings=self.timings, progress=progress)
         return out
 
     def _assemble(self, windows: Windows, cand: _Candidates, contexts: Sequence[str]) -> list[QAPrediction]:

@@ -1,0 +1,162 @@
+"""The ``auditkit`` command. Subcommands are thin: each parses options and calls the public API.
+
+Exit codes: 0 success; 2 a usage or input error (bad suite, dataset, model, results), printed as one
+message naming the file, the place and the fix -- never a traceback; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import AuditkitError
+
+app = typer.Typer(
+    name="auditkit",
+    help="Evaluate and audit transformer models with declarative suites.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(fn: F) -> F:
+    """Turn input errors into a message and exit code 2, and Ctrl-C into exit code 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AuditkitError as exc:
+            err.print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/yellow]: no results were written; earlier runs are untouched")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"auditkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    """Evaluate and audit transformer models with declarative suites."""
+
+
+@app.command()
+@guarded
+def run(
+    suite: Annotated[Path, typer.Argument(help="Suite YAML file.")],
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where runs land (default: the suite's output_dir).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or logs (CI).")] = False,
+) -> None:
+    """Run every (model x task) job of a suite and write a results directory."""
+    from .runner import run_suite
+
+    outcome = run_suite(suite, output_dir=output_dir, quiet=quiet)
+    typer.echo(str(outcome.run_dir))
+
+
+@app.command()
+@guarded
+def validate(
+    suite: Annotated[Path, typer.Argument(help="Suite YAML file.")],
+    data: Annotated[bool, typer.Option("--data/--no-data", help="Also read and check every local dataset file.")] = True,
+) -> None:
+    """Check a suite (schema, paths and, by default, local dataset files) without running models."""
+    from .data import load_dataset
+    from .suite import load_suite
+    from .tasks import make_task
+
+    loaded = load_suite(suite)
+    table = Table(title=f"suite {loaded.suite.name}: valid", title_justify="left")
+    for column in ("task", "kind", "models", "dataset", "examples"):
+        table.add_column(column)
+    for spec in loaded.suite.tasks:
+        task = make_task(spec)
+        models = ", ".join(spec.models or [m.name for m in loaded.suite.models])
+        source = spec.dataset.hub or str(spec.dataset.path)
+        if data and spec.dataset.path is not None:
+            count = str(len(load_dataset(spec.dataset, task.data_kind, name=spec.name, seed=loaded.suite.seed)))
+        else:
+            count = "not read (hub)" if spec.dataset.hub else "not read"
+        table.add_row(spec.name, spec.kind, models, source, count)
+    err.print(table)
+
+
+@app.command()
+@guarded
+def score(
+    task: Annotated[str, typer.Option("--task", help="squad (v1.1 rules) or squad_v2.")],
+    dataset: Annotated[Path, typer.Option("--dataset", help="Official SQuAD dataset JSON.")],
+    predictions: Annotated[Path, typer.Option("--predictions", help="JSON object: question id -> answer text.")],
+    na_probs: Annotated[Optional[Path], typer.Option("--na-probs", help="JSON object: question id -> no-answer probability (v2).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the JSON here instead of stdout.")] = None,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 1000,
+    confidence: Annotated[float, typer.Option(help="CI level.")] = 0.95,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+) -> None:
+    """Score a SQuAD predictions file: official figures, bootstrap CIs, per-article and per-question-type breakdowns."""
+    from .results import atomic_write_json
+    from .scoring import score_predictions
+
+    if task not in ("squad", "squad_v2"):
+        raise typer.BadParameter("must be squad or squad_v2", param_hint="--task")
+    report = score_predictions(task, dataset, predictions, na_probs=na_probs, resamples=resamples, confidence=confidence, seed=seed)  # type: ignore[arg-type]
+    if out is not None:
+        atomic_write_json(out, report)
+    else:
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    figures = ", ".join(f"{k} {v['value']:.4f} [{v['low']:.2f}, {v['high']:.2f}]" for k, v in report["metrics"].items() if k in ("exact_match", "exact", "f1"))
+    coverage = report["predictions"]
+    err.print(f"{figures}; {coverage['missing']} questions without prediction, {coverage['unknown_ids']} unknown ids")
+
+
+@app.command("build-model")
+@guarded
+def build_model_cmd(
+    config: Annotated[Optional[str], typer.Argument(help="Shipped config name or path to a config.json.")] = None,
+    vocab: Annotated[Optional[Path], typer.Option("--vocab", help="WordPiece vocab.txt.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Directory to write the model to.")] = None,
+    seed: Annotated[int, typer.Option(help="Weight seed.")] = 0,
+    null_bias: Annotated[float, typer.Option(help="QA only: make the empty answer win more often (0.14: ~60% on SQuAD v2).")] = 0.0,
+    list_configs: Annotated[bool, typer.Option("--list", help="List the shipped configs and exit.")] = False,
+) -> None:
+    """Build a real-architecture model with deterministic random weights (offline tests and demos)."""
+    from .models.synthetic import BuildRecipe, build_model, shipped_configs
+
+    if list_configs or config is None:
+        typer.echo("\n".join(shipped_configs()))
+        return
+    if vocab is None or out is None:
+        raise typer.BadParameter("--vocab and --out are required to build a model")
+    if not vocab.is_file():
+        raise AuditkitError(f"vocabulary file not found: {vocab}", hint="pass a BERT vocab.txt, e.g. ../shared/data/vocab/bert-base-cased-vocab.txt")
+    if not config.endswith(".json") and config not in shipped_configs():
+        raise AuditkitError(f"unknown config {config!r}", hint=f"use one of: {', '.join(shipped_configs())}, or a path to a config.json")
+    typer.echo(str(build_model(BuildRecipe(config, vocab, seed=seed, null_bias=null_bias), out)))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

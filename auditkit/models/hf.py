@@ -1,0 +1,134 @@
+"""Load transformers checkpoints -- hub id, local directory or offline build -- through one path.
+
+A ``build`` recipe is materialised once into the cache folder with ``save_pretrained`` and then loaded
+exactly like a hub id or a local directory, so tests and the offline demo exercise the real loading
+code. Every loaded model gets a fingerprint (config, weights and tokenizer hashes) that keys the
+prediction cache and appears in results and reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from ..errors import ModelError
+from ..schema import ModelSpec
+from .synthetic import BuildRecipe, build_model, weights_digest
+
+Head = Literal["question-answering", "sequence-classification"]
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def cache_dir() -> Path:
+    """Where built models (and, later, prediction caches) live: ``$AUDITKIT_CACHE`` or ~/.cache/auditkit."""
+    return Path(os.environ.get("AUDITKIT_CACHE", Path.home() / ".cache" / "auditkit"))
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for a task, with what reports and caches need to know about it."""
+
+    name: str
+    source: str
+    model: torch.nn.Module
+    tokenizer: Any
+    batch_size: int
+    fingerprint: dict[str, str]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device {requested!r} requested but CUDA is not available", hint="use device: auto or cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelError("device 'mps' requested but MPS is not available", hint="use device: auto or cpu")
+    return device
+
+
+def materialize(spec: ModelSpec) -> str:
+    """The hub id or directory to load: for a ``build`` recipe, the cached build (built on first use)."""
+    if spec.build is None:
+        return spec.id
+    recipe = BuildRecipe(spec.build.config, spec.build.vocab, seed=spec.build.seed, lowercase=spec.build.lowercase, null_bias=spec.build.null_bias)
+    target = cache_dir() / "models" / f"{Path(recipe.config).stem}-{recipe.digest()}"
+    if not (target / "auditkit_build.json").is_file():
+        build_model(recipe, target)
+    return str(target)
+
+
+def _sha256_json(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def fingerprint(model: torch.nn.Module, tokenizer: Any) -> dict[str, str]:
+    """Hashes of what determines a model's outputs: config (minus bookkeeping), weights, tokenizer."""
+    config = {k: v for k, v in model.config.to_dict().items() if k not in {"transformers_version", "_name_or_path", "dtype", "torch_dtype"}}
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    tok_repr = backend.to_str() if backend is not None else json.dumps(tokenizer.get_vocab(), sort_keys=True)
+    parts = {
+        "config_sha256": _sha256_json(config),
+        "weights_sha256": weights_digest(model),
+        "tokenizer_sha256": hashlib.sha256(tok_repr.encode()).hexdigest(),
+    }
+    parts["model_sha256"] = hashlib.sha256("".join(parts.values()).encode()).hexdigest()
+    return parts
+
+
+def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
+    """Load tokenizer and model for ``head``; raise :class:`ModelError` with a fix when that fails."""
+    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
+
+    source = materialize(spec)
+    auto = AutoModelForQuestionAnswering if head == "question-answering" else AutoModelForSequenceClassification
+    kwargs = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+    try:
+        config = AutoConfig.from_pretrained(source, **kwargs)
+    except Exception as exc:
+        raise ModelError(
+            f"cannot load model {source!r}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            source=spec.name,
+            hint="check the hub id (and network access to the hub) or the local directory; offline, use a local directory or a 'build' recipe",
+        ) from None
+    architectures = getattr(config, "architectures", None) or []
+    wanted = "ForQuestionAnswering" if head == "question-answering" else "ForSequenceClassification"
+    if architectures and not any(a.endswith(wanted) for a in architectures):
+        raise ModelError(f"model {source!r} is a {architectures[0]}, but this task needs a *{wanted} model", source=spec.name,
+                         hint="pair QA tasks with question-answering checkpoints and classification tasks with classifiers")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = auto.from_pretrained(source, dtype=_DTYPES[spec.dtype], **kwargs)
+    except Exception as exc:
+        raise ModelError(f"cannot load model {source!r}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                         source=spec.name, hint="check that the directory holds a complete checkpoint (config, weights, tokenizer)") from None
+    device = resolve_device(spec.device)
+    model.to(device).eval()
+    if head == "question-answering" and not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"model {source!r} has no fast tokenizer; extractive QA needs character offsets", source=spec.name,
+                         hint="use a checkpoint that ships tokenizer.json")
+    info = {
+        "architecture": type(model).__name__,
+        "model_type": model.config.model_type,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "revision": spec.revision,
+        "device": str(device),
+        "dtype": spec.dtype,
+        "batch_size": spec.batch_size,
+        "max_position_embeddings": getattr(model.config, "max_position_embeddings", None),
+        "built": spec.build.model_dump(mode="json") if spec.build else None,
+    }
+    return LoadedModel(spec.name, spec.source, model, tokenizer, spec.batch_size, fingerprint(model, tokenizer), info)

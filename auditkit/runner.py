@@ -1,0 +1,146 @@
+"""Run a suite: load and check every input first, then each (model x task) job, then publish the run.
+
+All datasets are loaded and validated, and every model source resolved, *before* any model runs: a
+typo in the last task of a suite should fail in seconds, not after an hour of inference. Models are
+loaded once per (model, head) and reused across that model's tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from . import __version__
+from .data import Dataset, load_dataset
+from .models.hf import LoadedModel, load_model
+from .results import RunWriter, environment
+from .suite import LoadedSuite, load_suite
+from .tasks import make_task
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    results: dict[str, Any]
+
+
+class _RichSink:
+    """Adapts a rich progress bar to the engine's ProgressSink (start with a total, then advance)."""
+
+    def __init__(self, progress: Progress | None, label: str) -> None:
+        self.progress = progress
+        self.label = label
+        self.task: TaskID | None = None
+
+    def start(self, total: int) -> None:
+        if self.progress is not None:
+            self.task = self.progress.add_task(self.label, total=total)
+
+    def advance(self, amount: int) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.advance(self.task, amount)
+
+
+def load_datasets(loaded: LoadedSuite) -> dict[str, Dataset]:
+    """Every task's dataset, validated (raises DatasetError naming file and record)."""
+    suite = loaded.suite
+    datasets = {}
+    for spec in suite.tasks:
+        task = make_task(spec)
+        datasets[spec.name] = load_dataset(spec.dataset, task.data_kind, name=spec.name, seed=suite.seed)
+    return datasets
+
+
+def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: bool = False, console: Console | None = None) -> RunOutcome:
+    """Run every job of the suite at ``path`` and publish a results directory; return where it is."""
+    started = time.perf_counter()
+    console = console or Console(stderr=True, quiet=quiet)
+    loaded = load_suite(path)
+    suite = loaded.suite
+    datasets = load_datasets(loaded)
+    out_root = Path(output_dir) if output_dir is not None else suite.output_dir
+    writer = RunWriter(out_root, suite.name)
+    try:
+        jobs, models_info = _run_jobs(loaded, datasets, writer, console, quiet)
+        results = {
+            "auditkit_results_version": 1,
+            "status": "complete",
+            "run_id": writer.run_id,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join(sys.argv),
+            "auditkit_version": __version__,
+            "suite": {
+                "name": suite.name,
+                "description": suite.description,
+                "path": str(Path(path).resolve()),
+                "sha256": loaded.sha256,
+                "seed": suite.seed,
+                "bootstrap": suite.bootstrap.model_dump(),
+                "spec": suite.model_dump(mode="json"),
+            },
+            "environment": environment(),
+            "models": models_info,
+            "datasets": {
+                name: {
+                    "source": ds.source, "fingerprint": ds.fingerprint, "examples": len(ds), "total_available": ds.total_available,
+                    "selection": ds.selection, "kind": ds.kind, "squad_version": ds.squad_version, "label_names": ds.label_names,
+                }
+                for name, ds in datasets.items()
+            },
+            "jobs": jobs,
+            "wall_seconds": time.perf_counter() - started,
+        }
+        run_dir = writer.publish(results)
+    except BaseException:
+        writer.discard()
+        raise
+    console.print(f"[green]results:[/green] {run_dir}")
+    return RunOutcome(run_dir, results)
+
+
+def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWriter, console: Console, quiet: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    suite = loaded.suite
+    jobs_out: list[dict[str, Any]] = []
+    models_info: dict[str, Any] = {}
+    cache: dict[tuple[str, str], LoadedModel] = {}
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console, disable=quiet, transient=False) as progress:
+        for model_spec, task_spec in suite.jobs():
+            task = make_task(task_spec)
+            key = (model_spec.name, task.head)
+            if key not in cache:
+                console.log(f"loading model [bold]{model_spec.name}[/bold] ({model_spec.source})")
+                cache = {k: v for k, v in cache.items() if k[0] == model_spec.name}  # keep one model in memory at a time
+                cache[key] = load_model(model_spec, task.head)
+            model = cache[key]
+            models_info.setdefault(model.name, {"source": model.source, "fingerprint": model.fingerprint, "info": model.info})
+            dataset = datasets[task.name]
+            unit = "windows" if task.head == "question-answering" else "examples"
+            sink = _RichSink(progress, f"{model.name} · {task.name} ({unit})")
+            predictions = task.predict(model, dataset, sink)
+            scores = task.score(predictions.frame, dataset, suite.bootstrap, suite.seed)
+            relative = writer.write_predictions(model.name, task.name, scores.per_example)
+            jobs_out.append({
+                "model": model.name,
+                "task": task.name,
+                "kind": task.kind,
+                "dataset_fingerprint": dataset.fingerprint,
+                "model_fingerprint": model.fingerprint["model_sha256"],
+                "params_fingerprint": task.params_fingerprint(),
+                "params": task_spec.params.model_dump(mode="json"),
+                "metrics": {name: est.to_dict() for name, est in scores.metrics.items()},
+                "details": scores.details,
+                "timing": predictions.timing,
+                "notes": predictions.notes,
+                "predictions": relative,
+            })
+            summary = ", ".join(f"{name} {est.value:.2f}" for name, est in list(scores.metrics.items())[:3])
+            console.log(f"{model.name} · {task.name}: {summary} ({predictions.timing['examples_per_second']:.1f} ex/s)")
+    return jobs_out, models_info

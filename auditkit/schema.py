@@ -1,0 +1,167 @@
+"""Building blocks of the suite schema: models, datasets, bootstrap settings and the task base spec.
+
+Kept apart from :mod:`auditkit.suite` (which assembles them with the registered task kinds) so that
+task modules and model adapters can use these specs without importing the task registry.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+_ENV = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+def expand_env(text: str) -> str:
+    """Expand ``${VAR}`` and ``${VAR:-default}``; an unset variable without default is an error."""
+
+    def replace(match: re.Match[str]) -> str:
+        value = os.environ.get(match.group(1))
+        if value is None:
+            if match.group(2) is None:
+                raise ValueError(f"environment variable {match.group(1)} is not set (write ${{{match.group(1)}:-default}} to give a default)")
+            return match.group(2)
+        return value
+
+    return _ENV.sub(replace, text)
+
+
+def resolve_path(value: Any, info: ValidationInfo) -> Path:
+    """A path from the suite: env-expanded, ``~``-expanded, relative to the suite file's folder."""
+    path = Path(expand_env(str(value))).expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    return Path(os.path.normpath(path))
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BuildSpec(StrictModel):
+    """A model built offline from a published config with deterministic random weights (tests, demos)."""
+
+    config: str = Field(description="a shipped config name (see `auditkit build-model --list`) or a path to a config.json")
+    vocab: Path = Field(description="WordPiece vocabulary file (vocab.txt)")
+    seed: int = 0
+    null_bias: float = 0.0
+    lowercase: bool | None = None
+
+    @field_validator("vocab", mode="before")
+    @classmethod
+    def _vocab_exists(cls, value: Any, info: ValidationInfo) -> Path:
+        path = resolve_path(value, info)
+        if not path.is_file():
+            raise ValueError(f"vocabulary file not found: {path}")
+        return path
+
+    @field_validator("config")
+    @classmethod
+    def _config_known(cls, value: str, info: ValidationInfo) -> str:
+        from .models.synthetic import shipped_configs
+
+        if value.endswith(".json"):
+            path = resolve_path(value, info)
+            if not path.is_file():
+                raise ValueError(f"config file not found: {path}")
+            return str(path)
+        if value not in shipped_configs():
+            raise ValueError(f"unknown shipped config {value!r}; shipped: {', '.join(shipped_configs())}")
+        return value
+
+
+class ModelSpec(StrictModel):
+    """One model under evaluation: a hub id or local directory (``id``), or an offline ``build`` recipe."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    id: str | None = Field(default=None, description="hub id (org/name) or path to a local model directory")
+    build: BuildSpec | None = None
+    revision: str | None = None
+    device: str = "auto"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    batch_size: int = Field(default=32, ge=1)
+    trust_remote_code: bool = False
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+            raise ValueError("device must be auto, cpu, mps, cuda or cuda:N")
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _local_or_hub(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        expanded = expand_env(value)
+        local = resolve_path(expanded, info)
+        looks_local = expanded.startswith((".", "/", "~")) or expanded.count("/") > 1
+        if local.is_dir():
+            return str(local)
+        if looks_local:
+            raise ValueError(f"local model directory not found: {local}")
+        return expanded
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.id is None) == (self.build is None):
+            raise ValueError("give exactly one of 'id' (hub id or local directory) and 'build' (offline recipe)")
+        return self
+
+    @property
+    def source(self) -> str:
+        return self.id if self.id is not None else f"build:{self.build.config}"
+
+
+class DatasetSpec(StrictModel):
+    """Where a task's examples come from: a local ``path`` or a ``hub`` dataset, and which of them to use."""
+
+    path: Path | None = None
+    hub: str | None = None
+    config: str | None = None
+    split: str = "validation"
+    revision: str | None = None
+    format: Literal["squad", "tsv", "jsonl", "hub"] | None = None
+    labels: list[str] | None = Field(default=None, description="label names, index order (classification)")
+    limit: int | None = Field(default=None, ge=1, description="use the first N examples")
+    sample: int | None = Field(default=None, ge=1, description="use N examples drawn with the suite seed")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path_exists(cls, value: Any, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = resolve_path(value, info)
+        if not path.is_file():
+            raise ValueError(f"dataset file not found: {path}")
+        return path
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetSpec:
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of 'path' (local file) and 'hub' (hub dataset id)")
+        if self.limit is not None and self.sample is not None:
+            raise ValueError("give at most one of 'limit' and 'sample'")
+        return self
+
+
+class BootstrapSpec(StrictModel):
+    resamples: int = Field(default=1000, ge=0)
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+
+
+class TaskSpecBase(StrictModel):
+    """Fields every task has; each task kind subclasses it with ``kind`` and its own ``params``."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    dataset: DatasetSpec
+    models: list[str] | None = Field(default=None, description="model names to run (default: all)")

@@ -1,0 +1,73 @@
+"""Score an existing SQuAD predictions file: the official scripts' job, with CIs and breakdowns.
+
+Input is what the official scripts take: the dataset JSON and a JSON object mapping question ids to
+answer strings (``""`` = no answer in v2), optionally with a no-answer probability file. The figures
+are the official ones (same rules, same summation order); auditkit adds bootstrap intervals, the
+per-article and per-question-type breakdowns, and the coverage counts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from .data.squad import load_squad_json
+from .data.types import Dataset
+from .errors import DatasetError
+from .schema import BootstrapSpec
+from .tasks.extractive_qa import score_qa
+
+
+def _read_mapping(path: Path, what: str, value_type: type) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(f"{what} file not found", source=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"not valid JSON: {exc.msg}", source=str(path), location=f"line {exc.lineno}, column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise DatasetError(f"{what} must be a JSON object mapping question ids to values, found {type(data).__name__}", source=str(path))
+    for key, value in data.items():
+        if not isinstance(value, value_type) or isinstance(value, bool):
+            raise DatasetError(f"the value for id {key!r} is {type(value).__name__}, expected {value_type.__name__}", source=str(path),
+                               hint=f"{what} maps each question id to a {value_type.__name__}")
+    return data
+
+
+def score_predictions(
+    task: Literal["squad", "squad_v2"],
+    dataset: str | Path,
+    predictions: str | Path,
+    *,
+    na_probs: str | Path | None = None,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Official SQuAD figures for a predictions file, plus CIs, breakdowns and coverage."""
+    examples, version = load_squad_json(Path(dataset))
+    preds = _read_mapping(Path(predictions), "predictions", str)
+    ds = Dataset(name=Path(dataset).stem, kind="qa", source=str(dataset), examples=list(examples), squad_version=version)
+    ids = [e.id for e in examples]
+    known = [qid for qid in ids if qid in preds]
+    frame = pd.DataFrame({"id": known, "prediction": [preds[q] for q in known]})
+    if na_probs is not None:
+        probs = _read_mapping(Path(na_probs), "no-answer probabilities", float)
+        # evaluate-v2.0 tunes the threshold over the predictions as given.
+        frame["best_span"] = frame["prediction"]
+        frame["no_answer_probability"] = [float(probs.get(q, 0.0)) for q in known]
+    scores = score_qa(frame, ds, task, BootstrapSpec(resamples=resamples, confidence=confidence), seed)
+    details = scores.details
+    return {
+        "task": task,
+        "dataset": {"path": str(dataset), "version": version, "questions": len(examples), "fingerprint": ds.fingerprint},
+        "predictions": {"path": str(predictions), "count": len(preds), "missing": len(ids) - len(known), "unknown_ids": len(set(preds) - set(ids))},
+        "official": details["official"],
+        "metrics": {name: est.to_dict() for name, est in scores.metrics.items()},
+        "by_question_type": details["by_question_type"],
+        "by_article": details["by_article"],
+        **({"by_answerability": details["by_answerability"]} if "by_answerability" in details else {}),
+    }

@@ -1,0 +1,166 @@
+"""Suite files: the YAML schema, loading, and errors that say where and how to fix.
+
+A suite names models, tasks (each with a dataset and parameters) and run settings. It is validated
+with pydantic; every problem is reported with the suite file, the YAML line and column, the key path
+(``tasks[1].params.doc_stride``) and what is expected -- all problems at once, not one per attempt.
+Relative paths in a suite are resolved against the suite file's folder, and ``${VAR}`` /
+``${VAR:-default}`` are expanded from the environment, so one suite works from any directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from .errors import SuiteError
+from .schema import NAME_PATTERN, BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
+from .tasks import TASKS
+
+def _task_union() -> Any:
+    specs = tuple(task.Spec for task in TASKS.values())
+    return Annotated[Union[specs], Field(discriminator="kind")]  # noqa: UP007 - a runtime-built union
+
+
+class Suite(StrictModel):
+    """A whole suite file."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    seed: int = 0
+    output_dir: Path = Path("reports/runs")
+    bootstrap: BootstrapSpec = BootstrapSpec()
+    models: list[ModelSpec] = Field(min_length=1)
+    tasks: list[_task_union()] = Field(min_length=1)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Suite:
+        for kind, names in (("model", [m.name for m in self.models]), ("task", [t.name for t in self.tasks])):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {kind} name(s): {', '.join(dupes)}")
+        known = {m.name for m in self.models}
+        for task in self.tasks:
+            unknown = [m for m in task.models or [] if m not in known]
+            if unknown:
+                raise ValueError(f"task {task.name!r} names unknown model(s) {unknown}; the suite defines {sorted(known)}")
+        return self
+
+    def model(self, name: str) -> ModelSpec:
+        return next(m for m in self.models if m.name == name)
+
+    def jobs(self) -> list[tuple[ModelSpec, Any]]:
+        """(model, task) pairs in suite order: every task with each model it names (default: all)."""
+        return [(self.model(name), task) for task in self.tasks for name in (task.models or [m.name for m in self.models])]
+
+
+class LoadedSuite(typing.NamedTuple):
+    suite: Suite
+    path: Path
+    sha256: str
+
+
+def load_suite(path: str | Path) -> LoadedSuite:
+    """Read and validate a suite file; raise :class:`SuiteError` listing every problem with its place."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(f"suite file not found: {path}", hint="pass the path of a .yaml suite, e.g. suites/offline-demo.yaml")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"not UTF-8 text: {exc.reason}", source=str(path)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SuiteError(f"invalid YAML: {problem}", source=str(path), location=where, hint="fix the YAML syntax (indentation, colons, quotes)") from None
+    if not isinstance(data, dict):
+        raise SuiteError("a suite must be a mapping with 'name', 'models' and 'tasks'", source=str(path), location="top level")
+    try:
+        suite = Suite.model_validate(data, context={"base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        raise SuiteError(_describe(exc, root), source=str(path), hint="see the suite reference in README.md") from None
+    return LoadedSuite(suite, path, hashlib.sha256(raw).hexdigest())
+
+
+def _describe(exc: ValidationError, root: yaml.Node | None) -> str:
+    """All validation errors, one per line: ``line L, column C: key.path: message``."""
+
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = [part for i, part in enumerate(error["loc"]) if not (isinstance(part, str) and part in TASKS and i > 0 and isinstance(error["loc"][i - 1], int))]
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc)) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_keys(error["loc"][:-1])
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            message = f"unknown key {loc[-1]!r}" + (f" -- did you mean {close[0]!r}?" if close else "") + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+        elif error["type"] == "missing":
+            message = f"missing required key {loc[-1]!r}"
+        elif error["type"] == "union_tag_invalid":
+            message = f"unknown task kind {error['input'].get('kind')!r}; known kinds: {', '.join(TASKS)}" if isinstance(error.get("input"), dict) else message
+        elif "input" in error and not isinstance(error["input"], (dict, list)):
+            message += f" (got {error['input']!r})"
+        line = _yaml_line(root, loc)
+        lines.append(f"{line}{dotted}: {message}")
+    return "invalid suite:\n    " + "\n    ".join(lines)
+
+
+def _yaml_line(root: yaml.Node | None, loc: list[Any]) -> str:
+    """'line L, column C: ' of the deepest YAML node on ``loc`` (best effort)."""
+    node = root
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == part), None)
+            if child is None:  # point at the key itself for missing/extra keys
+                child = next((k for k, _ in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node = child
+    if node is None:
+        return ""
+    return f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}: "
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the schema model at ``loc`` (for 'did you mean' hints)."""
+
+    cls: Any = Suite
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            continue
+        if cls is Suite and part == "tasks":
+            kind = loc[i + 2] if len(loc) > i + 2 and isinstance(loc[i + 2], str) else None
+            cls = TASKS[kind].Spec if kind in TASKS else TaskSpecBase
+            continue
+        if isinstance(part, str) and part in TASKS:
+            continue
+        field = getattr(cls, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        cls = _model_in(field.annotation)
+        if cls is None:
+            return []
+    return sorted(getattr(cls, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``X``, ``X | None``, ``list[X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,68 @@
+"""What every task kind provides: a suite spec, a model head, prediction, and scoring.
+
+Prediction (model -> per-example outputs) and scoring (outputs + gold -> per-example scores and
+metrics) are separate steps, so stored predictions can be re-scored, cached and compared without
+running a model again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from ..data.types import Dataset, Kind
+from ..engine.batching import ProgressSink
+from ..metrics.stats import Estimate
+from ..models.hf import Head, LoadedModel
+from ..schema import BootstrapSpec, TaskSpecBase
+
+@dataclass
+class Predictions:
+    """A model's per-example outputs for one task, plus how long producing them took."""
+
+    frame: pd.DataFrame
+    timing: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Scores:
+    """Per-example scores joined to predictions and gold, headline metrics with CIs, and details for reports."""
+
+    per_example: pd.DataFrame
+    metrics: dict[str, Estimate]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Task(ABC):
+    """Base class for task kinds; register subclasses in :data:`auditkit.tasks.TASKS`."""
+
+    kind: ClassVar[str]
+    data_kind: ClassVar[Kind]
+    head: ClassVar[Head]
+    Spec: ClassVar[type[TaskSpecBase]]
+
+    def __init__(self, spec: TaskSpecBase) -> None:
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def params_fingerprint(self) -> str:
+        """Hash of the task kind and parameters: predictions depend on them, so caches key on it."""
+        params = self.spec.params.model_dump(mode="json")
+        return hashlib.sha256(json.dumps({"kind": self.kind, "params": params}, sort_keys=True).encode()).hexdigest()
+
+    @abstractmethod
+    def predict(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
+        """Run the model over the dataset."""
+
+    @abstractmethod
+    def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
+        """Score predictions against the dataset's gold labels."""

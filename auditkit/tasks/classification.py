@@ -1,0 +1,127 @@
+"""Text classification (SST-2 and the like): pipeline-equal scores, label mapping, calibration.
+
+A model's labels (``id2label``, e.g. NEGATIVE/POSITIVE) rarely share names with a dataset's (SST-2's
+0/1, named negative/positive). They are matched by ``label_map`` when the suite gives one, else by
+name ignoring case, else ``LABEL_i`` -> i when the label counts agree; anything else is an error that
+asks for a ``label_map`` instead of guessing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from ..data.types import Dataset
+from ..engine.batching import ProgressSink
+from ..engine.classify import ClassificationEngine
+from ..errors import ModelError
+from ..metrics import classification as cm
+from ..metrics.stats import Estimate, estimate, mean_estimate
+from ..models.hf import LoadedModel
+from ..schema import BootstrapSpec, StrictModel, TaskSpecBase
+from .base import Predictions, Scores, Task
+
+
+class ClassificationParams(StrictModel):
+    label_map: dict[str, str | int] | None = Field(default=None, description="model label -> dataset label (name or index)")
+    function_to_apply: Literal["default", "softmax", "sigmoid", "none"] = "default"
+    max_length: int | None = Field(default=None, ge=2, description="truncate longer inputs (default: the model's maximum)")
+    calibration_bins: int = Field(default=10, ge=2, le=100)
+
+
+class ClassificationSpec(TaskSpecBase):
+    kind: Literal["classification"]
+    params: ClassificationParams = ClassificationParams()
+
+
+def map_labels(model_labels: list[str], dataset_labels: list[str], label_map: dict[str, str | int] | None, model_name: str) -> np.ndarray:
+    """Dataset label index for each model label id."""
+    lowered = [name.lower() for name in dataset_labels]
+    mapping = []
+    for j, label in enumerate(model_labels):
+        if label_map is not None:
+            if label not in label_map:
+                raise ModelError(f"label_map has no entry for model label {label!r}", source=model_name,
+                                 hint=f"map every model label: {model_labels} -> {dataset_labels}")
+            target = label_map[label]
+            if isinstance(target, int) and 0 <= target < len(dataset_labels):
+                mapping.append(target)
+                continue
+            if isinstance(target, str) and target.lower() in lowered:
+                mapping.append(lowered.index(target.lower()))
+                continue
+            raise ModelError(f"label_map sends {label!r} to {target!r}, which is not a dataset label", source=model_name,
+                             hint=f"dataset labels: {dataset_labels}")
+        if label.lower() in lowered:
+            mapping.append(lowered.index(label.lower()))
+        elif label == f"LABEL_{j}" and len(model_labels) == len(dataset_labels):
+            mapping.append(j)
+        else:
+            raise ModelError(f"cannot match model label {label!r} to the dataset labels {dataset_labels}", source=model_name,
+                             hint="add params.label_map to the task, e.g. {label_map: {" + f"{label}: {dataset_labels[0]}" + "}}")
+    return np.asarray(mapping, dtype=np.int64)
+
+
+class ClassificationTask(Task):
+    kind = "classification"
+    data_kind = "classification"
+    head = "sequence-classification"
+    Spec = ClassificationSpec
+
+    def predict(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
+        p = self.spec.params
+        activation = None if p.function_to_apply == "default" else p.function_to_apply
+        engine = ClassificationEngine(model.model, model.tokenizer, batch_size=model.batch_size, activation=activation, max_length=p.max_length)
+        mapping = map_labels(engine.labels, dataset.label_names or [], p.label_map, model.name)
+        examples = dataset.examples
+        started = time.perf_counter()
+        out = engine.predict([e.text for e in examples], progress)
+        wall = time.perf_counter() - started
+        best = out.scores.argmax(axis=1)
+        frame = pd.DataFrame({
+            "id": [e.id for e in examples],
+            "model_label": [out.labels[j] for j in best],
+            "predicted_index": mapping[best],
+            "confidence": out.scores.max(axis=1).astype(float),
+            "label_scores": [row.tolist() for row in out.scores],
+        })
+        timing = {"wall_seconds": wall, "examples": len(examples), "examples_per_second": len(examples) / wall if wall > 0 else 0.0,
+                  "batch_size_used": engine.batch_size, "activation": engine.activation, **engine.timings.summary()}
+        notes = [f"{out.truncated} inputs longer than {engine.max_length} tokens were truncated"] if out.truncated else []
+        timing["model_labels"] = out.labels
+        return Predictions(frame, timing, notes)
+
+    def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
+        labels = dataset.label_names or []
+        k = len(labels)
+        examples = dataset.examples
+        frame = pd.DataFrame({"id": [e.id for e in examples], "text": [e.text for e in examples], "gold_index": [e.label for e in examples]})
+        frame = frame.merge(predictions, on="id", how="left")
+        missing = int(frame["predicted_index"].isna().sum())
+        if missing:
+            raise ModelError(f"{missing} examples have no prediction", hint="re-run the task; predictions and dataset must match")
+        gold = frame["gold_index"].to_numpy(np.int64)
+        pred = frame["predicted_index"].to_numpy(np.int64)
+        correct = (gold == pred).astype(float)
+        frame["gold"] = [labels[i] for i in gold]
+        frame["prediction"] = [labels[i] for i in pred]
+        frame["correct"] = correct.astype(bool)
+        ci = {"resamples": bootstrap.resamples, "confidence": bootstrap.confidence, "seed": seed}
+        bins = self.spec.params.calibration_bins
+        confidence = frame["confidence"].to_numpy(float)
+        metrics: dict[str, Estimate] = {
+            "accuracy": mean_estimate(correct, **ci),
+            "macro_f1": estimate(cm.confusion_columns(gold, pred, k), cm.macro_f1_statistic(k), **ci),
+            "ece": estimate(cm.calibration_columns(confidence, correct, bins), cm.ece_statistic(bins), **ci),
+        }
+        details: dict[str, Any] = {
+            "labels": labels,
+            "per_class": cm.per_class_report(gold, pred, labels),
+            "confusion_matrix": cm.confusion_matrix(gold, pred, k).tolist(),
+            "reliability": cm.reliability_table(confidence, correct, bins),
+        }
+        return Scores(frame, metrics, details)

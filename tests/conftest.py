@@ -1,0 +1,50 @@
+"""Shared fixtures: the real data in ../shared/data, and models built offline through the real loading path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("AUDITKIT_DATA", REPO.parent / "shared" / "data")).resolve()
+
+requires_data = pytest.mark.skipif(
+    not (DATA / "squad" / "dev-v1.1.json").is_file(),
+    reason=f"the shared data folder is absent ({DATA}); set AUDITKIT_DATA to a copy of shared/data",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Build models into a per-session cache so tests never depend on (or pollute) ~/.cache/auditkit."""
+    os.environ["AUDITKIT_CACHE"] = str(tmp_path_factory.mktemp("auditkit-cache"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not DATA.is_dir():
+        pytest.skip(f"the shared data folder is absent ({DATA})")
+    return DATA
+
+
+def model_spec(name: str, config: str, vocab: str, **build: object):
+    """A ModelSpec with an offline build recipe, exactly as a suite would declare it."""
+    from auditkit.schema import ModelSpec
+
+    return ModelSpec.model_validate({"name": name, "build": {"config": config, "vocab": str(DATA / "vocab" / vocab), **build}})
+
+
+@pytest.fixture(scope="session")
+def sst2_model():
+    from auditkit.models.hf import load_model
+
+    return load_model(model_spec("sst2", "distilbert-base-uncased-finetuned-sst-2-english", "bert-base-uncased-vocab.txt"), "sequence-classification")
+
+
+def write_suite(path: Path, text: str) -> Path:
+    path.write_text(text.replace("$DATA", str(DATA)), encoding="utf-8")
+    return path
