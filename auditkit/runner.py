@@ -1,6 +1,7 @@
 """Run a suite: load and check every input first, then each (model x task) job, then publish the run.
 
-All datasets are loaded and validated, and every model source resolved, *before* any model runs: a
+All datasets are loaded and validated, and every model's config resolved and matched to its tasks,
+*before* any model runs: a
 typo in the last task of a suite should fail in seconds, not after an hour of inference. Models are
 loaded once per (model, head) and reused across that model's tasks.
 """
@@ -19,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from . import __version__
 from .data import Dataset, load_dataset
-from .models.hf import LoadedModel, load_model
+from .models.hf import LoadedModel, check_source, load_model
 from .results import RunWriter, environment
 from .suite import LoadedSuite, load_suite
 from .tasks import make_task
@@ -61,11 +62,13 @@ def load_datasets(loaded: LoadedSuite) -> dict[str, Dataset]:
 def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: bool = False, console: Console | None = None) -> RunOutcome:
     """Run every job of the suite at ``path`` and publish a results directory; return where it is."""
     started = time.perf_counter()
-    console = console or Console(stderr=True, quiet=quiet)
+    console = console or Console(stderr=True, quiet=quiet, log_path=False)
     loaded = load_suite(path)
     suite = loaded.suite
     datasets = load_datasets(loaded)
-    out_root = Path(output_dir) if output_dir is not None else suite.output_dir
+    for model_spec, task_spec in suite.jobs():
+        check_source(model_spec, make_task(task_spec).head)
+    out_root = (Path(output_dir) if output_dir is not None else suite.output_dir).resolve()
     writer = RunWriter(out_root, suite.name)
     try:
         jobs, models_info = _run_jobs(loaded, datasets, writer, console, quiet)

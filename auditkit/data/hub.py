@@ -11,6 +11,7 @@ def load_rows(repo_id: str, config: str | None, split: str, revision: str | None
     """Download (or read from the local datasets cache) one split; return its rows and label names, if any."""
     import datasets
 
+    datasets.disable_progress_bars()
     try:
         ds = datasets.load_dataset(repo_id, name=config, split=split, revision=revision)
     except Exception as exc:  # datasets raises many types (ConnectionError, DatasetNotFoundError, ValueError, ...)

@@ -60,8 +60,17 @@ def resolve_device(requested: str) -> torch.device:
     return device
 
 
+def _silence_transformers() -> None:
+    """transformers' own progress bars and warnings would interleave with ours and break ``--quiet``."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 def materialize(spec: ModelSpec) -> str:
     """The hub id or directory to load: for a ``build`` recipe, the cached build (built on first use)."""
+    _silence_transformers()
     if spec.build is None:
         return spec.id
     recipe = BuildRecipe(spec.build.config, spec.build.vocab, seed=spec.build.seed, lowercase=spec.build.lowercase, null_bias=spec.build.null_bias)
@@ -89,18 +98,24 @@ def fingerprint(model: torch.nn.Module, tokenizer: Any) -> dict[str, str]:
     return parts
 
 
-def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
-    """Load tokenizer and model for ``head``; raise :class:`ModelError` with a fix when that fails."""
-    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def check_source(spec: ModelSpec, head: Head) -> str:
+    """Resolve the model's source and check its config suits ``head``; return the source to load.
+
+    Cheap (config only), so a suite can check every model before running any of them.
+    """
+    from transformers import AutoConfig
 
     source = materialize(spec)
-    auto = AutoModelForQuestionAnswering if head == "question-answering" else AutoModelForSequenceClassification
-    kwargs = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
     try:
-        config = AutoConfig.from_pretrained(source, **kwargs)
+        config = AutoConfig.from_pretrained(source, revision=spec.revision, trust_remote_code=spec.trust_remote_code)
     except Exception as exc:
         raise ModelError(
-            f"cannot load model {source!r}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            f"cannot load model {source!r}: {_first_line(exc)}",
             source=spec.name,
             hint="check the hub id (and network access to the hub) or the local directory; offline, use a local directory or a 'build' recipe",
         ) from None
@@ -109,12 +124,22 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     if architectures and not any(a.endswith(wanted) for a in architectures):
         raise ModelError(f"model {source!r} is a {architectures[0]}, but this task needs a *{wanted} model", source=spec.name,
                          hint="pair QA tasks with question-answering checkpoints and classification tasks with classifiers")
+    return source
+
+
+def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
+    """Load tokenizer and model for ``head``; raise :class:`ModelError` with a fix when that fails."""
+    from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
+
+    source = check_source(spec, head)
+    auto = AutoModelForQuestionAnswering if head == "question-answering" else AutoModelForSequenceClassification
+    kwargs = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = auto.from_pretrained(source, dtype=_DTYPES[spec.dtype], **kwargs)
     except Exception as exc:
-        raise ModelError(f"cannot load model {source!r}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                         source=spec.name, hint="check that the directory holds a complete checkpoint (config, weights, tokenizer)") from None
+        raise ModelError(f"cannot load model {source!r}: {_first_line(exc)}", source=spec.name,
+                         hint="check that the directory holds a complete checkpoint (config, weights, tokenizer)") from None
     device = resolve_device(spec.device)
     model.to(device).eval()
     if head == "question-answering" and not getattr(tokenizer, "is_fast", False):
