@@ -62,7 +62,7 @@ class BuildRecipe:
         h = hashlib.sha256()
         h.update(self.config_path().read_bytes())
         h.update(Path(self.vocab).read_bytes())
-        h.update(f"seed={self.seed};lower={self.do_lower_case()};null={self.null_bias};head={HEAD_STD};body={BODY_STD};v1".encode())
+        h.update(f"seed={self.seed};lower={self.do_lower_case()};null={self.null_bias};head={HEAD_STD};body={BODY_STD};v2".encode())
         return h.hexdigest()[:16]
 
 
@@ -116,12 +116,23 @@ def weights_digest(model: torch.nn.Module) -> str:
 def _write_tokenizer(vocab: Path, lowercase: bool, out_dir: Path, max_length: int) -> None:
     """Write a BERT WordPiece tokenizer as tokenizer.json + vocab.txt + tokenizer_config.json.
 
-    Built with the ``tokenizers`` library rather than a transformers tokenizer class: transformers 5's
-    ``DistilBertTokenizerFast(vocab_file=...)`` silently ignores the file and yields an empty vocabulary.
+    Assembled from ``tokenizers`` components the way the hub's BERT ``tokenizer.json`` files are (BERT
+    normaliser and pre-tokeniser, WordPiece, [CLS] A [SEP] B [SEP] template), rather than through a
+    transformers tokenizer class: transformers 5's ``DistilBertTokenizerFast(vocab_file=...)``
+    silently ignores the file and yields an empty vocabulary.
     """
-    from tokenizers import BertWordPieceTokenizer
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-    tok = BertWordPieceTokenizer(str(vocab), lowercase=lowercase, strip_accents=None, clean_text=True, handle_chinese_chars=True)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(models.WordPiece.read_file(str(vocab)), unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=lowercase)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    tok.add_special_tokens(specials)
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
     tok.save(str(out_dir / "tokenizer.json"))
     shutil.copyfile(vocab, out_dir / "vocab.txt")
     special = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
