@@ -22,6 +22,8 @@ _EXPORTS = {
     "load_results": "auditkit.results",
     "load_predictions": "auditkit.results",
     "score_predictions": "auditkit.scoring",
+    "report": "auditkit.report",
+    "compare": "auditkit.report",
     "AuditkitError": "auditkit.errors",
     "SuiteError": "auditkit.errors",
     "DatasetError": "auditkit.errors",

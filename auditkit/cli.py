@@ -65,12 +65,66 @@ def run(
     suite: Annotated[Path, typer.Argument(help="Suite YAML file.")],
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where runs land (default: the suite's output_dir).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or logs (CI).")] = False,
+    report_formats: Annotated[str, typer.Option("--report", help="Report formats to write at the end (html,md), or 'none'.")] = "html,md",
+    template_dir: Annotated[Optional[Path], typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")] = None,
 ) -> None:
-    """Run every (model x task) job of a suite and write a results directory."""
+    """Run every (model x task) job of a suite, write a results directory and its report."""
+    from .report import report
     from .runner import run_suite
 
+    formats = _formats(report_formats)
     outcome = run_suite(suite, output_dir=output_dir, quiet=quiet)
+    if formats:
+        written = report(outcome.run_dir, formats=formats, template_dir=template_dir)
+        if not quiet:
+            err.print("report: " + ", ".join(str(p) for p in written))
     typer.echo(str(outcome.run_dir))
+
+
+def _formats(value: str) -> list[str]:
+    from .report import FORMATS
+
+    if value.strip().lower() == "none":
+        return []
+    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise typer.BadParameter(f"unknown format(s) {', '.join(unknown)}; use {', '.join(FORMATS)} or none", param_hint="--format")
+    return formats
+
+
+@app.command("report")
+@guarded
+def report_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    formats: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: html, md.")] = "html,md",
+    template_dir: Annotated[Optional[Path], typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: <run>/report).")] = None,
+) -> None:
+    """Render a run's model-card report from its results alone (no model is run)."""
+    from .report import report
+
+    for path in report(results_dir, formats=_formats(formats), template_dir=template_dir, out_dir=out):
+        typer.echo(str(path))
+
+
+@app.command()
+@guarded
+def compare(
+    results_a: Annotated[Path, typer.Argument(help="Baseline run (A).")],
+    results_b: Annotated[Path, typer.Argument(help="Candidate run (B).")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: reports/comparisons/<A run>-vs-<B run>).")] = None,
+    formats: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: html, md.")] = "html,md",
+    template_dir: Annotated[Optional[Path], typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")] = None,
+) -> None:
+    """Compare two runs on the tasks they share: deltas with paired-bootstrap CIs, McNemar p-values, wins, disagreements."""
+    from .report import compare as compare_runs
+    from .results import resolve_run_dir
+
+    if out is None:
+        out = Path("reports/comparisons") / f"{resolve_run_dir(results_a).name}-vs-{resolve_run_dir(results_b).name}"
+    for path in compare_runs(results_a, results_b, out_dir=out, formats=_formats(formats), template_dir=template_dir):
+        typer.echo(str(path))
 
 
 @app.command()

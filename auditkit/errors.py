@@ -40,3 +40,7 @@ class ModelError(AuditkitError):
 
 class ResultsError(AuditkitError):
     """A results directory is missing, incomplete or from an incompatible version."""
+
+
+class ReportError(AuditkitError):
+    """A report cannot be rendered (missing or broken template, unwritable output)."""

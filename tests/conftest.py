@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# No hub access in tests, and libraries read these at import time: set them before anything imports them.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("AUDITKIT_DATA", REPO.parent / "shared" / "data")).resolve()
 
@@ -20,8 +24,6 @@ requires_data = pytest.mark.skipif(
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Build models into a per-session cache so tests never depend on (or pollute) ~/.cache/auditkit."""
     os.environ["AUDITKIT_CACHE"] = str(tmp_path_factory.mktemp("auditkit-cache"))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")

@@ -86,6 +86,8 @@ class BatchTimings:
             "items_per_second": float(sum(self.items) / total) if total > 0 else 0.0,
             "tokens_per_second": float(sum(self.tokens) / total) if total > 0 else 0.0,
             "warmup_seconds": self.warmup_seconds,
+            "batch_seconds": [round(x, 6) for x in self.seconds],
+            "batch_items": list(self.items),
         }
 
 

@@ -86,8 +86,36 @@ def percent_mean(sums: np.ndarray, n: int) -> np.ndarray:
     return 100.0 * sums[:, 0] / n
 
 
-def mean_estimate(values: np.ndarray, *, resamples: int, confidence: float, seed: int, value: float | None = None,
-                  scale: float = 100.0) -> Estimate:
-    """Mean of per-example values (times ``scale``) with its bootstrap interval."""
-    return estimate(np.asarray(values, dtype=np.float64) * scale / 100.0, percent_mean, resamples=resamples,
-                    confidence=confidence, seed=seed, value=value)
+def percent_ratio(sums: np.ndarray, n: int) -> np.ndarray:
+    """100 x first column sum / second column sum: a mean over a subset (column 2 is membership)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100.0 * sums[:, 0] / sums[:, 1]
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """A metric as a statistic of per-example column sums, so it can be bootstrapped and compared pairwise.
+
+    ``binary`` is the per-example 0/1 outcome for metrics that are a proportion of correct answers
+    (accuracy, exact match): comparisons of those also get McNemar's test.
+    """
+
+    columns: np.ndarray
+    statistic: SumsStatistic
+    binary: np.ndarray | None = None
+
+    def estimate(self, *, resamples: int, confidence: float, seed: int, value: float | None = None) -> Estimate:
+        return estimate(self.columns, self.statistic, resamples=resamples, confidence=confidence, seed=seed, value=value)
+
+
+def mean_def(values: np.ndarray, *, binary: bool = False) -> MetricDef:
+    """Mean of per-example values in percent (values in 0..1)."""
+    values = np.asarray(values, dtype=np.float64)
+    return MetricDef(values[:, None], percent_mean, values if binary else None)
+
+
+def subset_mean_def(values: np.ndarray, mask: np.ndarray, *, binary: bool = False) -> MetricDef:
+    """Mean over the examples where ``mask`` holds, in percent; resampling keeps the subset's size random."""
+    values = np.asarray(values, dtype=np.float64)
+    mask = np.asarray(mask, dtype=np.float64)
+    return MetricDef(np.column_stack([values * mask, mask]), percent_ratio, np.where(mask > 0, values, np.nan) if binary else None)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..data.types import Dataset, Kind
 from ..engine.batching import ProgressSink
-from ..metrics.stats import Estimate
+from ..metrics.stats import Estimate, MetricDef
 from ..models.hf import Head, LoadedModel
 from ..schema import BootstrapSpec, TaskSpecBase
 
@@ -66,3 +66,11 @@ class Task(ABC):
     @abstractmethod
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
         """Score predictions against the dataset's gold labels."""
+
+    @staticmethod
+    @abstractmethod
+    def metric_defs(frame: pd.DataFrame, job: dict[str, Any]) -> dict[str, MetricDef]:
+        """The headline metrics rebuilt from a stored per-example table and its results.json job entry.
+
+        Comparisons use this to pair two runs' metrics without re-running or re-scoring anything.
+        """

@@ -20,7 +20,7 @@ from ..engine.batching import ProgressSink
 from ..engine.classify import ClassificationEngine
 from ..errors import ModelError
 from ..metrics import classification as cm
-from ..metrics.stats import Estimate, estimate, mean_estimate
+from ..metrics.stats import MetricDef, mean_def
 from ..models.hf import LoadedModel
 from ..schema import BootstrapSpec, StrictModel, TaskSpecBase
 from .base import Predictions, Scores, Task
@@ -113,11 +113,7 @@ class ClassificationTask(Task):
         ci = {"resamples": bootstrap.resamples, "confidence": bootstrap.confidence, "seed": seed}
         bins = self.spec.params.calibration_bins
         confidence = frame["confidence"].to_numpy(float)
-        metrics: dict[str, Estimate] = {
-            "accuracy": mean_estimate(correct, **ci),
-            "macro_f1": estimate(cm.confusion_columns(gold, pred, k), cm.macro_f1_statistic(k), **ci),
-            "ece": estimate(cm.calibration_columns(confidence, correct, bins), cm.ece_statistic(bins), **ci),
-        }
+        metrics = {name: d.estimate(**ci) for name, d in classification_metric_defs(frame, k, bins).items()}
         details: dict[str, Any] = {
             "labels": labels,
             "per_class": cm.per_class_report(gold, pred, labels),
@@ -125,3 +121,19 @@ class ClassificationTask(Task):
             "reliability": cm.reliability_table(confidence, correct, bins),
         }
         return Scores(frame, metrics, details)
+
+    @staticmethod
+    def metric_defs(frame: pd.DataFrame, job: dict[str, Any]) -> dict[str, MetricDef]:
+        return classification_metric_defs(frame, len(job["details"]["labels"]), job["params"]["calibration_bins"])
+
+
+def classification_metric_defs(frame: pd.DataFrame, k: int, bins: int) -> dict[str, MetricDef]:
+    """Accuracy, macro-F1 and ECE as statistics of per-example columns (gold, prediction, confidence)."""
+    gold = frame["gold_index"].to_numpy(np.int64)
+    pred = frame["predicted_index"].to_numpy(np.int64)
+    correct = (gold == pred).astype(float)
+    return {
+        "accuracy": mean_def(correct, binary=True),
+        "macro_f1": MetricDef(cm.confusion_columns(gold, pred, k), cm.macro_f1_statistic(k)),
+        "ece": MetricDef(cm.calibration_columns(frame["confidence"].to_numpy(float), correct, bins), cm.ece_statistic(bins)),
+    }

@@ -20,7 +20,7 @@ from ..data.types import Dataset
 from ..engine.qa import QAEngine, QASettings
 from ..metrics import squad
 from ..metrics.slices import grouped_means, question_type
-from ..metrics.stats import Estimate, mean_estimate
+from ..metrics.stats import MetricDef, mean_def, subset_mean_def
 from ..models.hf import LoadedModel
 from ..schema import BootstrapSpec, StrictModel, TaskSpecBase
 from ..engine.batching import ProgressSink
@@ -92,6 +92,24 @@ class ExtractiveQATask(Task):
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
         return score_qa(predictions, dataset, self.metric(dataset), bootstrap, seed)
 
+    @staticmethod
+    def metric_defs(frame: pd.DataFrame, job: dict[str, Any]) -> dict[str, MetricDef]:
+        return qa_metric_defs(frame, job["details"]["metric"])
+
+
+def qa_metric_defs(frame: pd.DataFrame, metric: str) -> dict[str, MetricDef]:
+    """The headline metrics as statistics of the per-example ``exact``/``f1`` (and ``has_answer``) columns."""
+    exact, f1 = frame["exact"].to_numpy(float), frame["f1"].to_numpy(float)
+    if metric == "squad":
+        return {"exact_match": mean_def(exact, binary=True), "f1": mean_def(f1)}
+    has_answer = frame["has_answer"].to_numpy(bool)
+    defs = {"exact": mean_def(exact, binary=True), "f1": mean_def(f1)}
+    for name, subset in (("HasAns", has_answer), ("NoAns", ~has_answer)):
+        if subset.any():
+            defs[f"{name}_exact"] = subset_mean_def(exact, subset, binary=True)
+            defs[f"{name}_f1"] = subset_mean_def(f1, subset)
+    return defs
+
 
 def resolve_metric(choice: str, dataset: Dataset) -> str:
     """``auto`` means SQuAD v2 rules for v2.0 data (or any unanswerable question), else v1.1 rules."""
@@ -114,29 +132,22 @@ def score_qa(predictions: pd.DataFrame, dataset: Dataset, metric: str, bootstrap
         "title": [e.title for e in examples],
         "question": [e.question for e in examples],
         "question_type": [question_type(e.question) for e in examples],
+        "context": [e.context for e in examples],
         "gold_answers": golds,
+        "gold_starts": [list(e.answer_starts) for e in examples],
         "has_answer": [not e.is_impossible for e in examples],
         "missing": [p is None for p in aligned],
     }).merge(predictions, on="id", how="left")
     frame["prediction"] = frame["prediction"].fillna("")
 
-    metrics: dict[str, Estimate] = {}
     details: dict[str, Any] = {"metric": metric, "missing_predictions": missing}
     if metric == "squad":
         exact, f1 = squad.per_example_v1(aligned, golds)
         official = squad.squad_v1(exact, f1)
-        metrics["exact_match"] = mean_estimate(exact, value=official["exact_match"], **ci)
-        metrics["f1"] = mean_estimate(f1, value=official["f1"], **ci)
     else:
         exact, f1 = squad.per_example_v2(aligned, golds)
         has_answer = frame["has_answer"].to_numpy(bool)
         official = squad.squad_v2(exact, f1, has_answer)
-        metrics["exact"] = mean_estimate(exact, value=official["exact"], **ci)
-        metrics["f1"] = mean_estimate(f1, value=official["f1"], **ci)
-        for name, subset in (("HasAns", has_answer), ("NoAns", ~has_answer)):
-            if subset.any():
-                metrics[f"{name}_exact"] = mean_estimate(exact[subset], value=official[f"{name}_exact"], **ci)
-                metrics[f"{name}_f1"] = mean_estimate(f1[subset], value=official[f"{name}_f1"], **ci)
         if "no_answer_probability" in frame and frame["no_answer_probability"].notna().all():
             span_exact, span_f1 = squad.per_example_v2(frame["best_span"].fillna("").tolist(), golds)
             probs = frame["no_answer_probability"].to_numpy(float)
@@ -146,6 +157,8 @@ def score_qa(predictions: pd.DataFrame, dataset: Dataset, metric: str, bootstrap
             details["abstention_rate"] = float((frame["prediction"] == "").mean() * 100.0)
     frame["exact"] = exact
     frame["f1"] = f1
+    # Point values are the official figures (their summation order); intervals come from the resampled sums.
+    metrics = {name: d.estimate(value=official[name], **ci) for name, d in qa_metric_defs(frame, metric).items()}
     details["official"] = official
     details["by_question_type"] = grouped_means(frame, "question_type", ["exact", "f1"])
     details["by_article"] = grouped_means(frame, "title", ["exact", "f1"])
