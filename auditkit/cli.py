@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -39,7 +40,7 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AuditkitError as exc:
-            err.print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/yellow]: no results were written; earlier runs are untouched")
@@ -67,18 +68,59 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or logs (CI).")] = False,
     report_formats: Annotated[str, typer.Option("--report", help="Report formats to write at the end (html,md), or 'none'.")] = "html,md",
     template_dir: Annotated[Optional[Path], typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")] = None,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Where to write the gates' JUnit XML (default: <run>/gates.junit.xml).")] = None,
 ) -> None:
-    """Run every (model x task) job of a suite, write a results directory and its report."""
+    """Run every (model x task) job of a suite, write a results directory, apply its gates, and write its report.
+
+    Exit code 1 when any gate fails.
+    """
+    from .gates import gate
     from .report import report
     from .runner import run_suite
+    from .suite import load_suite
 
     formats = _formats(report_formats)
     outcome = run_suite(suite, output_dir=output_dir, quiet=quiet)
+    verdict = gate(outcome.run_dir, baseline=baseline, junit=junit) if load_suite(suite).suite.gates else None
     if formats:
         written = report(outcome.run_dir, formats=formats, template_dir=template_dir)
         if not quiet:
-            err.print("report: " + ", ".join(str(p) for p in written))
+            err.print(escape("report: " + ", ".join(str(p) for p in written)), highlight=False, soft_wrap=True)
     typer.echo(str(outcome.run_dir))
+    if verdict is not None:
+        _print_gates(verdict, quiet)
+        if not verdict.passed:
+            raise typer.Exit(1)
+
+
+def _print_gates(verdict, quiet: bool) -> None:  # noqa: ANN001 - a GateReport
+    for r in verdict.results:
+        if quiet and r.passed:
+            continue
+        mark = "[green]pass[/green]" if r.passed else "[bold red]FAIL[/bold red]"
+        err.print(f"{mark} {escape(f'{r.gate} [{r.model}]: {r.message}')}", highlight=False, soft_wrap=True)
+    err.print(f"gates: {len(verdict.results) - len(verdict.failures)} passed, {len(verdict.failures)} failed")
+
+
+@app.command("gate")
+@guarded
+def gate_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")] = None,
+    suite: Annotated[Optional[Path], typer.Option("--suite", help="Take the gates from this suite file instead of the run's own suite.")] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Where to write JUnit XML (default: <run>/gates.junit.xml).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
+) -> None:
+    """Re-apply release gates to a finished run (no model is run). Exit 0: all hold; 1: a gate failed; 2: input error."""
+    from .gates import gate
+
+    verdict = gate(results_dir, baseline=baseline, suite=suite, junit=junit)
+    if not verdict.results:
+        err.print("no gates defined (add 'gates:' to the suite, or pass --suite)")
+    _print_gates(verdict, quiet)
+    if not verdict.passed:
+        raise typer.Exit(1)
 
 
 def _formats(value: str) -> list[str]:

@@ -44,3 +44,7 @@ class ResultsError(AuditkitError):
 
 class ReportError(AuditkitError):
     """A report cannot be rendered (missing or broken template, unwritable output)."""
+
+
+class GateError(AuditkitError):
+    """A gate cannot be evaluated (unknown metric, missing baseline, incomparable data)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import __version__
@@ -104,7 +105,7 @@ def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: 
     except BaseException:
         writer.discard()
         raise
-    console.print(f"[green]results:[/green] {run_dir}")
+    console.print(f"[green]results:[/green] {escape(str(run_dir))}")
     return RunOutcome(run_dir, results)
 
 
@@ -119,7 +120,7 @@ def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWrit
             task = make_task(task_spec)
             key = (model_spec.name, task.head)
             if key not in cache:
-                console.log(f"loading model [bold]{model_spec.name}[/bold] ({model_spec.source})")
+                console.log(f"loading model [bold]{escape(model_spec.name)}[/bold] ({escape(model_spec.source)})")
                 cache = {k: v for k, v in cache.items() if k[0] == model_spec.name}  # keep one model in memory at a time
                 cache[key] = load_model(model_spec, task.head)
             model = cache[key]
@@ -145,5 +146,5 @@ def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWrit
                 "predictions": relative,
             })
             summary = ", ".join(f"{name} {est.value:.2f}" for name, est in list(scores.metrics.items())[:3])
-            console.log(f"{model.name} · {task.name}: {summary} ({predictions.timing['examples_per_second']:.1f} ex/s)")
+            console.log(escape(f"{model.name} · {task.name}: {summary} ({predictions.timing['examples_per_second']:.1f} ex/s)"))
     return jobs_out, models_info

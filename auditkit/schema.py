@@ -165,3 +165,44 @@ class TaskSpecBase(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     dataset: DatasetSpec
     models: list[str] | None = Field(default=None, description="model names to run (default: all)")
+
+
+class GateSpec(StrictModel):
+    """A release gate: a parsed expression, the models it applies to, and how regressions are judged."""
+
+    check: str = Field(description="e.g. 'squad_v1.f1 >= 86.0' or 'squad_v1.f1 >= baseline - 0.5'")
+    name: str | None = None
+    models: list[str] | None = Field(default=None, description="models the gate applies to (default: every model that ran the task)")
+    significance: float | None = Field(default=None, gt=0.0, lt=1.0,
+                                       description="regression gates: fail only when the paired bootstrap shows the drop at this confidence")
+    baseline: Path | None = Field(default=None, description="baseline run directory for this gate (default: the suite's)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"check": value} if isinstance(value, str) else value
+
+    @field_validator("check")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        from .gates.parse import parse_gate
+
+        parse_gate(value)  # raises GateSyntaxError (a ValueError) with the expected form
+        return value
+
+    @field_validator("baseline", mode="before")
+    @classmethod
+    def _baseline_path(cls, value: Any, info: ValidationInfo) -> Path | None:
+        return None if value is None else resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _significance_needs_baseline(self) -> GateSpec:
+        from .gates.parse import parse_gate
+
+        if self.significance is not None and not parse_gate(self.check).uses_baseline:
+            raise ValueError("'significance' applies to regression gates ('... baseline ...') only")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.check

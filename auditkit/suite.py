@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .errors import SuiteError
-from .schema import NAME_PATTERN, BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
+from .schema import NAME_PATTERN, BootstrapSpec, GateSpec, ModelSpec, StrictModel, TaskSpecBase, resolve_path
 from .tasks import TASKS
 
 def _task_union() -> Any:
@@ -37,6 +37,13 @@ class Suite(StrictModel):
     bootstrap: BootstrapSpec = BootstrapSpec()
     models: list[ModelSpec] = Field(min_length=1)
     tasks: list[_task_union()] = Field(min_length=1)  # type: ignore[valid-type]
+    gates: list[GateSpec] = Field(default_factory=list)
+    baseline: Path | None = Field(default=None, description="baseline run directory for regression gates (`--baseline` overrides)")
+
+    @field_validator("baseline", mode="before")
+    @classmethod
+    def _baseline_path(cls, value: Any, info: ValidationInfo) -> Path | None:
+        return None if value is None else resolve_path(value, info)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Suite:
@@ -49,6 +56,16 @@ class Suite(StrictModel):
             unknown = [m for m in task.models or [] if m not in known]
             if unknown:
                 raise ValueError(f"task {task.name!r} names unknown model(s) {unknown}; the suite defines {sorted(known)}")
+        from .gates.parse import parse_gate
+
+        tasks = {t.name for t in self.tasks}
+        for i, gate in enumerate(self.gates):
+            expr = parse_gate(gate.check)
+            if expr.task not in tasks:
+                raise ValueError(f"gates[{i}] ({gate.check!r}) names task {expr.task!r}; the suite's tasks are {sorted(tasks)}")
+            unknown = [m for m in gate.models or [] if m not in known]
+            if unknown:
+                raise ValueError(f"gates[{i}] names unknown model(s) {unknown}; the suite defines {sorted(known)}")
         return self
 
     def model(self, name: str) -> ModelSpec:

@@ -286,6 +286,7 @@ def build_report(results: dict[str, Any]) -> dict[str, Any]:
         "latency": latency,
         "comparisons": _comparisons_for(results, results, pairs, "", ""),
         "bias": None,
+        "gates": results.get("gates"),
         "caveats": _caveats(results),
         "model_index": {name: model_index(results, name) for name in results["models"]},
         "reproducibility": {

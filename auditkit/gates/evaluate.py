@@ -1,0 +1,177 @@
+"""Evaluate release gates against a finished run (and a baseline run); results alone, never a model.
+
+Kinds of gate, by their expression:
+
+* threshold  -- ``squad_v1.f1 >= 86.0``: the measured value against a number;
+* regression -- ``squad_v1.f1 >= baseline - 0.5``: against the same figure in a baseline run;
+* significant regression -- a regression gate with ``significance: 0.95``: it fails only when the
+  paired bootstrap interval of (run - baseline), on the same examples, lies entirely beyond the
+  allowed change -- a drop that noise cannot explain;
+* latency -- ``squad_v1.latency.p95_ms <= 40 ms``: a timing figure against a budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import GateError
+from ..metrics.compare import paired_delta
+from ..results import load_predictions, load_results
+from ..schema import GateSpec
+from ..tasks import TASKS
+from .parse import LATENCY_KEYS, GateExpr, parse_gate
+
+
+@dataclass
+class GateResult:
+    """One gate applied to one model's job."""
+
+    gate: str
+    check: str
+    kind: str
+    model: str
+    task: str
+    metric: str
+    measured: float
+    bound: float
+    passed: bool
+    message: str
+    low: float | None = None
+    high: float | None = None
+    baseline_value: float | None = None
+    delta_low: float | None = None
+    delta_high: float | None = None
+    significance: float | None = None
+
+
+@dataclass
+class GateReport:
+    results: list[GateResult] = field(default_factory=list)
+    baseline: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failures(self) -> list[GateResult]:
+        return [r for r in self.results if not r.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "total": len(self.results), "failed": len(self.failures), "baseline": self.baseline,
+                "results": [asdict(r) for r in self.results]}
+
+
+def _figure(job: dict[str, Any], expr: GateExpr, run_label: str) -> tuple[float, float | None, float | None]:
+    """(value, CI low, CI high) of the gate's figure in one job."""
+    head = expr.path[0]
+    if head == "latency":
+        value = job["timing"].get(LATENCY_KEYS[expr.path[1]])
+        if value is None:
+            raise GateError(f"{run_label}: job {job['model']} · {job['task']} recorded no {expr.path[1]}", hint="re-run the suite with this auditkit version")
+        return float(value), None, None
+    if head == "official":
+        official = job["details"].get("official", {})
+        if expr.path[1] not in official:
+            raise GateError(f"gate {expr.text!r}: no official figure {expr.path[1]!r} for {job['model']} · {job['task']}",
+                            hint=f"official figures here: {', '.join(sorted(official)) or 'none'}")
+        return float(official[expr.path[1]]), None, None
+    if len(expr.path) == 1 and head in job["metrics"]:
+        est = job["metrics"][head]
+        return float(est["value"]), est["low"], est["high"]
+    raise GateError(f"gate {expr.text!r}: {job['task']} has no metric {expr.metric!r}",
+                    hint=f"metrics of {job['task']}: {', '.join(job['metrics'])}; also {job['task']}.official.<key> and {job['task']}.latency.<key>")
+
+
+def _baseline_job(baseline: dict[str, Any], job: dict[str, Any], expr: GateExpr) -> dict[str, Any]:
+    candidates = [j for j in baseline["jobs"] if j["task"] == job["task"]]
+    same_model = [j for j in candidates if j["model"] == job["model"]]
+    if same_model:
+        return same_model[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    raise GateError(f"gate {expr.text!r}: the baseline run {baseline['run_id']} has no job for model {job['model']!r} on task {job['task']!r}",
+                    hint="point the gate at a baseline run of the same suite")
+
+
+def _significant_delta(run: dict[str, Any], baseline: dict[str, Any], job: dict[str, Any], base_job: dict[str, Any],
+                       expr: GateExpr, confidence: float) -> tuple[float, float]:
+    """Paired-bootstrap interval of (run - baseline) for the gate's metric, on the same examples."""
+    if job["dataset_fingerprint"] != base_job["dataset_fingerprint"]:
+        raise GateError(f"gate {expr.text!r}: significance needs the same examples, but the baseline's {job['task']} data differs (fingerprints "
+                        f"{base_job['dataset_fingerprint'][:12]} vs {job['dataset_fingerprint'][:12]})", hint="evaluate both on the same dataset selection")
+    if len(expr.path) != 1:
+        raise GateError(f"gate {expr.text!r}: significance applies to headline metrics, not {expr.metric}")
+    frame_run = load_predictions(run["_dir"], job["model"], job["task"])
+    frame_base = load_predictions(baseline["_dir"], base_job["model"], base_job["task"]).set_index("id").loc[frame_run["id"]].reset_index()
+    task = TASKS[job["kind"]]
+    defs_run, defs_base = task.metric_defs(frame_run, job), task.metric_defs(frame_base, base_job)
+    delta = paired_delta(expr.metric, defs_base[expr.metric], defs_run[expr.metric], value_a=base_job["metrics"][expr.metric]["value"],
+                         value_b=job["metrics"][expr.metric]["value"], resamples=max(run["suite"]["bootstrap"]["resamples"], 1000),
+                         confidence=confidence, seed=run["suite"]["seed"])
+    return delta.low, delta.high
+
+
+def evaluate_gates(run: dict[str, Any], gates: list[GateSpec], baseline_dir: str | Path | None = None) -> GateReport:
+    """Apply every gate to every matching job of ``run``; raise :class:`GateError` on unusable gates."""
+    report = GateReport(baseline=str(baseline_dir) if baseline_dir else None)
+    baselines: dict[str, dict[str, Any]] = {}
+    for gate in gates:
+        expr = parse_gate(gate.check)
+        jobs = [j for j in run["jobs"] if j["task"] == expr.task and (gate.models is None or j["model"] in gate.models)]
+        if not jobs:
+            raise GateError(f"gate {gate.label!r}: no job in run {run['run_id']} ran task {expr.task!r}" + (f" with {gate.models}" if gate.models else ""),
+                            hint="check the gate's task and models against the suite")
+        base_dir = gate.baseline or baseline_dir
+        if expr.uses_baseline and base_dir is None:
+            raise GateError(f"gate {gate.label!r} compares with a baseline, but none was given", hint="set 'baseline:' in the suite or pass --baseline DIR")
+        for job in jobs:
+            measured, low, high = _figure(job, expr, f"run {run['run_id']}")
+            result = GateResult(gate=gate.label, check=expr.text, kind="latency" if expr.path[0] == "latency" else "threshold", model=job["model"],
+                                task=job["task"], metric=expr.metric, measured=measured, bound=float("nan"), passed=False, message="",
+                                low=low, high=high)
+            if expr.uses_baseline:
+                key = str(base_dir)
+                if key not in baselines:
+                    baselines[key] = load_results(base_dir)
+                baseline = baselines[key]
+                base_job = _baseline_job(baseline, job, expr)
+                base_value, _, _ = _figure(base_job, expr, f"baseline {baseline['run_id']}")
+                result.baseline_value = base_value
+                result.bound = base_value + expr.baseline_offset
+                result.kind = "regression"
+                if gate.significance is not None:
+                    result.kind = "significant regression"
+                    result.significance = gate.significance
+                    result.delta_low, result.delta_high = _significant_delta(run, baseline, job, base_job, expr, gate.significance)
+            else:
+                result.bound = float(expr.number)
+            result.passed, result.message = _verdict(expr, result)
+            report.results.append(result)
+    return report
+
+
+def _verdict(expr: GateExpr, r: GateResult) -> tuple[bool, str]:
+    ci = f" (95% CI [{r.low:.2f}, {r.high:.2f}])" if r.low is not None and r.high is not None and math.isfinite(r.low) else ""
+    base = f"; baseline {r.baseline_value:.4g}{expr.baseline_offset:+g} = {r.bound:.4g}" if r.baseline_value is not None else ""
+    holds = expr.holds(r.measured, r.bound)
+    if r.kind == "significant regression":
+        offset = expr.baseline_offset
+        # Fail only if the whole interval of (run - baseline) is on the wrong side of the allowed change.
+        if expr.op in (">=", ">"):
+            real = r.delta_high < offset
+        elif expr.op in ("<=", "<"):
+            real = r.delta_low > offset
+        else:
+            real = not holds
+        change = f"; change {r.measured - r.baseline_value:+.3g}, {r.significance:.0%} paired CI [{r.delta_low:+.3g}, {r.delta_high:+.3g}]"
+        if holds:
+            return True, f"{r.metric} = {r.measured:.4g}{ci} {expr.op} {r.bound:.4g}{base}{change}: holds"
+        if not real:
+            return True, f"{r.metric} = {r.measured:.4g}{ci} misses {expr.op} {r.bound:.4g}{base}{change}: not significant, passes"
+        return False, f"{r.metric} = {r.measured:.4g}{ci} fails {expr.op} {r.bound:.4g}{base}{change}: a significant regression"
+    verdict = "holds" if holds else "fails"
+    return holds, f"{r.metric} = {r.measured:.4g}{ci} {expr.op} {r.bound:.4g}{base}: {verdict}"

@@ -1,0 +1,85 @@
+"""Gate expressions: a tiny grammar, parsed without ``eval``.
+
+    gate     := path op bound [unit]
+    path     := task "." metric            squad_v1.f1, squad_v2.HasAns_exact, sst2.accuracy
+              | task ".official." key      squad_v2.official.best_f1
+              | task ".latency." key       squad_v1.latency.p95_ms (p50_ms, p99_ms, examples_per_second, ...)
+    op       := ">=" | ">" | "<=" | "<" | "==" | "!="
+    bound    := number | "baseline" [("+" | "-") number]
+    unit     := "ms" | "%" | "points" | "pp"   (documentation only; "ms" only on latency paths)
+
+``baseline`` is the same figure in a baseline run, so ``squad_v1.f1 >= baseline - 0.5`` lets F1
+drop at most half a point.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+OPERATORS = (">=", "<=", "==", "!=", ">", "<")
+LATENCY_KEYS = {
+    "p50_ms": "batch_latency_ms_p50", "p95_ms": "batch_latency_ms_p95", "p99_ms": "batch_latency_ms_p99",
+    "mean_ms": "batch_latency_ms_mean", "examples_per_second": "examples_per_second", "tokens_per_second": "tokens_per_second",
+    "wall_seconds": "wall_seconds",
+}
+_GATE = re.compile(
+    r"^\s*(?P<path>[A-Za-z0-9][\w.-]*)\s*(?P<op>>=|<=|==|!=|>|<)\s*"
+    r"(?:(?P<number>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)|(?P<baseline>baseline)\s*(?:(?P<sign>[-+])\s*(?P<offset>\d+(?:\.\d+)?))?)"
+    r"\s*(?P<unit>ms|%|points|pp)?\s*$"
+)
+
+
+class GateSyntaxError(ValueError):
+    """A gate expression that does not fit the grammar; the message says what is expected."""
+
+
+@dataclass(frozen=True)
+class GateExpr:
+    """A parsed gate: ``task``, a metric ``path`` within the task's results, a comparison and its bound."""
+
+    text: str
+    task: str
+    path: tuple[str, ...]
+    op: str
+    number: float | None
+    baseline_offset: float | None  # set when the bound is "baseline ± offset"
+
+    @property
+    def uses_baseline(self) -> bool:
+        return self.baseline_offset is not None
+
+    @property
+    def metric(self) -> str:
+        return ".".join(self.path)
+
+    def holds(self, measured: float, bound: float) -> bool:
+        return {">=": measured >= bound, ">": measured > bound, "<=": measured <= bound, "<": measured < bound,
+                "==": measured == bound, "!=": measured != bound}[self.op]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.op in (">=", ">")
+
+
+def parse_gate(text: str) -> GateExpr:
+    """Parse one gate expression or raise :class:`GateSyntaxError` explaining the expected form."""
+    match = _GATE.match(text)
+    if not match:
+        raise GateSyntaxError(f"cannot parse gate {text!r}: expected '<task>.<metric> <op> <number>' or '<task>.<metric> <op> baseline [+|- <number>]', "
+                              f"with <op> one of {' '.join(OPERATORS)} (e.g. 'squad_v1.f1 >= 86.0', 'squad_v1.f1 >= baseline - 0.5')")
+    parts = tuple(match["path"].split("."))
+    if len(parts) < 2 or not all(parts):
+        raise GateSyntaxError(f"gate {text!r}: the left side must be '<task>.<metric>' (e.g. squad_v1.f1)")
+    task, path = parts[0], parts[1:]
+    if path[0] == "latency":
+        if len(path) != 2 or path[1] not in LATENCY_KEYS:
+            raise GateSyntaxError(f"gate {text!r}: latency figures are {', '.join(sorted(LATENCY_KEYS))} (e.g. {task}.latency.p95_ms)")
+    elif match["unit"] == "ms":
+        raise GateSyntaxError(f"gate {text!r}: 'ms' applies only to latency figures ({task}.latency.p95_ms ...)")
+    if path[0] == "official" and len(path) != 2:
+        raise GateSyntaxError(f"gate {text!r}: write official figures as {task}.official.<key> (e.g. {task}.official.best_f1)")
+    if match["baseline"]:
+        offset = float(match["offset"] or 0.0) * (-1.0 if match["sign"] == "-" else 1.0)
+        return GateExpr(text.strip(), task, path, match["op"], None, offset)
+    return GateExpr(text.strip(), task, path, match["op"], float(match["number"]), None)
