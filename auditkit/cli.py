@@ -80,9 +80,15 @@ def run(
     from .runner import run_suite
     from .suite import load_suite
 
+    from .audit import audit_card
+
     formats = _formats(report_formats)
     outcome = run_suite(suite, output_dir=output_dir, quiet=quiet)
-    verdict = gate(outcome.run_dir, baseline=baseline, junit=junit) if load_suite(suite).suite.gates else None
+    loaded = load_suite(suite).suite
+    for model in loaded.models:
+        if model.card is not None:
+            _print_audit(audit_card(model.card, results_dir=outcome.run_dir, model=model.name, model_spec=model), quiet)
+    verdict = gate(outcome.run_dir, baseline=baseline, junit=junit) if loaded.gates else None
     if formats:
         written = report(outcome.run_dir, formats=formats, template_dir=template_dir)
         if not quiet:
@@ -101,6 +107,49 @@ def _print_gates(verdict, quiet: bool) -> None:  # noqa: ANN001 - a GateReport
         mark = "[green]pass[/green]" if r.passed else "[bold red]FAIL[/bold red]"
         err.print(f"{mark} {escape(f'{r.gate} [{r.model}]: {r.message}')}", highlight=False, soft_wrap=True)
     err.print(f"gates: {len(verdict.results) - len(verdict.failures)} passed, {len(verdict.failures)} failed")
+
+
+def _print_audit(audit: dict, quiet: bool) -> None:  # noqa: ANN001 - an audit dictionary
+    if quiet:
+        return
+    s = audit["summary"]
+    err.print(escape(f"card audit of {audit['card']} ({audit['model'] or 'no run'}): claims {s['claims_held']} hold, {s['claims_failed']} do not, "
+                     f"{s['claims_not_measured']} not measured; {s['inconsistencies']} inconsistencies; sections missing {s['missing_sections']}, "
+                     f"empty {s['empty_sections']}; {s['placeholders']} placeholders; {s['stale_snippets']} stale snippets; "
+                     f"examples failing {s['examples_failed']} of {len(audit['examples'])}"), highlight=False, soft_wrap=True)
+    for c in audit["claims"]:
+        if c["verdict"] != "holds":
+            err.print(escape(f"  line {c['line']} ({c['source']}): {c['text']}: {c['verdict']} -- {c['reason']}"), highlight=False, soft_wrap=True)
+    for i in audit["inconsistencies"]:
+        err.print(escape(f"  inconsistent: {i['message']}"), highlight=False, soft_wrap=True)
+    for st in audit["stale_code"]:
+        err.print(escape(f"  line {st['line']}: {st['code']} -- {st['problem']}; use {st['replacement']}"), highlight=False, soft_wrap=True)
+
+
+@app.command("audit-card")
+@guarded
+def audit_card_cmd(
+    card: Annotated[Path, typer.Argument(help="The model card (README.md with YAML front matter).")],
+    results: Annotated[Optional[Path], typer.Option("--results", help="Run to check the claims against (the audit is recorded there).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Which of the run's models the card describes.")] = None,
+    model_id: Annotated[Optional[str], typer.Option("--model-id", help="Hub id or local directory to re-run the card's examples with.")] = None,
+    tolerance: Annotated[float, typer.Option(help="Points a claim may differ from the measured value and still hold.")] = 0.5,
+    rerun: Annotated[bool, typer.Option("--rerun/--no-rerun", help="Re-run the card's example outputs on the model.")] = True,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the audit JSON here (default: stdout).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
+) -> None:
+    """Audit a model card: claims vs measured, internal consistency, completeness, stale usage code, example outputs."""
+    from .audit import audit_card
+    from .results import atomic_write_json
+    from .schema import ModelSpec
+
+    spec = ModelSpec.model_validate({"name": "card-model", "id": model_id}) if model_id else None
+    audit = audit_card(card, results_dir=results, model=model, model_spec=spec, tolerance=tolerance, rerun=rerun)
+    if out is not None:
+        atomic_write_json(out, audit)
+    else:
+        typer.echo(json.dumps(audit, indent=2, ensure_ascii=False))
+    _print_audit(audit, quiet)
 
 
 @app.command("gate")

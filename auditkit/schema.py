@@ -89,6 +89,17 @@ class ModelSpec(StrictModel):
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     batch_size: int = Field(default=32, ge=1)
     trust_remote_code: bool = False
+    card: Path | None = Field(default=None, description="the model's card (README.md) to audit against this run")
+
+    @field_validator("card", mode="before")
+    @classmethod
+    def _card_exists(cls, value: Any, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = resolve_path(value, info)
+        if not path.is_file():
+            raise ValueError(f"model card not found: {path}")
+        return path
 
     @field_validator("device")
     @classmethod

@@ -121,6 +121,9 @@ def evaluate_gates(run: dict[str, Any], gates: list[GateSpec], baseline_dir: str
     baselines: dict[str, dict[str, Any]] = {}
     for gate in gates:
         expr = parse_gate(gate.check)
+        if expr.task == "card":
+            report.results.extend(_card_gate(run, gate, expr))
+            continue
         jobs = [j for j in run["jobs"] if j["task"] == expr.task and (gate.models is None or j["model"] in gate.models)]
         if not jobs:
             raise GateError(f"gate {gate.label!r}: no job in run {run['run_id']} ran task {expr.task!r}" + (f" with {gate.models}" if gate.models else ""),
@@ -152,6 +155,23 @@ def evaluate_gates(run: dict[str, Any], gates: list[GateSpec], baseline_dir: str
             result.passed, result.message = _verdict(expr, result)
             report.results.append(result)
     return report
+
+
+def _card_gate(run: dict[str, Any], gate: GateSpec, expr: GateExpr) -> list[GateResult]:
+    audits = [a for a in run.get("card_audits", []) if gate.models is None or a["model"] in gate.models]
+    if not audits:
+        raise GateError(f"gate {gate.label!r} needs a model-card audit, but run {run['run_id']} has none",
+                        hint="give the model a 'card:' in the suite, or run `auditkit audit-card CARD --results RUN` first")
+    if expr.uses_baseline:
+        raise GateError(f"gate {gate.label!r}: card audit figures are compared with numbers, not a baseline")
+    out = []
+    for audit in audits:
+        measured = float(audit["summary"][expr.path[0]])
+        holds = expr.holds(measured, float(expr.number))
+        out.append(GateResult(gate=gate.label, check=expr.text, kind="card audit", model=str(audit["model"]), task="card", metric=expr.metric,
+                              measured=measured, bound=float(expr.number), passed=holds,
+                              message=f"{Path(audit['card']).name}: {expr.path[0]} = {measured:g} {expr.op} {expr.number:g}: {'holds' if holds else 'fails'}"))
+    return out
 
 
 def _verdict(expr: GateExpr, r: GateResult) -> tuple[bool, str]:

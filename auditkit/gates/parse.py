@@ -2,6 +2,7 @@
 
     gate     := path op bound [unit]
     path     := task "." metric            squad_v1.f1, squad_v2.HasAns_exact, sst2.accuracy
+              | "card." figure             card.claims_failed (a model-card audit's findings)
               | task ".official." key      squad_v2.official.best_f1
               | task ".latency." key       squad_v1.latency.p95_ms (p50_ms, p99_ms, examples_per_second, ...)
     op       := ">=" | ">" | "<=" | "<" | "==" | "!="
@@ -72,6 +73,11 @@ def parse_gate(text: str) -> GateExpr:
     if len(parts) < 2 or not all(parts):
         raise GateSyntaxError(f"gate {text!r}: the left side must be '<task>.<metric>' (e.g. squad_v1.f1)")
     task, path = parts[0], parts[1:]
+    if task == "card":
+        from ..audit.checks import SUMMARY_KEYS
+
+        if len(path) != 1 or path[0] not in SUMMARY_KEYS:
+            raise GateSyntaxError(f"gate {text!r}: card audit figures are {', '.join(SUMMARY_KEYS)} (e.g. card.claims_failed <= 0)")
     if path[0] == "latency":
         if len(path) != 2 or path[1] not in LATENCY_KEYS:
             raise GateSyntaxError(f"gate {text!r}: latency figures are {', '.join(sorted(LATENCY_KEYS))} (e.g. {task}.latency.p95_ms)")

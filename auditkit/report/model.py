@@ -287,6 +287,7 @@ def build_report(results: dict[str, Any]) -> dict[str, Any]:
         "comparisons": _comparisons_for(results, results, pairs, "", ""),
         "bias": None,
         "gates": results.get("gates"),
+        "card_audits": results.get("card_audits", []),
         "caveats": _caveats(results),
         "model_index": {name: model_index(results, name) for name in results["models"]},
         "reproducibility": {

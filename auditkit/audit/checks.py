@@ -1,0 +1,300 @@
+"""The card audit's checks: claims vs measured, internal consistency, completeness, stale code, example outputs.
+
+Each check is a pure function of the parsed card (and, for claims and examples, of measured results or
+a model), returning findings that carry the card line they are about.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .card import ModelCard
+
+#: The audit's gateable figures (``card.<key>`` in a gate, e.g. ``card.claims_failed <= 0``).
+SUMMARY_KEYS = ("claims_failed", "claims_not_measured", "claims_held", "inconsistencies", "missing_sections", "empty_sections",
+                "placeholders", "stale_snippets", "examples_failed")
+
+# ---------------------------------------------------------------- claims
+
+_METRIC_ALIASES = {"f1": "f1", "f1 score": "f1", "f1-score": "f1", "exact_match": "exact_match", "exact match": "exact_match",
+                   "exact-match": "exact_match", "exact": "exact_match", "em": "exact_match", "accuracy": "accuracy", "acc": "accuracy"}
+_PROSE_METRIC = r"(?P<metric>f1(?:[ -]score)?|exact[ -]match|em|accuracy)"
+_PROSE_VALUE = r"(?<![\w.])(?P<value>\d{1,3}(?:\.\d+)?)(?![\w.]*\d)\s*%?"
+_PROSE_PATTERNS = (
+    re.compile(rf"\b{_PROSE_METRIC}\b[^.\d\n()\[\]]{{0,40}}?{_PROSE_VALUE}", re.IGNORECASE),
+    re.compile(rf"{_PROSE_VALUE}\s*(?:points?\s+)?(?:of\s+)?{_PROSE_METRIC}\b", re.IGNORECASE),
+)
+
+
+@dataclass
+class Claim:
+    """A performance figure the card states, normalised to percent, with where it is stated."""
+
+    source: str  # "model-index" or "prose"
+    line: int
+    metric: str  # f1 | exact_match | accuracy
+    dataset: str | None  # squad | squad_v2 | sst2 | None (not said)
+    value: float
+    decimals: int
+    text: str
+
+
+def dataset_kind(text: str) -> str | None:
+    """squad_v2 / squad / sst2 from a dataset name, type, config or a sentence; None when not said."""
+    t = text.lower().replace("_", " ").replace("-", " ")
+    if re.search(r"squad\s*v?\s*2|squad 2\.0|squad2", t):
+        return "squad_v2"
+    if "squad" in t:
+        return "squad"
+    if re.search(r"\bsst\s*2\b|\bsst2\b|stanford sentiment", t) or ("glue" in t and "sst" in t):
+        return "sst2"
+    return None
+
+
+def _decimals(number: str) -> int:
+    return len(number.split(".")[1]) if "." in number else 0
+
+
+def model_index_claims(card: ModelCard) -> list[Claim]:
+    claims = []
+    for e, entry in enumerate(card.metadata.get("model-index") or []):
+        for r, result in enumerate((entry or {}).get("results") or []):
+            dataset = (result or {}).get("dataset") or {}
+            kind = dataset_kind(" ".join(str(dataset.get(k, "")) for k in ("name", "type", "config")))
+            for m, metric in enumerate((result or {}).get("metrics") or []):
+                name = str(metric.get("type") or metric.get("name") or "").lower()
+                if name not in _METRIC_ALIASES or not isinstance(metric.get("value"), (int, float)):
+                    continue
+                raw = str(metric["value"])
+                value = float(metric["value"])
+                decimals = _decimals(raw)
+                if value <= 1.0:  # fractions: 0.869965 means 86.9965%
+                    value, decimals = value * 100.0, max(0, decimals - 2)
+                line = card.metadata_lines.get(("model-index", e, "results", r, "metrics", m, "value"), 1)
+                claims.append(Claim("model-index", line, _METRIC_ALIASES[name], kind, value, decimals, f"{name}: {raw}"))
+    return claims
+
+
+def _paren_depth(line: str, position: int) -> int:
+    depth = 0
+    for ch in line[:position]:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+    return depth
+
+
+def prose_claims(card: ModelCard) -> list[Claim]:
+    """Figures stated in sentences ("reaches a F1 score of 87.1 on the SQuAD v1.1 dev set").
+
+    Read conservatively: outside code blocks, not inside parentheses (where cards compare with *other*
+    models: "(for comparison, BERT reaches ...)"), values between 1 and 100.
+    """
+    code_lines = {b.line + i for b in card.code_blocks for i in range(-1, b.code.count("\n") + 2)}
+    claims = []
+    for number, line in enumerate(card.lines, start=1):
+        if number < card.body_start or number in code_lines:
+            continue
+        seen = set()
+        for pattern in _PROSE_PATTERNS:
+            for match in pattern.finditer(line):
+                value = float(match["value"])
+                if match.start() in seen or not 1.0 <= value <= 100.0 or _paren_depth(line, match.start()) > 0:
+                    continue
+                seen.add(match.start())
+                metric = _METRIC_ALIASES[match["metric"].lower()]
+                claims.append(Claim("prose", number, metric, dataset_kind(line), value, _decimals(match["value"]), match.group(0).strip()))
+    return claims
+
+
+def _job_for(claim: Claim, jobs: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    def kind(job: dict[str, Any]) -> str:
+        return "sst2" if job["kind"] == "classification" else job["details"]["metric"]
+
+    def key(job: dict[str, Any]) -> str | None:
+        if claim.metric == "exact_match":
+            return "exact_match" if "exact_match" in job["metrics"] else ("exact" if "exact" in job["metrics"] else None)
+        return claim.metric if claim.metric in job["metrics"] else None
+
+    candidates = [j for j in jobs if key(j) and (claim.dataset is None or kind(j) == claim.dataset)]
+    if len(candidates) != 1:
+        return None, None
+    return candidates[0], key(candidates[0])
+
+
+def check_claims(claims: list[Claim], jobs: list[dict[str, Any]] | None, tolerance: float) -> list[dict[str, Any]]:
+    """Each claim against the measured metric: holds (inside the 95% CI or within ``tolerance``), does not hold, or not measured."""
+    out = []
+    for claim in claims:
+        row = {**asdict(claim), "measured": None, "low": None, "high": None, "difference": None, "job": None}
+        job, key = _job_for(claim, jobs or [])
+        if job is None:
+            row.update(verdict="not measured", reason="no run given" if jobs is None else "no single measured job matches this metric and dataset")
+        else:
+            est = job["metrics"][key]
+            diff = claim.value - est["value"]
+            row.update(measured=est["value"], low=est["low"], high=est["high"], difference=diff, job=f"{job['model']} · {job['task']}")
+            inside = est["low"] is not None and math.isfinite(est["low"]) and est["low"] <= claim.value <= est["high"]
+            if inside:
+                row.update(verdict="holds", reason=f"inside the measured 95% CI [{est['low']:.2f}, {est['high']:.2f}]")
+            elif abs(diff) <= tolerance:
+                row.update(verdict="holds", reason=f"within the tolerance of {tolerance:g} points")
+            else:
+                row.update(verdict="does not hold", reason=f"claimed {claim.value:g}, measured {est['value']:.2f} "
+                                                           f"(95% CI [{est['low']:.2f}, {est['high']:.2f}]), off by {diff:+.2f}")
+        out.append(row)
+    return out
+
+
+def inconsistencies(claims: list[Claim]) -> list[dict[str, Any]]:
+    """Pairs of claims about the same metric and data that disagree beyond rounding.
+
+    The less precise figure must equal the more precise one rounded to its digits: 86.9965 and 87.0
+    agree; 86.9965 and 87.1 do not.
+    """
+    found = []
+    for i, a in enumerate(claims):
+        for b in claims[i + 1 :]:
+            if a.metric != b.metric or (a.dataset and b.dataset and a.dataset != b.dataset):
+                continue
+            coarse, fine = (a, b) if a.decimals <= b.decimals else (b, a)
+            if abs(round(fine.value, coarse.decimals) - coarse.value) > 10 ** (-coarse.decimals) / 2 + 1e-9:
+                found.append({"metric": a.metric, "dataset": a.dataset or b.dataset,
+                              "a": {"line": a.line, "source": a.source, "value": a.value, "text": a.text},
+                              "b": {"line": b.line, "source": b.source, "value": b.value, "text": b.text},
+                              "message": f"{a.metric} stated as {a.text!r} (line {a.line}, {a.source}) and {b.text!r} (line {b.line}, {b.source})"})
+    return found
+
+
+# ---------------------------------------------------------------- completeness
+
+#: Sections of the Hugging Face model card template / Mitchell et al., with the headings that count for each.
+EXPECTED_SECTIONS = (
+    ("Model Details", r"model (details|description|summary)|^model$|^overview"),
+    ("Uses", r"^(intended )?uses?\b|how to (use|get started)|direct use|intended use"),
+    ("Out-of-Scope Use", r"out[- ]of[- ]scope|misuse"),
+    ("Bias, Risks, and Limitations", r"bias|risks|limitations"),
+    ("Training Data", r"training"),
+    ("Evaluation", r"evaluation|results"),
+    ("Environmental Impact", r"environmental|carbon|emission"),
+    ("Citation", r"citation|bibtex|cite"),
+)
+_PLACEHOLDER = re.compile(r"\[?more information needed\]?|:\**\s*\[?(unknown|n/?a|tbd|todo)\]?\s*$", re.IGNORECASE)
+
+
+def completeness(card: ModelCard) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each expected section as present / empty / missing, and lines that are placeholders."""
+    sections = []
+    for name, pattern in EXPECTED_SECTIONS:
+        regex = re.compile(pattern, re.IGNORECASE)
+        match = next((s for s in card.sections if regex.search(s.title)), None)
+        if match is None:
+            sections.append({"section": name, "status": "missing", "line": None, "heading": None})
+            continue
+        idx = card.sections.index(match)
+        stop = next((k for k, s in enumerate(card.sections[idx + 1 :]) if s.level <= match.level), None)
+        nested = card.sections[idx : idx + 1 + stop] if stop is not None else card.sections[idx:]
+        content = " ".join(s.body for s in nested)
+        meaningful = _PLACEHOLDER.sub("", content).strip()
+        status = "present" if meaningful else "empty"
+        sections.append({"section": name, "status": status, "line": match.line, "heading": match.title})
+    placeholders = [{"line": n, "text": line.strip()} for n, line in enumerate(card.lines, start=1)
+                    if n >= card.body_start and _PLACEHOLDER.search(line)]
+    return sections, placeholders
+
+
+# ---------------------------------------------------------------- stale usage code
+
+STALE_RULES = (
+    (re.compile(r"""pipeline\(\s*(?:task\s*=\s*)?["']question-answering["']"""), 5, "removed",
+     "transformers 5 removed the question-answering pipeline (it raises 'The task question-answering has been removed from transformers')",
+     "auditkit's QA engine gives the 4.57.6 pipeline's answers under transformers 5: "
+     "QAEngine(model, tokenizer, QASettings()).predict(questions, contexts) from auditkit.engine.qa, or `auditkit run` with an extractive_qa task"),
+    (re.compile(r"\bTF(?:Auto)?\w*(?:For\w+|Model)\b"), 5, "removed",
+     "transformers 5 dropped TensorFlow models and their TF* classes",
+     "the PyTorch class of the same name without the TF prefix (e.g. DistilBertForQuestionAnswering), with return_tensors='pt'"),
+    (re.compile(r"""return_tensors\s*=\s*["']tf["']"""), 5, "removed", "transformers 5 has no TensorFlow tensors", "return_tensors='pt'"),
+    (re.compile(r"\btorch_dtype\s*="), 5, "deprecated", "torch_dtype= is deprecated in favour of dtype=", "dtype="),
+)
+
+
+def stale_code(card: ModelCard, transformers_version: str) -> list[dict[str, Any]]:
+    """Snippets calling APIs that current transformers removed or deprecated, with the replacement."""
+    major = int(re.match(r"\d+", transformers_version).group(0)) if re.match(r"\d+", transformers_version) else 0
+    found = []
+    for block in card.code_blocks:
+        for offset, line in enumerate(block.code.splitlines()):
+            for pattern, since, severity, problem, replacement in STALE_RULES:
+                if pattern.search(line):
+                    found.append({"line": block.line + offset, "code": line.strip(), "severity": severity, "since": f"transformers {since}",
+                                  "affects_installed": major >= since, "problem": problem, "replacement": replacement})
+    return found
+
+
+# ---------------------------------------------------------------- example outputs
+
+_ANSWER_LINE = re.compile(r"Answer:\s*'(?P<answer>.*?)',\s*score:\s*(?P<score>[\d.]+),\s*start:\s*(?P<start>\d+),\s*end:\s*(?P<end>\d+)")
+
+
+def _string_value(node: ast.AST, names: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    return None
+
+
+def qa_examples(card: ModelCard) -> list[dict[str, Any]]:
+    """QA calls in the card's Python snippets (question=..., context=... given as literals) with the output the card shows."""
+    examples = []
+    for block in card.code_blocks:
+        if block.language not in ("python", "py", ""):
+            continue
+        try:
+            tree = ast.parse(block.code)
+        except SyntaxError:
+            continue
+        names: dict[str, str] = {}
+        calls = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                value = _string_value(node.value, names)
+                if value is not None:
+                    names[node.targets[0].id] = value
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                kwargs = {k.arg: k.value for k in node.keywords if k.arg}
+                if "question" in kwargs and "context" in kwargs:
+                    question, context = _string_value(kwargs["question"], names), _string_value(kwargs["context"], names)
+                    if question is not None and context is not None:
+                        calls.append((block.line + node.lineno - 1, question, context))
+        outputs = [m for m in _ANSWER_LINE.finditer(block.code + "\n" + block.after)]
+        for (line, question, context), match in zip(sorted(calls), outputs):
+            examples.append({"line": line, "question": question, "context": context,
+                             "expected": {"answer": match["answer"], "score": float(match["score"]), "start": int(match["start"]), "end": int(match["end"])}})
+    return examples
+
+
+def check_examples(examples: list[dict[str, Any]], predict: Any | None) -> list[dict[str, Any]]:
+    """Re-run each example with ``predict(question, context) -> {answer, score, start, end}`` and compare.
+
+    The card prints the score rounded to 4 decimals, so the re-run score must round to the same value.
+    """
+    out = []
+    for ex in examples:
+        row = {"line": ex["line"], "question": ex["question"], "expected": ex["expected"], "actual": None}
+        if predict is None:
+            row.update(verdict="not re-run", reason="no model given (pass --model or --results with the run's model)")
+        else:
+            actual = predict(ex["question"], ex["context"])
+            row["actual"] = actual
+            decimals = len(str(ex["expected"]["score"]).split(".")[1]) if "." in str(ex["expected"]["score"]) else 0
+            same = (actual["answer"] == ex["expected"]["answer"] and actual["start"] == ex["expected"]["start"]
+                    and actual["end"] == ex["expected"]["end"] and round(actual["score"], decimals) == ex["expected"]["score"])
+            row.update(verdict="holds" if same else "does not hold",
+                       reason="answer, span and score reproduce" if same else
+                       f"re-run gives {actual['answer']!r} (score {actual['score']:.4f}, {actual['start']}-{actual['end']})")
+        out.append(row)
+    return out
