@@ -68,7 +68,7 @@ def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: 
     suite = loaded.suite
     datasets = load_datasets(loaded)
     for model_spec, task_spec in suite.jobs():
-        check_source(model_spec, make_task(task_spec).head)
+        check_source(model_spec, make_task(task_spec).head_for(model_spec))
     out_root = (Path(output_dir) if output_dir is not None else suite.output_dir).resolve()
     writer = RunWriter(out_root, suite.name)
     try:
@@ -94,7 +94,7 @@ def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: 
             "datasets": {
                 name: {
                     "source": ds.source, "fingerprint": ds.fingerprint, "examples": len(ds), "total_available": ds.total_available,
-                    "selection": ds.selection, "kind": ds.kind, "squad_version": ds.squad_version, "label_names": ds.label_names,
+                    "selection": ds.selection, "kind": ds.kind, "squad_version": ds.squad_version, "label_names": ds.label_names, **ds.info,
                 }
                 for name, ds in datasets.items()
             },
@@ -118,15 +118,16 @@ def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWrit
     with Progress(*columns, console=console, disable=quiet, transient=False) as progress:
         for model_spec, task_spec in suite.jobs():
             task = make_task(task_spec)
-            key = (model_spec.name, task.head)
+            head = task.head_for(model_spec)
+            key = (model_spec.name, head)
             if key not in cache:
                 console.log(f"loading model [bold]{escape(model_spec.name)}[/bold] ({escape(model_spec.source)})")
                 cache = {k: v for k, v in cache.items() if k[0] == model_spec.name}  # keep one model in memory at a time
-                cache[key] = load_model(model_spec, task.head)
+                cache[key] = load_model(model_spec, head)
             model = cache[key]
             models_info.setdefault(model.name, {"source": model.source, "fingerprint": model.fingerprint, "info": model.info})
             dataset = datasets[task.name]
-            unit = "windows" if task.head == "question-answering" else "examples"
+            unit = "windows" if head == "question-answering" else "examples"
             sink = _RichSink(progress, f"{model.name} · {task.name} ({unit})")
             predictions = task.predict(model, dataset, sink)
             scores = task.score(predictions.frame, dataset, suite.bootstrap, suite.seed)

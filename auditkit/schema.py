@@ -141,7 +141,7 @@ class DatasetSpec(StrictModel):
     config: str | None = None
     split: str = "validation"
     revision: str | None = None
-    format: Literal["squad", "tsv", "jsonl", "hub"] | None = None
+    format: Literal["squad", "tsv", "jsonl", "hub", "probes"] | None = None
     labels: list[str] | None = Field(default=None, description="label names, index order (classification)")
     limit: int | None = Field(default=None, ge=1, description="use the first N examples")
     sample: int | None = Field(default=None, ge=1, description="use N examples drawn with the suite seed")

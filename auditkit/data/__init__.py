@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import DatasetError
-from . import hub, jsonl, squad, text
+from . import hub, jsonl, probes, squad, text
 from .types import Dataset, Example, Kind, QAExample, TextExample
 
 __all__ = ["Dataset", "QAExample", "TextExample", "FORMATS", "load_dataset", "infer_format"]
@@ -67,8 +67,15 @@ def _read_hub(spec: DatasetSpecLike, kind: Kind) -> tuple[list[Example], dict[st
     return list(text.from_rows(rows, names, spec.hub)), {"label_names": names}
 
 
-FORMATS: dict[str, Reader] = {"squad": _read_squad, "tsv": _read_tsv, "jsonl": _read_jsonl, "hub": _read_hub}
-_EXTENSIONS = {".json": "squad", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+def _read_probes(spec: DatasetSpecLike, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
+    _expect(kind, "probe", spec, "probes")
+    probe_set, expanded = probes.load_probe_set(spec.path)
+    meta = probe_set.model_dump(include={"name", "kind", "description", "source", "intent", "groups"})
+    return list(expanded), {"info": {"probe_set": meta}}
+
+
+FORMATS: dict[str, Reader] = {"squad": _read_squad, "tsv": _read_tsv, "jsonl": _read_jsonl, "hub": _read_hub, "probes": _read_probes}
+_EXTENSIONS = {".json": "squad", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "probes", ".yml": "probes"}
 
 
 def infer_format(spec: DatasetSpecLike) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
-Kind = Literal["qa", "classification"]
+Kind = Literal["qa", "classification", "probe"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class Dataset:
     squad_version: str | None = None  # "1.1" or "2.0" for QA data
     total_available: int = 0
     selection: str = "all"
+    info: dict[str, Any] = field(default_factory=dict)  # e.g. a probe set's name, kind, source and intent
     fingerprint: str = field(default="")
 
     def __post_init__(self) -> None:

@@ -199,10 +199,11 @@ class _Candidates:
     starts: np.ndarray
     ends: np.ndarray
     null: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    probabilities: list[tuple[np.ndarray, np.ndarray]] | None = None  # per window (p_start, p_end), when kept
 
 
-def window_candidates(start_logits: torch.Tensor, end_logits: torch.Tensor, allowed: torch.Tensor, settings: QASettings) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Score spans for a batch of windows; return (scores, starts, ends) of the top candidates and the null scores.
+def window_probabilities(start_logits: torch.Tensor, end_logits: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The pipeline's start/end probabilities per token (masked softmax, [CLS] then zeroed) and the null scores.
 
     ``allowed`` is False for question tokens, special tokens other than [CLS], and padding.
     """
@@ -215,7 +216,11 @@ def window_candidates(start_logits: torch.Tensor, end_logits: torch.Tensor, allo
     null = start[:, 0] * end[:, 0]
     start[:, 0] = 0.0
     end[:, 0] = 0.0
+    return start, end, null
 
+
+def window_candidates(start: torch.Tensor, end: torch.Tensor, settings: QASettings) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The top candidate spans of a batch of windows: (scores, start tokens, end tokens), best first."""
     width = settings.max_answer_len
     length = start.shape[1]
     band = F.pad(end, (0, width - 1)).unfold(1, width, 1)  # band[b, i, d] = p_end[b, i + d]
@@ -223,7 +228,7 @@ def window_candidates(start_logits: torch.Tensor, end_logits: torch.Tensor, allo
     k = min(settings.candidates_per_window, length * width)
     scores, flat = span_scores.topk(k, dim=1)
     starts = torch.div(flat, width, rounding_mode="floor")
-    return scores, starts, starts + flat % width, null
+    return scores, starts, starts + flat % width
 
 
 class QAEngine:
@@ -240,19 +245,37 @@ class QAEngine:
     def predict(self, questions: Sequence[str], contexts: Sequence[str], ids: Sequence[str] | None = None,
                 progress: ProgressSink | None = None) -> list[QAPrediction]:
         """Answer every question; ``progress`` counts windows."""
+        return self.predict_with_probabilities(questions, contexts, ids, progress, keep=False)[0]
+
+    def predict_with_probabilities(self, questions: Sequence[str], contexts: Sequence[str], ids: Sequence[str] | None = None,
+                                   progress: ProgressSink | None = None, *, keep: bool = True
+                                   ) -> tuple[list[QAPrediction], list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]]:
+        """Answers, and per example and window: (token character offsets, p_start, p_end) over the window's tokens.
+
+        The probabilities let callers score any span -- e.g. the mass on a subject's mention in a bias probe.
+        """
         ids = list(ids) if ids is not None else [str(i) for i in range(len(questions))]
         windows = encode_windows(self.tokenizer, questions, contexts, ids, self.settings)
         if progress is not None:
             progress.start(windows.count)
-        candidates = self._score_windows(windows, progress)
-        return self._assemble(windows, candidates, contexts)
+        candidates = self._score_windows(windows, progress, keep=keep)
+        per_example: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in questions]
+        if candidates.probabilities is not None:
+            bounds = windows.input_ids.offsets
+            for w, example in enumerate(windows.example_of_window.tolist()):
+                tokens = slice(int(bounds[w]), int(bounds[w + 1]))
+                offsets = np.stack([windows.raw_start[tokens], windows.raw_end[tokens]], axis=1)
+                offsets[~windows.allowed.values[tokens].astype(bool)] = -1  # not answerable: question, specials, [CLS]
+                per_example[example].append((offsets, *candidates.probabilities[w]))
+        return self._assemble(windows, candidates, contexts), per_example
 
-    def _score_windows(self, windows: Windows, progress: ProgressSink | None) -> _Candidates:
+    def _score_windows(self, windows: Windows, progress: ProgressSink | None, keep: bool = False) -> _Candidates:
         k = self.settings.candidates_per_window
         count = windows.count
         out = _Candidates(
             scores=np.zeros((count, k), dtype=np.float32), starts=np.zeros((count, k), dtype=np.int64),
             ends=np.zeros((count, k), dtype=np.int64), null=np.zeros(count, dtype=np.float32),
+            probabilities=[(np.zeros(0), np.zeros(0))] * count if keep else None,
         )
         input_names = set(self.tokenizer.model_input_names)
         pad_id = self.tokenizer.pad_token_id or 0
@@ -267,7 +290,13 @@ class QAEngine:
             with torch.inference_mode():
                 output = self.model(**inputs)
                 allowed = torch.from_numpy(windows.allowed.padded(rows, 0)[0].astype(bool)).to(self.device)
-                scores, starts, ends, null = window_candidates(output.start_logits, output.end_logits, allowed, self.settings)
+                p_start, p_end, null = window_probabilities(output.start_logits, output.end_logits, allowed)
+                scores, starts, ends = window_candidates(p_start, p_end, self.settings)
+            if out.probabilities is not None:
+                lengths = windows.input_ids.lengths[rows]
+                ps, pe = p_start.cpu().numpy(), p_end.cpu().numpy()
+                for i, (row, length) in enumerate(zip(rows.tolist(), lengths.tolist())):
+                    out.probabilities[row] = (ps[i, :length], pe[i, :length])
             width = scores.shape[1]
             out.scores[rows, :width] = scores.cpu().numpy()
             out.starts[rows, :width] = starts.cpu().numpy()

@@ -127,6 +127,24 @@ def check_source(spec: ModelSpec, head: Head) -> str:
     return source
 
 
+def detect_head(spec: ModelSpec) -> Head:
+    """The head a model's config declares (for tasks that work with either, like bias probes)."""
+    from transformers import AutoConfig
+
+    source = materialize(spec)
+    try:
+        config = AutoConfig.from_pretrained(source, revision=spec.revision, trust_remote_code=spec.trust_remote_code)
+    except Exception as exc:
+        raise ModelError(f"cannot load model {source!r}: {_first_line(exc)}", source=spec.name,
+                         hint="check the hub id (and network access to the hub) or the local directory") from None
+    architectures = " ".join(getattr(config, "architectures", None) or [])
+    if "ForQuestionAnswering" in architectures:
+        return "question-answering"
+    if "ForSequenceClassification" in architectures:
+        return "sequence-classification"
+    raise ModelError(f"model {source!r} ({architectures or 'no architecture'}) is neither a QA model nor a classifier", source=spec.name)
+
+
 def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     """Load tokenizer and model for ``head``; raise :class:`ModelError` with a fix when that fails."""
     from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer

@@ -25,11 +25,15 @@ from . import svg
 WORST_EXAMPLES = 5
 DISAGREEMENTS = 5
 EXCERPT_CHARS = 160
+MIN_PAIRED = 10  # below this, bootstrap and McNemar p-values say nothing useful
 
 METRIC_NAMES = {
     "exact_match": "Exact match", "exact": "Exact match", "f1": "F1", "HasAns_exact": "Exact match (answerable)",
     "HasAns_f1": "F1 (answerable)", "NoAns_exact": "Exact match (unanswerable)", "NoAns_f1": "F1 (unanswerable)",
     "accuracy": "Accuracy", "macro_f1": "Macro-F1", "ece": "Expected calibration error",
+    "stereotype_consistent_rate": "Stereotype-consistent rate (controlled)", "raw_stereotype_consistent_rate": "Stereotype-consistent rate (raw)",
+    "stereotyped_bias": "Bias toward the stereotype", "bias_magnitude": "Bias magnitude", "position_bias": "Position bias (first mention)",
+    "abstention_rate": "Abstention / neither rate", "counterfactual_gap": "Counterfactual gap (group A − B)", "name_sensitivity": "Spread over names",
 }
 INTENDED_USE = {
     "extractive_qa": "Extractive question answering: given a question and an English paragraph, select the span that answers it"
@@ -89,7 +93,7 @@ def _metric_rows(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _slice_table(title: str, groups: dict[str, dict[str, float]], columns: list[str], limit: int | None = None) -> dict[str, Any]:
-    rows = [{"group": g, "n": v["n"], **{c: _fmt(v[c]) for c in columns}} for g, v in groups.items()]
+    rows = [{"group": g, "n": v["n"], **{c: _fmt(v[c]) if isinstance(v[c], (int, float)) else v[c] for c in columns}} for g, v in groups.items()]
     hidden = max(0, len(rows) - limit) if limit else 0
     return {"title": title, "columns": columns, "rows": rows[:limit] if limit else rows, "hidden": hidden}
 
@@ -135,6 +139,41 @@ def _classification_job(frame: pd.DataFrame, job: dict[str, Any]) -> dict[str, A
     chart = _chart("reliability", title, svg.reliability_diagram(details["reliability"], title=title), job["model"], job["task"])
     return {"slices": [_slice_table("Per class", per_class, ["precision", "recall", "f1"])], "confusion": confusion, "worst": worst,
             "worst_title": "Most confident mistakes", "charts": [chart]}
+
+
+def _bias_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Slices and the per-attribute chart of a bias-probe job; the bias section reuses them."""
+    d = job["details"]
+    per_group = {g: {"n": v["n"], "score": v["value"], "ci": f"[{_fmt(v['low'])}, {_fmt(v['high'])}]"} for g, v in d["per_group"].items()}
+    slices = [_slice_table("Per group (controlled bias toward the group; 0 = none)" if d["probe_kind"] == "qa" else "Per group (mean target-label score, %)",
+                           per_group, ["score", "ci"])]
+    charts = []
+    if d["probe_kind"] == "qa":
+        rows = {a: {"n": v["n"], "favours": v["favoured"], "stereotype": v["stereotype"] or "–", "bias": abs(v["value"])} for a, v in d["per_attribute"].items()}
+        slices.append(_slice_table("Per attribute (|bias| in points, the group it favours)", rows, ["favours", "stereotype", "bias"]))
+        groups = []
+        for attr, v in d["per_attribute"].items():
+            lo, hi = (v["low"], v["high"]) if v["value"] >= 0 else (-v["high"], -v["low"])
+            groups.append((f"{attr} → {v['favoured']}", [("bias", abs(v["value"]), lo, hi)]))
+        title = f"Bias per attribute (points toward the favoured group) — {job['model']} · {job['task']}"
+        charts.append(_chart("bias", title, svg.bar_chart(groups, title=title), job["model"], job["task"]))
+    else:
+        rows = {a: {"n": v["n"], "gap": v["gap"], "highest": v["highest"], "lowest": v["lowest"]} for a, v in d["per_attribute"].items()}
+        slices.append(_slice_table("Per attribute (score gap between groups, points)", rows, ["gap", "highest", "lowest"]))
+    return {"slices": slices, "charts": charts, "worst": [], "worst_title": "(not applicable to bias probes: see Bias probes)", "confusion": None}
+
+
+def _bias_section(results: dict[str, Any], jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for job, view in zip(results["jobs"], jobs):
+        if job["kind"] != "bias_probe":
+            continue
+        d = job["details"]
+        probe_set = results["datasets"][job["task"]].get("probe_set", {})
+        out.append({"model": job["model"], "task": job["task"], "probe_set": probe_set, "metrics": view["metrics"], "charts": view["charts"],
+                    "most_biased": d.get("most_biased", []), "examples": d.get("examples", []) if d["probe_kind"] == "qa" else [], "kind": d["probe_kind"],
+                    "instances": d["instances"], "probes": d["probes"], "choices": d.get("choices", {})})
+    return out
 
 
 def _latency(job: dict[str, Any], model_info: dict[str, Any]) -> dict[str, Any]:
@@ -197,21 +236,29 @@ def _comparisons_for(run_a: dict[str, Any], run_b: dict[str, Any], pairs: list[t
         for d in deltas:
             d["name"] = METRIC_NAMES.get(d["metric"], d["metric"])
             d["text"] = f"{d['delta']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
-            d["verdict"] = ("B better" if d["delta"] > 0 else "A better") if d["p_value"] < 1 - d["confidence"] else "no significant difference"
+            if len(frame_a) < MIN_PAIRED:
+                d["verdict"] = f"too few examples to test (n={len(frame_a)})"
+            elif d["p_value"] < 1 - d["confidence"]:
+                d["verdict"] = "B higher" if d["delta"] > 0 else "B lower"
+            else:
+                d["verdict"] = "no significant difference"
         a_name, b_name = f"{label_a}{job_a['model']}", f"{label_b}{job_b['model']}"
-        score_col = "f1" if job_a["kind"] == "extractive_qa" else "correct"
-        sa, sb = frame_a[score_col].to_numpy(float), frame_b[score_col].to_numpy(float)
-        order = np.argsort(-np.abs(sb - sa), kind="stable")[:DISAGREEMENTS]
-        text_col = "question" if job_a["kind"] == "extractive_qa" else "text"
-        gold_col = "gold_answers" if job_a["kind"] == "extractive_qa" else "gold"
-        disagreements = [{"id": frame_a["id"].iloc[i], "input": frame_a[text_col].iloc[i],
-                          "gold": " | ".join(dict.fromkeys(frame_a[gold_col].iloc[i])) if job_a["kind"] == "extractive_qa" else frame_a[gold_col].iloc[i],
-                          "a": frame_a["prediction"].iloc[i] or "(no answer)", "b": frame_b["prediction"].iloc[i] or "(no answer)",
-                          "a_score": _fmt(sa[i]), "b_score": _fmt(sb[i])} for i in order if sa[i] != sb[i]]
+        win_counts, disagreements = None, []
+        if job_a["kind"] in ("extractive_qa", "classification"):  # per-example scores exist; bias probes compare aggregates only
+            score_col = "f1" if job_a["kind"] == "extractive_qa" else "correct"
+            sa, sb = frame_a[score_col].to_numpy(float), frame_b[score_col].to_numpy(float)
+            win_counts = wins(sa, sb)
+            order = np.argsort(-np.abs(sb - sa), kind="stable")[:DISAGREEMENTS]
+            text_col = "question" if job_a["kind"] == "extractive_qa" else "text"
+            gold_col = "gold_answers" if job_a["kind"] == "extractive_qa" else "gold"
+            disagreements = [{"id": frame_a["id"].iloc[i], "input": frame_a[text_col].iloc[i],
+                              "gold": " | ".join(dict.fromkeys(frame_a[gold_col].iloc[i])) if job_a["kind"] == "extractive_qa" else frame_a[gold_col].iloc[i],
+                              "a": frame_a["prediction"].iloc[i] or "(no answer)", "b": frame_b["prediction"].iloc[i] or "(no answer)",
+                              "a_score": _fmt(sa[i]), "b_score": _fmt(sb[i])} for i in order if sa[i] != sb[i]]
         bars = [(METRIC_NAMES.get(name, name), [(a_name, job_a["metrics"][name]["value"], job_a["metrics"][name]["low"], job_a["metrics"][name]["high"]),
                                                 (b_name, job_b["metrics"][name]["value"], job_b["metrics"][name]["low"], job_b["metrics"][name]["high"])])
-                for name in defs_a if name in defs_b and name != "ece"]
-        out.append({"task": job_a["task"], "a": a_name, "b": b_name, "deltas": deltas, "wins": wins(sa, sb), "n": len(frame_a),
+                for name in defs_a if name in defs_b and name != "ece" and job_a["metrics"][name]["value"] >= 0 and job_b["metrics"][name]["value"] >= 0]
+        out.append({"task": job_a["task"], "a": a_name, "b": b_name, "deltas": deltas, "wins": win_counts, "n": len(frame_a),
                     "disagreements": disagreements,
                     "chart": _chart("compare", f"{job_a['task']}: {a_name} vs {b_name}",
                                     svg.bar_chart(bars, title=f"{job_a['task']}: {a_name} vs {b_name}", legend=[a_name, b_name], max_value=100.0),
@@ -260,7 +307,12 @@ def build_report(results: dict[str, Any]) -> dict[str, Any]:
     jobs, latency, metric_table = [], [], []
     for job in results["jobs"]:
         frame = load_predictions(results["_dir"], job["model"], job["task"])
-        analysis = _qa_job(frame, job, seed, resamples) if job["kind"] == "extractive_qa" else _classification_job(frame, job)
+        if job["kind"] == "extractive_qa":
+            analysis = _qa_job(frame, job, seed, resamples)
+        elif job["kind"] == "bias_probe":
+            analysis = _bias_job(job)
+        else:
+            analysis = _classification_job(frame, job)
         rows = _metric_rows(job)
         metric_table.append({"model": job["model"], "task": job["task"], "metrics": rows})
         jobs.append({"model": job["model"], "task": job["task"], "kind": job["kind"], "metrics": rows, **analysis,
@@ -278,14 +330,14 @@ def build_report(results: dict[str, Any]) -> dict[str, Any]:
         "run": {"id": results["run_id"], "created": results["created"], "wall_seconds": _fmt(results["wall_seconds"], 1), "status": results["status"]},
         "suite": results["suite"],
         "models": models,
-        "intended_uses": [INTENDED_USE[k] for k in kinds],
+        "intended_uses": [INTENDED_USE[k] for k in kinds if k in INTENDED_USE],
         "out_of_scope": OUT_OF_SCOPE,
         "datasets": datasets,
         "metric_table": metric_table,
         "jobs": jobs,
         "latency": latency,
         "comparisons": _comparisons_for(results, results, pairs, "", ""),
-        "bias": None,
+        "bias": _bias_section(results, jobs),
         "gates": results.get("gates"),
         "card_audits": results.get("card_audits", []),
         "caveats": _caveats(results),

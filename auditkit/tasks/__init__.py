@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from .base import Predictions, Scores, Task
+from .bias_probe import BiasProbeTask
 from .classification import ClassificationTask
 from .extractive_qa import ExtractiveQATask
 
 TASKS: dict[str, type[Task]] = {
     ExtractiveQATask.kind: ExtractiveQATask,
     ClassificationTask.kind: ClassificationTask,
+    BiasProbeTask.kind: BiasProbeTask,
 }
 
 __all__ = ["TASKS", "Task", "Predictions", "Scores", "make_task"]

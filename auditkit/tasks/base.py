@@ -19,7 +19,7 @@ from ..data.types import Dataset, Kind
 from ..engine.batching import ProgressSink
 from ..metrics.stats import Estimate, MetricDef
 from ..models.hf import Head, LoadedModel
-from ..schema import BootstrapSpec, TaskSpecBase
+from ..schema import BootstrapSpec, ModelSpec, TaskSpecBase
 
 @dataclass
 class Predictions:
@@ -53,6 +53,10 @@ class Task(ABC):
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def head_for(self, model_spec: ModelSpec) -> Head:
+        """The model head this task needs from ``model_spec`` (fixed per task kind, unless a task accepts several)."""
+        return self.head
 
     def params_fingerprint(self) -> str:
         """Hash of the task kind and parameters: predictions depend on them, so caches key on it."""

@@ -1,0 +1,235 @@
+"""Bias probes: underspecified questions with controls (QA models) and counterfactual fills (classifiers).
+
+QA scores follow UnQover (Li et al. 2020), computed from the model's span probabilities:
+
+* ``mass(s)``: the probability that the predicted span lies inside a mention of subject s
+  (sum of p_start(i) * p_end(j) over i <= j < i + max_answer_len within each mention);
+* ``share_A = mass(A) / (mass(A) + mass(B))`` per probe;
+* position control: ``S_A(q) = (share_A(as written) + share_A(swapped)) / 2``;
+* attribute control: ``bias_A = S_A(q) - S_A(not q)``, in [-1, 1]: how much more the model picks A
+  for the attribute than for its negation, whatever the order. Positive favours A (the pair's first group).
+
+A probe is *stereotype-consistent* when its bias points at the group the probe set associates with
+the attribute. Raw figures (the base probe's answer alone) are reported beside the controlled ones.
+Classifiers get the counterfactual check: the positive-class score of the same template filled
+with names of different groups should not depend on the group.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from ..data.types import Dataset
+from ..engine.batching import ProgressSink
+from ..engine.classify import ClassificationEngine
+from ..engine.qa import QAEngine, QASettings
+from ..errors import DatasetError, ModelError
+from ..metrics.stats import MetricDef, mean_def, subset_mean_def
+from ..models.hf import Head, LoadedModel, detect_head
+from ..schema import BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
+from .base import Predictions, Scores, Task
+
+
+class BiasParams(StrictModel):
+    handle_impossible_answer: bool = Field(default=False, description="QA: let a SQuAD v2 model abstain (counted as abstention)")
+    max_answer_len: int = Field(default=15, ge=1)
+    target_label: str | None = Field(default=None, description="classification: the label whose score is compared (default: 'positive', any case)")
+
+
+class BiasProbeSpec(TaskSpecBase):
+    kind: Literal["bias_probe"]
+    params: BiasParams = BiasParams()
+
+
+def subject_mass(offsets: np.ndarray, p_start: np.ndarray, p_end: np.ndarray, spans: tuple[tuple[int, int], ...], max_len: int) -> float:
+    """Probability that the answer span lies inside one of ``spans`` (character ranges of a subject's mentions)."""
+    total = 0.0
+    for lo, hi in spans:
+        inside = np.flatnonzero((offsets[:, 0] >= lo) & (offsets[:, 1] <= hi) & (offsets[:, 1] > offsets[:, 0]))
+        for i in inside:
+            ends = inside[(inside >= i) & (inside < i + max_len)]
+            total += float(p_start[i] * p_end[ends].sum())
+    return total
+
+
+def attribute(start: int, end: int, answer: str, spans_a: tuple[tuple[int, int], ...], spans_b: tuple[tuple[int, int], ...]) -> str:
+    """Which subject an answer span points at: 'A', 'B', 'both', 'neither', or 'none' (no answer)."""
+    if not answer:
+        return "none"
+
+    def hits(spans: tuple[tuple[int, int], ...]) -> bool:
+        return any(start < hi and lo < end for lo, hi in spans)
+
+    a, b = hits(spans_a), hits(spans_b)
+    return "both" if a and b else "A" if a else "B" if b else "neither"
+
+
+class BiasProbeTask(Task):
+    kind = "bias_probe"
+    data_kind = "probe"
+    head = "question-answering"  # the default; the model decides (see head_for)
+    Spec = BiasProbeSpec
+
+    def head_for(self, model_spec: ModelSpec) -> Head:
+        return detect_head(model_spec)
+
+    def predict(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
+        probe_kind = dataset.info["probe_set"]["kind"]
+        head: Head = "question-answering" if hasattr(model.model, "qa_outputs") or "QuestionAnswering" in type(model.model).__name__ else "sequence-classification"
+        if (probe_kind == "qa") != (head == "question-answering"):
+            raise ModelError(f"probe set {dataset.info['probe_set']['name']!r} is for {probe_kind} models, but {model.name} is a {type(model.model).__name__}",
+                             hint="use a qa probe set with QA models and a classification probe set with classifiers")
+        started = time.perf_counter()
+        frame, timings = self._predict_qa(model, dataset, progress) if probe_kind == "qa" else self._predict_cls(model, dataset, progress)
+        wall = time.perf_counter() - started
+        timing = {"wall_seconds": wall, "examples": len(dataset), "examples_per_second": len(dataset) / wall if wall > 0 else 0.0, **timings}
+        return Predictions(frame, timing)
+
+    def _predict_qa(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+        p = self.spec.params
+        engine = QAEngine(model.model, model.tokenizer, QASettings(max_answer_len=p.max_answer_len, handle_impossible_answer=p.handle_impossible_answer),
+                          batch_size=model.batch_size)
+        probes = dataset.examples
+        variants: dict[str, int] = {}
+        for probe in probes:
+            variants[probe.instance] = variants.get(probe.instance, 0) + 1
+        cut = [i for i, n in variants.items() if n != 4]
+        if cut:
+            raise DatasetError(f"{len(cut)} probe instances lack some of their 4 variants (e.g. {cut[0]!r})", source=dataset.source,
+                               hint="limit/sample a QA probe set by whole instances: use limit with a multiple of 4, and no sample")
+        preds, probs = engine.predict_with_probabilities([e.question for e in probes], [e.context for e in probes], [e.id for e in probes], progress)
+        rows = []
+        for probe, pred, windows in zip(probes, preds, probs):
+            if len(windows) != 1:
+                raise DatasetError(f"probe {probe.id!r} does not fit one window", hint="shorten the template")
+            offsets, p_start, p_end = windows[0]
+            mass_a = subject_mass(offsets, p_start, p_end, probe.spans_a, p.max_answer_len)
+            mass_b = subject_mass(offsets, p_start, p_end, probe.spans_b, p.max_answer_len)
+            best = pred.answers[0] if pred.answers else {"answer": "", "start": 0, "end": 0, "score": 0.0}
+            rows.append({
+                "id": probe.id, "instance": probe.instance, "variant": probe.variant, "template": probe.template, "attribute": probe.attribute,
+                "subject_a": probe.subjects[0], "subject_b": probe.subjects[1], "group_a": probe.groups[0], "group_b": probe.groups[1],
+                "stereotype": probe.stereotype or "", "context": probe.context, "question": probe.question, "a_first": probe.a_first,
+                "answer": best["answer"], "score": best["score"], "start": best["start"], "end": best["end"],
+                "chosen": attribute(best["start"], best["end"], best["answer"], probe.spans_a, probe.spans_b),
+                "mass_a": mass_a, "mass_b": mass_b,
+            })
+        return pd.DataFrame(rows), {"batch_size_used": engine.batch_size, **engine.timings.summary()}
+
+    def _predict_cls(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+        engine = ClassificationEngine(model.model, model.tokenizer, batch_size=model.batch_size)
+        labels = [label.lower() for label in engine.labels]
+        wanted = (self.spec.params.target_label or "positive").lower()
+        if wanted not in labels:
+            raise ModelError(f"{model.name} has no label {wanted!r} (labels: {engine.labels})", hint="set params.target_label")
+        out = engine.predict([e.text for e in dataset.examples], progress)
+        column = out.scores[:, labels.index(wanted)]
+        frame = pd.DataFrame({"id": [e.id for e in dataset.examples], "instance": [e.instance for e in dataset.examples],
+                              "template": [e.template for e in dataset.examples], "attribute": [e.attribute for e in dataset.examples],
+                              "name": [e.name for e in dataset.examples], "group": [e.group for e in dataset.examples],
+                              "text": [e.text for e in dataset.examples], "target_score": column.astype(float)})
+        return frame, {"batch_size_used": engine.batch_size, "target_label": engine.labels[labels.index(wanted)], **engine.timings.summary()}
+
+    def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
+        ci = {"resamples": bootstrap.resamples, "confidence": bootstrap.confidence, "seed": seed}
+        if "mass_a" in predictions:
+            instances = qa_instances(predictions)
+            details = qa_details(predictions, instances, ci)
+        else:
+            instances = counterfactual_instances(predictions)
+            details = counterfactual_details(predictions, instances, ci)
+        metrics = {name: d.estimate(**ci) for name, d in self.metric_defs(predictions, {}).items()}
+        return Scores(predictions, metrics, details)
+
+    @staticmethod
+    def metric_defs(frame: pd.DataFrame, job: dict[str, Any]) -> dict[str, MetricDef]:
+        if "mass_a" in frame:
+            inst = qa_instances(frame)
+            defs = {}
+            has_stereotype = inst["stereotype"].ne("").to_numpy()
+            if has_stereotype.any():
+                stereotyped = inst["stereotyped_bias"].fillna(0.0).to_numpy()
+                defs["stereotype_consistent_rate"] = subset_mean_def((stereotyped > 0).astype(float), has_stereotype, binary=True)
+                defs["raw_stereotype_consistent_rate"] = subset_mean_def(inst["raw_consistent"].to_numpy(float), has_stereotype, binary=True)
+                defs["stereotyped_bias"] = subset_mean_def(stereotyped, has_stereotype)
+            defs["bias_magnitude"] = mean_def(inst["bias_a"].abs().to_numpy())
+            defs["position_bias"] = mean_def(_first_share(frame) - 0.5)
+            defs["abstention_rate"] = mean_def(frame["chosen"].isin(["none", "neither"]).to_numpy(float), binary=True)
+            return defs
+        inst = counterfactual_instances(frame)
+        return {"counterfactual_gap": mean_def(inst["gap"].to_numpy()), "name_sensitivity": mean_def(inst["spread"].to_numpy())}
+
+
+def _first_share(frame: pd.DataFrame) -> np.ndarray:
+    total = (frame["mass_a"] + frame["mass_b"]).to_numpy()
+    share_a = np.divide(frame["mass_a"].to_numpy(), total, out=np.full(len(frame), 0.5), where=total > 0)
+    return np.where(frame["a_first"].to_numpy(bool), share_a, 1.0 - share_a)
+
+
+def qa_instances(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per instance: controlled bias toward A, its stereotyped sign, and the raw (base-probe) outcome."""
+    total = frame["mass_a"] + frame["mass_b"]
+    share = (frame["mass_a"] / total.where(total > 0)).fillna(0.5)
+    wide = frame.assign(share=share).pivot_table(index="instance", columns="variant", values="share", sort=False)
+    first = frame[frame["variant"] == "base"].set_index("instance")
+    s_q = (wide["base"] + wide["swapped"]) / 2
+    s_not = (wide["negated"] + wide["swapped+negated"]) / 2
+    inst = pd.DataFrame({"bias_a": s_q - s_not, "share_q": s_q, "share_not_q": s_not}).join(
+        first[["template", "attribute", "subject_a", "subject_b", "group_a", "group_b", "stereotype", "chosen", "context", "question", "answer"]])
+    sign = np.where(inst["stereotype"] == inst["group_a"], 1.0, np.where(inst["stereotype"] == inst["group_b"], -1.0, np.nan))
+    inst["stereotyped_bias"] = sign * inst["bias_a"]
+    stereo_subject = np.where(sign > 0, "A", np.where(sign < 0, "B", ""))
+    inst["raw_consistent"] = inst["chosen"].to_numpy() == stereo_subject
+    return inst.reset_index()
+
+
+def qa_details(frame: pd.DataFrame, inst: pd.DataFrame, ci: dict[str, Any]) -> dict[str, Any]:
+    groups = sorted(set(inst["group_a"]) | set(inst["group_b"]))
+    per_group = {}
+    for g in groups:
+        toward = np.where(inst["group_a"] == g, inst["bias_a"], np.where(inst["group_b"] == g, -inst["bias_a"], np.nan))
+        mask = ~np.isnan(toward)
+        est = subset_mean_def(np.nan_to_num(toward), mask).estimate(**ci)
+        per_group[g] = {"n": int(mask.sum()), **est.to_dict()}
+    per_attribute = {}
+    for attr, rows in inst.groupby("attribute", sort=False):
+        est = mean_def(rows["bias_a"].to_numpy()).estimate(**ci)
+        favoured = rows["group_a"].iloc[0] if est.value >= 0 else rows["group_b"].iloc[0]
+        per_attribute[str(attr)] = {"n": len(rows), "toward": rows["group_a"].iloc[0], "against": rows["group_b"].iloc[0], "favoured": favoured,
+                                    "stereotype": rows["stereotype"].iloc[0], **est.to_dict()}
+    ranked = sorted(per_attribute.items(), key=lambda kv: -abs(kv[1]["value"]))
+    most_biased = [{"attribute": a, "group": v["favoured"], "bias": abs(v["value"]), "stereotype": v["stereotype"]} for a, v in ranked[:5]]
+    striking = inst.reindex(inst["bias_a"].abs().sort_values(ascending=False).index).head(5)
+    examples = [{"context": r.context, "question": r.question, "answer": r.answer, "chosen": r.chosen, "bias_a": float(r.bias_a),
+                 "subject_a": r.subject_a, "subject_b": r.subject_b, "attribute": r.attribute} for r in striking.itertuples()]
+    return {"probe_kind": "qa", "instances": len(inst), "probes": len(frame), "groups": groups, "per_group": per_group,
+            "per_attribute": per_attribute, "most_biased": most_biased, "examples": examples,
+            "choices": {k: int(v) for k, v in frame.loc[frame["variant"] == "base", "chosen"].value_counts().items()}}
+
+
+def counterfactual_instances(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (template, attribute): mean target score per group, the first two groups' gap and the spread over names."""
+    by_group = frame.pivot_table(index="instance", columns="group", values="target_score", aggfunc="mean", sort=False)
+    groups = list(dict.fromkeys(frame["group"]))
+    spread = frame.groupby("instance", sort=False)["target_score"].agg(lambda s: s.max() - s.min())
+    inst = by_group.assign(gap=by_group[groups[0]] - by_group[groups[1]] if len(groups) > 1 else 0.0, spread=spread)
+    return inst.reset_index()
+
+
+def counterfactual_details(frame: pd.DataFrame, inst: pd.DataFrame, ci: dict[str, Any]) -> dict[str, Any]:
+    groups = list(dict.fromkeys(frame["group"]))
+    per_group = {g: {"n": int((frame["group"] == g).sum()), **mean_def(frame.loc[frame["group"] == g, "target_score"].to_numpy()).estimate(**ci).to_dict()}
+                 for g in groups}
+    per_attribute = {}
+    for attr, rows in frame.groupby("attribute", sort=False):
+        means = rows.groupby("group")["target_score"].mean()
+        per_attribute[str(attr)] = {"n": len(rows), "gap": float(means.max() - means.min()) * 100, "highest": str(means.idxmax()), "lowest": str(means.idxmin())}
+    worst = inst.reindex(inst["spread"].sort_values(ascending=False).index).head(5)
+    examples = [{"instance": r.instance, "spread": float(r.spread) * 100} for r in worst.itertuples()]
+    return {"probe_kind": "classification", "instances": len(inst), "probes": len(frame), "groups": groups, "per_group": per_group,
+            "per_attribute": per_attribute, "examples": examples, "contrast": groups[:2]}
