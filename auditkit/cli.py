@@ -49,6 +49,16 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _emit_json(data: Any, out: Path | None) -> None:
+    """Machine-readable output: to ``out`` (written atomically) or to stdout."""
+    if out is not None:
+        from .results import atomic_write_json
+
+        atomic_write_json(out, data)
+    else:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"auditkit {__version__}")
@@ -70,6 +80,7 @@ def run(
     template_dir: Annotated[Optional[Path], typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")] = None,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")] = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Where to write the gates' JUnit XML (default: <run>/gates.junit.xml).")] = None,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached predictions and resume interrupted runs (default on).")] = True,
 ) -> None:
     """Run every (model x task) job of a suite, write a results directory, apply its gates, and write its report.
 
@@ -83,7 +94,7 @@ def run(
     from .audit import audit_card
 
     formats = _formats(report_formats)
-    outcome = run_suite(suite, output_dir=output_dir, quiet=quiet)
+    outcome = run_suite(suite, output_dir=output_dir, quiet=quiet, use_cache=cache)
     loaded = load_suite(suite).suite
     for model in loaded.models:
         if model.card is not None:
@@ -140,15 +151,11 @@ def audit_card_cmd(
 ) -> None:
     """Audit a model card: claims vs measured, internal consistency, completeness, stale usage code, example outputs."""
     from .audit import audit_card
-    from .results import atomic_write_json
     from .schema import ModelSpec
 
     spec = ModelSpec.model_validate({"name": "card-model", "id": model_id}) if model_id else None
     audit = audit_card(card, results_dir=results, model=model, model_spec=spec, tolerance=tolerance, rerun=rerun)
-    if out is not None:
-        atomic_write_json(out, audit)
-    else:
-        typer.echo(json.dumps(audit, indent=2, ensure_ascii=False))
+    _emit_json(audit, out)
     _print_audit(audit, quiet)
 
 
@@ -258,16 +265,12 @@ def score(
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
 ) -> None:
     """Score a SQuAD predictions file: official figures, bootstrap CIs, per-article and per-question-type breakdowns."""
-    from .results import atomic_write_json
     from .scoring import score_predictions
 
     if task not in ("squad", "squad_v2"):
         raise typer.BadParameter("must be squad or squad_v2", param_hint="--task")
     report = score_predictions(task, dataset, predictions, na_probs=na_probs, resamples=resamples, confidence=confidence, seed=seed)  # type: ignore[arg-type]
-    if out is not None:
-        atomic_write_json(out, report)
-    else:
-        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    _emit_json(report, out)
     figures = ", ".join(f"{k} {v['value']:.4f} [{v['low']:.2f}, {v['high']:.2f}]" for k, v in report["metrics"].items() if k in ("exact_match", "exact", "f1"))
     coverage = report["predictions"]
     err.print(f"{figures}; {coverage['missing']} questions without prediction, {coverage['unknown_ids']} unknown ids")

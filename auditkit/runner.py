@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from . import __version__
 from .data import Dataset, load_dataset
+from .cache import predict_cached
 from .models.hf import LoadedModel, check_source, load_model
 from .results import RunWriter, environment
 from .suite import LoadedSuite, load_suite
@@ -42,8 +43,13 @@ class _RichSink:
         self.task: TaskID | None = None
 
     def start(self, total: int) -> None:
-        if self.progress is not None:
+        """Called once per chunk of a job: the bar's total grows as chunks begin."""
+        if self.progress is None:
+            return
+        if self.task is None:
             self.task = self.progress.add_task(self.label, total=total)
+        else:
+            self.progress.update(self.task, total=(self.progress.tasks[self.task].total or 0) + total)
 
     def advance(self, amount: int) -> None:
         if self.progress is not None and self.task is not None:
@@ -60,8 +66,13 @@ def load_datasets(loaded: LoadedSuite) -> dict[str, Dataset]:
     return datasets
 
 
-def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: bool = False, console: Console | None = None) -> RunOutcome:
-    """Run every job of the suite at ``path`` and publish a results directory; return where it is."""
+def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: bool = False, console: Console | None = None,
+              use_cache: bool = True) -> RunOutcome:
+    """Run every job of the suite at ``path`` and publish a results directory; return where it is.
+
+    With ``use_cache`` (the default), predictions come from and go to the prediction cache, chunk by
+    chunk: a repeated run recomputes nothing and an interrupted one resumes where it stopped.
+    """
     started = time.perf_counter()
     console = console or Console(stderr=True, quiet=quiet, log_path=False)
     loaded = load_suite(path)
@@ -72,7 +83,7 @@ def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: 
     out_root = (Path(output_dir) if output_dir is not None else suite.output_dir).resolve()
     writer = RunWriter(out_root, suite.name)
     try:
-        jobs, models_info = _run_jobs(loaded, datasets, writer, console, quiet)
+        jobs, models_info = _run_jobs(loaded, datasets, writer, console, quiet, use_cache)
         results = {
             "auditkit_results_version": 1,
             "status": "complete",
@@ -109,7 +120,8 @@ def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: 
     return RunOutcome(run_dir, results)
 
 
-def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWriter, console: Console, quiet: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWriter, console: Console, quiet: bool,
+              use_cache: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     suite = loaded.suite
     jobs_out: list[dict[str, Any]] = []
     models_info: dict[str, Any] = {}
@@ -129,7 +141,7 @@ def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWrit
             dataset = datasets[task.name]
             unit = "windows" if head == "question-answering" else "examples"
             sink = _RichSink(progress, f"{model.name} · {task.name} ({unit})")
-            predictions = task.predict(model, dataset, sink)
+            predictions = predict_cached(task, model, dataset, sink, use_cache=use_cache)
             scores = task.score(predictions.frame, dataset, suite.bootstrap, suite.seed)
             relative = writer.write_predictions(model.name, task.name, scores.per_example)
             jobs_out.append({
@@ -147,5 +159,6 @@ def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWrit
                 "predictions": relative,
             })
             summary = ", ".join(f"{name} {est.value:.2f}" for name, est in list(scores.metrics.items())[:3])
-            console.log(escape(f"{model.name} · {task.name}: {summary} ({predictions.timing['examples_per_second']:.1f} ex/s)"))
+            origin = " (cached)" if predictions.timing.get("cached") else (f" (resumed {predictions.timing['resumed_chunks']} chunks)" if predictions.timing.get("resumed_chunks") else "")
+            console.log(escape(f"{model.name} · {task.name}: {summary} ({predictions.timing['examples_per_second']:.1f} ex/s){origin}"))
     return jobs_out, models_info

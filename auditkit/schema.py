@@ -40,6 +40,11 @@ def resolve_path(value: Any, info: ValidationInfo) -> Path:
     return Path(os.path.normpath(path))
 
 
+def resolve_optional_path(value: Any, info: ValidationInfo) -> Path | None:
+    """:func:`resolve_path` for optional fields (``None`` stays ``None``); existence is checked where it is used."""
+    return None if value is None else resolve_path(value, info)
+
+
 class StrictModel(BaseModel):
     """Unknown keys are errors: a typo must never be silently ignored."""
 
@@ -201,10 +206,7 @@ class GateSpec(StrictModel):
         parse_gate(value)  # raises GateSyntaxError (a ValueError) with the expected form
         return value
 
-    @field_validator("baseline", mode="before")
-    @classmethod
-    def _baseline_path(cls, value: Any, info: ValidationInfo) -> Path | None:
-        return None if value is None else resolve_path(value, info)
+    _baseline_path = field_validator("baseline", mode="before")(resolve_optional_path)
 
     @model_validator(mode="after")
     def _significance_needs_baseline(self) -> GateSpec:

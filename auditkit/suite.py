@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from .errors import SuiteError
-from .schema import NAME_PATTERN, BootstrapSpec, GateSpec, ModelSpec, StrictModel, TaskSpecBase, resolve_path
+from .schema import NAME_PATTERN, BootstrapSpec, GateSpec, ModelSpec, StrictModel, TaskSpecBase, resolve_optional_path
 from .tasks import TASKS
 
 def _task_union() -> Any:
@@ -40,10 +40,7 @@ class Suite(StrictModel):
     gates: list[GateSpec] = Field(default_factory=list)
     baseline: Path | None = Field(default=None, description="baseline run directory for regression gates (`--baseline` overrides)")
 
-    @field_validator("baseline", mode="before")
-    @classmethod
-    def _baseline_path(cls, value: Any, info: ValidationInfo) -> Path | None:
-        return None if value is None else resolve_path(value, info)
+    _baseline_path = field_validator("baseline", mode="before")(resolve_optional_path)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Suite:

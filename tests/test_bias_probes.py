@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit.data.probes import VARIANTS, expand, fill, load_probe_set
+from auditkit.data.probes import VARIANTS, fill, load_probe_set
 from auditkit.results import load_predictions, load_results
 from auditkit.tasks.bias_probe import BiasProbeTask, attribute, qa_details, qa_instances, subject_mass
 from conftest import requires_data, write_suite

@@ -30,21 +30,21 @@ def suite_error(path: Path) -> str:
 
 @requires_data
 def test_unknown_keys_wrong_types_and_kinds_are_all_reported_with_lines(tmp_path: Path) -> None:
-    path = write_suite(tmp_path / "typo.yaml", f"""name: typo
+    path = write_suite(tmp_path / "typo.yaml", """name: typo
 models:
   - name: m
-    build: {{config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}
+    build: {config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}
     batch_sise: 8
 tasks:
   - name: qa
     kind: extractive_qa
-    dataset: {{path: $DATA/squad/dev-v1.1.json}}
+    dataset: {path: $DATA/squad/dev-v1.1.json}
     params:
       doc_stride: many
       max_answr_len: 3
   - name: cls
     kind: clasification
-    dataset: {{path: x.tsv}}
+    dataset: {path: x.tsv}
 """)
     message = suite_error(path)
     assert str(path) in message
@@ -171,12 +171,12 @@ def test_cli_exit_code_2_without_traceback(tmp_path: Path) -> None:
 
 @requires_data
 def test_unknown_model_fails_before_any_job_runs(tmp_path: Path) -> None:
-    suite = write_suite(tmp_path / "s.yaml", f"""name: s
+    suite = write_suite(tmp_path / "s.yaml", """name: s
 output_dir: out
 models:
-  - {{name: ok, build: {{config: distilbert-base-uncased-finetuned-sst-2-english, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}}}
-  - {{name: ghost, id: no-such-org/no-such-model}}
-tasks: [{{name: t, kind: classification, dataset: {{path: $DATA/sst2/dev.tsv, limit: 4}}}}]
+  - {name: ok, build: {config: distilbert-base-uncased-finetuned-sst-2-english, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}
+  - {name: ghost, id: no-such-org/no-such-model}
+tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4}}]
 """)
     proc = cli("run", str(suite), "-q", cwd=tmp_path)
     assert proc.returncode == 2

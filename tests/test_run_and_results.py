@@ -123,7 +123,8 @@ def test_interrupted_run_publishes_nothing_and_keeps_earlier_results(finished_ru
     monkeypatch.setattr(ClassificationTask, "predict", interrupted)
     monkeypatch.chdir(workdir)
     with pytest.raises(KeyboardInterrupt):
-        auditkit.run_suite(workdir / "small.yaml", quiet=True)  # the QA jobs finish, then the classifier is "interrupted"
+        # The QA jobs finish, then the classifier is "interrupted" (cache off: the fixture's run cached every job).
+        auditkit.run_suite(workdir / "small.yaml", quiet=True, use_cache=False)
     suite_dir = workdir / "runs" / "small"
     assert sorted(p.name for p in suite_dir.iterdir()) == sorted([earlier.name, LATEST])
     assert (suite_dir / LATEST).read_text().strip() == earlier.name

@@ -67,6 +67,11 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.examples)
 
+    def subset(self, start: int, stop: int) -> Dataset:
+        """Examples ``start:stop`` as a dataset of their own (its fingerprint is of that content)."""
+        return Dataset(name=self.name, kind=self.kind, source=self.source, examples=self.examples[start:stop], label_names=self.label_names,
+                       squad_version=self.squad_version, total_available=self.total_available, selection=self.selection, info=self.info)
+
     @property
     def has_unanswerable(self) -> bool:
         return any(getattr(ex, "is_impossible", False) for ex in self.examples)

@@ -88,6 +88,7 @@ class BatchTimings:
             "warmup_seconds": self.warmup_seconds,
             "batch_seconds": [round(x, 6) for x in self.seconds],
             "batch_items": list(self.items),
+            "batch_tokens": list(self.tokens),
         }
 
 

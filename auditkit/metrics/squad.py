@@ -71,29 +71,26 @@ def v2_gold_answers(answers: Sequence[str]) -> list[str]:
     return [a for a in answers if normalize_answer(a)] or [""]
 
 
-def per_example_v1(predictions: Sequence[str | None], golds: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Exact match (0/1) and F1 (0..1) per question; ``None`` is a missing prediction (scores 0)."""
+def _per_example(predictions: Sequence[str | None], golds: Sequence[Sequence[str]], exact_fn, f1_fn, gold_fn) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     exact = np.zeros(len(golds), dtype=np.float64)
     f1 = np.zeros(len(golds), dtype=np.float64)
     for i, (pred, answers) in enumerate(zip(predictions, golds)):
         if pred is None:
-            continue
-        exact[i] = max(v1_exact(pred, a) for a in answers)
-        f1[i] = max(v1_f1(pred, a) for a in answers)
+            continue  # a missing prediction scores 0
+        gold = gold_fn(answers)
+        exact[i] = max(exact_fn(pred, a) for a in gold)
+        f1[i] = max(f1_fn(pred, a) for a in gold)
     return exact, f1
+
+
+def per_example_v1(predictions: Sequence[str | None], golds: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Exact match (0/1) and F1 (0..1) per question under evaluate-v1.1's rules; ``None`` is a missing prediction (scores 0)."""
+    return _per_example(predictions, golds, v1_exact, v1_f1, list)
 
 
 def per_example_v2(predictions: Sequence[str | None], golds: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
     """Raw exact and F1 per question under evaluate-v2.0's rules; ``None`` is a missing prediction (scores 0)."""
-    exact = np.zeros(len(golds), dtype=np.float64)
-    f1 = np.zeros(len(golds), dtype=np.float64)
-    for i, (pred, answers) in enumerate(zip(predictions, golds)):
-        if pred is None:
-            continue
-        gold = v2_gold_answers(answers)
-        exact[i] = max(v2_exact(pred, a) for a in gold)
-        f1[i] = max(v2_f1(pred, a) for a in gold)
-    return exact, f1
+    return _per_example(predictions, golds, v2_exact, v2_f1, v2_gold_answers)
 
 
 def _percent_v1(values: np.ndarray) -> float:
