@@ -1,8 +1,8 @@
 """Run a suite: load and check every input first, then each (model x task) job, then publish the run.
 
 All datasets are loaded and validated, and every model's config resolved and matched to its tasks,
-*before* any model runs: a
-typo in the last task of a suite should fail in seconds, not after an hour of inference. Models are
+*before* any model runs: a typo in the last task of a suite should fail in seconds, not after an hour
+of inference. Models are
 loaded once per (model, head) and reused across that model's tasks.
 """
 

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GateError
-from ..metrics.compare import paired_delta
-from ..results import load_predictions, load_results
+from ..pairing import paired_deltas
+from ..results import load_results
 from ..schema import GateSpec
-from ..tasks import TASKS
 from .parse import LATENCY_KEYS, GateExpr, parse_gate
 
 
@@ -105,13 +104,8 @@ def _significant_delta(run: dict[str, Any], baseline: dict[str, Any], job: dict[
                         f"{base_job['dataset_fingerprint'][:12]} vs {job['dataset_fingerprint'][:12]})", hint="evaluate both on the same dataset selection")
     if len(expr.path) != 1:
         raise GateError(f"gate {expr.text!r}: significance applies to headline metrics, not {expr.metric}")
-    frame_run = load_predictions(run["_dir"], job["model"], job["task"])
-    frame_base = load_predictions(baseline["_dir"], base_job["model"], base_job["task"]).set_index("id").loc[frame_run["id"]].reset_index()
-    task = TASKS[job["kind"]]
-    defs_run, defs_base = task.metric_defs(frame_run, job), task.metric_defs(frame_base, base_job)
-    delta = paired_delta(expr.metric, defs_base[expr.metric], defs_run[expr.metric], value_a=base_job["metrics"][expr.metric]["value"],
-                         value_b=job["metrics"][expr.metric]["value"], resamples=max(run["suite"]["bootstrap"]["resamples"], 1000),
-                         confidence=confidence, seed=run["suite"]["seed"])
+    _, _, [delta] = paired_deltas(baseline, base_job, run, job, metrics=[expr.metric], resamples=max(run["suite"]["bootstrap"]["resamples"], 1000),
+                                  confidence=confidence, seed=run["suite"]["seed"])
     return delta.low, delta.high
 
 

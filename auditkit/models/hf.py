@@ -103,11 +103,8 @@ def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
-def check_source(spec: ModelSpec, head: Head) -> str:
-    """Resolve the model's source and check its config suits ``head``; return the source to load.
-
-    Cheap (config only), so a suite can check every model before running any of them.
-    """
+def _config(spec: ModelSpec) -> tuple[str, Any, list[str]]:
+    """The model's source, its config and the architectures it declares (config only: cheap)."""
     from transformers import AutoConfig
 
     source = materialize(spec)
@@ -119,7 +116,15 @@ def check_source(spec: ModelSpec, head: Head) -> str:
             source=spec.name,
             hint="check the hub id (and network access to the hub) or the local directory; offline, use a local directory or a 'build' recipe",
         ) from None
-    architectures = getattr(config, "architectures", None) or []
+    return source, config, list(getattr(config, "architectures", None) or [])
+
+
+def check_source(spec: ModelSpec, head: Head) -> str:
+    """Resolve the model's source and check its config suits ``head``; return the source to load.
+
+    Cheap (config only), so a suite can check every model before running any of them.
+    """
+    source, _, architectures = _config(spec)
     wanted = "ForQuestionAnswering" if head == "question-answering" else "ForSequenceClassification"
     if architectures and not any(a.endswith(wanted) for a in architectures):
         raise ModelError(f"model {source!r} is a {architectures[0]}, but this task needs a *{wanted} model", source=spec.name,
@@ -129,20 +134,13 @@ def check_source(spec: ModelSpec, head: Head) -> str:
 
 def detect_head(spec: ModelSpec) -> Head:
     """The head a model's config declares (for tasks that work with either, like bias probes)."""
-    from transformers import AutoConfig
-
-    source = materialize(spec)
-    try:
-        config = AutoConfig.from_pretrained(source, revision=spec.revision, trust_remote_code=spec.trust_remote_code)
-    except Exception as exc:
-        raise ModelError(f"cannot load model {source!r}: {_first_line(exc)}", source=spec.name,
-                         hint="check the hub id (and network access to the hub) or the local directory") from None
-    architectures = " ".join(getattr(config, "architectures", None) or [])
-    if "ForQuestionAnswering" in architectures:
+    source, _, architectures = _config(spec)
+    declared = " ".join(architectures)
+    if "ForQuestionAnswering" in declared:
         return "question-answering"
-    if "ForSequenceClassification" in architectures:
+    if "ForSequenceClassification" in declared:
         return "sequence-classification"
-    raise ModelError(f"model {source!r} ({architectures or 'no architecture'}) is neither a QA model nor a classifier", source=spec.name)
+    raise ModelError(f"model {source!r} ({declared or 'no architecture'}) is neither a QA model nor a classifier", source=spec.name)
 
 
 def load_model(spec: ModelSpec, head: Head) -> LoadedModel:

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..metrics.compare import paired_delta, wins
+from ..metrics.compare import wins
 from ..metrics.stats import subset_mean_def
+from ..pairing import paired_deltas
 from ..results import load_predictions
-from ..tasks import TASKS
 from . import svg
 
 WORST_EXAMPLES = 5
@@ -225,14 +225,8 @@ def _comparisons_for(run_a: dict[str, Any], run_b: dict[str, Any], pairs: list[t
     boot = run_b["suite"]["bootstrap"]
     seed = run_b["suite"]["seed"]
     for job_a, job_b in pairs:
-        frame_a = load_predictions(run_a["_dir"], job_a["model"], job_a["task"]).set_index("id")
-        frame_b = load_predictions(run_b["_dir"], job_b["model"], job_b["task"]).set_index("id").loc[frame_a.index].reset_index()
-        frame_a = frame_a.reset_index()
-        task_cls = TASKS[job_a["kind"]]
-        defs_a, defs_b = task_cls.metric_defs(frame_a, job_a), task_cls.metric_defs(frame_b, job_b)
-        deltas = [paired_delta(name, defs_a[name], defs_b[name], value_a=job_a["metrics"][name]["value"], value_b=job_b["metrics"][name]["value"],
-                               resamples=boot["resamples"], confidence=boot["confidence"], seed=seed).to_dict()
-                  for name in defs_a if name in defs_b]
+        frame_a, frame_b, paired = paired_deltas(run_a, job_a, run_b, job_b, resamples=boot["resamples"], confidence=boot["confidence"], seed=seed)
+        deltas = [d.to_dict() for d in paired]
         for d in deltas:
             d["name"] = METRIC_NAMES.get(d["metric"], d["metric"])
             d["text"] = f"{d['delta']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
@@ -257,7 +251,7 @@ def _comparisons_for(run_a: dict[str, Any], run_b: dict[str, Any], pairs: list[t
                               "a_score": _fmt(sa[i]), "b_score": _fmt(sb[i])} for i in order if sa[i] != sb[i]]
         bars = [(METRIC_NAMES.get(name, name), [(a_name, job_a["metrics"][name]["value"], job_a["metrics"][name]["low"], job_a["metrics"][name]["high"]),
                                                 (b_name, job_b["metrics"][name]["value"], job_b["metrics"][name]["low"], job_b["metrics"][name]["high"])])
-                for name in defs_a if name in defs_b and name != "ece" and job_a["metrics"][name]["value"] >= 0 and job_b["metrics"][name]["value"] >= 0]
+                for name in (d["metric"] for d in deltas) if name != "ece" and job_a["metrics"][name]["value"] >= 0 and job_b["metrics"][name]["value"] >= 0]
         out.append({"task": job_a["task"], "a": a_name, "b": b_name, "deltas": deltas, "wins": win_counts, "n": len(frame_a),
                     "disagreements": disagreements,
                     "chart": _chart("compare", f"{job_a['task']}: {a_name} vs {b_name}",

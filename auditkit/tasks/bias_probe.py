@@ -80,8 +80,8 @@ class BiasProbeTask(Task):
 
     def predict(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
         probe_kind = dataset.info["probe_set"]["kind"]
-        head: Head = "question-answering" if hasattr(model.model, "qa_outputs") or "QuestionAnswering" in type(model.model).__name__ else "sequence-classification"
-        if (probe_kind == "qa") != (head == "question-answering"):
+        is_qa = model.info["architecture"].endswith("ForQuestionAnswering")
+        if (probe_kind == "qa") != is_qa:
             raise ModelError(f"probe set {dataset.info['probe_set']['name']!r} is for {probe_kind} models, but {model.name} is a {type(model.model).__name__}",
                              hint="use a qa probe set with QA models and a classification probe set with classifiers")
         started = time.perf_counter()
