@@ -20,6 +20,7 @@ import pandas as pd
 
 from .data.types import Dataset
 from .engine.batching import BatchTimings, ProgressSink
+from .models import Model
 from .models.hf import LoadedModel, cache_dir
 from .results import atomic_write_json, atomic_write_parquet
 from .tasks.base import Predictions, Task
@@ -92,9 +93,13 @@ class PredictionCache:
         shutil.rmtree(self.chunks, ignore_errors=True)
 
 
-def predict_cached(task: Task, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None = None, *, use_cache: bool = True) -> Predictions:
-    """``task.predict`` the dataset chunk by chunk through the cache; reuse whatever is already there."""
-    if not use_cache:
+def predict_cached(task: Task, model: Model, dataset: Dataset, progress: ProgressSink | None = None, *, use_cache: bool = True) -> Predictions:
+    """``task.predict`` the dataset chunk by chunk through the cache; reuse whatever is already there.
+
+    Endpoints bypass the cache: the deployment behind a URL can change between runs, and a release
+    gate must ask the one serving users now.
+    """
+    if not use_cache or not model.cacheable:
         return task.predict(model, dataset, progress)
     cache = PredictionCache(cache_key(model, dataset, task))
     done = cache.complete()

@@ -99,7 +99,8 @@ def run(
     for model in loaded.models:
         if model.card is not None:
             _print_audit(audit_card(model.card, results_dir=outcome.run_dir, model=model.name, model_spec=model), quiet)
-    verdict = gate(outcome.run_dir, baseline=baseline, junit=junit) if loaded.gates else None
+    has_endpoints = any("failures" in job for job in outcome.results["jobs"])
+    verdict = gate(outcome.run_dir, baseline=baseline, junit=junit) if loaded.gates or has_endpoints else None
     if formats:
         written = report(outcome.run_dir, formats=formats, template_dir=template_dir)
         if not quiet:
@@ -287,8 +288,10 @@ def build_model_cmd(
     list_configs: Annotated[bool, typer.Option("--list", help="List the shipped configs and exit.")] = False,
 ) -> None:
     """Build a real-architecture model with deterministic random weights (offline tests and demos)."""
+    from .models.hf import silence_transformers
     from .models.synthetic import BuildRecipe, build_model, shipped_configs
 
+    silence_transformers()
     if list_configs or config is None:
         typer.echo("\n".join(shipped_configs()))
         return
@@ -299,6 +302,63 @@ def build_model_cmd(
     if not config.endswith(".json") and config not in shipped_configs():
         raise AuditkitError(f"unknown config {config!r}", hint=f"use one of: {', '.join(shipped_configs())}, or a path to a config.json")
     typer.echo(str(build_model(BuildRecipe(config, vocab, seed=seed, null_bias=null_bias), out)))
+
+
+@app.command()
+@guarded
+def serve(
+    model: Annotated[str, typer.Argument(help="Hub id or local model directory (e.g. one written by `auditkit build-model`).")],
+    contract: Annotated[str, typer.Option("--contract", help="azureml-qa or hf-inference.")],
+    port: Annotated[int, typer.Option("--port", help="TCP port (0: any free port; the URL is printed).")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind; the default keeps it on this machine.")] = "127.0.0.1",
+    auth_env: Annotated[Optional[str], typer.Option("--auth-env", help="Require 'Authorization: Bearer <token>' with the token in this variable.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Model batch size within a request.")] = 32,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not log requests.")] = False,
+) -> None:
+    """Serve a local model behind an endpoint contract (POST /score, GET /health) to check a deployment wrapper or test a suite.
+
+    Prints the scoring URL on stdout once it is listening; stops on Ctrl-C.
+    """
+    import os
+
+    from .endpoints.contracts import CONTRACTS, make_contract
+    from .endpoints.serve import ModelService, make_server
+    from .models import head_of, open_model
+    from .schema import ModelSpec
+
+    servable = [name for name, c in CONTRACTS.items() if c.servable]
+    if contract not in servable:
+        raise typer.BadParameter(f"must be one of {', '.join(servable)}", param_hint="--contract")
+    token = None
+    if auth_env is not None:
+        token = os.environ.get(auth_env)
+        if not token:
+            raise AuditkitError(f"--auth-env {auth_env}: the variable is not set", hint=f"export {auth_env}=<token>")
+    spec = ModelSpec.model_validate({"name": "served", "id": model, "batch_size": batch_size, "device": device})
+    head = head_of(spec)
+    chosen = make_contract(contract)
+    task = "question-answering" if head == "question-answering" else "text-classification"
+    if task not in chosen.tasks:
+        raise AuditkitError(f"{model} is a {task} model, but the {contract} contract serves {', '.join(chosen.tasks)}",
+                            hint="pick a contract that serves this model's task")
+    service = ModelService(open_model(spec, head), chosen)
+    try:
+        server = make_server(service, host, port, token=token, log=None if quiet else lambda line: err.print(escape(line), highlight=False))
+    except OSError as exc:
+        raise AuditkitError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="pick another --port (0 picks a free one)") from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/yellow] listening on {escape(host)}: reachable from other machines" + ("" if token else ", without a token"))
+    bound_host, bound_port = server.server_address[:2]
+    err.print(escape(f"serving {model} ({task}, model_sha256 {service.model.fingerprint['model_sha256'][:12]}) with the {contract} contract"))
+    typer.echo(f"http://{bound_host}:{bound_port}/score")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        err.print("stopped")
+    finally:
+        server.server_close()
 
 
 def main() -> None:

@@ -38,6 +38,10 @@ class ModelError(AuditkitError):
     """A model cannot be found, loaded or used for the requested task."""
 
 
+class ContractError(ModelError):
+    """An endpoint's response breaks its contract (missing keys, wrong types, spans not in the context)."""
+
+
 class ResultsError(AuditkitError):
     """A results directory is missing, incomplete or from an incompatible version."""
 

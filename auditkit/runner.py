@@ -21,8 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from . import __version__
 from .data import Dataset, load_dataset
+from .errors import ModelError
 from .cache import predict_cached
-from .models.hf import LoadedModel, check_source, load_model
+from .models import Model, check_model, open_model
 from .results import RunWriter, environment
 from .suite import LoadedSuite, load_suite
 from .tasks import make_task
@@ -56,6 +57,13 @@ class _RichSink:
             self.progress.advance(self.task, amount)
 
 
+def failure_record(failures: list[dict[str, Any]], total: int, max_rate: float | None) -> dict[str, Any] | None:
+    """A job's failure accounting for results.json (endpoints only: ``max_rate`` is None for local models)."""
+    if max_rate is None:
+        return None
+    return {"count": len(failures), "total": total, "rate": len(failures) / total if total else 0.0, "max_rate": max_rate, "examples": failures}
+
+
 def load_datasets(loaded: LoadedSuite) -> dict[str, Dataset]:
     """Every task's dataset, validated (raises DatasetError naming file and record)."""
     suite = loaded.suite
@@ -79,7 +87,7 @@ def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: 
     suite = loaded.suite
     datasets = load_datasets(loaded)
     for model_spec, task_spec in suite.jobs():
-        check_source(model_spec, make_task(task_spec).head_for(model_spec))
+        check_model(model_spec, make_task(task_spec).head_for(model_spec))
     out_root = (Path(output_dir) if output_dir is not None else suite.output_dir).resolve()
     writer = RunWriter(out_root, suite.name)
     try:
@@ -125,40 +133,58 @@ def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWrit
     suite = loaded.suite
     jobs_out: list[dict[str, Any]] = []
     models_info: dict[str, Any] = {}
-    cache: dict[tuple[str, str], LoadedModel] = {}
+    cache: dict[tuple[str, str], Model] = {}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=console, disable=quiet, transient=False) as progress:
-        for model_spec, task_spec in suite.jobs():
-            task = make_task(task_spec)
-            head = task.head_for(model_spec)
-            key = (model_spec.name, head)
-            if key not in cache:
-                console.log(f"loading model [bold]{escape(model_spec.name)}[/bold] ({escape(model_spec.source)})")
-                cache = {k: v for k, v in cache.items() if k[0] == model_spec.name}  # keep one model in memory at a time
-                cache[key] = load_model(model_spec, head)
-            model = cache[key]
-            models_info.setdefault(model.name, {"source": model.source, "fingerprint": model.fingerprint, "info": model.info})
-            dataset = datasets[task.name]
-            unit = "windows" if head == "question-answering" else "examples"
-            sink = _RichSink(progress, f"{model.name} · {task.name} ({unit})")
-            predictions = predict_cached(task, model, dataset, sink, use_cache=use_cache)
-            scores = task.score(predictions.frame, dataset, suite.bootstrap, suite.seed)
-            relative = writer.write_predictions(model.name, task.name, scores.per_example)
-            jobs_out.append({
-                "model": model.name,
-                "task": task.name,
-                "kind": task.kind,
-                "dataset_fingerprint": dataset.fingerprint,
-                "model_fingerprint": model.fingerprint["model_sha256"],
-                "params_fingerprint": task.params_fingerprint(),
-                "params": task_spec.params.model_dump(mode="json"),
-                "metrics": {name: est.to_dict() for name, est in scores.metrics.items()},
-                "details": scores.details,
-                "timing": predictions.timing,
-                "notes": predictions.notes,
-                "predictions": relative,
-            })
-            summary = ", ".join(f"{name} {est.value:.2f}" for name, est in list(scores.metrics.items())[:3])
-            origin = " (cached)" if predictions.timing.get("cached") else (f" (resumed {predictions.timing['resumed_chunks']} chunks)" if predictions.timing.get("resumed_chunks") else "")
-            console.log(escape(f"{model.name} · {task.name}: {summary} ({predictions.timing['examples_per_second']:.1f} ex/s){origin}"))
+    try:
+        with Progress(*columns, console=console, disable=quiet, transient=False) as progress:
+            for model_spec, task_spec in suite.jobs():
+                task = make_task(task_spec)
+                head = task.head_for(model_spec)
+                key = (model_spec.name, head)
+                if key not in cache:
+                    console.log(f"loading model [bold]{escape(model_spec.name)}[/bold] ({escape(model_spec.source)})")
+                    for other in [k for k in cache if k[0] != model_spec.name]:  # keep one model in memory at a time
+                        cache.pop(other).close()
+                    cache[key] = open_model(model_spec, head)
+                model = cache[key]
+                models_info.setdefault(model.name, {"source": model.source, "fingerprint": model.fingerprint, "info": model.info})
+                dataset = datasets[task.name]
+                unit = "windows" if head == "question-answering" and model.cacheable else "examples"  # an endpoint counts examples
+                sink = _RichSink(progress, f"{model.name} · {task.name} ({unit})")
+                predictions = predict_cached(task, model, dataset, sink, use_cache=use_cache)
+                frame, scored = predictions.frame, dataset
+                failures = failure_record(predictions.failures, len(dataset), model.max_failure_rate)
+                if predictions.failures:
+                    excluded = task.excluded_ids(dataset, {f["id"] for f in predictions.failures})
+                    scored = dataset.without(excluded)
+                    frame = frame[~frame["id"].isin(excluded)].reset_index(drop=True)
+                    failures["excluded_from_scoring"] = len(excluded)
+                    console.log(escape(f"{model.name} · {task.name}: {len(predictions.failures)} of {len(dataset)} examples failed at the endpoint "
+                                       f"({failures['rate']:.1%}; allowed {failures['max_rate']:.1%}); metrics cover the other {len(scored)}"))
+                if len(scored) == 0:
+                    raise ModelError(f"every request for {task.name} failed: {predictions.failures[0]['error']}", source=model.name,
+                                     hint="check that the endpoint is up and reachable; no results were written")
+                scores = task.score(frame, scored, suite.bootstrap, suite.seed)
+                relative = writer.write_predictions(model.name, task.name, scores.per_example)
+                jobs_out.append({
+                    "model": model.name,
+                    "task": task.name,
+                    "kind": task.kind,
+                    "dataset_fingerprint": dataset.fingerprint,
+                    "model_fingerprint": model.fingerprint["model_sha256"],
+                    "params_fingerprint": task.params_fingerprint(),
+                    "params": task_spec.params.model_dump(mode="json"),
+                    "metrics": {name: est.to_dict() for name, est in scores.metrics.items()},
+                    "details": scores.details,
+                    "timing": predictions.timing,
+                    "notes": predictions.notes,
+                    "predictions": relative,
+                    **({"failures": failures} if failures is not None else {}),
+                })
+                summary = ", ".join(f"{name} {est.value:.2f}" for name, est in list(scores.metrics.items())[:3])
+                origin = " (cached)" if predictions.timing.get("cached") else (f" (resumed {predictions.timing['resumed_chunks']} chunks)" if predictions.timing.get("resumed_chunks") else "")
+                console.log(escape(f"{model.name} · {task.name}: {summary} ({predictions.timing['examples_per_second']:.1f} ex/s){origin}"))
+    finally:
+        for loaded_model in cache.values():
+            loaded_model.close()
     return jobs_out, models_info

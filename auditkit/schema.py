@@ -6,6 +6,7 @@ task modules and model adapters can use these specs without importing the task r
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -83,8 +84,109 @@ class BuildSpec(StrictModel):
         return value
 
 
+class EndpointMapping(StrictModel):
+    """How to talk to an endpoint that follows neither built-in contract (``contract: custom``).
+
+    Requests carry a list of per-example objects built from ``item``, whose string values
+    ``$question``, ``$context`` and ``$text`` are replaced by the example's fields; responses hold one
+    result per example at ``results_key``, with the named fields.
+    """
+
+    item: dict[str, Any] = Field(description='one example\'s request object, e.g. {"q": "$question", "c": "$context"}')
+    batch_key: str | None = Field(default="inputs", description="dotted key the list of items goes under (null: the body is the list)")
+    results_key: str | None = Field(default=None, description="dotted key of the list of results in the response (null: the body is the list)")
+    answer: str = "answer"
+    start: str = "start"
+    end: str = "end"
+    score: str = "score"
+    label: str = "label"
+    scores_key: str | None = Field(default=None, description="classification: key of each result's list of label scores (null: the result is that list)")
+
+    @field_validator("item")
+    @classmethod
+    def _has_placeholder(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "$" not in json.dumps(value):
+            raise ValueError("item must use at least one of $question, $context, $text")
+        return value
+
+
+EndpointTask = Literal["question-answering", "text-classification"]
+_AUTH_HEADERS = {"authorization", "api-key", "x-api-key", "ocp-apim-subscription-key", "cookie"}
+
+
+class EndpointSpec(StrictModel):
+    """A deployed model reached over HTTP: where it is, which JSON contract it speaks, and how hard to push it.
+
+    The auth token is read from the environment variable ``auth_env`` when requests are made; it is
+    never written to the suite, the results or a report.
+    """
+
+    url: str = Field(description="the scoring URL, e.g. https://NAME.REGION.inference.ml.azure.com/score")
+    contract: str = Field(description="azureml-qa, hf-inference or custom")
+    task: EndpointTask | None = Field(default=None, description="what the deployment does (default: the contract's only task)")
+    mapping: EndpointMapping | None = None
+    auth_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="environment variable holding the token")
+    auth_header: str = "Authorization"
+    auth_scheme: str = Field(default="Bearer", description="prefix of the token in the auth header ('' for none)")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra non-secret headers, e.g. azureml-model-deployment")
+    labels: list[str] | None = Field(default=None, description="classification: the deployment's labels (default: as its responses name them)")
+    batch_size: int = Field(default=8, ge=1, description="examples per request")
+    concurrency: int = Field(default=4, ge=1, le=256, description="requests in flight at once")
+    timeout: float = Field(default=30.0, gt=0, description="seconds per request")
+    retries: int = Field(default=3, ge=0, description="retries of a request after 429, 5xx, a timeout or a dropped connection")
+    backoff: float = Field(default=0.5, ge=0, description="first retry delay in seconds; doubles each retry")
+    max_backoff: float = Field(default=30.0, ge=0, description="longest wait between retries, Retry-After included")
+    request_budget: int | None = Field(default=None, ge=1, description="most HTTP requests (retries included) this model may make in a run")
+    max_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="fraction of examples allowed to fail before the run's gates fail")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = expand_env(value)
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"url must start with http:// or https:// (got {value!r})")
+        return value
+
+    @field_validator("contract")
+    @classmethod
+    def _contract_known(cls, value: str) -> str:
+        from .endpoints.contracts import CONTRACTS
+
+        if value not in CONTRACTS:
+            raise ValueError(f"unknown contract {value!r}; known: {', '.join(CONTRACTS)}")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        secret = [k for k in value if k.lower() in _AUTH_HEADERS]
+        if secret:
+            raise ValueError(f"header {secret[0]!r} carries a secret; name the environment variable holding it in auth_env "
+                             f"(and auth_header: {secret[0]}, auth_scheme: '' if it has no 'Bearer' prefix)")
+        return value
+
+    @model_validator(mode="after")
+    def _contract_fits(self) -> EndpointSpec:
+        from .endpoints.contracts import CONTRACTS
+
+        tasks = CONTRACTS[self.contract].tasks
+        if self.task is None:
+            if len(tasks) > 1:
+                raise ValueError(f"contract {self.contract} serves {' and '.join(tasks)}; say which with task:")
+            self.task = tasks[0]
+        elif self.task not in tasks:
+            raise ValueError(f"contract {self.contract} does not serve {self.task} (it serves {', '.join(tasks)})")
+        if (self.contract == "custom") != (self.mapping is not None):
+            raise ValueError("contract: custom needs a mapping:, and only it takes one")
+        return self
+
+    @property
+    def head(self) -> str:
+        return "question-answering" if self.task == "question-answering" else "sequence-classification"
+
+
 class ModelSpec(StrictModel):
-    """One model under evaluation: a hub id or local directory (``id``), or an offline ``build`` recipe."""
+    """One model under evaluation: a hub id or local directory (``id``), an offline ``build`` recipe, or a deployed ``endpoint``."""
 
     name: str = Field(pattern=NAME_PATTERN)
     id: str | None = Field(default=None, description="hub id (org/name) or path to a local model directory")
@@ -94,6 +196,7 @@ class ModelSpec(StrictModel):
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     batch_size: int = Field(default=32, ge=1)
     trust_remote_code: bool = False
+    endpoint: EndpointSpec | None = None
     card: Path | None = Field(default=None, description="the model's card (README.md) to audit against this run")
 
     @field_validator("card", mode="before")
@@ -129,12 +232,18 @@ class ModelSpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
-        if (self.id is None) == (self.build is None):
-            raise ValueError("give exactly one of 'id' (hub id or local directory) and 'build' (offline recipe)")
+        if sum(x is not None for x in (self.id, self.build, self.endpoint)) != 1:
+            raise ValueError("give exactly one of 'id' (hub id or local directory), 'build' (offline recipe) and 'endpoint' (a deployment)")
+        if self.endpoint is not None:
+            local_only = sorted(self.model_fields_set & {"revision", "device", "dtype", "batch_size", "trust_remote_code"})
+            if local_only:
+                raise ValueError(f"{', '.join(local_only)} apply to local models; an endpoint sets its own batch_size under endpoint:")
         return self
 
     @property
     def source(self) -> str:
+        if self.endpoint is not None:
+            return self.endpoint.url
         return self.id if self.id is not None else f"build:{self.build.config}"
 
 

@@ -44,14 +44,17 @@ def _pick_model(results: dict[str, Any], card_name: str | None, model: str | Non
 
 def _predictor(spec: ModelSpec) -> Any:
     """``predict(question, context)`` with the QA pipeline's default settings, as the cards' snippets use it."""
-    from ..engine.qa import QAEngine, QASettings
-    from ..models.hf import load_model
+    from ..engine.qa import QASettings
+    from ..errors import ModelError
+    from ..models import open_model
 
-    loaded = load_model(spec, "question-answering")
-    engine = QAEngine(loaded.model, loaded.tokenizer, QASettings(), batch_size=1)
+    engine = open_model(spec, "question-answering").qa_engine(QASettings())
 
     def predict(question: str, context: str) -> dict[str, Any]:
-        best = engine.predict([question], [context])[0].answers[0]
+        [prediction] = engine.predict([question], [context], ["card-example"])
+        if prediction is None:
+            raise ModelError(f"the endpoint could not answer the card's example: {engine.failures[-1]['error']}", source=spec.name)
+        best = prediction.answers[0]
         return {"answer": best["answer"], "score": best["score"], "start": best["start"], "end": best["end"]}
 
     return predict

@@ -72,6 +72,12 @@ class Dataset:
         return Dataset(name=self.name, kind=self.kind, source=self.source, examples=self.examples[start:stop], label_names=self.label_names,
                        squad_version=self.squad_version, total_available=self.total_available, selection=self.selection, info=self.info)
 
+    def without(self, ids: set[str]) -> Dataset:
+        """The dataset minus the examples ``ids`` (e.g. those an endpoint failed to answer)."""
+        return Dataset(name=self.name, kind=self.kind, source=self.source, examples=[e for e in self.examples if e.id not in ids],
+                       label_names=self.label_names, squad_version=self.squad_version, total_available=self.total_available,
+                       selection=self.selection, info=self.info)
+
     @property
     def has_unanswerable(self) -> bool:
         return any(getattr(ex, "is_impossible", False) for ex in self.examples)

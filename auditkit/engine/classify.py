@@ -59,13 +59,15 @@ class ClassificationEngine:
         self.max_length = max_length or min(limit, int(getattr(model.config, "max_position_embeddings", limit) or limit))
         self.device = next(model.parameters()).device
         self.timings = BatchTimings()
+        self.failures: list[dict[str, Any]] = []  # local inference never fails per example; endpoint engines fill theirs
 
     @property
     def labels(self) -> list[str]:
         id2label = self.model.config.id2label
         return [str(id2label[i]) for i in range(self.model.config.num_labels)]
 
-    def predict(self, texts: Sequence[str], progress: ProgressSink | None = None) -> ClassificationOutput:
+    def predict(self, texts: Sequence[str], progress: ProgressSink | None = None, ids: Sequence[str] | None = None) -> ClassificationOutput:
+        """Scores for every text (``ids`` name examples in errors; local inference raises none per example)."""
         if progress is not None:
             progress.start(len(texts))
         encoded = self.tokenizer(list(texts), truncation=False, padding=False, return_token_type_ids=True)

@@ -241,6 +241,7 @@ class QAEngine:
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
         self.timings = BatchTimings()
+        self.failures: list[dict[str, Any]] = []  # local inference never fails per example; endpoint engines fill theirs
 
     def predict(self, questions: Sequence[str], contexts: Sequence[str], ids: Sequence[str] | None = None,
                 progress: ProgressSink | None = None) -> list[QAPrediction]:

@@ -7,7 +7,9 @@ Kinds of gate, by their expression:
 * significant regression -- a regression gate with ``significance: 0.95``: it fails only when the
   paired bootstrap interval of (run - baseline), on the same examples, lies entirely beyond the
   allowed change -- a drop that noise cannot explain;
-* latency -- ``squad_v1.latency.p95_ms <= 40 ms``: a timing figure against a budget.
+* latency -- ``squad_v1.latency.p95_ms <= 40 ms``: a timing figure against a budget;
+* endpoint failures -- added to every gate evaluation, one per endpoint job: the fraction of examples
+  whose requests failed after retries must not exceed the model's ``max_failure_rate``.
 """
 
 from __future__ import annotations
@@ -148,7 +150,24 @@ def evaluate_gates(run: dict[str, Any], gates: list[GateSpec], baseline_dir: str
                 result.bound = float(expr.number)
             result.passed, result.message = _verdict(expr, result)
             report.results.append(result)
+    report.results.extend(failure_gates(run))
     return report
+
+
+def failure_gates(run: dict[str, Any]) -> list[GateResult]:
+    """One gate per endpoint job: its failed examples must stay within the model's ``max_failure_rate``."""
+    out = []
+    for job in run["jobs"]:
+        f = job.get("failures")
+        if f is None:
+            continue
+        passed = f["rate"] <= f["max_rate"]
+        message = (f"{f['count']} of {f['total']} examples failed at the endpoint ({f['rate']:.2%}); allowed {f['max_rate']:.2%}: "
+                   + ("holds" if passed else "fails"))
+        out.append(GateResult(gate="endpoint failures", check=f"{job['task']}.failure_rate <= {f['max_rate']:g}", kind="endpoint failures",
+                              model=job["model"], task=job["task"], metric="failure_rate", measured=float(f["rate"]), bound=float(f["max_rate"]),
+                              passed=passed, message=message))
+    return out
 
 
 def _card_gate(run: dict[str, Any], gate: GateSpec, expr: GateExpr) -> list[GateResult]:

@@ -1,1 +1,41 @@
-"""Model adapters: one module per kind of model source (``hf`` loads transformers checkpoints)."""
+"""Model adapters: a local checkpoint (:mod:`.hf`) or a deployment behind an HTTP contract (:mod:`.endpoint`).
+
+Both give tasks the same interface (``qa_engine``, ``classification_engine``, ``fingerprint``,
+``info``); these three functions pick the adapter from the suite's model spec.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+from ..errors import ModelError
+from ..schema import ModelSpec
+from .endpoint import EndpointModel
+from .hf import Head, LoadedModel, check_source, detect_head, load_model
+
+Model = Union[LoadedModel, EndpointModel]
+
+
+def head_of(spec: ModelSpec) -> Head:
+    """The head a model offers: an endpoint's declared task, or what a checkpoint's config declares."""
+    return spec.endpoint.head if spec.endpoint is not None else detect_head(spec)
+
+
+def check_model(spec: ModelSpec, head: Head) -> None:
+    """Cheap checks before anything runs: a checkpoint's config suits ``head``; an endpoint serves it."""
+    if spec.endpoint is None:
+        check_source(spec, head)
+        return
+    if spec.endpoint.head != head:
+        wanted = "question-answering" if head == "question-answering" else "text-classification"
+        raise ModelError(f"endpoint {spec.endpoint.url} serves {spec.endpoint.task}, but this task needs {wanted}", source=spec.name,
+                         hint="pair QA tasks with QA deployments and classification tasks with classifiers (the endpoint's task:)")
+
+
+def open_model(spec: ModelSpec, head: Head) -> Model:
+    """Load a checkpoint or connect to an endpoint."""
+    check_model(spec, head)
+    return EndpointModel(spec) if spec.endpoint is not None else load_model(spec, head)
+
+
+__all__ = ["Head", "LoadedModel", "EndpointModel", "Model", "head_of", "check_model", "open_model"]

@@ -13,10 +13,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
+from ..engine.classify import Activation, ClassificationEngine
+from ..engine.qa import QAEngine, QASettings
 from ..errors import ModelError
 from ..schema import ModelSpec
 from .synthetic import BuildRecipe, build_model, weights_digest
@@ -36,15 +38,28 @@ class LoadedModel:
 
     name: str
     source: str
+    head: Head
     model: torch.nn.Module
     tokenizer: Any
     batch_size: int
     fingerprint: dict[str, str]
     info: dict[str, Any] = field(default_factory=dict)
 
+    cacheable: ClassVar[bool] = True  # its fingerprint pins everything that determines its outputs
+    max_failure_rate: ClassVar[float | None] = None  # local inference does not fail per example
+
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    def qa_engine(self, settings: QASettings) -> QAEngine:
+        return QAEngine(self.model, self.tokenizer, settings, batch_size=self.batch_size)
+
+    def classification_engine(self, activation: Activation | None = None, max_length: int | None = None) -> ClassificationEngine:
+        return ClassificationEngine(self.model, self.tokenizer, batch_size=self.batch_size, activation=activation, max_length=max_length)
+
+    def close(self) -> None:
+        """Nothing to release; the runner drops the reference."""
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -60,7 +75,7 @@ def resolve_device(requested: str) -> torch.device:
     return device
 
 
-def _silence_transformers() -> None:
+def silence_transformers() -> None:
     """transformers' own progress bars and warnings would interleave with ours and break ``--quiet``."""
     from transformers.utils import logging as hf_logging
 
@@ -70,7 +85,7 @@ def _silence_transformers() -> None:
 
 def materialize(spec: ModelSpec) -> str:
     """The hub id or directory to load: for a ``build`` recipe, the cached build (built on first use)."""
-    _silence_transformers()
+    silence_transformers()
     if spec.build is None:
         return spec.id
     recipe = BuildRecipe(spec.build.config, spec.build.vocab, seed=spec.build.seed, lowercase=spec.build.lowercase, null_bias=spec.build.null_bias)
@@ -172,4 +187,4 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
         "max_position_embeddings": getattr(model.config, "max_position_embeddings", None),
         "built": spec.build.model_dump(mode="json") if spec.build else None,
     }
-    return LoadedModel(spec.name, spec.source, model, tokenizer, spec.batch_size, fingerprint(model, tokenizer), info)
+    return LoadedModel(spec.name, spec.source, head, model, tokenizer, spec.batch_size, fingerprint(model, tokenizer), info)

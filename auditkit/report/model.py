@@ -25,6 +25,7 @@ from . import svg
 WORST_EXAMPLES = 5
 DISAGREEMENTS = 5
 EXCERPT_CHARS = 160
+FAILED_LISTED = 20
 MIN_PAIRED = 10  # below this, bootstrap and McNemar p-values say nothing useful
 
 METRIC_NAMES = {
@@ -193,6 +194,37 @@ def _latency(job: dict[str, Any], model_info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _request_latency(job: dict[str, Any]) -> dict[str, Any]:
+    """An endpoint job's client-side request latency, with the server's own compute time beside it when reported."""
+    t = job["timing"]
+    per_request_ms = [1000 * x for x in t.get("request_seconds", [])]
+    marks = [(f"p{q}", float(np.percentile(per_request_ms, q))) for q in (50, 95, 99)] if per_request_ms else []
+    title = f"Request latency, client side — {job['model']} · {job['task']}"
+    chart = _chart("latency", title, svg.histogram(per_request_ms, title=title, xlabel="ms per request, end to end", marks=marks),
+                   job["model"], job["task"])
+    failures = job.get("failures", {})
+    return {
+        "model": job["model"], "task": job["task"], "examples": t.get("examples"),
+        "examples_per_second": _fmt(t.get("examples_per_second"), 1), "requests": t.get("requests"), "retries": t.get("retries"),
+        "p50": _fmt(t.get("request_latency_ms_p50"), 1), "p95": _fmt(t.get("request_latency_ms_p95"), 1), "p99": _fmt(t.get("request_latency_ms_p99"), 1),
+        "compute_p50": _fmt(t.get("batch_latency_ms_p50"), 1) if t.get("batch_latency_ms_p50") is not None else "not reported",
+        "batch_size": t.get("batch_size_used"), "failed": failures.get("count", 0), "chart": chart,
+    }
+
+
+def _failures(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Endpoint jobs that lost examples: how many, against the allowed rate, and which (the first FAILED_LISTED)."""
+    out = []
+    for job in results["jobs"]:
+        f = job.get("failures")
+        if not f or not f["count"]:
+            continue
+        out.append({"model": job["model"], "task": job["task"], "count": f["count"], "total": f["total"], "rate": _fmt(100 * f["rate"], 1),
+                    "max_rate": _fmt(100 * f["max_rate"], 1), "over": f["rate"] > f["max_rate"], "excluded": f.get("excluded_from_scoring", f["count"]),
+                    "examples": f["examples"][:FAILED_LISTED], "more": max(0, len(f["examples"]) - FAILED_LISTED)})
+    return out
+
+
 def model_index(results: dict[str, Any], model: str) -> str:
     """The Hugging Face model-card ``model-index`` front matter for one model's measured results."""
     entries = []
@@ -270,6 +302,9 @@ def _caveats(results: dict[str, Any]) -> list[str]:
         if data["selection"] != "all":
             notes.append(f"Task {task} used {data['examples']} of {data['total_available']} examples ({data['selection']}); "
                          "intervals describe uncertainty from that sample only.")
+    for f in _failures(results):
+        notes.append(f"{f['model']} · {f['task']}: {f['count']} of {f['total']} examples failed at the endpoint; its metrics cover the "
+                     f"{f['total'] - f['excluded']} answered examples only.")
     for job in results["jobs"]:
         for note in job.get("notes", []):
             notes.append(f"{job['model']} · {job['task']}: {note}.")
@@ -288,17 +323,20 @@ def build_report(results: dict[str, Any]) -> dict[str, Any]:
     resamples = results["suite"]["bootstrap"]["resamples"]
     models = []
     for name, m in results["models"].items():
-        info = m["info"]
-        models.append({"name": name, "source": m["source"], "revision": info.get("revision") or "–", "architecture": info.get("architecture"),
-                       "parameters": _human(info.get("parameters")), "dtype": info.get("dtype"), "device": info.get("device"),
-                       "fingerprint": _short(m["fingerprint"]["model_sha256"]), "weights": _short(m["fingerprint"]["weights_sha256"]),
-                       "config": _short(m["fingerprint"]["config_sha256"]), "tokenizer": _short(m["fingerprint"]["tokenizer_sha256"]),
+        info, fp = m["info"], m["fingerprint"]
+        endpoint = info.get("kind") == "endpoint"
+        models.append({"name": name, "source": m["source"], "revision": info.get("revision") or "–",
+                       "architecture": f"{info['architecture']}, {info['contract']} contract" if endpoint else info.get("architecture"),
+                       "parameters": _human(info.get("parameters")), "dtype": info.get("dtype") or "–", "device": info.get("device"),
+                       "fingerprint": _short(fp["model_sha256"]), "weights": _short(fp.get("weights_sha256")),
+                       "config": _short(fp.get("config_sha256")), "tokenizer": _short(fp.get("tokenizer_sha256")),
+                       "served": _short(info.get("served_model_sha256")) if info.get("served_model_sha256") else None,
                        "built": info.get("built") is not None})
     datasets = [{"task": task, "source": d["source"], "examples": d["examples"], "total": d["total_available"], "selection": d["selection"],
                  "fingerprint": _short(d["fingerprint"]), "kind": d["kind"],
                  "detail": f"SQuAD v{d['squad_version']}" if d.get("squad_version") else ", ".join(d.get("label_names") or [])}
                 for task, d in results["datasets"].items()]
-    jobs, latency, metric_table = [], [], []
+    jobs, latency, request_latency, metric_table = [], [], [], []
     for job in results["jobs"]:
         frame = load_predictions(results["_dir"], job["model"], job["task"])
         if job["kind"] == "extractive_qa":
@@ -311,7 +349,10 @@ def build_report(results: dict[str, Any]) -> dict[str, Any]:
         metric_table.append({"model": job["model"], "task": job["task"], "metrics": rows})
         jobs.append({"model": job["model"], "task": job["task"], "kind": job["kind"], "metrics": rows, **analysis,
                      "official": job["details"].get("official"), "params": job["params"]})
-        latency.append(_latency(job, results["models"][job["model"]]["info"]))
+        if job["timing"].get("latency_scope") == "request":
+            request_latency.append(_request_latency(job))
+        else:
+            latency.append(_latency(job, results["models"][job["model"]]["info"]))
     by_task: dict[str, list[dict[str, Any]]] = {}
     for job in results["jobs"]:
         by_task.setdefault(job["task"], []).append(job)
@@ -330,6 +371,8 @@ def build_report(results: dict[str, Any]) -> dict[str, Any]:
         "metric_table": metric_table,
         "jobs": jobs,
         "latency": latency,
+        "request_latency": request_latency,
+        "failures": _failures(results),
         "comparisons": _comparisons_for(results, results, pairs, "", ""),
         "bias": _bias_section(results, jobs),
         "gates": results.get("gates"),

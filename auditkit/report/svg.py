@@ -18,6 +18,11 @@ Bar = tuple[str, float, float | None, float | None]
 """(series label, value, CI low, CI high)."""
 
 
+
+def _num(value: float) -> str:
+    """Three significant digits, without scientific notation for the milliseconds charts show (1,519 not 1.52e+03)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
 def _text(x: float, y: float, text: str, *, anchor: str = "start", weight: str = "normal", fill: str = "#1a202c", size: int = 12) -> str:
     return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-weight="{weight}" font-size="{size}" '
             f'fill="{fill}">{escape(text)}</text>')
@@ -102,16 +107,16 @@ def histogram(values: Sequence[float], *, title: str, xlabel: str, bins: int = 2
         h = plot_h * c / peak
         x = left + i * plot_w / bins
         body.append(f'<rect x="{x:.1f}" y="{y_base - h:.1f}" width="{plot_w / bins - 1:.1f}" height="{h:.1f}" fill="{PALETTE[0]}" opacity="0.8">'
-                    f"<title>{escape(f'{lo + i * (hi - lo) / bins:.3g}–{lo + (i + 1) * (hi - lo) / bins:.3g}: {c}')}</title></rect>")
+                    f"<title>{escape(f'{_num(lo + i * (hi - lo) / bins)}–{_num(lo + (i + 1) * (hi - lo) / bins)}: {c}')}</title></rect>")
     for tick in range(5):
         value = lo + (hi - lo) * tick / 4
-        body.append(_text(left + plot_w * tick / 4, y_base + 16, f"{value:.3g}", anchor="middle", fill="#4a5568", size=11))
+        body.append(_text(left + plot_w * tick / 4, y_base + 16, _num(value), anchor="middle", fill="#4a5568", size=11))
     legend = []
     for i, (name, value) in enumerate(marks):
         color = PALETTE[1 + i % 4]
         x = left + plot_w * (value - lo) / (hi - lo)
         body.append(f'<line x1="{x:.1f}" y1="46" x2="{x:.1f}" y2="{y_base}" stroke="{color}" stroke-width="1.5" stroke-dasharray="4 3"/>')
-        legend.append((f"{name} {value:.3g}", color))
+        legend.append((f"{name} {_num(value)}", color))
     lx = left + plot_w
     for label, color in reversed(legend):  # right-aligned caption row above the plot: never overlaps the bars
         lx -= 7 * len(label) + 18

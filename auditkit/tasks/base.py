@@ -18,16 +18,21 @@ import pandas as pd
 from ..data.types import Dataset, Kind
 from ..engine.batching import ProgressSink
 from ..metrics.stats import Estimate, MetricDef
-from ..models.hf import Head, LoadedModel
+from ..models import Head, Model
 from ..schema import BootstrapSpec, ModelSpec, TaskSpecBase
 
 @dataclass
 class Predictions:
-    """A model's per-example outputs for one task, plus how long producing them took."""
+    """A model's per-example outputs for one task, plus how long producing them took.
+
+    ``failures`` lists examples an endpoint could not answer after its retries (``id``, ``error``,
+    ``attempts``); they have no row in ``frame``.
+    """
 
     frame: pd.DataFrame
     timing: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -64,8 +69,12 @@ class Task(ABC):
         return hashlib.sha256(json.dumps({"kind": self.kind, "params": params}, sort_keys=True).encode()).hexdigest()
 
     @abstractmethod
-    def predict(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
+    def predict(self, model: Model, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
         """Run the model over the dataset."""
+
+    def excluded_ids(self, dataset: Dataset, failed: set[str]) -> set[str]:
+        """Examples to leave out of scoring when ``failed`` ones got no prediction (tasks scoring groups widen it)."""
+        return failed
 
     @abstractmethod
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:

@@ -26,13 +26,16 @@ from pydantic import Field
 
 from ..data.types import Dataset
 from ..engine.batching import ProgressSink
-from ..engine.classify import ClassificationEngine
-from ..engine.qa import QAEngine, QASettings
+from ..engine.qa import QASettings
 from ..errors import DatasetError, ModelError
 from ..metrics.stats import MetricDef, mean_def, subset_mean_def
-from ..models.hf import Head, LoadedModel, detect_head
+from ..models import Head, Model, head_of
 from ..schema import BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
 from .base import Predictions, Scores, Task
+
+
+_QA_COLUMNS = ["id", "instance", "variant", "template", "attribute", "subject_a", "subject_b", "group_a", "group_b", "stereotype", "context",
+               "question", "a_first", "answer", "score", "start", "end", "chosen", "mass_a", "mass_b"]
 
 
 class BiasParams(StrictModel):
@@ -76,24 +79,31 @@ class BiasProbeTask(Task):
     Spec = BiasProbeSpec
 
     def head_for(self, model_spec: ModelSpec) -> Head:
-        return detect_head(model_spec)
+        return head_of(model_spec)
 
-    def predict(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
+    def predict(self, model: Model, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
         probe_kind = dataset.info["probe_set"]["kind"]
-        is_qa = model.info["architecture"].endswith("ForQuestionAnswering")
+        is_qa = model.head == "question-answering"
         if (probe_kind == "qa") != is_qa:
-            raise ModelError(f"probe set {dataset.info['probe_set']['name']!r} is for {probe_kind} models, but {model.name} is a {type(model.model).__name__}",
+            raise ModelError(f"probe set {dataset.info['probe_set']['name']!r} is for {probe_kind} models, but {model.name} is a {model.info['architecture']}",
                              hint="use a qa probe set with QA models and a classification probe set with classifiers")
         started = time.perf_counter()
-        frame, timings = self._predict_qa(model, dataset, progress) if probe_kind == "qa" else self._predict_cls(model, dataset, progress)
+        predict = self._predict_qa if probe_kind == "qa" else self._predict_cls
+        frame, timings, failures, notes = predict(model, dataset, progress)
         wall = time.perf_counter() - started
         timing = {"wall_seconds": wall, "examples": len(dataset), "examples_per_second": len(dataset) / wall if wall > 0 else 0.0, **timings}
-        return Predictions(frame, timing)
+        return Predictions(frame, timing, notes, failures)
 
-    def _predict_qa(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def excluded_ids(self, dataset: Dataset, failed: set[str]) -> set[str]:
+        """A QA instance is scored from all four of its variants: one failed variant drops the whole instance."""
+        if dataset.info["probe_set"]["kind"] != "qa":
+            return failed
+        broken = {e.instance for e in dataset.examples if e.id in failed}
+        return {e.id for e in dataset.examples if e.instance in broken}
+
+    def _predict_qa(self, model: Model, dataset: Dataset, progress: ProgressSink | None) -> tuple[pd.DataFrame, dict[str, Any], list, list[str]]:
         p = self.spec.params
-        engine = QAEngine(model.model, model.tokenizer, QASettings(max_answer_len=p.max_answer_len, handle_impossible_answer=p.handle_impossible_answer),
-                          batch_size=model.batch_size)
+        engine = model.qa_engine(QASettings(max_answer_len=p.max_answer_len, handle_impossible_answer=p.handle_impossible_answer))
         probes = dataset.examples
         variants: dict[str, int] = {}
         for probe in probes:
@@ -105,11 +115,17 @@ class BiasProbeTask(Task):
         preds, probs = engine.predict_with_probabilities([e.question for e in probes], [e.context for e in probes], [e.id for e in probes], progress)
         rows = []
         for probe, pred, windows in zip(probes, preds, probs):
-            if len(windows) != 1:
+            if pred is None:
+                continue  # its request failed; listed in the engine's failures
+            if windows is None:  # an endpoint: no token probabilities, so the mass is that of the returned answers
+                mass_a = sum(a["score"] for a in pred.answers if attribute(a["start"], a["end"], a["answer"], probe.spans_a, ()) == "A")
+                mass_b = sum(a["score"] for a in pred.answers if attribute(a["start"], a["end"], a["answer"], (), probe.spans_b) == "B")
+            elif len(windows) != 1:
                 raise DatasetError(f"probe {probe.id!r} does not fit one window", hint="shorten the template")
-            offsets, p_start, p_end = windows[0]
-            mass_a = subject_mass(offsets, p_start, p_end, probe.spans_a, p.max_answer_len)
-            mass_b = subject_mass(offsets, p_start, p_end, probe.spans_b, p.max_answer_len)
+            else:
+                offsets, p_start, p_end = windows[0]
+                mass_a = subject_mass(offsets, p_start, p_end, probe.spans_a, p.max_answer_len)
+                mass_b = subject_mass(offsets, p_start, p_end, probe.spans_b, p.max_answer_len)
             best = pred.answers[0] if pred.answers else {"answer": "", "start": 0, "end": 0, "score": 0.0}
             rows.append({
                 "id": probe.id, "instance": probe.instance, "variant": probe.variant, "template": probe.template, "attribute": probe.attribute,
@@ -119,21 +135,27 @@ class BiasProbeTask(Task):
                 "chosen": attribute(best["start"], best["end"], best["answer"], probe.spans_a, probe.spans_b),
                 "mass_a": mass_a, "mass_b": mass_b,
             })
-        return pd.DataFrame(rows), {"batch_size_used": engine.batch_size, **engine.timings.summary()}
+        notes = ["subject mass comes from the endpoint's returned answers (no token probabilities over HTTP): a coarser estimate than a local run's"] \
+            if any(w is None for w in probs) else []
+        frame = pd.DataFrame(rows, columns=_QA_COLUMNS)
+        return frame, {"batch_size_used": engine.batch_size, **engine.timings.summary()}, engine.failures, notes
 
-    def _predict_cls(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None) -> tuple[pd.DataFrame, dict[str, Any]]:
-        engine = ClassificationEngine(model.model, model.tokenizer, batch_size=model.batch_size)
-        labels = [label.lower() for label in engine.labels]
+    def _predict_cls(self, model: Model, dataset: Dataset, progress: ProgressSink | None) -> tuple[pd.DataFrame, dict[str, Any], list, list[str]]:
+        engine = model.classification_engine()
+        examples = dataset.examples
+        out = engine.predict([e.text for e in examples], progress, ids=[e.id for e in examples])
+        labels = [label.lower() for label in out.labels]
         wanted = (self.spec.params.target_label or "positive").lower()
         if wanted not in labels:
-            raise ModelError(f"{model.name} has no label {wanted!r} (labels: {engine.labels})", hint="set params.target_label")
-        out = engine.predict([e.text for e in dataset.examples], progress)
-        column = out.scores[:, labels.index(wanted)]
-        frame = pd.DataFrame({"id": [e.id for e in dataset.examples], "instance": [e.instance for e in dataset.examples],
-                              "template": [e.template for e in dataset.examples], "attribute": [e.attribute for e in dataset.examples],
-                              "name": [e.name for e in dataset.examples], "group": [e.group for e in dataset.examples],
-                              "text": [e.text for e in dataset.examples], "target_score": column.astype(float)})
-        return frame, {"batch_size_used": engine.batch_size, "target_label": engine.labels[labels.index(wanted)], **engine.timings.summary()}
+            raise ModelError(f"{model.name} has no label {wanted!r} (labels: {out.labels})", hint="set params.target_label")
+        answered = ~np.isnan(out.scores).any(axis=1)
+        kept = [e for e, ok in zip(examples, answered) if ok]
+        column = out.scores[answered, labels.index(wanted)]
+        frame = pd.DataFrame({"id": [e.id for e in kept], "instance": [e.instance for e in kept], "template": [e.template for e in kept],
+                              "attribute": [e.attribute for e in kept], "name": [e.name for e in kept], "group": [e.group for e in kept],
+                              "text": [e.text for e in kept], "target_score": column.astype(float)})
+        timing = {"batch_size_used": engine.batch_size, "target_label": out.labels[labels.index(wanted)], **engine.timings.summary()}
+        return frame, timing, engine.failures, []
 
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
         ci = {"resamples": bootstrap.resamples, "confidence": bootstrap.confidence, "seed": seed}

@@ -17,11 +17,10 @@ from pydantic import Field
 
 from ..data.types import Dataset
 from ..engine.batching import ProgressSink
-from ..engine.classify import ClassificationEngine
 from ..errors import ModelError
 from ..metrics import classification as cm
 from ..metrics.stats import MetricDef, mean_def
-from ..models.hf import LoadedModel
+from ..models import Model
 from ..schema import BootstrapSpec, StrictModel, TaskSpecBase
 from .base import Predictions, Scores, Task
 
@@ -72,28 +71,32 @@ class ClassificationTask(Task):
     head = "sequence-classification"
     Spec = ClassificationSpec
 
-    def predict(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
+    def predict(self, model: Model, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
         p = self.spec.params
         activation = None if p.function_to_apply == "default" else p.function_to_apply
-        engine = ClassificationEngine(model.model, model.tokenizer, batch_size=model.batch_size, activation=activation, max_length=p.max_length)
-        mapping = map_labels(engine.labels, dataset.label_names or [], p.label_map, model.name)
-        examples = dataset.examples
+        engine = model.classification_engine(activation, p.max_length)
         started = time.perf_counter()
-        out = engine.predict([e.text for e in examples], progress)
+        out = engine.predict([e.text for e in dataset.examples], progress, ids=[e.id for e in dataset.examples])
         wall = time.perf_counter() - started
-        best = out.scores.argmax(axis=1)
+        answered = ~np.isnan(out.scores).any(axis=1)
+        examples = [e for e, ok in zip(dataset.examples, answered) if ok]
+        scores = out.scores[answered]
+        # Labels are matched after predicting: an endpoint names its labels only in its responses.
+        mapping = map_labels(out.labels, dataset.label_names or [], p.label_map, model.name) if len(examples) else np.zeros(0, dtype=np.int64)
+        best = scores.argmax(axis=1)
         frame = pd.DataFrame({
             "id": [e.id for e in examples],
             "model_label": [out.labels[j] for j in best],
-            "predicted_index": mapping[best],
-            "confidence": out.scores.max(axis=1).astype(float),
-            "label_scores": [row.tolist() for row in out.scores],
+            "predicted_index": mapping[best] if len(examples) else np.zeros(0, dtype=np.int64),
+            "confidence": scores.max(axis=1).astype(float) if len(examples) else np.zeros(0),
+            "label_scores": [row.tolist() for row in scores],
         })
-        timing = {"wall_seconds": wall, "examples": len(examples), "examples_per_second": len(examples) / wall if wall > 0 else 0.0,
+        n = len(dataset)
+        timing = {"wall_seconds": wall, "examples": n, "examples_per_second": n / wall if wall > 0 else 0.0,
                   "batch_size_used": engine.batch_size, "activation": engine.activation, **engine.timings.summary()}
         notes = [f"{out.truncated} inputs longer than {engine.max_length} tokens were truncated"] if out.truncated else []
         timing["model_labels"] = out.labels
-        return Predictions(frame, timing, notes)
+        return Predictions(frame, timing, notes, failures=engine.failures)
 
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
         labels = dataset.label_names or []

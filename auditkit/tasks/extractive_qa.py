@@ -17,11 +17,11 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from ..data.types import Dataset
-from ..engine.qa import QAEngine, QASettings
+from ..engine.qa import QASettings
 from ..metrics import squad
 from ..metrics.slices import grouped_means, question_type
 from ..metrics.stats import MetricDef, mean_def, subset_mean_def
-from ..models.hf import LoadedModel
+from ..models import Model
 from ..schema import BootstrapSpec, StrictModel, TaskSpecBase
 from ..engine.batching import ProgressSink
 from .base import Predictions, Scores, Task
@@ -65,12 +65,13 @@ class ExtractiveQATask(Task):
         return QASettings(max_seq_len=p.max_seq_len, doc_stride=p.doc_stride, max_answer_len=p.max_answer_len,
                           handle_impossible_answer=impossible, top_k=p.top_k, align_to_words=p.align_to_words)
 
-    def predict(self, model: LoadedModel, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
-        engine = QAEngine(model.model, model.tokenizer, self.settings(dataset), batch_size=model.batch_size)
-        examples = dataset.examples
+    def predict(self, model: Model, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
+        engine = model.qa_engine(self.settings(dataset))
         started = time.perf_counter()
-        preds = engine.predict([e.question for e in examples], [e.context for e in examples], [e.id for e in examples], progress)
+        answered = engine.predict([e.question for e in dataset.examples], [e.context for e in dataset.examples], [e.id for e in dataset.examples], progress)
         wall = time.perf_counter() - started
+        examples = [e for e, p in zip(dataset.examples, answered) if p is not None]
+        preds = [p for p in answered if p is not None]
         best = [p.best_span or {"answer": "", "score": 0.0} for p in preds]
         frame = pd.DataFrame({
             "id": [e.id for e in examples],
@@ -85,9 +86,10 @@ class ExtractiveQATask(Task):
             "windows": [p.windows for p in preds],
             "answers": [json.dumps(p.answers, ensure_ascii=False) for p in preds],
         })
-        timing = {"wall_seconds": wall, "examples": len(examples), "examples_per_second": len(examples) / wall if wall > 0 else 0.0,
+        n = len(dataset)
+        timing = {"wall_seconds": wall, "examples": n, "examples_per_second": n / wall if wall > 0 else 0.0,
                   "windows": int(frame["windows"].sum()), "batch_size_used": engine.batch_size, **engine.timings.summary()}
-        return Predictions(frame, timing)
+        return Predictions(frame, timing, failures=engine.failures)
 
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
         return score_qa(predictions, dataset, self.metric(dataset), bootstrap, seed)

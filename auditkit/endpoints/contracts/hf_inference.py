@@ -1,0 +1,71 @@
+"""The Hugging Face inference JSON (Inference API, Inference Endpoints' default handler).
+
+Question answering: ``{"inputs": {"question": q, "context": c}, "parameters": {...}}`` answers with one
+object (a list of ``top_k`` objects when ``top_k`` > 1); a batch sends ``"inputs"`` as a list of such
+pairs and gets a list back. Text classification: ``{"inputs": "text"}`` or ``{"inputs": [texts]}``,
+answered with, per text, every label and its score: ``[[{"label": "POSITIVE", "score": 0.99}, ...]]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .base import Contract, Violation, as_list, need, strings
+
+#: Pipeline parameters a QA request may carry (the pipeline's own names).
+QA_PARAMETERS = ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "handle_impossible_answer", "align_to_words")
+
+
+class HFInference(Contract):
+    name = "hf-inference"
+    tasks = ("question-answering", "text-classification")
+
+    def qa_request(self, questions: Sequence[str], contexts: Sequence[str], params: dict[str, Any]) -> Any:
+        pairs = [{"question": q, "context": c} for q, c in zip(questions, contexts)]
+        body: dict[str, Any] = {"inputs": pairs[0] if len(pairs) == 1 else pairs}
+        parameters = {k: v for k, v in params.items() if k in QA_PARAMETERS and v is not None}
+        if parameters:
+            body["parameters"] = parameters
+        return body
+
+    def qa_results(self, body: Any, count: int) -> list[list[dict[str, Any]]]:
+        if count == 1 and isinstance(body, dict):
+            body = [body]
+        elif count == 1 and isinstance(body, list) and body and all(isinstance(x, dict) for x in body) and len(body) != 1:
+            body = [body]  # top_k answers for a single question
+        return [item if isinstance(item, list) else [item] for item in as_list(body, count, "answers")]
+
+    def classify_request(self, texts: Sequence[str]) -> Any:
+        return {"inputs": texts[0] if len(texts) == 1 else list(texts), "parameters": {"top_k": None}}
+
+    def classify_results(self, body: Any, count: int) -> list[list[dict[str, Any]]]:
+        if count == 1 and isinstance(body, list) and body and all(isinstance(x, dict) for x in body):
+            body = [body]  # one text's labels, not wrapped in an outer list
+        return as_list(body, count, "label-score lists")
+
+    def read_qa(self, body: Any) -> tuple[list[str], list[str], dict[str, Any]]:
+        inputs = need(body, "inputs", (dict, list))
+        pairs = [inputs] if isinstance(inputs, dict) else inputs
+        questions, contexts = [], []
+        for pair in pairs:
+            questions.append(need(pair, "question", str, "inputs"))
+            contexts.append(need(pair, "context", str, "inputs"))
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise Violation("parameters must be an object")
+        unknown = sorted(set(parameters) - set(QA_PARAMETERS))
+        if unknown:
+            raise Violation(f"unknown parameter(s) {unknown}; known: {list(QA_PARAMETERS)}")
+        return questions, contexts, parameters
+
+    def write_qa(self, answers: list[list[dict[str, Any]]], request: Any) -> Any:
+        single = isinstance(request.get("inputs"), dict)
+        per_item = [items[0] if len(items) == 1 else items for items in answers]
+        return per_item[0] if single else per_item
+
+    def read_classify(self, body: Any) -> list[str]:
+        return strings(need(body, "inputs", (str, list)), "inputs")
+
+    def write_classify(self, scores: list[list[dict[str, Any]]], request: Any) -> Any:
+        return scores
