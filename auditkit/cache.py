@@ -1,7 +1,7 @@
 """Prediction cache and resume: a job's predictions keyed by everything that determines them.
 
 Key = model fingerprint (config, weights, tokenizer) + dataset fingerprint (content) + task parameters
-+ device, dtype and the torch/transformers versions. A job runs in chunks of examples; each finished
++ device, dtype, quantisation and the torch/transformers versions. A job runs in chunks of examples; each finished
 chunk is written atomically under ``$AUDITKIT_CACHE/predictions/<key>/``, so a run that is interrupted
 (Ctrl-C, a killed process) resumes from the last completed chunk -- no example lost, none done twice --
 and a finished job is a cache hit: re-running a suite recomputes nothing.
@@ -13,6 +13,8 @@ import hashlib
 import json
 import os
 import shutil
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ def cache_key(model: LoadedModel, dataset: Dataset, task: Task) -> str:
 
     parts = {
         "format": CACHE_FORMAT, "model": model.fingerprint["model_sha256"], "dataset": dataset.fingerprint, "task": task.params_fingerprint(),
-        "device": str(model.device.type), "dtype": model.info.get("dtype"), "torch": torch.__version__, "transformers": transformers.__version__,
+        "device": str(model.device.type), "dtype": model.info.get("dtype"), "quantize": model.info.get("quantize"), "torch": torch.__version__, "transformers": transformers.__version__,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -93,30 +95,54 @@ class PredictionCache:
         shutil.rmtree(self.chunks, ignore_errors=True)
 
 
-def predict_cached(task: Task, model: Model, dataset: Dataset, progress: ProgressSink | None = None, *, use_cache: bool = True) -> Predictions:
+#: Computes the given (chunk index, chunk) pairs of a job and yields each chunk's predictions as it finishes,
+#: in any order: in this process (:func:`local_shards`) or on a cluster (:mod:`auditkit.scale`).
+ShardRunner = Callable[[Task, Model, list[tuple[int, Dataset]], "ProgressSink | None"], Iterator[tuple[int, Predictions]]]
+
+
+def local_shards(task: Task, model: Model, chunks: list[tuple[int, Dataset]], progress: ProgressSink | None) -> Iterator[tuple[int, Predictions]]:
+    """Predict chunk after chunk in this process."""
+    for index, chunk in chunks:
+        yield index, task.predict(model, chunk, progress)
+
+
+def predict_cached(task: Task, model: Model, dataset: Dataset, progress: ProgressSink | None = None, *, use_cache: bool = True,
+                   shards: ShardRunner | None = None) -> Predictions:
     """``task.predict`` the dataset chunk by chunk through the cache; reuse whatever is already there.
 
-    Endpoints bypass the cache: the deployment behind a URL can change between runs, and a release
-    gate must ask the one serving users now.
+    ``shards`` computes the missing chunks elsewhere (a Ray cluster); chunk boundaries are the same
+    either way, so a job split across workers batches exactly as it would here. Endpoints bypass the
+    cache and run here: the deployment behind a URL can change between runs, and a release gate must
+    ask the one serving users now.
     """
-    if not use_cache or not model.cacheable:
+    if not model.cacheable or (not use_cache and shards is None):
         return task.predict(model, dataset, progress)
-    cache = PredictionCache(cache_key(model, dataset, task))
-    done = cache.complete()
+    cache = PredictionCache(cache_key(model, dataset, task)) if use_cache else None
+    done = cache.complete() if cache is not None else None
     if done is not None:
         return done
     size = chunk_size()
-    parts = []
-    resumed = 0
-    for index, start in enumerate(range(0, len(dataset), size)):
-        part = cache.load_chunk(index, size)
-        if part is None:
-            part = task.predict(model, dataset.subset(start, start + size), progress)
+    chunks = [(index, dataset.subset(start, start + size)) for index, start in enumerate(range(0, len(dataset), size))]
+    parts: dict[int, Predictions] = {}
+    if cache is not None:
+        for index, _ in chunks:
+            part = cache.load_chunk(index, size)
+            if part is not None:
+                parts[index] = part
+    reused = set(parts)
+    started = time.perf_counter()
+    for index, part in (shards or local_shards)(task, model, [(i, c) for i, c in chunks if i not in parts], progress):
+        if cache is not None:
             cache.save_chunk(index, size, part)
-        else:
-            resumed += 1
-        parts.append(part)
-    notes = list(dict.fromkeys(note for part in parts for note in part.notes))
-    merged = Predictions(pd.concat([p.frame for p in parts], ignore_index=True), {**merge_timings([p.timing for p in parts]), "resumed_chunks": resumed}, notes)
-    cache.finish(merged)
+        parts[index] = part
+    elapsed = time.perf_counter() - started
+    ordered = [parts[index] for index, _ in chunks]
+    notes = list(dict.fromkeys(note for part in ordered for note in part.notes))
+    timing = {**merge_timings([p.timing for p in ordered]), "resumed_chunks": len(reused)}
+    if shards is not None:  # chunks ran in parallel: the job took the elapsed time, not the sum of the chunks'
+        timing["wall_seconds"] = elapsed + sum(parts[i].timing.get("wall_seconds", 0.0) for i in reused)
+        timing["examples_per_second"] = timing["examples"] / timing["wall_seconds"] if timing["wall_seconds"] else 0.0
+    merged = Predictions(pd.concat([p.frame for p in ordered], ignore_index=True), timing, notes)
+    if cache is not None:
+        cache.finish(merged)
     return merged

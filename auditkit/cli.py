@@ -81,6 +81,9 @@ def run(
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")] = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Where to write the gates' JUnit XML (default: <run>/gates.junit.xml).")] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached predictions and resume interrupted runs (default on).")] = True,
+    runner: Annotated[str, typer.Option("--runner", help="local, or ray: compute job chunks on a Ray cluster.")] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (ray://HOST:10001, auto); default: start a local one.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Ray: model copies per model (default: one per cluster CPU).")] = None,
 ) -> None:
     """Run every (model x task) job of a suite, write a results directory, apply its gates, and write its report.
 
@@ -94,7 +97,11 @@ def run(
     from .audit import audit_card
 
     formats = _formats(report_formats)
-    outcome = run_suite(suite, output_dir=output_dir, quiet=quiet, use_cache=cache)
+    if runner not in ("local", "ray"):
+        raise typer.BadParameter("must be local or ray", param_hint="--runner")
+    if runner == "local" and (address or workers):
+        raise typer.BadParameter("--address and --workers apply to --runner ray", param_hint="--runner")
+    outcome = run_suite(suite, output_dir=output_dir, quiet=quiet, use_cache=cache, runner=runner, address=address, workers=workers)  # type: ignore[arg-type]
     loaded = load_suite(suite).suite
     for model in loaded.models:
         if model.card is not None:

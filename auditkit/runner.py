@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,10 +23,14 @@ from . import __version__
 from .data import Dataset, load_dataset
 from .errors import ModelError
 from .cache import predict_cached
+from .latency import single_request_latency
 from .models import Model, check_model, open_model
 from .results import RunWriter, environment
 from .suite import LoadedSuite, load_suite
 from .tasks import make_task
+
+if TYPE_CHECKING:
+    from .scale.ray_runner import RayExecutor
 
 
 @dataclass
@@ -75,11 +79,13 @@ def load_datasets(loaded: LoadedSuite) -> dict[str, Dataset]:
 
 
 def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: bool = False, console: Console | None = None,
-              use_cache: bool = True) -> RunOutcome:
+              use_cache: bool = True, runner: Literal["local", "ray"] = "local", address: str | None = None, workers: int | None = None) -> RunOutcome:
     """Run every job of the suite at ``path`` and publish a results directory; return where it is.
 
     With ``use_cache`` (the default), predictions come from and go to the prediction cache, chunk by
     chunk: a repeated run recomputes nothing and an interrupted one resumes where it stopped.
+    ``runner="ray"`` computes the chunks on a Ray cluster (``address``; default: a new local one) with
+    ``workers`` model copies (default: one per CPU of the cluster); everything else stays here.
     """
     started = time.perf_counter()
     console = console or Console(stderr=True, quiet=quiet, log_path=False)
@@ -90,8 +96,13 @@ def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: 
         check_model(model_spec, make_task(task_spec).head_for(model_spec))
     out_root = (Path(output_dir) if output_dir is not None else suite.output_dir).resolve()
     writer = RunWriter(out_root, suite.name)
+    executor = None
+    if runner == "ray":
+        from .scale.ray_runner import RayExecutor
+
+        executor = RayExecutor(address, workers)
     try:
-        jobs, models_info = _run_jobs(loaded, datasets, writer, console, quiet, use_cache)
+        jobs, models_info = _run_jobs(loaded, datasets, writer, console, quiet, use_cache, executor)
         results = {
             "auditkit_results_version": 1,
             "status": "complete",
@@ -118,18 +129,22 @@ def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: 
                 for name, ds in datasets.items()
             },
             "jobs": jobs,
+            "runner": executor.describe() if executor is not None else {"kind": "local"},
             "wall_seconds": time.perf_counter() - started,
         }
         run_dir = writer.publish(results)
     except BaseException:
         writer.discard()
         raise
+    finally:
+        if executor is not None:
+            executor.close()
     console.print(f"[green]results:[/green] {escape(str(run_dir))}")
     return RunOutcome(run_dir, results)
 
 
 def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWriter, console: Console, quiet: bool,
-              use_cache: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+              use_cache: bool, executor: RayExecutor | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     suite = loaded.suite
     jobs_out: list[dict[str, Any]] = []
     models_info: dict[str, Any] = {}
@@ -149,9 +164,13 @@ def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWrit
                 model = cache[key]
                 models_info.setdefault(model.name, {"source": model.source, "fingerprint": model.fingerprint, "info": model.info})
                 dataset = datasets[task.name]
-                unit = "windows" if head == "question-answering" and model.cacheable else "examples"  # an endpoint counts examples
+                shards = executor.shards(model_spec, head) if executor is not None and model.cacheable else None
+                # Local QA counts windows; endpoints and cluster chunks count examples.
+                unit = "windows" if head == "question-answering" and model.cacheable and shards is None else "examples"
                 sink = _RichSink(progress, f"{model.name} · {task.name} ({unit})")
-                predictions = predict_cached(task, model, dataset, sink, use_cache=use_cache)
+                predictions = predict_cached(task, model, dataset, sink, use_cache=use_cache, shards=shards)
+                if model_spec.single_request_latency and task.single_requests:
+                    predictions.timing.update(single_request_latency(task, model, dataset, model_spec.single_request_latency))
                 frame, scored = predictions.frame, dataset
                 failures = failure_record(predictions.failures, len(dataset), model.max_failure_rate)
                 if predictions.failures:

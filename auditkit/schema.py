@@ -194,7 +194,10 @@ class ModelSpec(StrictModel):
     revision: str | None = None
     device: str = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    quantize: Literal["int8"] | None = Field(default=None, description="opt-in fast mode on CPU: dynamic int8 quantisation of the linear layers")
+    attention: Literal["sdpa", "eager"] | None = Field(default=None, description="attention kernel (default: sdpa where the model supports it)")
     batch_size: int = Field(default=32, ge=1)
+    single_request_latency: int = Field(default=0, ge=0, description="also time this many examples one at a time (batch 1, after a warm-up)")
     trust_remote_code: bool = False
     endpoint: EndpointSpec | None = None
     card: Path | None = Field(default=None, description="the model's card (README.md) to audit against this run")
@@ -235,9 +238,15 @@ class ModelSpec(StrictModel):
         if sum(x is not None for x in (self.id, self.build, self.endpoint)) != 1:
             raise ValueError("give exactly one of 'id' (hub id or local directory), 'build' (offline recipe) and 'endpoint' (a deployment)")
         if self.endpoint is not None:
-            local_only = sorted(self.model_fields_set & {"revision", "device", "dtype", "batch_size", "trust_remote_code"})
+            local_only = sorted(self.model_fields_set & {"revision", "device", "dtype", "batch_size", "trust_remote_code", "quantize", "attention"})
             if local_only:
                 raise ValueError(f"{', '.join(local_only)} apply to local models; an endpoint sets its own batch_size under endpoint:")
+        return self
+
+    @model_validator(mode="after")
+    def _quantize_on_cpu(self) -> ModelSpec:
+        if self.quantize is not None and (self.dtype != "float32" or self.device not in ("cpu", "auto")):
+            raise ValueError("quantize: int8 runs float32 models on the CPU (set device: cpu, dtype: float32)")
         return self
 
     @property

@@ -25,6 +25,8 @@ LATENCY_KEYS = {
     "wall_seconds": "wall_seconds",
     "request_p50_ms": "request_latency_ms_p50", "request_p95_ms": "request_latency_ms_p95", "request_p99_ms": "request_latency_ms_p99",
     "request_mean_ms": "request_latency_ms_mean",
+    "single_p50_ms": "single_request_ms_p50", "single_p95_ms": "single_request_ms_p95", "single_p99_ms": "single_request_ms_p99",
+    "single_mean_ms": "single_request_ms_mean",
 }
 _GATE = re.compile(
     r"^\s*(?P<path>[A-Za-z0-9][\w.-]*)\s*(?P<op>>=|<=|==|!=|>|<)\s*"

@@ -158,6 +158,33 @@ def detect_head(spec: ModelSpec) -> Head:
     raise ModelError(f"model {source!r} ({declared or 'no architecture'}) is neither a QA model nor a classifier", source=spec.name)
 
 
+def _from_pretrained(auto: Any, source: str, spec: ModelSpec, kwargs: dict[str, Any]) -> torch.nn.Module:
+    """Load with the requested attention kernel: SDPA by default where the architecture has it, else its own."""
+    if spec.attention is not None:
+        try:
+            return auto.from_pretrained(source, dtype=_DTYPES[spec.dtype], attn_implementation=spec.attention, **kwargs)
+        except ValueError as exc:
+            raise ModelError(f"attention {spec.attention!r} is not available for {source!r}: {_first_line(exc)}", source=spec.name,
+                             hint="remove 'attention:' to use the model's default kernel") from None
+    try:
+        return auto.from_pretrained(source, dtype=_DTYPES[spec.dtype], attn_implementation="sdpa", **kwargs)
+    except ValueError:  # the architecture has no SDPA path
+        return auto.from_pretrained(source, dtype=_DTYPES[spec.dtype], **kwargs)
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantisation of every nn.Linear (weights int8, activations quantised per batch), CPU only.
+
+    The opt-in fast mode: answers can change, so runs record it and a suite that evaluates the exact
+    and the quantised model side by side reports their agreement and paired deltas.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch announces the quantized-tensor API's future move to torchao
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     """Load tokenizer and model for ``head``; raise :class:`ModelError` with a fix when that fails."""
     from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
@@ -167,24 +194,32 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     kwargs = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = auto.from_pretrained(source, dtype=_DTYPES[spec.dtype], **kwargs)
+        model = _from_pretrained(auto, source, spec, kwargs)
+    except ModelError:
+        raise
     except Exception as exc:
         raise ModelError(f"cannot load model {source!r}: {_first_line(exc)}", source=spec.name,
                          hint="check that the directory holds a complete checkpoint (config, weights, tokenizer)") from None
-    device = resolve_device(spec.device)
+    device = torch.device("cpu") if spec.quantize else resolve_device(spec.device)
     model.to(device).eval()
+    weights = fingerprint(model, tokenizer)  # of the checkpoint as loaded, before any quantisation
+    parameters = int(sum(p.numel() for p in model.parameters()))  # quantised layers hide theirs in packed buffers
+    if spec.quantize == "int8":
+        model = quantize_int8(model)
     if head == "question-answering" and not getattr(tokenizer, "is_fast", False):
         raise ModelError(f"model {source!r} has no fast tokenizer; extractive QA needs character offsets", source=spec.name,
                          hint="use a checkpoint that ships tokenizer.json")
     info = {
         "architecture": type(model).__name__,
         "model_type": model.config.model_type,
-        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "parameters": parameters,
         "revision": spec.revision,
         "device": str(device),
         "dtype": spec.dtype,
+        "quantize": spec.quantize,
+        "attention": getattr(model.config, "_attn_implementation", None),
         "batch_size": spec.batch_size,
         "max_position_embeddings": getattr(model.config, "max_position_embeddings", None),
         "built": spec.build.model_dump(mode="json") if spec.build else None,
     }
-    return LoadedModel(spec.name, spec.source, head, model, tokenizer, spec.batch_size, fingerprint(model, tokenizer), info)
+    return LoadedModel(spec.name, spec.source, head, model, tokenizer, spec.batch_size, weights, info)

@@ -191,6 +191,8 @@ def _latency(job: dict[str, Any], model_info: dict[str, Any]) -> dict[str, Any]:
         "p95": _fmt(t.get("batch_latency_ms_p95"), 1), "p99": _fmt(t.get("batch_latency_ms_p99"), 1), "batches": t.get("batches"),
         "batch_size": t.get("batch_size_used"), "device": model_info.get("device"), "dtype": model_info.get("dtype"),
         "tokens_per_second": _fmt(t.get("tokens_per_second"), 0), "chart": chart,
+        "single": {"examples": t["single_request_examples"], "p50": _fmt(t["single_request_ms_p50"], 1), "p95": _fmt(t["single_request_ms_p95"], 1),
+                   "p99": _fmt(t["single_request_ms_p99"], 1), "mean": _fmt(t["single_request_ms_mean"], 1)} if "single_request_ms_p50" in t else None,
     }
 
 
@@ -269,11 +271,13 @@ def _comparisons_for(run_a: dict[str, Any], run_b: dict[str, Any], pairs: list[t
             else:
                 d["verdict"] = "no significant difference"
         a_name, b_name = f"{label_a}{job_a['model']}", f"{label_b}{job_b['model']}"
-        win_counts, disagreements = None, []
+        win_counts, disagreements, agreement = None, [], None
         if job_a["kind"] in ("extractive_qa", "classification"):  # per-example scores exist; bias probes compare aggregates only
             score_col = "f1" if job_a["kind"] == "extractive_qa" else "correct"
             sa, sb = frame_a[score_col].to_numpy(float), frame_b[score_col].to_numpy(float)
             win_counts = wins(sa, sb)
+            same = int((frame_a["prediction"].fillna("").to_numpy() == frame_b["prediction"].fillna("").to_numpy()).sum())
+            agreement = {"same": same, "n": len(frame_a), "percent": _fmt(100.0 * same / len(frame_a), 1) if len(frame_a) else "–"}
             order = np.argsort(-np.abs(sb - sa), kind="stable")[:DISAGREEMENTS]
             text_col = "question" if job_a["kind"] == "extractive_qa" else "text"
             gold_col = "gold_answers" if job_a["kind"] == "extractive_qa" else "gold"
@@ -284,7 +288,7 @@ def _comparisons_for(run_a: dict[str, Any], run_b: dict[str, Any], pairs: list[t
         bars = [(METRIC_NAMES.get(name, name), [(a_name, job_a["metrics"][name]["value"], job_a["metrics"][name]["low"], job_a["metrics"][name]["high"]),
                                                 (b_name, job_b["metrics"][name]["value"], job_b["metrics"][name]["low"], job_b["metrics"][name]["high"])])
                 for name in (d["metric"] for d in deltas) if name != "ece" and job_a["metrics"][name]["value"] >= 0 and job_b["metrics"][name]["value"] >= 0]
-        out.append({"task": job_a["task"], "a": a_name, "b": b_name, "deltas": deltas, "wins": win_counts, "n": len(frame_a),
+        out.append({"task": job_a["task"], "a": a_name, "b": b_name, "deltas": deltas, "wins": win_counts, "n": len(frame_a), "agreement": agreement,
                     "disagreements": disagreements,
                     "chart": _chart("compare", f"{job_a['task']}: {a_name} vs {b_name}",
                                     svg.bar_chart(bars, title=f"{job_a['task']}: {a_name} vs {b_name}", legend=[a_name, b_name], max_value=100.0),
@@ -327,7 +331,8 @@ def build_report(results: dict[str, Any]) -> dict[str, Any]:
         endpoint = info.get("kind") == "endpoint"
         models.append({"name": name, "source": m["source"], "revision": info.get("revision") or "–",
                        "architecture": f"{info['architecture']}, {info['contract']} contract" if endpoint else info.get("architecture"),
-                       "parameters": _human(info.get("parameters")), "dtype": info.get("dtype") or "–", "device": info.get("device"),
+                       "parameters": _human(info.get("parameters")), "device": info.get("device"),
+                       "dtype": f"{info['dtype']} + {info['quantize']} linear layers" if info.get("quantize") else info.get("dtype") or "–",
                        "fingerprint": _short(fp["model_sha256"]), "weights": _short(fp.get("weights_sha256")),
                        "config": _short(fp.get("config_sha256")), "tokenizer": _short(fp.get("tokenizer_sha256")),
                        "served": _short(info.get("served_model_sha256")) if info.get("served_model_sha256") else None,

@@ -51,6 +51,7 @@ class Task(ABC):
     data_kind: ClassVar[Kind]
     head: ClassVar[Head]
     Spec: ClassVar[type[TaskSpecBase]]
+    single_requests: ClassVar[bool] = True  # whether one example alone is a meaningful request (see auditkit.latency)
 
     def __init__(self, spec: TaskSpecBase) -> None:
         self.spec = spec

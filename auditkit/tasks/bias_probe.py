@@ -77,6 +77,7 @@ class BiasProbeTask(Task):
     data_kind = "probe"
     head = "question-answering"  # the default; the model decides (see head_for)
     Spec = BiasProbeSpec
+    single_requests = False  # a QA probe is scored from four variants at once
 
     def head_for(self, model_spec: ModelSpec) -> Head:
         return head_of(model_spec)
