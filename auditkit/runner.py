@@ -28,6 +28,7 @@ from .models import Model, check_model, open_model
 from .results import RunWriter, environment
 from .suite import LoadedSuite, load_suite
 from .tasks import make_task
+from .tasks.base import Predictions, Scores, Task
 
 if TYPE_CHECKING:
     from .scale.ray_runner import RayExecutor
@@ -59,6 +60,24 @@ class _RichSink:
     def advance(self, amount: int) -> None:
         if self.progress is not None and self.task is not None:
             self.progress.advance(self.task, amount)
+
+
+def _score(task: Task, model: Model, dataset: Dataset, predictions: Predictions, loaded: LoadedSuite, console: Console) -> tuple[Scores, dict[str, Any] | None]:
+    """Score a job; examples an endpoint failed (and those a task scores with them) are left out, counted and said."""
+    suite = loaded.suite
+    frame, scored = predictions.frame, dataset
+    failures = failure_record(predictions.failures, len(dataset), model.max_failure_rate)
+    if predictions.failures:
+        excluded = task.excluded_ids(dataset, {f["id"] for f in predictions.failures})
+        scored = dataset.without(excluded)
+        frame = frame[~frame["id"].isin(excluded)].reset_index(drop=True)
+        failures["excluded_from_scoring"] = len(excluded)
+        console.log(escape(f"{model.name} · {task.name}: {len(predictions.failures)} of {len(dataset)} examples failed at the endpoint "
+                           f"({failures['rate']:.1%}; allowed {failures['max_rate']:.1%}); metrics cover the other {len(scored)}"))
+    if len(scored) == 0:
+        raise ModelError(f"every request for {task.name} failed: {predictions.failures[0]['error']}", source=model.name,
+                         hint="check that the endpoint is up and reachable; no results were written")
+    return task.score(frame, scored, suite.bootstrap, suite.seed), failures
 
 
 def failure_record(failures: list[dict[str, Any]], total: int, max_rate: float | None) -> dict[str, Any] | None:
@@ -171,19 +190,7 @@ def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWrit
                 predictions = predict_cached(task, model, dataset, sink, use_cache=use_cache, shards=shards)
                 if model_spec.single_request_latency and task.single_requests:
                     predictions.timing.update(single_request_latency(task, model, dataset, model_spec.single_request_latency))
-                frame, scored = predictions.frame, dataset
-                failures = failure_record(predictions.failures, len(dataset), model.max_failure_rate)
-                if predictions.failures:
-                    excluded = task.excluded_ids(dataset, {f["id"] for f in predictions.failures})
-                    scored = dataset.without(excluded)
-                    frame = frame[~frame["id"].isin(excluded)].reset_index(drop=True)
-                    failures["excluded_from_scoring"] = len(excluded)
-                    console.log(escape(f"{model.name} · {task.name}: {len(predictions.failures)} of {len(dataset)} examples failed at the endpoint "
-                                       f"({failures['rate']:.1%}; allowed {failures['max_rate']:.1%}); metrics cover the other {len(scored)}"))
-                if len(scored) == 0:
-                    raise ModelError(f"every request for {task.name} failed: {predictions.failures[0]['error']}", source=model.name,
-                                     hint="check that the endpoint is up and reachable; no results were written")
-                scores = task.score(frame, scored, suite.bootstrap, suite.seed)
+                scores, failures = _score(task, model, dataset, predictions, loaded, console)
                 relative = writer.write_predictions(model.name, task.name, scores.per_example)
                 jobs_out.append({
                     "model": model.name,
