@@ -66,7 +66,9 @@ def _score(task: Task, model: Model, dataset: Dataset, predictions: Predictions,
     """Score a job; examples an endpoint failed (and those a task scores with them) are left out, counted and said."""
     suite = loaded.suite
     frame, scored = predictions.frame, dataset
-    failures = failure_record(predictions.failures, len(dataset), model.max_failure_rate)
+    position = {example.id: i for i, example in enumerate(dataset.examples)}
+    failed = sorted(predictions.failures, key=lambda f: position.get(f["id"], len(position)))  # dataset order, not completion order
+    failures = failure_record(failed, len(dataset), model.max_failure_rate)
     if predictions.failures:
         excluded = task.excluded_ids(dataset, {f["id"] for f in predictions.failures})
         scored = dataset.without(excluded)
