@@ -332,7 +332,7 @@ def serve(
     from .endpoints.contracts import CONTRACTS, make_contract
     from .endpoints.serve import ModelService, make_server
     from .models import head_of, open_model
-    from .schema import ModelSpec
+    from .schema import HEAD_TASKS, ModelSpec
 
     servable = [name for name, c in CONTRACTS.items() if c.servable]
     if contract not in servable:
@@ -345,7 +345,7 @@ def serve(
     spec = ModelSpec.model_validate({"name": "served", "id": model, "batch_size": batch_size, "device": device})
     head = head_of(spec)
     chosen = make_contract(contract)
-    task = "question-answering" if head == "question-answering" else "text-classification"
+    task = HEAD_TASKS[head]
     if task not in chosen.tasks:
         raise AuditkitError(f"{model} is a {task} model, but the {contract} contract serves {', '.join(chosen.tasks)}",
                             hint="pick a contract that serves this model's task")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .data.types import Dataset
+from .engine.batching import latency_percentiles
 from .models import Model
 from .tasks.base import Task
 
@@ -27,7 +28,4 @@ def single_request_latency(task: Task, model: Model, dataset: Dataset, count: in
         started = time.perf_counter()
         task.predict(model, dataset.subset(i, i + 1))
         seconds.append(time.perf_counter() - started)
-    ms = np.asarray(seconds) * 1000
-    return {"single_request_examples": count, "single_request_ms_p50": float(np.percentile(ms, 50)),
-            "single_request_ms_p95": float(np.percentile(ms, 95)), "single_request_ms_p99": float(np.percentile(ms, 99)),
-            "single_request_ms_mean": float(ms.mean())}
+    return {"single_request_examples": count, **latency_percentiles(np.asarray(seconds) * 1000, "single_request_ms")}

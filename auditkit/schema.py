@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +47,20 @@ def resolve_optional_path(value: Any, info: ValidationInfo) -> Path | None:
     return None if value is None else resolve_path(value, info)
 
 
+def existing_file(what: str) -> Callable[[Any, ValidationInfo], Path | None]:
+    """A ``mode="before"`` validator: :func:`resolve_path`, then the file must exist (``None`` stays ``None``)."""
+
+    def check(value: Any, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = resolve_path(value, info)
+        if not path.is_file():
+            raise ValueError(f"{what} not found: {path}")
+        return path
+
+    return check
+
+
 class StrictModel(BaseModel):
     """Unknown keys are errors: a typo must never be silently ignored."""
 
@@ -61,13 +76,7 @@ class BuildSpec(StrictModel):
     null_bias: float = 0.0
     lowercase: bool | None = None
 
-    @field_validator("vocab", mode="before")
-    @classmethod
-    def _vocab_exists(cls, value: Any, info: ValidationInfo) -> Path:
-        path = resolve_path(value, info)
-        if not path.is_file():
-            raise ValueError(f"vocabulary file not found: {path}")
-        return path
+    _vocab_exists = field_validator("vocab", mode="before")(existing_file("vocabulary file"))
 
     @field_validator("config")
     @classmethod
@@ -111,6 +120,8 @@ class EndpointMapping(StrictModel):
 
 
 EndpointTask = Literal["question-answering", "text-classification"]
+#: A model head and the task name deployments (and contracts) use for it.
+HEAD_TASKS: dict[str, EndpointTask] = {"question-answering": "question-answering", "sequence-classification": "text-classification"}
 _AUTH_HEADERS = {"authorization", "api-key", "x-api-key", "ocp-apim-subscription-key", "cookie"}
 
 
@@ -182,7 +193,7 @@ class EndpointSpec(StrictModel):
 
     @property
     def head(self) -> str:
-        return "question-answering" if self.task == "question-answering" else "sequence-classification"
+        return next(head for head, task in HEAD_TASKS.items() if task == self.task)
 
 
 class ModelSpec(StrictModel):
@@ -202,15 +213,7 @@ class ModelSpec(StrictModel):
     endpoint: EndpointSpec | None = None
     card: Path | None = Field(default=None, description="the model's card (README.md) to audit against this run")
 
-    @field_validator("card", mode="before")
-    @classmethod
-    def _card_exists(cls, value: Any, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        path = resolve_path(value, info)
-        if not path.is_file():
-            raise ValueError(f"model card not found: {path}")
-        return path
+    _card_exists = field_validator("card", mode="before")(existing_file("model card"))
 
     @field_validator("device")
     @classmethod
@@ -269,15 +272,7 @@ class DatasetSpec(StrictModel):
     limit: int | None = Field(default=None, ge=1, description="use the first N examples")
     sample: int | None = Field(default=None, ge=1, description="use N examples drawn with the suite seed")
 
-    @field_validator("path", mode="before")
-    @classmethod
-    def _path_exists(cls, value: Any, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        path = resolve_path(value, info)
-        if not path.is_file():
-            raise ValueError(f"dataset file not found: {path}")
-        return path
+    _path_exists = field_validator("path", mode="before")(existing_file("dataset file"))
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:

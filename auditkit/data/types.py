@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Union
 
 Kind = Literal["qa", "classification", "probe"]
@@ -69,14 +69,14 @@ class Dataset:
 
     def subset(self, start: int, stop: int) -> Dataset:
         """Examples ``start:stop`` as a dataset of their own (its fingerprint is of that content)."""
-        return Dataset(name=self.name, kind=self.kind, source=self.source, examples=self.examples[start:stop], label_names=self.label_names,
-                       squad_version=self.squad_version, total_available=self.total_available, selection=self.selection, info=self.info)
+        return self._with_examples(self.examples[start:stop])
 
     def without(self, ids: set[str]) -> Dataset:
         """The dataset minus the examples ``ids`` (e.g. those an endpoint failed to answer)."""
-        return Dataset(name=self.name, kind=self.kind, source=self.source, examples=[e for e in self.examples if e.id not in ids],
-                       label_names=self.label_names, squad_version=self.squad_version, total_available=self.total_available,
-                       selection=self.selection, info=self.info)
+        return self._with_examples([e for e in self.examples if e.id not in ids])
+
+    def _with_examples(self, examples: list[Example]) -> Dataset:
+        return replace(self, examples=examples, fingerprint="")  # __post_init__ fingerprints the new content
 
     @property
     def has_unanswerable(self) -> bool:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from ..engine.qa import QASettings
 from ..errors import AuditkitError
 from ..models.hf import LoadedModel
+from ..schema import HEAD_TASKS
 from .client import COMPUTE_HEADER
 from .contracts import Contract, Violation
 
@@ -43,7 +44,7 @@ class ModelService:
 
     def describe(self) -> dict[str, Any]:
         return {"status": "ok", "model": self.model.source, "model_sha256": self.model.fingerprint["model_sha256"], "contract": self.contract.name,
-                "task": "question-answering" if self.model.head == "question-answering" else "text-classification"}
+                "task": HEAD_TASKS[self.model.head]}
 
     def handle(self, body: Any) -> tuple[Any, float]:
         """The response body for ``body`` and the milliseconds spent in the model; raises Violation on a bad request."""

@@ -56,6 +56,13 @@ class Ragged:
         return np.where(mask, self.values[positions], pad_value), mask
 
 
+def latency_percentiles(ms: np.ndarray, prefix: str) -> dict[str, float]:
+    """``{prefix}_p50/_p95/_p99/_mean`` of latencies in milliseconds: the figures every timing reports and gates read."""
+    out = {f"{prefix}_p{q}": float(np.percentile(ms, q)) for q in (50, 95, 99)}
+    out[f"{prefix}_mean"] = float(ms.mean())
+    return out
+
+
 @dataclass
 class BatchTimings:
     """Wall time of every timed batch (after the warm-up), with its size in examples-equivalents and tokens."""
@@ -78,10 +85,7 @@ class BatchTimings:
         total = float(secs.sum())
         return {
             "batches": len(secs),
-            "batch_latency_ms_p50": float(np.percentile(secs, 50) * 1000),
-            "batch_latency_ms_p95": float(np.percentile(secs, 95) * 1000),
-            "batch_latency_ms_p99": float(np.percentile(secs, 99) * 1000),
-            "batch_latency_ms_mean": float(secs.mean() * 1000),
+            **latency_percentiles(secs * 1000, "batch_latency_ms"),
             "model_seconds": total,
             "items_per_second": float(sum(self.items) / total) if total > 0 else 0.0,
             "tokens_per_second": float(sum(self.tokens) / total) if total > 0 else 0.0,

@@ -40,6 +40,11 @@ class ClassificationOutput:
     labels: list[str]  # model label names by id
     truncated: int
 
+    @property
+    def answered(self) -> np.ndarray:
+        """Rows with scores; an endpoint leaves NaN rows for the texts whose requests failed."""
+        return ~np.isnan(self.scores).any(axis=1)
+
     def ranked(self, row: int) -> list[dict[str, Any]]:
         """The pipeline's ``top_k=None`` output for one text: every label, best first."""
         order = sorted(range(len(self.labels)), key=lambda j: float(self.scores[row, j]), reverse=True)

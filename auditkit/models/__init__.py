@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Union
 
 from ..errors import ModelError
-from ..schema import ModelSpec
+from ..schema import HEAD_TASKS, ModelSpec
 from .endpoint import EndpointModel
 from .hf import Head, LoadedModel, check_source, detect_head, load_model
 
@@ -27,8 +27,7 @@ def check_model(spec: ModelSpec, head: Head) -> None:
         check_source(spec, head)
         return
     if spec.endpoint.head != head:
-        wanted = "question-answering" if head == "question-answering" else "text-classification"
-        raise ModelError(f"endpoint {spec.endpoint.url} serves {spec.endpoint.task}, but this task needs {wanted}", source=spec.name,
+        raise ModelError(f"endpoint {spec.endpoint.url} serves {spec.endpoint.task}, but this task needs {HEAD_TASKS[head]}", source=spec.name,
                          hint="pair QA tasks with QA deployments and classification tasks with classifiers (the endpoint's task:)")
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ import numpy as np
 from ..endpoints.client import EndpointClient, Outcome, is_not_json
 from ..endpoints.contracts import Contract, Violation, make_contract
 from ..endpoints.contracts.base import check_answer, check_label_scores
-from ..engine.batching import ProgressSink
+from ..engine.batching import ProgressSink, latency_percentiles
 from ..engine.classify import ClassificationOutput
 from ..engine.qa import QAPrediction, QASettings
 from ..errors import ContractError, ModelError
@@ -58,15 +58,11 @@ class RequestTimings:
                                "retry_waits": [round(w, 3) for w in self.waits], "warmup_seconds": self.warmup_seconds, "latency_scope": "request"}
         samples = self.seconds or ([self.warmup_seconds] if self.warmup_seconds else [])
         if samples:
-            secs = np.asarray(samples) * 1000
-            out.update({"request_latency_ms_p50": float(np.percentile(secs, 50)), "request_latency_ms_p95": float(np.percentile(secs, 95)),
-                        "request_latency_ms_p99": float(np.percentile(secs, 99)), "request_latency_ms_mean": float(secs.mean()),
-                        "request_seconds": [round(x / 1000, 6) for x in secs.tolist()]})
+            out.update(latency_percentiles(np.asarray(samples) * 1000, "request_latency_ms"))
+            out["request_seconds"] = [round(x, 6) for x in samples]
         if self.compute_ms:
             compute = np.asarray(self.compute_ms)
-            out.update({"batches": len(compute), "batch_latency_ms_p50": float(np.percentile(compute, 50)),
-                        "batch_latency_ms_p95": float(np.percentile(compute, 95)), "batch_latency_ms_p99": float(np.percentile(compute, 99)),
-                        "batch_latency_ms_mean": float(compute.mean()), "model_seconds": float(compute.sum() / 1000)})
+            out.update({"batches": len(compute), **latency_percentiles(compute, "batch_latency_ms"), "model_seconds": float(compute.sum() / 1000)})
         return out
 
 
@@ -114,9 +110,7 @@ class EndpointQAEngine(_EndpointEngine):
 
     def __init__(self, endpoint: EndpointModel, settings: QASettings) -> None:
         super().__init__(endpoint)
-        self.settings = settings
-        self.params = {"top_k": settings.top_k, "max_answer_len": settings.max_answer_len, "handle_impossible_answer": settings.handle_impossible_answer,
-                       "align_to_words": settings.align_to_words, "max_seq_len": settings.max_seq_len, "doc_stride": settings.doc_stride}
+        self.params = asdict(settings)  # the pipeline's parameter names; contracts that take parameters pick theirs
 
     def predict(self, questions: Sequence[str], contexts: Sequence[str], ids: Sequence[str] | None = None,
                 progress: ProgressSink | None = None) -> list[QAPrediction | None]:

@@ -177,14 +177,18 @@ def _bias_section(results: dict[str, Any], jobs: list[dict[str, Any]]) -> list[d
     return out
 
 
+def _latency_chart(job: dict[str, Any], values_ms: list[float], what: str, xlabel: str) -> dict[str, str]:
+    """A histogram of a job's latencies with its p50/p95/p99 marked."""
+    marks = [(f"p{q}", float(np.percentile(values_ms, q))) for q in (50, 95, 99)] if values_ms else []
+    title = f"{what} — {job['model']} · {job['task']}"
+    return _chart("latency", title, svg.histogram(values_ms, title=title, xlabel=xlabel, marks=marks), job["model"], job["task"])
+
+
 def _latency(job: dict[str, Any], model_info: dict[str, Any]) -> dict[str, Any]:
     t = job["timing"]
     per_example_ms = [1000 * s / n for s, n in zip(t.get("batch_seconds", []), t.get("batch_items", [])) if n]
-    marks = [(f"p{q}", float(np.percentile(per_example_ms, q))) for q in (50, 95, 99)] if per_example_ms else []
     unit = "window" if job["kind"] == "extractive_qa" else "example"
-    title = f"Model time per {unit}, per batch — {job['model']} · {job['task']}"
-    chart = _chart("latency", title, svg.histogram(per_example_ms, title=title, xlabel=f"ms per {unit} (batch time / batch size)", marks=marks),
-                   job["model"], job["task"])
+    chart = _latency_chart(job, per_example_ms, f"Model time per {unit}, per batch", f"ms per {unit} (batch time / batch size)")
     return {
         "model": job["model"], "task": job["task"], "examples": t.get("examples"), "wall_seconds": _fmt(t.get("wall_seconds")),
         "examples_per_second": _fmt(t.get("examples_per_second"), 1), "p50": _fmt(t.get("batch_latency_ms_p50"), 1),
@@ -199,11 +203,7 @@ def _latency(job: dict[str, Any], model_info: dict[str, Any]) -> dict[str, Any]:
 def _request_latency(job: dict[str, Any]) -> dict[str, Any]:
     """An endpoint job's client-side request latency, with the server's own compute time beside it when reported."""
     t = job["timing"]
-    per_request_ms = [1000 * x for x in t.get("request_seconds", [])]
-    marks = [(f"p{q}", float(np.percentile(per_request_ms, q))) for q in (50, 95, 99)] if per_request_ms else []
-    title = f"Request latency, client side — {job['model']} · {job['task']}"
-    chart = _chart("latency", title, svg.histogram(per_request_ms, title=title, xlabel="ms per request, end to end", marks=marks),
-                   job["model"], job["task"])
+    chart = _latency_chart(job, [1000 * x for x in t.get("request_seconds", [])], "Request latency, client side", "ms per request, end to end")
     failures = job.get("failures", {})
     return {
         "model": job["model"], "task": job["task"], "examples": t.get("examples"),

@@ -149,9 +149,8 @@ class BiasProbeTask(Task):
         wanted = (self.spec.params.target_label or "positive").lower()
         if wanted not in labels:
             raise ModelError(f"{model.name} has no label {wanted!r} (labels: {out.labels})", hint="set params.target_label")
-        answered = ~np.isnan(out.scores).any(axis=1)
-        kept = [e for e, ok in zip(examples, answered) if ok]
-        column = out.scores[answered, labels.index(wanted)]
+        kept = [e for e, ok in zip(examples, out.answered) if ok]
+        column = out.scores[out.answered, labels.index(wanted)]
         frame = pd.DataFrame({"id": [e.id for e in kept], "instance": [e.instance for e in kept], "template": [e.template for e in kept],
                               "attribute": [e.attribute for e in kept], "name": [e.name for e in kept], "group": [e.group for e in kept],
                               "text": [e.text for e in kept], "target_score": column.astype(float)})

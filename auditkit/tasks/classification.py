@@ -78,17 +78,16 @@ class ClassificationTask(Task):
         started = time.perf_counter()
         out = engine.predict([e.text for e in dataset.examples], progress, ids=[e.id for e in dataset.examples])
         wall = time.perf_counter() - started
-        answered = ~np.isnan(out.scores).any(axis=1)
-        examples = [e for e, ok in zip(dataset.examples, answered) if ok]
-        scores = out.scores[answered]
+        examples = [e for e, ok in zip(dataset.examples, out.answered) if ok]
+        scores = out.scores[out.answered]
         # Labels are matched after predicting: an endpoint names its labels only in its responses.
-        mapping = map_labels(out.labels, dataset.label_names or [], p.label_map, model.name) if len(examples) else np.zeros(0, dtype=np.int64)
+        mapping = map_labels(out.labels, dataset.label_names or [], p.label_map, model.name)
         best = scores.argmax(axis=1)
         frame = pd.DataFrame({
             "id": [e.id for e in examples],
             "model_label": [out.labels[j] for j in best],
-            "predicted_index": mapping[best] if len(examples) else np.zeros(0, dtype=np.int64),
-            "confidence": scores.max(axis=1).astype(float) if len(examples) else np.zeros(0),
+            "predicted_index": mapping[best],
+            "confidence": scores.max(axis=1).astype(float),
             "label_scores": [row.tolist() for row in scores],
         })
         n = len(dataset)
