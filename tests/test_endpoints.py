@@ -298,3 +298,14 @@ tasks:
     assert "local-secret" not in (run_dir / "results.json").read_text()
     report = (run_dir / "report" / "report.md").read_text()
     assert "Endpoints: request latency, client side" in report
+
+
+def test_serve_and_runner_options_are_checked_before_anything_loads(tmp_path: Path) -> None:
+    custom = cli("serve", "any-model", "--contract", "custom", cwd=tmp_path)
+    assert custom.returncode == 2 and "must be one of azureml-qa, hf-inference" in custom.stderr
+    unset = cli("serve", "any-model", "--contract", "azureml-qa", "--auth-env", "AUDITKIT_UNSET_TOKEN", cwd=tmp_path,
+                env={"AUDITKIT_UNSET_TOKEN": ""})
+    assert unset.returncode == 2 and "--auth-env AUDITKIT_UNSET_TOKEN: the variable is not set" in unset.stderr
+    suite = endpoint_suite(tmp_path, "http://127.0.0.1:1/score", QUESTIONS)
+    local = cli("run", str(suite), "--address", "auto", cwd=tmp_path)
+    assert local.returncode == 2 and "--address and --workers apply to --runner ray" in " ".join(local.stderr.split())
