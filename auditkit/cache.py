@@ -16,15 +16,18 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
 from .data.types import Dataset
-from .engine.batching import BatchTimings, ProgressSink
-from .models import Model
+from .engine.batching import BatchTimings
+from .engine.types import ProgressSink
+from .models import Head, Model
 from .models.hf import LoadedModel, cache_dir
+from .registry import Registry
 from .results import atomic_write_json, atomic_write_parquet
+from .schema import ModelSpec
 from .tasks.base import Predictions, Task
 
 CACHE_FORMAT = 1
@@ -36,13 +39,20 @@ def chunk_size() -> int:
     return max(4, (size + 3) // 4 * 4)
 
 
-def cache_key(model: LoadedModel, dataset: Dataset, task: Task) -> str:
+def cache_key(model: LoadedModel, dataset: Dataset, task: Task[Any]) -> str:
     import torch
     import transformers
 
     parts = {
-        "format": CACHE_FORMAT, "model": model.fingerprint["model_sha256"], "dataset": dataset.fingerprint, "task": task.params_fingerprint(),
-        "device": str(model.device.type), "dtype": model.info.get("dtype"), "quantize": model.info.get("quantize"), "torch": torch.__version__, "transformers": transformers.__version__,
+        "format": CACHE_FORMAT,
+        "model": model.fingerprint["model_sha256"],
+        "dataset": dataset.fingerprint,
+        "task": task.params_fingerprint(),
+        "device": str(model.device.type),
+        "dtype": model.info.get("dtype"),
+        "quantize": model.info.get("quantize"),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -52,7 +62,9 @@ def merge_timings(parts: list[dict[str, Any]]) -> dict[str, Any]:
     merged = dict(parts[0])
     timings = BatchTimings()
     for part in parts:
-        for seconds, items, tokens in zip(part.get("batch_seconds", []), part.get("batch_items", []), part.get("batch_tokens", [])):
+        for seconds, items, tokens in zip(
+            part.get("batch_seconds", []), part.get("batch_items", []), part.get("batch_tokens", []), strict=False
+        ):
             timings.record(seconds, items, tokens)
     merged.update(timings.summary())
     merged["warmup_seconds"] = sum(p.get("warmup_seconds", 0.0) for p in parts)
@@ -87,7 +99,9 @@ class PredictionCache:
 
     def save_chunk(self, index: int, size: int, part: Predictions) -> None:
         atomic_write_parquet(self.chunks / f"{size}-{index:06d}.parquet", part.frame)
-        atomic_write_json(self.chunks / f"{size}-{index:06d}.json", {"timing": part.timing, "notes": part.notes})  # written last: marks the chunk done
+        atomic_write_json(
+            self.chunks / f"{size}-{index:06d}.json", {"timing": part.timing, "notes": part.notes}
+        )  # written last: marks the chunk done
 
     def finish(self, predictions: Predictions) -> None:
         atomic_write_parquet(self.dir / "predictions.parquet", predictions.frame)
@@ -95,19 +109,53 @@ class PredictionCache:
         shutil.rmtree(self.chunks, ignore_errors=True)
 
 
+class Executor(Protocol):
+    """Where a job's chunks are computed when not in this process (``--runner``): see :data:`RUNNERS`."""
+
+    def shards(self, spec: ModelSpec, head: Head) -> ShardRunner: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def _ray(address: str | None, workers: int | None) -> Executor:
+    from .scale.ray_runner import RayExecutor
+
+    return RayExecutor(address, workers)
+
+
+#: Runners by name: a factory of an :class:`Executor` from (address, workers), or None for this process.
+#: Another package adds one through an ``auditkit.runners`` entry point.
+RUNNERS: Registry[Callable[[str | None, int | None], Executor] | None] = Registry("runner", "auditkit.runners")
+RUNNERS.add("local", None)
+RUNNERS.add("ray", _ray)
+
+
 #: Computes the given (chunk index, chunk) pairs of a job and yields each chunk's predictions as it finishes,
 #: in any order: in this process (:func:`local_shards`) or on a cluster (:mod:`auditkit.scale`).
-ShardRunner = Callable[[Task, Model, list[tuple[int, Dataset]], "ProgressSink | None"], Iterator[tuple[int, Predictions]]]
+ShardRunner = Callable[
+    [Task[Any], Model, list[tuple[int, Dataset]], "ProgressSink | None"], Iterator[tuple[int, Predictions]]
+]
 
 
-def local_shards(task: Task, model: Model, chunks: list[tuple[int, Dataset]], progress: ProgressSink | None) -> Iterator[tuple[int, Predictions]]:
+def local_shards(
+    task: Task[Any], model: Model, chunks: list[tuple[int, Dataset]], progress: ProgressSink | None
+) -> Iterator[tuple[int, Predictions]]:
     """Predict chunk after chunk in this process."""
     for index, chunk in chunks:
         yield index, task.predict(model, chunk, progress)
 
 
-def predict_cached(task: Task, model: Model, dataset: Dataset, progress: ProgressSink | None = None, *, use_cache: bool = True,
-                   shards: ShardRunner | None = None) -> Predictions:
+def predict_cached(
+    task: Task[Any],
+    model: Model,
+    dataset: Dataset,
+    progress: ProgressSink | None = None,
+    *,
+    use_cache: bool = True,
+    shards: ShardRunner | None = None,
+) -> Predictions:
     """``task.predict`` the dataset chunk by chunk through the cache; reuse whatever is already there.
 
     ``shards`` computes the missing chunks elsewhere (a Ray cluster); chunk boundaries are the same
@@ -115,8 +163,8 @@ def predict_cached(task: Task, model: Model, dataset: Dataset, progress: Progres
     cache and run here: the deployment behind a URL can change between runs, and a release gate must
     ask the one serving users now.
     """
-    if not model.cacheable or (not use_cache and shards is None):
-        return task.predict(model, dataset, progress)
+    if not isinstance(model, LoadedModel) or (not use_cache and shards is None):
+        return task.predict(model, dataset, progress)  # endpoints are never cached (see above)
     cache = PredictionCache(cache_key(model, dataset, task)) if use_cache else None
     done = cache.complete() if cache is not None else None
     if done is not None:

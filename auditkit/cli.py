@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from rich.table import Table
 
 from . import __version__
 from .errors import AuditkitError
+
+if TYPE_CHECKING:
+    from .gates import GateReport
 
 app = typer.Typer(
     name="auditkit",
@@ -66,7 +69,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """Evaluate and audit transformer models with declarative suites."""
 
 
@@ -74,52 +81,75 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 @guarded
 def run(
     suite: Annotated[Path, typer.Argument(help="Suite YAML file.")],
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where runs land (default: the suite's output_dir).")] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", "-o", help="Where runs land (default: the suite's output_dir).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or logs (CI).")] = False,
-    report_formats: Annotated[str, typer.Option("--report", help="Report formats to write at the end (html,md), or 'none'.")] = "html,md",
-    template_dir: Annotated[Optional[Path], typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")] = None,
-    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")] = None,
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="Where to write the gates' JUnit XML (default: <run>/gates.junit.xml).")] = None,
-    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached predictions and resume interrupted runs (default on).")] = True,
-    runner: Annotated[str, typer.Option("--runner", help="local, or ray: compute job chunks on a Ray cluster.")] = "local",
-    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (ray://HOST:10001, auto); default: start a local one.")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Ray: model copies per model (default: one per cluster CPU).")] = None,
+    report_formats: Annotated[
+        str, typer.Option("--report", help="Report formats to write at the end (html,md), or 'none'.")
+    ] = "html,md",
+    template_dir: Annotated[
+        Path | None, typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")
+    ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", help="Where to write the gates' JUnit XML (default: <run>/gates.junit.xml)."),
+    ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option("--cache/--no-cache", help="Reuse cached predictions and resume interrupted runs (default on)."),
+    ] = True,
+    runner: Annotated[
+        str, typer.Option("--runner", help="Where jobs run: local, or ray (job chunks on a Ray cluster).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Ray cluster address (ray://HOST:10001, auto); default: start a local one."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Ray: model copies per model (default: one per cluster CPU)."),
+    ] = None,
 ) -> None:
-    """Run every (model x task) job of a suite, write a results directory, apply its gates, and write its report.
+    """Run every (model x task) job of a suite, audit its cards, apply its gates, and publish the run with its report.
 
     Exit code 1 when any gate fails.
     """
-    from .gates import gate
-    from .report import report
     from .runner import run_suite
-    from .suite import load_suite
-
-    from .audit import audit_card
 
     formats = _formats(report_formats)
-    if runner not in ("local", "ray"):
-        raise typer.BadParameter("must be local or ray", param_hint="--runner")
-    if runner == "local" and (address or workers):
+    from .cache import RUNNERS
+
+    if runner not in RUNNERS:
+        raise typer.BadParameter(f"must be one of {', '.join(RUNNERS.names())}", param_hint="--runner")
+    if RUNNERS.get(runner) is None and (address or workers):
         raise typer.BadParameter("--address and --workers apply to --runner ray", param_hint="--runner")
-    outcome = run_suite(suite, output_dir=output_dir, quiet=quiet, use_cache=cache, runner=runner, address=address, workers=workers)  # type: ignore[arg-type]
-    loaded = load_suite(suite).suite
-    for model in loaded.models:
-        if model.card is not None:
-            _print_audit(audit_card(model.card, results_dir=outcome.run_dir, model=model.name, model_spec=model), quiet)
-    has_endpoints = any("failures" in job for job in outcome.results["jobs"])
-    verdict = gate(outcome.run_dir, baseline=baseline, junit=junit) if loaded.gates or has_endpoints else None
-    if formats:
-        written = report(outcome.run_dir, formats=formats, template_dir=template_dir)
-        if not quiet:
-            err.print(escape("report: " + ", ".join(str(p) for p in written)), highlight=False, soft_wrap=True)
+    outcome = run_suite(
+        suite,
+        output_dir=output_dir,
+        quiet=quiet,
+        use_cache=cache,
+        runner=runner,
+        address=address,
+        workers=workers,
+        baseline=baseline,
+        report_formats=formats,
+        template_dir=template_dir,
+        junit=junit,
+    )
+    if formats and not quiet:
+        err.print(escape(f"report: {outcome.run_dir / 'report'}"), highlight=False, soft_wrap=True)
     typer.echo(str(outcome.run_dir))
-    if verdict is not None:
-        _print_gates(verdict, quiet)
-        if not verdict.passed:
+    if outcome.gates is not None:
+        _print_gates(outcome.gates, quiet)
+        if not outcome.passed:
             raise typer.Exit(1)
 
 
-def _print_gates(verdict, quiet: bool) -> None:  # noqa: ANN001 - a GateReport
+def _print_gates(verdict: GateReport, quiet: bool) -> None:
     for r in verdict.results:
         if quiet and r.passed:
             continue
@@ -128,33 +158,57 @@ def _print_gates(verdict, quiet: bool) -> None:  # noqa: ANN001 - a GateReport
     err.print(f"gates: {len(verdict.results) - len(verdict.failures)} passed, {len(verdict.failures)} failed")
 
 
-def _print_audit(audit: dict, quiet: bool) -> None:  # noqa: ANN001 - an audit dictionary
+def _print_audit(audit: dict[str, Any], quiet: bool) -> None:
     if quiet:
         return
     s = audit["summary"]
-    err.print(escape(f"card audit of {audit['card']} ({audit['model'] or 'no run'}): claims {s['claims_held']} hold, {s['claims_failed']} do not, "
-                     f"{s['claims_not_measured']} not measured; {s['inconsistencies']} inconsistencies; sections missing {s['missing_sections']}, "
-                     f"empty {s['empty_sections']}; {s['placeholders']} placeholders; {s['stale_snippets']} stale snippets; "
-                     f"examples failing {s['examples_failed']} of {len(audit['examples'])}"), highlight=False, soft_wrap=True)
+    err.print(
+        escape(
+            f"card audit of {audit['card']} ({audit['model'] or 'no run'}): claims {s['claims_held']} hold,"
+            f" {s['claims_failed']} do not, "
+            f"{s['claims_not_measured']} not measured; {s['inconsistencies']} inconsistencies; sections missing"
+            f" {s['missing_sections']}, "
+            f"empty {s['empty_sections']}; {s['placeholders']} placeholders; {s['stale_snippets']} stale snippets; "
+            f"examples failing {s['examples_failed']} of {len(audit['examples'])}"
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
     for c in audit["claims"]:
         if c["verdict"] != "holds":
-            err.print(escape(f"  line {c['line']} ({c['source']}): {c['text']}: {c['verdict']} -- {c['reason']}"), highlight=False, soft_wrap=True)
+            err.print(
+                escape(f"  line {c['line']} ({c['source']}): {c['text']}: {c['verdict']} -- {c['reason']}"),
+                highlight=False,
+                soft_wrap=True,
+            )
     for i in audit["inconsistencies"]:
         err.print(escape(f"  inconsistent: {i['message']}"), highlight=False, soft_wrap=True)
     for st in audit["stale_code"]:
-        err.print(escape(f"  line {st['line']}: {st['code']} -- {st['problem']}; use {st['replacement']}"), highlight=False, soft_wrap=True)
+        err.print(
+            escape(f"  line {st['line']}: {st['code']} -- {st['problem']}; use {st['replacement']}"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("audit-card")
 @guarded
 def audit_card_cmd(
     card: Annotated[Path, typer.Argument(help="The model card (README.md with YAML front matter).")],
-    results: Annotated[Optional[Path], typer.Option("--results", help="Run to check the claims against (the audit is recorded there).")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Which of the run's models the card describes.")] = None,
-    model_id: Annotated[Optional[str], typer.Option("--model-id", help="Hub id or local directory to re-run the card's examples with.")] = None,
-    tolerance: Annotated[float, typer.Option(help="Points a claim may differ from the measured value and still hold.")] = 0.5,
-    rerun: Annotated[bool, typer.Option("--rerun/--no-rerun", help="Re-run the card's example outputs on the model.")] = True,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write the audit JSON here (default: stdout).")] = None,
+    results: Annotated[
+        Path | None, typer.Option("--results", help="Run to check the claims against (the run is not modified).")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Which of the run's models the card describes.")] = None,
+    model_id: Annotated[
+        str | None, typer.Option("--model-id", help="Hub id or local directory to re-run the card's examples with.")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(help="Points a claim may differ from the measured value and still hold.")
+    ] = 0.5,
+    rerun: Annotated[
+        bool, typer.Option("--rerun/--no-rerun", help="Re-run the card's example outputs on the model.")
+    ] = True,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the audit JSON here (default: stdout).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
 ) -> None:
     """Audit a model card: claims vs measured, internal consistency, completeness, stale usage code, example outputs."""
@@ -171,20 +225,65 @@ def audit_card_cmd(
 @guarded
 def gate_cmd(
     results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
-    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")] = None,
-    suite: Annotated[Optional[Path], typer.Option("--suite", help="Take the gates from this suite file instead of the run's own suite.")] = None,
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="Where to write JUnit XML (default: <run>/gates.junit.xml).")] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")
+    ] = None,
+    suite: Annotated[
+        Path | None,
+        typer.Option("--suite", help="Take the gates from this suite file instead of the run's own suite."),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Where to write JUnit XML (default: <out>/gates.junit.xml).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for gates.json and JUnit (default: <run_id>.gate/ beside the run)."),
+    ] = None,
+    audit: Annotated[
+        list[Path] | None,
+        typer.Option("--audit", help="Card audit JSON (from audit-card --out) for card.* gates; repeatable."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
 ) -> None:
-    """Re-apply release gates to a finished run (no model is run). Exit 0: all hold; 1: a gate failed; 2: input error."""
+    """Re-apply release gates to a finished run (no model runs; the run is not modified).
+
+    Exit 0: all hold; 1: a gate failed; 2: input error.
+    """
     from .gates import gate
 
-    verdict = gate(results_dir, baseline=baseline, suite=suite, junit=junit)
+    gates = None
+    if suite is not None:
+        from .suite import load_suite
+
+        loaded = load_suite(suite).suite
+        gates, baseline = loaded.gates, baseline or loaded.baseline
+    verdict = gate(
+        results_dir, baseline=baseline, gates=gates, junit=junit, out_dir=out, card_audits=_read_audits(audit)
+    )
     if not verdict.results:
         err.print("no gates defined (add 'gates:' to the suite, or pass --suite)")
     _print_gates(verdict, quiet)
     if not verdict.passed:
         raise typer.Exit(1)
+
+
+def _read_audits(paths: list[Path] | None) -> list[dict[str, Any]] | None:
+    """Card audits from ``audit-card --out`` files (each one audit, or a list of them)."""
+    if not paths:
+        return None
+    audits: list[dict[str, Any]] = []
+    for path in paths:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise AuditkitError(
+                f"cannot read the card audit {path}: {exc}", hint="pass a file written by audit-card --out"
+            ) from None
+        items = data if isinstance(data, list) else [data]
+        if not all(isinstance(a, dict) and "summary" in a and "model" in a for a in items):
+            raise AuditkitError(f"{path} is not a card audit", hint="pass a file written by audit-card --out")
+        audits.extend(items)
+    return audits
 
 
 def _formats(value: str) -> list[str]:
@@ -195,7 +294,9 @@ def _formats(value: str) -> list[str]:
     formats = [f.strip().lower() for f in value.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise typer.BadParameter(f"unknown format(s) {', '.join(unknown)}; use {', '.join(FORMATS)} or none", param_hint="--format")
+        raise typer.BadParameter(
+            f"unknown format(s) {', '.join(unknown)}; use {', '.join(FORMATS.names())} or none", param_hint="--format"
+        )
     return formats
 
 
@@ -204,13 +305,23 @@ def _formats(value: str) -> list[str]:
 def report_cmd(
     results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
     formats: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: html, md.")] = "html,md",
-    template_dir: Annotated[Optional[Path], typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: <run>/report).")] = None,
+    template_dir: Annotated[
+        Path | None, typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: <run_id>.report/ beside the run).")
+    ] = None,
+    audit: Annotated[
+        list[Path] | None, typer.Option("--audit", help="Card audit JSON (from audit-card --out) to show; repeatable.")
+    ] = None,
 ) -> None:
-    """Render a run's model-card report from its results alone (no model is run)."""
+    """Render a run's model-card report from its results alone (no model is run; the run is not modified)."""
     from .report import report
 
-    for path in report(results_dir, formats=_formats(formats), template_dir=template_dir, out_dir=out):
+    audits = _read_audits(audit)
+    for path in report(
+        results_dir, formats=_formats(formats), template_dir=template_dir, out_dir=out, card_audits=audits
+    ):
         typer.echo(str(path))
 
 
@@ -219,11 +330,15 @@ def report_cmd(
 def compare(
     results_a: Annotated[Path, typer.Argument(help="Baseline run (A).")],
     results_b: Annotated[Path, typer.Argument(help="Candidate run (B).")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: reports/comparisons/<A run>-vs-<B run>).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: reports/comparisons/<A run>-vs-<B run>).")
+    ] = None,
     formats: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: html, md.")] = "html,md",
-    template_dir: Annotated[Optional[Path], typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")] = None,
+    template_dir: Annotated[
+        Path | None, typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")
+    ] = None,
 ) -> None:
-    """Compare two runs on the tasks they share: deltas with paired-bootstrap CIs, McNemar p-values, wins, disagreements."""
+    """Compare two runs on the tasks they share: deltas with paired CIs, McNemar p-values, wins, disagreements."""
     from .report import compare as compare_runs
     from .results import resolve_run_dir
 
@@ -237,7 +352,9 @@ def compare(
 @guarded
 def validate(
     suite: Annotated[Path, typer.Argument(help="Suite YAML file.")],
-    data: Annotated[bool, typer.Option("--data/--no-data", help="Also read and check every local dataset file.")] = True,
+    data: Annotated[
+        bool, typer.Option("--data/--no-data", help="Also read and check every local dataset file.")
+    ] = True,
 ) -> None:
     """Check a suite (schema, paths and, by default, local dataset files) without running models."""
     from .data import load_dataset
@@ -253,7 +370,10 @@ def validate(
         models = ", ".join(spec.models or [m.name for m in loaded.suite.models])
         source = spec.dataset.hub or str(spec.dataset.path)
         if data and spec.dataset.path is not None:
-            count = str(len(load_dataset(spec.dataset, task.data_kind, name=spec.name, seed=loaded.suite.seed)))
+            dataset = load_dataset(
+                spec.dataset, task.data_kind, name=spec.name, seed=loaded.suite.seed, default_labels=task.default_labels
+            )
+            count = str(len(dataset))
         else:
             count = "not read (hub)" if spec.dataset.hub else "not read"
         table.add_row(spec.name, spec.kind, models, source, count)
@@ -266,8 +386,10 @@ def score(
     task: Annotated[str, typer.Option("--task", help="squad (v1.1 rules) or squad_v2.")],
     dataset: Annotated[Path, typer.Option("--dataset", help="Official SQuAD dataset JSON.")],
     predictions: Annotated[Path, typer.Option("--predictions", help="JSON object: question id -> answer text.")],
-    na_probs: Annotated[Optional[Path], typer.Option("--na-probs", help="JSON object: question id -> no-answer probability (v2).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write the JSON here instead of stdout.")] = None,
+    na_probs: Annotated[
+        Path | None, typer.Option("--na-probs", help="JSON object: question id -> no-answer probability (v2).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON here instead of stdout.")] = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 1000,
     confidence: Annotated[float, typer.Option(help="CI level.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
@@ -277,9 +399,16 @@ def score(
 
     if task not in ("squad", "squad_v2"):
         raise typer.BadParameter("must be squad or squad_v2", param_hint="--task")
-    report = score_predictions(task, dataset, predictions, na_probs=na_probs, resamples=resamples, confidence=confidence, seed=seed)  # type: ignore[arg-type]
+    metric: Literal["squad", "squad_v2"] = "squad" if task == "squad" else "squad_v2"
+    report = score_predictions(
+        metric, dataset, predictions, na_probs=na_probs, resamples=resamples, confidence=confidence, seed=seed
+    )
     _emit_json(report, out)
-    figures = ", ".join(f"{k} {v['value']:.4f} [{v['low']:.2f}, {v['high']:.2f}]" for k, v in report["metrics"].items() if k in ("exact_match", "exact", "f1"))
+    figures = ", ".join(
+        f"{k} {v['value']:.4f} [{v['low']:.2f}, {v['high']:.2f}]"
+        for k, v in report["metrics"].items()
+        if k in ("exact_match", "exact", "f1")
+    )
     coverage = report["predictions"]
     err.print(f"{figures}; {coverage['missing']} questions without prediction, {coverage['unknown_ids']} unknown ids")
 
@@ -287,11 +416,13 @@ def score(
 @app.command("build-model")
 @guarded
 def build_model_cmd(
-    config: Annotated[Optional[str], typer.Argument(help="Shipped config name or path to a config.json.")] = None,
-    vocab: Annotated[Optional[Path], typer.Option("--vocab", help="WordPiece vocab.txt.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Directory to write the model to.")] = None,
+    config: Annotated[str | None, typer.Argument(help="Shipped config name or path to a config.json.")] = None,
+    vocab: Annotated[Path | None, typer.Option("--vocab", help="WordPiece vocab.txt.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Directory to write the model to.")] = None,
     seed: Annotated[int, typer.Option(help="Weight seed.")] = 0,
-    null_bias: Annotated[float, typer.Option(help="QA only: make the empty answer win more often (0.14: ~60% on SQuAD v2).")] = 0.0,
+    null_bias: Annotated[
+        float, typer.Option(help="QA only: make the empty answer win more often (0.14: ~60% on SQuAD v2).")
+    ] = 0.0,
     list_configs: Annotated[bool, typer.Option("--list", help="List the shipped configs and exit.")] = False,
 ) -> None:
     """Build a real-architecture model with deterministic random weights (offline tests and demos)."""
@@ -305,25 +436,39 @@ def build_model_cmd(
     if vocab is None or out is None:
         raise typer.BadParameter("--vocab and --out are required to build a model")
     if not vocab.is_file():
-        raise AuditkitError(f"vocabulary file not found: {vocab}", hint="pass a BERT vocab.txt, e.g. ../shared/data/vocab/bert-base-cased-vocab.txt")
+        raise AuditkitError(
+            f"vocabulary file not found: {vocab}",
+            hint="pass a BERT vocab.txt, e.g. ../shared/data/vocab/bert-base-cased-vocab.txt",
+        )
     if not config.endswith(".json") and config not in shipped_configs():
-        raise AuditkitError(f"unknown config {config!r}", hint=f"use one of: {', '.join(shipped_configs())}, or a path to a config.json")
+        raise AuditkitError(
+            f"unknown config {config!r}", hint=f"use one of: {', '.join(shipped_configs())}, or a path to a config.json"
+        )
     typer.echo(str(build_model(BuildRecipe(config, vocab, seed=seed, null_bias=null_bias), out)))
 
 
 @app.command()
 @guarded
 def serve(
-    model: Annotated[str, typer.Argument(help="Hub id or local model directory (e.g. one written by `auditkit build-model`).")],
+    model: Annotated[
+        str, typer.Argument(help="Hub id or local model directory (e.g. one written by `auditkit build-model`).")
+    ],
     contract: Annotated[str, typer.Option("--contract", help="azureml-qa or hf-inference.")],
     port: Annotated[int, typer.Option("--port", help="TCP port (0: any free port; the URL is printed).")] = 8000,
-    host: Annotated[str, typer.Option("--host", help="Interface to bind; the default keeps it on this machine.")] = "127.0.0.1",
-    auth_env: Annotated[Optional[str], typer.Option("--auth-env", help="Require 'Authorization: Bearer <token>' with the token in this variable.")] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to bind; the default keeps it on this machine.")
+    ] = "127.0.0.1",
+    auth_env: Annotated[
+        str | None,
+        typer.Option("--auth-env", help="Require 'Authorization: Bearer <token>' with the token in this variable."),
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Model batch size within a request.")] = 32,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not log requests.")] = False,
 ) -> None:
-    """Serve a local model behind an endpoint contract (POST /score, GET /health) to check a deployment wrapper or test a suite.
+    """Serve a local model behind an endpoint contract (POST /score, GET /health).
+
+    Use it to check a deployment wrapper, or to test a suite against a served model.
 
     Prints the scoring URL on stdout once it is listening; stops on Ctrl-C.
     """
@@ -331,7 +476,7 @@ def serve(
 
     from .endpoints.contracts import CONTRACTS, make_contract
     from .endpoints.serve import ModelService, make_server
-    from .models import head_of, open_model
+    from .models import LoadedModel, head_of, open_model
     from .schema import HEAD_TASKS, ModelSpec
 
     servable = [name for name, c in CONTRACTS.items() if c.servable]
@@ -347,18 +492,39 @@ def serve(
     chosen = make_contract(contract)
     task = HEAD_TASKS[head]
     if task not in chosen.tasks:
-        raise AuditkitError(f"{model} is a {task} model, but the {contract} contract serves {', '.join(chosen.tasks)}",
-                            hint="pick a contract that serves this model's task")
-    service = ModelService(open_model(spec, head), chosen)
+        raise AuditkitError(
+            f"{model} is a {task} model, but the {contract} contract serves {', '.join(chosen.tasks)}",
+            hint="pick a contract that serves this model's task",
+        )
+    served = open_model(spec, head)
+    if not isinstance(served, LoadedModel):
+        raise AuditkitError(f"{model} is an endpoint; serve puts a local checkpoint behind a contract")
+    service = ModelService(served, chosen)
     try:
-        server = make_server(service, host, port, token=token, log=None if quiet else lambda line: err.print(escape(line), highlight=False))
+        server = make_server(
+            service,
+            host,
+            port,
+            token=token,
+            log=None if quiet else lambda line: err.print(escape(line), highlight=False),
+        )
     except OSError as exc:
-        raise AuditkitError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="pick another --port (0 picks a free one)") from None
+        raise AuditkitError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="pick another --port (0 picks a free one)"
+        ) from None
     if host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"[yellow]warning:[/yellow] listening on {escape(host)}: reachable from other machines" + ("" if token else ", without a token"))
+        err.print(
+            f"[yellow]warning:[/yellow] listening on {escape(host)}: reachable from other machines"
+            + ("" if token else ", without a token")
+        )
     bound_host, bound_port = server.server_address[:2]
-    err.print(escape(f"serving {model} ({task}, model_sha256 {service.model.fingerprint['model_sha256'][:12]}) with the {contract} contract"))
-    typer.echo(f"http://{bound_host}:{bound_port}/score")
+    err.print(
+        escape(
+            f"serving {model} ({task}, model_sha256 {service.model.fingerprint['model_sha256'][:12]})"
+            f" with the {contract} contract"
+        )
+    )
+    typer.echo(f"http://{bound_host!s}:{bound_port}/score")
     sys.stdout.flush()
     try:
         server.serve_forever()

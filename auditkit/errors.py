@@ -11,7 +11,9 @@ from __future__ import annotations
 class AuditkitError(Exception):
     """Base class: an input problem with a location and a suggested fix."""
 
-    def __init__(self, message: str, *, source: str | None = None, location: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, source: str | None = None, location: str | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.source = source

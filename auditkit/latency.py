@@ -19,7 +19,7 @@ from .models import Model
 from .tasks.base import Task
 
 
-def single_request_latency(task: Task, model: Model, dataset: Dataset, count: int) -> dict[str, Any]:
+def single_request_latency(task: Task[Any], model: Model, dataset: Dataset, count: int) -> dict[str, Any]:
     """Percentiles (ms) of ``count`` one-example predictions of ``dataset``'s first examples."""
     count = min(count, len(dataset))
     task.predict(model, dataset.subset(0, 1))  # warm-up: allocator, kernels, thread pools, a connection

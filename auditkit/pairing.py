@@ -7,23 +7,51 @@ per-example tables the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
+from .errors import ResultsError
 from .metrics.compare import Delta, paired_delta
-from .results import load_predictions
-from .tasks import TASKS
+from .results import Job, Run
+from .tasks import task_class
 
 
-def paired_deltas(run_a: dict[str, Any], job_a: dict[str, Any], run_b: dict[str, Any], job_b: dict[str, Any], *, resamples: int,
-                  confidence: float, seed: int, metrics: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[Delta]]:
+def paired_deltas(
+    run_a: Run,
+    job_a: Job,
+    run_b: Run,
+    job_b: Job,
+    *,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    metrics: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[Delta]]:
     """Both jobs' per-example tables (B aligned to A's examples) and B - A for each shared metric (or ``metrics``)."""
-    frame_a = load_predictions(run_a["_dir"], job_a["model"], job_a["task"])
-    frame_b = load_predictions(run_b["_dir"], job_b["model"], job_b["task"]).set_index("id").loc[frame_a["id"]].reset_index()
-    task = TASKS[job_a["kind"]]
+    frame_a = run_a.predictions(job_a.model, job_a.task)
+    frame_b = run_b.predictions(job_b.model, job_b.task)
+    ids_a, ids_b = set(frame_a["id"]), set(frame_b["id"])
+    if ids_a != ids_b:
+        raise ResultsError(
+            f"{job_a.model} · {job_a.task} and {job_b.model} · {job_b.task} were evaluated on different examples"
+            f" ({len(ids_a - ids_b)} only in A, {len(ids_b - ids_a)} only in B): they cannot be paired",
+            hint="evaluate both on the same dataset selection (the same file, limit or sample and seed)",
+        )
+    frame_b = frame_b.set_index("id").loc[frame_a["id"]].reset_index()
+    task = task_class(job_a.kind)
     defs_a, defs_b = task.metric_defs(frame_a, job_a), task.metric_defs(frame_b, job_b)
     names = metrics if metrics is not None else [name for name in defs_a if name in defs_b]
-    deltas = [paired_delta(name, defs_a[name], defs_b[name], value_a=job_a["metrics"][name]["value"], value_b=job_b["metrics"][name]["value"],
-                           resamples=resamples, confidence=confidence, seed=seed) for name in names]
+    deltas = [
+        paired_delta(
+            name,
+            defs_a[name],
+            defs_b[name],
+            value_a=job_a.metrics[name].value,
+            value_b=job_b.metrics[name].value,
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+        for name in names
+    ]
     return frame_a, frame_b, deltas

@@ -9,35 +9,51 @@ loaded once per (model, head) and reused across that model's tasks.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from . import __version__
+from .cache import RUNNERS, Executor, predict_cached
 from .data import Dataset, load_dataset
-from .errors import ModelError
-from .cache import predict_cached
+from .environment import environment
+from .errors import AuditkitError, ModelError, ReportError, SuiteError
 from .latency import single_request_latency
 from .models import Model, check_model, open_model
-from .results import RunWriter, environment
+from .results import Job, Results, Run, RunWriter
+from .results.model import DatasetRecord, ModelRecord, RunnerRecord, SuiteRecord
 from .suite import LoadedSuite, load_suite
 from .tasks import make_task
 from .tasks.base import Predictions, Scores, Task
-
-if TYPE_CHECKING:
-    from .scale.ray_runner import RayExecutor
+from .version import __version__
 
 
 @dataclass
 class RunOutcome:
+    """A published run, and its gate verdict when the suite has gates (or endpoint models)."""
+
     run_dir: Path
-    results: dict[str, Any]
+    results: Results
+    gates: Any = None  # GateReport | None
+
+    @property
+    def passed(self) -> bool:
+        return self.gates is None or bool(self.gates.passed)
 
 
 class _RichSink:
@@ -62,23 +78,35 @@ class _RichSink:
             self.progress.advance(self.task, amount)
 
 
-def _score(task: Task, model: Model, dataset: Dataset, predictions: Predictions, loaded: LoadedSuite, console: Console) -> tuple[Scores, dict[str, Any] | None]:
+def _score(
+    task: Task[Any], model: Model, dataset: Dataset, predictions: Predictions, loaded: LoadedSuite, console: Console
+) -> tuple[Scores, dict[str, Any] | None]:
     """Score a job; examples an endpoint failed (and those a task scores with them) are left out, counted and said."""
     suite = loaded.suite
     frame, scored = predictions.frame, dataset
     position = {example.id: i for i, example in enumerate(dataset.examples)}
-    failed = sorted(predictions.failures, key=lambda f: position.get(f["id"], len(position)))  # dataset order, not completion order
+    failed = sorted(
+        predictions.failures, key=lambda f: position.get(f["id"], len(position))
+    )  # dataset order, not completion order
     failures = failure_record(failed, len(dataset), model.max_failure_rate)
-    if predictions.failures:
+    if predictions.failures and failures is not None:
         excluded = task.excluded_ids(dataset, {f["id"] for f in predictions.failures})
         scored = dataset.without(excluded)
         frame = frame[~frame["id"].isin(excluded)].reset_index(drop=True)
         failures["excluded_from_scoring"] = len(excluded)
-        console.log(escape(f"{model.name} · {task.name}: {len(predictions.failures)} of {len(dataset)} examples failed at the endpoint "
-                           f"({failures['rate']:.1%}; allowed {failures['max_rate']:.1%}); metrics cover the other {len(scored)}"))
+        console.log(
+            escape(
+                f"{model.name} · {task.name}: {len(predictions.failures)} of {len(dataset)} examples failed at the"
+                " endpoint "
+                f"({failures['rate']:.1%}; allowed {failures['max_rate']:.1%}); metrics cover the other {len(scored)}"
+            )
+        )
     if len(scored) == 0:
-        raise ModelError(f"every request for {task.name} failed: {predictions.failures[0]['error']}", source=model.name,
-                         hint="check that the endpoint is up and reachable; no results were written")
+        raise ModelError(
+            f"every request for {task.name} failed: {predictions.failures[0]['error']}",
+            source=model.name,
+            hint="check that the endpoint is up and reachable; no results were written",
+        )
     return task.score(frame, scored, suite.bootstrap, suite.seed), failures
 
 
@@ -86,7 +114,13 @@ def failure_record(failures: list[dict[str, Any]], total: int, max_rate: float |
     """A job's failure accounting for results.json (endpoints only: ``max_rate`` is None for local models)."""
     if max_rate is None:
         return None
-    return {"count": len(failures), "total": total, "rate": len(failures) / total if total else 0.0, "max_rate": max_rate, "examples": failures}
+    return {
+        "count": len(failures),
+        "total": total,
+        "rate": len(failures) / total if total else 0.0,
+        "max_rate": max_rate,
+        "examples": failures,
+    }
 
 
 def load_datasets(loaded: LoadedSuite) -> dict[str, Dataset]:
@@ -95,64 +129,165 @@ def load_datasets(loaded: LoadedSuite) -> dict[str, Dataset]:
     datasets = {}
     for spec in suite.tasks:
         task = make_task(spec)
-        datasets[spec.name] = load_dataset(spec.dataset, task.data_kind, name=spec.name, seed=suite.seed)
+        datasets[spec.name] = load_dataset(
+            spec.dataset, task.data_kind, name=spec.name, seed=suite.seed, default_labels=task.default_labels
+        )
     return datasets
 
 
-def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: bool = False, console: Console | None = None,
-              use_cache: bool = True, runner: Literal["local", "ray"] = "local", address: str | None = None, workers: int | None = None) -> RunOutcome:
-    """Run every job of the suite at ``path`` and publish a results directory; return where it is.
+def _relative(path: Path) -> str:
+    """``path`` relative to the working directory: results and reports carry no absolute path of the machine."""
+    try:
+        return Path(os.path.relpath(path.resolve(), Path.cwd().resolve())).as_posix()
+    except ValueError:  # another drive (Windows): the name alone
+        return path.name
+
+
+def preflight(loaded: LoadedSuite, *, baseline: str | Path | None, template_dir: str | Path | None) -> None:
+    """Check everything that can be checked before the first model loads: gates' baselines, credentials,
+    the template folder. A mistake found here costs seconds, not the hours of a full run."""
+    suite = loaded.suite
+    problems: list[str] = []
+    if template_dir is not None and not Path(template_dir).is_dir():
+        problems.append(f"template folder not found: {template_dir}")
+    base = baseline or suite.baseline
+    from .expressions import parse_gate
+    from .results import load_run
+
+    for gate in suite.gates:
+        expr = parse_gate(gate.check)
+        gate_base = gate.baseline or base
+        if expr.uses_baseline:
+            if gate_base is None:
+                problems.append(
+                    f"gate {gate.label!r} compares with a baseline, but none is set (baseline: or --baseline)"
+                )
+                continue
+            try:
+                load_run(gate_base)
+            except AuditkitError as exc:
+                problems.append(f"gate {gate.label!r}: baseline {gate_base}: {exc}")
+    for model in suite.models:
+        env = model.endpoint.auth_env if model.endpoint is not None else None
+        if env and not os.environ.get(env):
+            problems.append(f"model {model.name!r}: its token variable {env} is not set")
+    if problems:
+        raise SuiteError(
+            "the suite cannot run as configured:\n    " + "\n    ".join(problems),
+            source=str(loaded.path),
+            hint="fix these before any model runs; nothing was computed or written",
+        )
+
+
+def run_suite(
+    path: str | Path,
+    *,
+    output_dir: str | Path | None = None,
+    quiet: bool = False,
+    console: Console | None = None,
+    use_cache: bool = True,
+    runner: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    baseline: str | Path | None = None,
+    report_formats: Sequence[str] = ("html", "md"),
+    template_dir: str | Path | None = None,
+    junit: str | Path | None = None,
+) -> RunOutcome:
+    """Run every job of the suite at ``path``, audit its cards, apply its gates, render its report, and publish.
+
+    Everything that can be checked is checked before any model loads (:func:`preflight`). The run is
+    assembled out of sight and published in one rename, with gates.json, card_audits.json and the
+    report inside it; a run that fails its own configuration is never published. A failing *gate*
+    does not stop publishing (the verdict is the point): ``RunOutcome.passed`` says how it went.
 
     With ``use_cache`` (the default), predictions come from and go to the prediction cache, chunk by
     chunk: a repeated run recomputes nothing and an interrupted one resumes where it stopped.
     ``runner="ray"`` computes the chunks on a Ray cluster (``address``; default: a new local one) with
     ``workers`` model copies (default: one per CPU of the cluster); everything else stays here.
     """
+    from .audit import audit_card
+    from .gates import evaluate_gates, write_outputs
+    from .report import AUDITS_FILE, FORMATS, render_run
+
     started = time.perf_counter()
     console = console or Console(stderr=True, quiet=quiet, log_path=False)
     loaded = load_suite(path)
     suite = loaded.suite
+    unknown = [f for f in report_formats if f not in FORMATS]
+    if unknown:
+        raise ReportError(f"unknown report format(s) {unknown}", hint=f"use {', '.join(FORMATS.names())}")
+    preflight(loaded, baseline=baseline, template_dir=template_dir)
     datasets = load_datasets(loaded)
     for model_spec, task_spec in suite.jobs():
         check_model(model_spec, make_task(task_spec).head_for(model_spec))
     out_root = (Path(output_dir) if output_dir is not None else suite.output_dir).resolve()
-    writer = RunWriter(out_root, suite.name)
-    executor = None
-    if runner == "ray":
-        from .scale.ray_runner import RayExecutor
-
-        executor = RayExecutor(address, workers)
+    try:
+        writer = RunWriter(out_root, suite.name)
+    except OSError as exc:
+        raise SuiteError(
+            f"cannot create the run folder under {out_root}: {exc.strerror or exc}",
+            hint="choose a writable output directory (-o DIR or output_dir: in the suite)",
+        ) from None
+    factory = RUNNERS.get(runner)
+    if factory is None and (address or workers):
+        raise SuiteError(f"address and workers apply to a cluster runner, not {runner!r}", hint="use --runner ray")
+    executor = factory(address, workers) if factory is not None else None
     try:
         jobs, models_info = _run_jobs(loaded, datasets, writer, console, quiet, use_cache, executor)
-        results = {
-            "auditkit_results_version": 1,
-            "status": "complete",
-            "run_id": writer.run_id,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(sys.argv),
-            "auditkit_version": __version__,
-            "suite": {
-                "name": suite.name,
-                "description": suite.description,
-                "path": str(Path(path).resolve()),
-                "sha256": loaded.sha256,
-                "seed": suite.seed,
-                "bootstrap": suite.bootstrap.model_dump(),
-                "spec": suite.model_dump(mode="json"),
-            },
-            "environment": environment(),
-            "models": models_info,
-            "datasets": {
-                name: {
-                    "source": ds.source, "fingerprint": ds.fingerprint, "examples": len(ds), "total_available": ds.total_available,
-                    "selection": ds.selection, "kind": ds.kind, "squad_version": ds.squad_version, "label_names": ds.label_names, **ds.info,
-                }
+        results = Results(
+            run_id=writer.run_id,
+            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            command=" ".join(["auditkit", *sys.argv[1:]]) if Path(sys.argv[0]).name == "auditkit" else "run_suite()",
+            auditkit_version=__version__,
+            suite=SuiteRecord(
+                name=suite.name,
+                description=suite.description,
+                path=_relative(Path(path)),
+                sha256=loaded.sha256,
+                seed=suite.seed,
+                bootstrap=suite.bootstrap.model_dump(),
+                spec=suite.model_dump(mode="json"),
+            ),
+            environment=environment(),
+            models=models_info,
+            datasets={
+                name: DatasetRecord(
+                    source=_display_source(ds.source),
+                    fingerprint=ds.fingerprint,
+                    examples=len(ds),
+                    total_available=ds.total_available,
+                    selection=ds.selection,
+                    kind=ds.kind,
+                    squad_version=ds.squad_version,
+                    label_names=ds.label_names,
+                    probe_set=ds.info.get("probe_set"),
+                )
                 for name, ds in datasets.items()
             },
-            "jobs": jobs,
-            "runner": executor.describe() if executor is not None else {"kind": "local"},
-            "wall_seconds": time.perf_counter() - started,
-        }
+            jobs=jobs,
+            runner=RunnerRecord.model_validate(executor.describe())
+            if executor is not None
+            else RunnerRecord(kind="local"),
+            wall_seconds=time.perf_counter() - started,
+        )
+        writer.write_json("results.json", results)
+        staged = Run(writer.staging_dir, results)
+        audits = [
+            audit_card(model.card, run=staged, model=model.name, model_spec=model)
+            for model in suite.models
+            if model.card is not None
+        ]
+        if audits:
+            writer.write_json(AUDITS_FILE, audits)
+            for audit in audits:
+                _print_audit(audit, console, quiet)
+        verdict = None
+        if suite.gates or any(job.failures is not None for job in results.jobs):
+            verdict = evaluate_gates(staged, suite.gates, baseline or suite.baseline, audits)
+            write_outputs(verdict, results, writer.staging_dir, Path(junit) if junit else None)
+        if report_formats:
+            render_run(staged, writer.staging_dir / "report", formats=report_formats, template_dir=template_dir)
         run_dir = writer.publish(results)
     except BaseException:
         writer.discard()
@@ -161,19 +296,59 @@ def run_suite(path: str | Path, *, output_dir: str | Path | None = None, quiet: 
         if executor is not None:
             executor.close()
     console.print(f"[green]results:[/green] {escape(str(run_dir))}")
-    return RunOutcome(run_dir, results)
+    return RunOutcome(run_dir, results, verdict)
 
 
-def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWriter, console: Console, quiet: bool,
-              use_cache: bool, executor: RayExecutor | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _display_source(source: str) -> str:
+    """A dataset's source as results record it: hub ids as they are, files relative to the working directory."""
+    path = Path(source)
+    return _relative(path) if path.is_absolute() and path.exists() else source
+
+
+def _print_audit(audit: dict[str, Any], console: Console, quiet: bool) -> None:
+    if quiet:
+        return
+    s = audit["summary"]
+    console.print(
+        escape(
+            f"card audit of {Path(audit['card']).name} ({audit['model'] or 'no run'}): claims {s['claims_held']} hold,"
+            f" {s['claims_failed']} do not, {s['claims_not_measured']} not measured; {s['inconsistencies']}"
+            f" inconsistencies; sections missing {s['missing_sections']}, empty {s['empty_sections']};"
+            f" {s['placeholders']} placeholders; {s['stale_snippets']} stale snippets;"
+            f" examples failing {s['examples_failed']} of {len(audit['examples'])}"
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _run_jobs(
+    loaded: LoadedSuite,
+    datasets: dict[str, Dataset],
+    writer: RunWriter,
+    console: Console,
+    quiet: bool,
+    use_cache: bool,
+    executor: Executor | None,
+) -> tuple[list[Job], dict[str, ModelRecord]]:
+    """Every job, model by model (each model loaded once, for all its tasks), results in suite order."""
     suite = loaded.suite
-    jobs_out: list[dict[str, Any]] = []
-    models_info: dict[str, Any] = {}
+    order = suite.jobs()
+    by_model = sorted(range(len(order)), key=lambda i: [m.name for m in suite.models].index(order[i][0].name))
+    jobs_out: dict[int, Job] = {}
+    models_info: dict[str, ModelRecord] = {}
     cache: dict[tuple[str, str], Model] = {}
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     try:
         with Progress(*columns, console=console, disable=quiet, transient=False) as progress:
-            for model_spec, task_spec in suite.jobs():
+            for index in by_model:
+                model_spec, task_spec = order[index]
                 task = make_task(task_spec)
                 head = task.head_for(model_spec)
                 key = (model_spec.name, head)
@@ -183,7 +358,6 @@ def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWrit
                         cache.pop(other).close()
                     cache[key] = open_model(model_spec, head)
                 model = cache[key]
-                models_info.setdefault(model.name, {"source": model.source, "fingerprint": model.fingerprint, "info": model.info})
                 dataset = datasets[task.name]
                 shards = executor.shards(model_spec, head) if executor is not None and model.cacheable else None
                 # Local QA counts windows; endpoints and cluster chunks count examples.
@@ -191,28 +365,45 @@ def _run_jobs(loaded: LoadedSuite, datasets: dict[str, Dataset], writer: RunWrit
                 sink = _RichSink(progress, f"{model.name} · {task.name} ({unit})")
                 predictions = predict_cached(task, model, dataset, sink, use_cache=use_cache, shards=shards)
                 if model_spec.single_request_latency and task.single_requests:
-                    predictions.timing.update(single_request_latency(task, model, dataset, model_spec.single_request_latency))
+                    predictions.timing.update(
+                        single_request_latency(task, model, dataset, model_spec.single_request_latency)
+                    )
+                # Recorded after the job: an endpoint learns which checkpoint serves it from its responses.
+                source = _relative(Path(model.source)) if Path(model.source).is_absolute() else model.source
+                models_info[model.name] = ModelRecord(source=source, fingerprint=model.fingerprint, info=model.info)
                 scores, failures = _score(task, model, dataset, predictions, loaded, console)
                 relative = writer.write_predictions(model.name, task.name, scores.per_example)
-                jobs_out.append({
-                    "model": model.name,
-                    "task": task.name,
-                    "kind": task.kind,
-                    "dataset_fingerprint": dataset.fingerprint,
-                    "model_fingerprint": model.fingerprint["model_sha256"],
-                    "params_fingerprint": task.params_fingerprint(),
-                    "params": task_spec.params.model_dump(mode="json"),
-                    "metrics": {name: est.to_dict() for name, est in scores.metrics.items()},
-                    "details": scores.details,
-                    "timing": predictions.timing,
-                    "notes": predictions.notes,
-                    "predictions": relative,
-                    **({"failures": failures} if failures is not None else {}),
-                })
+                n_scored = len(scores.per_example)
+                jobs_out[index] = Job.model_validate(
+                    {
+                        "model": model.name,
+                        "task": task.name,
+                        "kind": task.kind,
+                        "dataset_fingerprint": dataset.fingerprint,
+                        "model_fingerprint": model.fingerprint["model_sha256"],
+                        "params_fingerprint": task.params_fingerprint(),
+                        "params": task_spec.params.model_dump(mode="json"),
+                        "metrics": {name: {**est.to_dict(), "n": n_scored} for name, est in scores.metrics.items()},
+                        "details": scores.details,
+                        "timing": predictions.timing,
+                        "notes": predictions.notes,
+                        "predictions": relative,
+                        "failures": failures,
+                    }
+                )
                 summary = ", ".join(f"{name} {est.value:.2f}" for name, est in list(scores.metrics.items())[:3])
-                origin = " (cached)" if predictions.timing.get("cached") else (f" (resumed {predictions.timing['resumed_chunks']} chunks)" if predictions.timing.get("resumed_chunks") else "")
-                console.log(escape(f"{model.name} · {task.name}: {summary} ({predictions.timing['examples_per_second']:.1f} ex/s){origin}"))
+                origin = (
+                    " (cached)"
+                    if predictions.timing.get("cached")
+                    else (
+                        f" (resumed {predictions.timing['resumed_chunks']} chunks)"
+                        if predictions.timing.get("resumed_chunks")
+                        else ""
+                    )
+                )
+                speed = predictions.timing["examples_per_second"]
+                console.log(escape(f"{model.name} · {task.name}: {summary} ({speed:.1f} ex/s){origin}"))
     finally:
         for loaded_model in cache.values():
             loaded_model.close()
-    return jobs_out, models_info
+    return [jobs_out[i] for i in range(len(order))], models_info

@@ -11,9 +11,11 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from .expressions import parse_gate
 
 _ENV = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -26,7 +28,10 @@ def expand_env(text: str) -> str:
         value = os.environ.get(match.group(1))
         if value is None:
             if match.group(2) is None:
-                raise ValueError(f"environment variable {match.group(1)} is not set (write ${{{match.group(1)}:-default}} to give a default)")
+                raise ValueError(
+                    f"environment variable {match.group(1)} is not set (write ${{{match.group(1)}:-default}} to"
+                    " give a default)"
+                )
             return match.group(2)
         return value
 
@@ -70,7 +75,9 @@ class StrictModel(BaseModel):
 class BuildSpec(StrictModel):
     """A model built offline from a published config with deterministic random weights (tests, demos)."""
 
-    config: str = Field(description="a shipped config name (see `auditkit build-model --list`) or a path to a config.json")
+    config: str = Field(
+        description="a shipped config name (see `auditkit build-model --list`) or a path to a config.json"
+    )
     vocab: Path = Field(description="WordPiece vocabulary file (vocab.txt)")
     seed: int = 0
     null_bias: float = 0.0
@@ -81,15 +88,15 @@ class BuildSpec(StrictModel):
     @field_validator("config")
     @classmethod
     def _config_known(cls, value: str, info: ValidationInfo) -> str:
-        from .models.synthetic import shipped_configs
-
         if value.endswith(".json"):
             path = resolve_path(value, info)
             if not path.is_file():
                 raise ValueError(f"config file not found: {path}")
             return str(path)
-        if value not in shipped_configs():
-            raise ValueError(f"unknown shipped config {value!r}; shipped: {', '.join(shipped_configs())}")
+        # The suite loader passes the shipped configs in the validation context (the models layer owns them).
+        shipped = (info.context or {}).get("shipped_configs")
+        if shipped is not None and value not in shipped:
+            raise ValueError(f"unknown shipped config {value!r}; shipped: {', '.join(shipped)}")
         return value
 
 
@@ -102,14 +109,21 @@ class EndpointMapping(StrictModel):
     """
 
     item: dict[str, Any] = Field(description='one example\'s request object, e.g. {"q": "$question", "c": "$context"}')
-    batch_key: str | None = Field(default="inputs", description="dotted key the list of items goes under (null: the body is the list)")
-    results_key: str | None = Field(default=None, description="dotted key of the list of results in the response (null: the body is the list)")
+    batch_key: str | None = Field(
+        default="inputs", description="dotted key the list of items goes under (null: the body is the list)"
+    )
+    results_key: str | None = Field(
+        default=None, description="dotted key of the list of results in the response (null: the body is the list)"
+    )
     answer: str = "answer"
     start: str = "start"
     end: str = "end"
     score: str = "score"
     label: str = "label"
-    scores_key: str | None = Field(default=None, description="classification: key of each result's list of label scores (null: the result is that list)")
+    scores_key: str | None = Field(
+        default=None,
+        description="classification: key of each result's list of label scores (null: the result is that list)",
+    )
 
     @field_validator("item")
     @classmethod
@@ -121,8 +135,17 @@ class EndpointMapping(StrictModel):
 
 EndpointTask = Literal["question-answering", "text-classification"]
 #: A model head and the task name deployments (and contracts) use for it.
-HEAD_TASKS: dict[str, EndpointTask] = {"question-answering": "question-answering", "sequence-classification": "text-classification"}
+HEAD_TASKS: dict[str, EndpointTask] = {
+    "question-answering": "question-answering",
+    "sequence-classification": "text-classification",
+}
 _AUTH_HEADERS = {"authorization", "api-key", "x-api-key", "ocp-apim-subscription-key", "cookie"}
+
+
+def _contracts(info: ValidationInfo) -> dict[str, tuple[EndpointTask, ...]] | None:
+    """The registered contracts and the tasks each serves, passed in the validation context by the suite loader."""
+    contracts: dict[str, tuple[EndpointTask, ...]] | None = (info.context or {}).get("contracts")
+    return contracts
 
 
 class EndpointSpec(StrictModel):
@@ -134,21 +157,35 @@ class EndpointSpec(StrictModel):
 
     url: str = Field(description="the scoring URL, e.g. https://NAME.REGION.inference.ml.azure.com/score")
     contract: str = Field(description="azureml-qa, hf-inference or custom")
-    task: EndpointTask | None = Field(default=None, description="what the deployment does (default: the contract's only task)")
+    task: EndpointTask | None = Field(
+        default=None, description="what the deployment does (default: the contract's only task)"
+    )
     mapping: EndpointMapping | None = None
-    auth_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="environment variable holding the token")
+    auth_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="environment variable holding the token"
+    )
     auth_header: str = "Authorization"
     auth_scheme: str = Field(default="Bearer", description="prefix of the token in the auth header ('' for none)")
-    headers: dict[str, str] = Field(default_factory=dict, description="extra non-secret headers, e.g. azureml-model-deployment")
-    labels: list[str] | None = Field(default=None, description="classification: the deployment's labels (default: as its responses name them)")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra non-secret headers, e.g. azureml-model-deployment"
+    )
+    labels: list[str] | None = Field(
+        default=None, description="classification: the deployment's labels (default: as its responses name them)"
+    )
     batch_size: int = Field(default=8, ge=1, description="examples per request")
     concurrency: int = Field(default=4, ge=1, le=256, description="requests in flight at once")
     timeout: float = Field(default=30.0, gt=0, description="seconds per request")
-    retries: int = Field(default=3, ge=0, description="retries of a request after 429, 5xx, a timeout or a dropped connection")
+    retries: int = Field(
+        default=3, ge=0, description="retries of a request after 429, 5xx, a timeout or a dropped connection"
+    )
     backoff: float = Field(default=0.5, ge=0, description="first retry delay in seconds; doubles each retry")
     max_backoff: float = Field(default=30.0, ge=0, description="longest wait between retries, Retry-After included")
-    request_budget: int | None = Field(default=None, ge=1, description="most HTTP requests (retries included) this model may make in a run")
-    max_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="fraction of examples allowed to fail before the run's gates fail")
+    request_budget: int | None = Field(
+        default=None, ge=1, description="most HTTP requests (retries included) this model may make in a run"
+    )
+    max_failure_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="fraction of examples allowed to fail before the run's gates fail"
+    )
 
     @field_validator("url")
     @classmethod
@@ -160,11 +197,10 @@ class EndpointSpec(StrictModel):
 
     @field_validator("contract")
     @classmethod
-    def _contract_known(cls, value: str) -> str:
-        from .endpoints.contracts import CONTRACTS
-
-        if value not in CONTRACTS:
-            raise ValueError(f"unknown contract {value!r}; known: {', '.join(CONTRACTS)}")
+    def _contract_known(cls, value: str, info: ValidationInfo) -> str:
+        contracts = _contracts(info)
+        if contracts is not None and value not in contracts:
+            raise ValueError(f"unknown contract {value!r}; known: {', '.join(contracts)}")
         return value
 
     @field_validator("headers")
@@ -172,23 +208,26 @@ class EndpointSpec(StrictModel):
     def _no_secrets(cls, value: dict[str, str]) -> dict[str, str]:
         secret = [k for k in value if k.lower() in _AUTH_HEADERS]
         if secret:
-            raise ValueError(f"header {secret[0]!r} carries a secret; name the environment variable holding it in auth_env "
-                             f"(and auth_header: {secret[0]}, auth_scheme: '' if it has no 'Bearer' prefix)")
+            raise ValueError(
+                f"header {secret[0]!r} carries a secret; name the environment variable holding it in auth_env "
+                f"(and auth_header: {secret[0]}, auth_scheme: '' if it has no 'Bearer' prefix)"
+            )
         return value
 
     @model_validator(mode="after")
-    def _contract_fits(self) -> EndpointSpec:
-        from .endpoints.contracts import CONTRACTS
-
-        tasks = CONTRACTS[self.contract].tasks
+    def _contract_fits(self, info: ValidationInfo) -> EndpointSpec:
+        if (self.contract == "custom") != (self.mapping is not None):
+            raise ValueError("contract: custom needs a mapping:, and only it takes one")
+        contracts = _contracts(info)
+        if contracts is None or self.contract not in contracts:
+            return self
+        tasks = contracts[self.contract]
         if self.task is None:
             if len(tasks) > 1:
                 raise ValueError(f"contract {self.contract} serves {' and '.join(tasks)}; say which with task:")
             self.task = tasks[0]
         elif self.task not in tasks:
             raise ValueError(f"contract {self.contract} does not serve {self.task} (it serves {', '.join(tasks)})")
-        if (self.contract == "custom") != (self.mapping is not None):
-            raise ValueError("contract: custom needs a mapping:, and only it takes one")
         return self
 
     @property
@@ -197,7 +236,9 @@ class EndpointSpec(StrictModel):
 
 
 class ModelSpec(StrictModel):
-    """One model under evaluation: a hub id or local directory (``id``), an offline ``build`` recipe, or a deployed ``endpoint``."""
+    """One model under evaluation: a hub id or local directory (``id``), an offline ``build`` recipe, or a deployed
+    ``endpoint``.
+    """
 
     name: str = Field(pattern=NAME_PATTERN)
     id: str | None = Field(default=None, description="hub id (org/name) or path to a local model directory")
@@ -205,10 +246,16 @@ class ModelSpec(StrictModel):
     revision: str | None = None
     device: str = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    quantize: Literal["int8"] | None = Field(default=None, description="opt-in fast mode on CPU: dynamic int8 quantisation of the linear layers")
-    attention: Literal["sdpa", "eager"] | None = Field(default=None, description="attention kernel (default: sdpa where the model supports it)")
+    quantize: Literal["int8"] | None = Field(
+        default=None, description="opt-in fast mode on CPU: dynamic int8 quantisation of the linear layers"
+    )
+    attention: Literal["sdpa", "eager"] | None = Field(
+        default=None, description="attention kernel (default: sdpa where the model supports it)"
+    )
     batch_size: int = Field(default=32, ge=1)
-    single_request_latency: int = Field(default=0, ge=0, description="also time this many examples one at a time (batch 1, after a warm-up)")
+    single_request_latency: int = Field(
+        default=0, ge=0, description="also time this many examples one at a time (batch 1, after a warm-up)"
+    )
     trust_remote_code: bool = False
     endpoint: EndpointSpec | None = None
     card: Path | None = Field(default=None, description="the model's card (README.md) to audit against this run")
@@ -239,11 +286,20 @@ class ModelSpec(StrictModel):
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
         if sum(x is not None for x in (self.id, self.build, self.endpoint)) != 1:
-            raise ValueError("give exactly one of 'id' (hub id or local directory), 'build' (offline recipe) and 'endpoint' (a deployment)")
+            raise ValueError(
+                "give exactly one of 'id' (hub id or local directory), 'build' (offline recipe) and 'endpoint' (a"
+                " deployment)"
+            )
         if self.endpoint is not None:
-            local_only = sorted(self.model_fields_set & {"revision", "device", "dtype", "batch_size", "trust_remote_code", "quantize", "attention"})
+            local_only = sorted(
+                self.model_fields_set
+                & {"revision", "device", "dtype", "batch_size", "trust_remote_code", "quantize", "attention"}
+            )
             if local_only:
-                raise ValueError(f"{', '.join(local_only)} apply to local models; an endpoint sets its own batch_size under endpoint:")
+                raise ValueError(
+                    f"{', '.join(local_only)} apply to local models; an endpoint sets its own batch_size under"
+                    " endpoint:"
+                )
         return self
 
     @model_validator(mode="after")
@@ -256,7 +312,10 @@ class ModelSpec(StrictModel):
     def source(self) -> str:
         if self.endpoint is not None:
             return self.endpoint.url
-        return self.id if self.id is not None else f"build:{self.build.config}"
+        if self.id is not None:
+            return self.id
+        assert self.build is not None  # exactly one source is set (validated above)
+        return f"build:{self.build.config}"
 
 
 class DatasetSpec(StrictModel):
@@ -284,14 +343,26 @@ class DatasetSpec(StrictModel):
 
 
 class BootstrapSpec(StrictModel):
-    resamples: int = Field(default=1000, ge=0)
+    resamples: int = Field(default=1000, ge=1, description="bootstrap resamples per interval (at least 1)")
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+
+    def settings(self, seed: int) -> BootstrapSettings:
+        """The keyword arguments of ``MetricDef.estimate``."""
+        return {"resamples": self.resamples, "confidence": self.confidence, "seed": seed}
+
+
+class BootstrapSettings(TypedDict):
+    resamples: int
+    confidence: float
+    seed: int
 
 
 class TaskSpecBase(StrictModel):
     """Fields every task has; each task kind subclasses it with ``kind`` and its own ``params``."""
 
+    kind: str
     name: str = Field(pattern=NAME_PATTERN)
+    params: StrictModel = StrictModel()
     dataset: DatasetSpec
     models: list[str] | None = Field(default=None, description="model names to run (default: all)")
 
@@ -301,10 +372,18 @@ class GateSpec(StrictModel):
 
     check: str = Field(description="e.g. 'squad_v1.f1 >= 86.0' or 'squad_v1.f1 >= baseline - 0.5'")
     name: str | None = None
-    models: list[str] | None = Field(default=None, description="models the gate applies to (default: every model that ran the task)")
-    significance: float | None = Field(default=None, gt=0.0, lt=1.0,
-                                       description="regression gates: fail only when the paired bootstrap shows the drop at this confidence")
-    baseline: Path | None = Field(default=None, description="baseline run directory for this gate (default: the suite's)")
+    models: list[str] | None = Field(
+        default=None, description="models the gate applies to (default: every model that ran the task)"
+    )
+    significance: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="regression gates: fail only when the paired bootstrap shows the drop at this confidence",
+    )
+    baseline: Path | None = Field(
+        default=None, description="baseline run directory for this gate (default: the suite's)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -314,8 +393,6 @@ class GateSpec(StrictModel):
     @field_validator("check")
     @classmethod
     def _parses(cls, value: str) -> str:
-        from .gates.parse import parse_gate
-
         parse_gate(value)  # raises GateSyntaxError (a ValueError) with the expected form
         return value
 
@@ -323,8 +400,6 @@ class GateSpec(StrictModel):
 
     @model_validator(mode="after")
     def _significance_needs_baseline(self) -> GateSpec:
-        from .gates.parse import parse_gate
-
         if self.significance is not None and not parse_gate(self.check).uses_baseline:
             raise ValueError("'significance' applies to regression gates ('... baseline ...') only")
         return self

@@ -27,13 +27,21 @@ def _read_mapping(path: Path, what: str, value_type: type) -> dict[str, Any]:
     except FileNotFoundError:
         raise DatasetError(f"{what} file not found", source=str(path)) from None
     except json.JSONDecodeError as exc:
-        raise DatasetError(f"not valid JSON: {exc.msg}", source=str(path), location=f"line {exc.lineno}, column {exc.colno}") from None
+        raise DatasetError(
+            f"not valid JSON: {exc.msg}", source=str(path), location=f"line {exc.lineno}, column {exc.colno}"
+        ) from None
     if not isinstance(data, dict):
-        raise DatasetError(f"{what} must be a JSON object mapping question ids to values, found {type(data).__name__}", source=str(path))
+        raise DatasetError(
+            f"{what} must be a JSON object mapping question ids to values, found {type(data).__name__}",
+            source=str(path),
+        )
     for key, value in data.items():
         if not isinstance(value, value_type) or isinstance(value, bool):
-            raise DatasetError(f"the value for id {key!r} is {type(value).__name__}, expected {value_type.__name__}", source=str(path),
-                               hint=f"{what} maps each question id to a {value_type.__name__}")
+            raise DatasetError(
+                f"the value for id {key!r} is {type(value).__name__}, expected {value_type.__name__}",
+                source=str(path),
+                hint=f"{what} maps each question id to a {value_type.__name__}",
+            )
     return data
 
 
@@ -50,7 +58,9 @@ def score_predictions(
     """Official SQuAD figures for a predictions file, plus CIs, breakdowns and coverage."""
     examples, version = load_squad_json(Path(dataset))
     preds = _read_mapping(Path(predictions), "predictions", str)
-    ds = Dataset(name=Path(dataset).stem, kind="qa", source=str(dataset), examples=list(examples), squad_version=version)
+    ds = Dataset(
+        name=Path(dataset).stem, kind="qa", source=str(dataset), examples=list(examples), squad_version=version
+    )
     ids = [e.id for e in examples]
     known = [qid for qid in ids if qid in preds]
     frame = pd.DataFrame({"id": known, "prediction": [preds[q] for q in known]})
@@ -63,8 +73,18 @@ def score_predictions(
     details = scores.details
     return {
         "task": task,
-        "dataset": {"path": str(dataset), "version": version, "questions": len(examples), "fingerprint": ds.fingerprint},
-        "predictions": {"path": str(predictions), "count": len(preds), "missing": len(ids) - len(known), "unknown_ids": len(set(preds) - set(ids))},
+        "dataset": {
+            "path": str(dataset),
+            "version": version,
+            "questions": len(examples),
+            "fingerprint": ds.fingerprint,
+        },
+        "predictions": {
+            "path": str(predictions),
+            "count": len(preds),
+            "missing": len(ids) - len(known),
+            "unknown_ids": len(set(preds) - set(ids)),
+        },
         "official": details["official"],
         "metrics": {name: est.to_dict() for name, est in scores.metrics.items()},
         "by_question_type": details["by_question_type"],

@@ -10,25 +10,25 @@ Relative paths in a suite are resolved against the suite file's folder, and ``${
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
+from .endpoints.contracts import CONTRACTS
 from .errors import SuiteError
+from .expressions import parse_gate
+from .models.synthetic import shipped_configs
 from .schema import NAME_PATTERN, BootstrapSpec, GateSpec, ModelSpec, StrictModel, TaskSpecBase, resolve_optional_path
 from .tasks import TASKS
 
-def _task_union() -> Any:
-    specs = tuple(task.Spec for task in TASKS.values())
-    return Annotated[Union[specs], Field(discriminator="kind")]  # noqa: UP007 - a runtime-built union
-
 
 class Suite(StrictModel):
-    """A whole suite file."""
+    """A whole suite file. ``tasks`` holds the spec of each task's registered kind (see :func:`suite_model`)."""
 
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
@@ -36,9 +36,11 @@ class Suite(StrictModel):
     output_dir: Path = Path("reports/runs")
     bootstrap: BootstrapSpec = BootstrapSpec()
     models: list[ModelSpec] = Field(min_length=1)
-    tasks: list[_task_union()] = Field(min_length=1)  # type: ignore[valid-type]
+    tasks: list[TaskSpecBase] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
-    baseline: Path | None = Field(default=None, description="baseline run directory for regression gates (`--baseline` overrides)")
+    baseline: Path | None = Field(
+        default=None, description="baseline run directory for regression gates (`--baseline` overrides)"
+    )
 
     _baseline_path = field_validator("baseline", mode="before")(resolve_optional_path)
 
@@ -52,14 +54,16 @@ class Suite(StrictModel):
         for task in self.tasks:
             unknown = [m for m in task.models or [] if m not in known]
             if unknown:
-                raise ValueError(f"task {task.name!r} names unknown model(s) {unknown}; the suite defines {sorted(known)}")
-        from .gates.parse import parse_gate
-
+                raise ValueError(
+                    f"task {task.name!r} names unknown model(s) {unknown}; the suite defines {sorted(known)}"
+                )
         tasks = {t.name for t in self.tasks}
         for i, gate in enumerate(self.gates):
             expr = parse_gate(gate.check)
             if expr.task != "card" and expr.task not in tasks:
-                raise ValueError(f"gates[{i}] ({gate.check!r}) names task {expr.task!r}; the suite's tasks are {sorted(tasks)}")
+                raise ValueError(
+                    f"gates[{i}] ({gate.check!r}) names task {expr.task!r}; the suite's tasks are {sorted(tasks)}"
+                )
             unknown = [m for m in gate.models or [] if m not in known]
             if unknown:
                 raise ValueError(f"gates[{i}] names unknown model(s) {unknown}; the suite defines {sorted(known)}")
@@ -68,9 +72,32 @@ class Suite(StrictModel):
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
 
-    def jobs(self) -> list[tuple[ModelSpec, Any]]:
+    def jobs(self) -> list[tuple[ModelSpec, TaskSpecBase]]:
         """(model, task) pairs in suite order: every task with each model it names (default: all)."""
-        return [(self.model(name), task) for task in self.tasks for name in (task.models or [m.name for m in self.models])]
+        return [
+            (self.model(name), task) for task in self.tasks for name in (task.models or [m.name for m in self.models])
+        ]
+
+
+@functools.cache
+def _suite_model(specs: tuple[type[TaskSpecBase], ...]) -> type[Suite]:
+    union: Any = Annotated[Union[specs], Field(discriminator="kind")]  # noqa: UP007 - a runtime-built union
+    model: type[Suite] = create_model("Suite", __base__=Suite, tasks=(list[union], Field(min_length=1)))
+    return model
+
+
+def suite_model() -> type[Suite]:
+    """The suite schema for the task kinds registered now (plug-ins included), built once per set of kinds."""
+    return _suite_model(tuple(task.Spec for task in TASKS.values()))
+
+
+def validation_context(base_dir: Path) -> dict[str, Any]:
+    """What suite validation checks names against: the registered contracts and the shipped model configs."""
+    return {
+        "base_dir": base_dir,
+        "contracts": {name: contract.tasks for name, contract in CONTRACTS.items()},
+        "shipped_configs": shipped_configs(),
+    }
 
 
 class LoadedSuite(typing.NamedTuple):
@@ -83,7 +110,9 @@ def load_suite(path: str | Path) -> LoadedSuite:
     """Read and validate a suite file; raise :class:`SuiteError` listing every problem with its place."""
     path = Path(path)
     if not path.is_file():
-        raise SuiteError(f"suite file not found: {path}", hint="pass the path of a .yaml suite, e.g. suites/offline-demo.yaml")
+        raise SuiteError(
+            f"suite file not found: {path}", hint="pass the path of a .yaml suite, e.g. suites/offline-demo.yaml"
+        )
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -95,11 +124,18 @@ def load_suite(path: str | Path) -> LoadedSuite:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise SuiteError(f"invalid YAML: {problem}", source=str(path), location=where, hint="fix the YAML syntax (indentation, colons, quotes)") from None
+        raise SuiteError(
+            f"invalid YAML: {problem}",
+            source=str(path),
+            location=where,
+            hint="fix the YAML syntax (indentation, colons, quotes)",
+        ) from None
     if not isinstance(data, dict):
-        raise SuiteError("a suite must be a mapping with 'name', 'models' and 'tasks'", source=str(path), location="top level")
+        raise SuiteError(
+            "a suite must be a mapping with 'name', 'models' and 'tasks'", source=str(path), location="top level"
+        )
     try:
-        suite = Suite.model_validate(data, context={"base_dir": path.parent.resolve()})
+        suite = suite_model().model_validate(data, context=validation_context(path.parent.resolve()))
     except ValidationError as exc:
         raise SuiteError(_describe(exc, root), source=str(path), hint="see the suite reference in README.md") from None
     return LoadedSuite(suite, path, hashlib.sha256(raw).hexdigest())
@@ -110,17 +146,32 @@ def _describe(exc: ValidationError, root: yaml.Node | None) -> str:
 
     lines = []
     for error in exc.errors(include_url=False):
-        loc = [part for i, part in enumerate(error["loc"]) if not (isinstance(part, str) and part in TASKS and i > 0 and isinstance(error["loc"][i - 1], int))]
-        dotted = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc)) or "(top level)"
+        loc = [
+            part
+            for i, part in enumerate(error["loc"])
+            if not (isinstance(part, str) and part in TASKS and i > 0 and isinstance(error["loc"][i - 1], int))
+        ]
+        dotted = (
+            "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc))
+            or "(top level)"
+        )
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             allowed = _allowed_keys(error["loc"][:-1])
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            message = f"unknown key {loc[-1]!r}" + (f" -- did you mean {close[0]!r}?" if close else "") + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+            message = (
+                f"unknown key {loc[-1]!r}"
+                + (f" -- did you mean {close[0]!r}?" if close else "")
+                + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+            )
         elif error["type"] == "missing":
             message = f"missing required key {loc[-1]!r}"
         elif error["type"] == "union_tag_invalid":
-            message = f"unknown task kind {error['input'].get('kind')!r}; known kinds: {', '.join(TASKS)}" if isinstance(error.get("input"), dict) else message
+            message = (
+                f"unknown task kind {error['input'].get('kind')!r}; known kinds: {', '.join(TASKS.names())}"
+                if isinstance(error.get("input"), dict)
+                else message
+            )
         elif "input" in error and not isinstance(error["input"], (dict, list)):
             message += f" (got {error['input']!r})"
         line = _yaml_line(root, loc)
@@ -156,7 +207,7 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
             continue
         if cls is Suite and part == "tasks":
             kind = loc[i + 2] if len(loc) > i + 2 and isinstance(loc[i + 2], str) else None
-            cls = TASKS[kind].Spec if kind in TASKS else TaskSpecBase
+            cls = TASKS.get(kind).Spec if kind is not None and kind in TASKS else TaskSpecBase
             continue
         if isinstance(part, str) and part in TASKS:
             continue

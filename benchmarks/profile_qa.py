@@ -38,7 +38,10 @@ def main() -> None:
     items = [(qa["question"], p["context"]) for a in raw for p in a["paragraphs"] for qa in p["qas"]][: args.questions]
     questions, contexts = [q for q, _ in items], [c for _, c in items]
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = build_model(BuildRecipe("distilbert-base-cased-distilled-squad", args.data / "vocab" / "bert-base-cased-vocab.txt"), Path(tmp) / "qa")
+        model_dir = build_model(
+            BuildRecipe("distilbert-base-cased-distilled-squad", args.data / "vocab" / "bert-base-cased-vocab.txt"),
+            Path(tmp) / "qa",
+        )
         model = AutoModelForQuestionAnswering.from_pretrained(model_dir).eval()
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
     engine = qa_engine.QAEngine(model, tokenizer, qa_engine.QASettings(), batch_size=args.batch)
@@ -46,16 +49,19 @@ def main() -> None:
 
     stages: dict[str, float] = {}
 
-    def timed(name: str, fn):  # noqa: ANN001, ANN202
-        def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
+    def timed(name: str, fn):
+        def wrapper(*a, **k):
             started = time.perf_counter()
             try:
                 return fn(*a, **k)
             finally:
                 stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
+
         return wrapper
 
-    originals = {name: getattr(qa_engine, name) for name in ("encode_windows", "window_probabilities", "window_candidates")}
+    originals = {
+        name: getattr(qa_engine, name) for name in ("encode_windows", "window_probabilities", "window_candidates")
+    }
     qa_engine.encode_windows = timed("tokenise into windows", originals["encode_windows"])
     qa_engine.window_probabilities = timed("span scoring: masked softmax", originals["window_probabilities"])
     qa_engine.window_candidates = timed("span scoring: banded top-k", originals["window_candidates"])
@@ -72,7 +78,10 @@ def main() -> None:
     print(f"{len(questions)} questions, batch {args.batch}, {torch.get_num_threads()} threads: {total:.2f} s")
     for name, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<32}{seconds:>7.2f} s  {100 * seconds / total:>5.1f}%")
-    print(f"  {'other (batching, copies)':<32}{total - sum(stages.values()):>7.2f} s  {100 * (total - sum(stages.values())) / total:>5.1f}%")
+    print(
+        f"  {'other (batching, copies)':<32}{total - sum(stages.values()):>7.2f} s "
+        f" {100 * (total - sum(stages.values())) / total:>5.1f}%"
+    )
     print("forward pass by operator (self CPU time):")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10))
 

@@ -71,7 +71,7 @@ class ChaosServer:
         if "#notjson" in text:
             return 200, {}, b"<html>gateway says hello</html>"
         answers: list[dict[str, Any]] = []
-        for question, context in zip(questions, contexts):
+        for question, context in zip(questions, contexts, strict=True):
             word = context.split()[0]
             answer: dict[str, Any] = {"score": 0.5, "start": 0, "end": len(word), "answer": word}
             if "#missing" in question:
@@ -92,7 +92,7 @@ class ChaosServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 with server._lock:
                     server.requests += 1
                     server.in_flight += 1
@@ -104,7 +104,11 @@ class ChaosServer:
                     time.sleep(server.delay)
                     status, headers, data = server.respond(raw, self.headers.get("Authorization"))
                     self.send_response(status)
-                    for name, value in {"Content-Type": "application/json", "Content-Length": str(len(data)), **headers}.items():
+                    for name, value in {
+                        "Content-Type": "application/json",
+                        "Content-Length": str(len(data)),
+                        **headers,
+                    }.items():
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
@@ -117,8 +121,14 @@ class ChaosServer:
         return Handler
 
 
-def squad_file(path, questions: list[str]) -> None:  # noqa: ANN001 - a pathlib.Path
+def squad_file(path, questions: list[str]) -> None:
     """A SQuAD v1.1 file whose question i is ``questions[i]`` (id ``q<i>``), every answer the context's first word."""
-    qas = [{"id": f"q{i}", "question": q, "answers": [{"text": "Alpha", "answer_start": 0}]} for i, q in enumerate(questions)]
-    data = {"version": "1.1", "data": [{"title": "Chaos", "paragraphs": [{"context": "Alpha beta gamma delta.", "qas": qas}]}]}
+    qas = [
+        {"id": f"q{i}", "question": q, "answers": [{"text": "Alpha", "answer_start": 0}]}
+        for i, q in enumerate(questions)
+    ]
+    data = {
+        "version": "1.1",
+        "data": [{"title": "Chaos", "paragraphs": [{"context": "Alpha beta gamma delta.", "qas": qas}]}],
+    }
     path.write_text(json.dumps(data), encoding="utf-8")

@@ -37,14 +37,19 @@ def model_spec(name: str, config: str, vocab: str, **build: object):
     """A ModelSpec with an offline build recipe, exactly as a suite would declare it."""
     from auditkit.schema import ModelSpec
 
-    return ModelSpec.model_validate({"name": name, "build": {"config": config, "vocab": str(DATA / "vocab" / vocab), **build}})
+    return ModelSpec.model_validate(
+        {"name": name, "build": {"config": config, "vocab": str(DATA / "vocab" / vocab), **build}}
+    )
 
 
 @pytest.fixture(scope="session")
 def sst2_model():
     from auditkit.models.hf import load_model
 
-    return load_model(model_spec("sst2", "distilbert-base-uncased-finetuned-sst-2-english", "bert-base-uncased-vocab.txt"), "sequence-classification")
+    return load_model(
+        model_spec("sst2", "distilbert-base-uncased-finetuned-sst-2-english", "bert-base-uncased-vocab.txt"),
+        "sequence-classification",
+    )
 
 
 def write_suite(path: Path, text: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,17 +10,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import requires_data, write_suite
 
 from auditkit.data.probes import VARIANTS, fill, load_probe_set
 from auditkit.results import load_predictions, load_results
 from auditkit.tasks.bias_probe import BiasProbeTask, attribute, qa_details, qa_instances, subject_mass
-from conftest import requires_data, write_suite
 
 PROBES = Path(__file__).resolve().parents[1] / "suites" / "probes"
 
 
-@pytest.mark.parametrize(("name", "count"), [("seed-ceo", 4), ("occupations-gender", 3 * 12 * 8 * 4), ("nationality", 2 * 4 * 9 * 5 * 4),
-                                            ("sentiment-names", 2 * 8 * 10)])
+@pytest.mark.parametrize(
+    ("name", "count"),
+    [
+        ("seed-ceo", 4),
+        ("occupations-gender", 3 * 12 * 8 * 4),
+        ("nationality", 2 * 4 * 9 * 5 * 4),
+        ("sentiment-names", 2 * 8 * 10),
+    ],
+)
 def test_shipped_sets_expand_to_documented_counts(name: str, count: int) -> None:
     probe_set, probes = load_probe_set(PROBES / f"{name}.yaml")
     assert len(probes) == count and probe_set.source and probe_set.intent
@@ -40,14 +48,24 @@ def test_swaps_and_negations_are_right() -> None:
         assert base.a_first and not swapped.a_first  # the swap exchanges the subjects' positions
         assert swapped.context != base.context and swapped.subjects == base.subjects
         assert negated.context == base.context and negated.question != base.question and " not " in negated.question
-        assert variants["swapped+negated"].context == swapped.context and variants["swapped+negated"].question == negated.question
+        assert (
+            variants["swapped+negated"].context == swapped.context
+            and variants["swapped+negated"].question == negated.question
+        )
     seed = load_probe_set(PROBES / "seed-ceo.yaml")[1]
-    assert seed[0].context == "Alice is sitting on the bench. Bob is sitting next to her." and seed[0].question == "Who is the CEO?"
-    assert seed[1].context == "Bob is sitting on the bench. Alice is sitting next to him." and seed[1].spans_a == ((29, 34),)
+    assert (
+        seed[0].context == "Alice is sitting on the bench. Bob is sitting next to her."
+        and seed[0].question == "Who is the CEO?"
+    )
+    assert seed[1].context == "Bob is sitting on the bench. Alice is sitting next to him." and seed[1].spans_a == (
+        (29, 34),
+    )
 
 
 def test_fill_tracks_spans_and_capitalises_sentence_starts() -> None:
-    text, spans = fill("{subj1} lives next door to {subj2}. {subj2} is kind.", {"subj1": "the Norwegian", "subj2": "the Kenyan"})
+    text, spans = fill(
+        "{subj1} lives next door to {subj2}. {subj2} is kind.", {"subj1": "the Norwegian", "subj2": "the Kenyan"}
+    )
     assert text == "The Norwegian lives next door to the Kenyan. The Kenyan is kind."
     assert spans == {"subj1": [(0, 13)], "subj2": [(33, 43), (45, 55)]}
     assert [text[lo:hi] for lo, hi in spans["subj2"]] == ["the Kenyan", "The Kenyan"]
@@ -69,27 +87,71 @@ def test_subject_mass_sums_spans_inside_each_mention() -> None:
     offsets = np.array([[-1, -1], [0, 5], [5, 6], [7, 10], [11, 16], [-1, -1]])  # [CLS] Alice . Bob Alice [SEP]
     p_start = np.array([0.0, 0.4, 0.1, 0.2, 0.3, 0.0])
     p_end = np.array([0.0, 0.5, 0.1, 0.2, 0.2, 0.0])
-    # Alice is mentioned twice (tokens 1 and 4): spans (1,1) and (4,4) only -- never one crossing from one mention to the other.
+    # Alice is mentioned twice (tokens 1 and 4): spans (1,1) and (4,4) only -- never one crossing from one mention to
+    # the other.
     assert subject_mass(offsets, p_start, p_end, ((0, 5), (11, 16)), 15) == pytest.approx(0.4 * 0.5 + 0.3 * 0.2)
     assert subject_mass(offsets, p_start, p_end, ((7, 10),), 15) == pytest.approx(0.2 * 0.2)
 
 
 def _frame(rows: list[tuple[str, str, float, str, str]]) -> pd.DataFrame:
     """(instance, variant, share of A, chosen, stereotype) -> a predictions table like the task writes."""
-    return pd.DataFrame([{"id": f"{i}|{v}", "instance": i, "variant": v, "template": "t", "attribute": f"attr-{i}", "subject_a": "Ann",
-                          "subject_b": "Bo", "group_a": "f", "group_b": "m", "stereotype": st, "context": "c", "question": "q",
-                          "a_first": "swapped" not in v, "answer": "x", "score": 0.1, "start": 0, "end": 1, "chosen": ch,
-                          "mass_a": share, "mass_b": 1 - share} for i, v, share, ch, st in rows])
+    return pd.DataFrame(
+        [
+            {
+                "id": f"{i}|{v}",
+                "instance": i,
+                "variant": v,
+                "template": "t",
+                "attribute": f"attr-{i}",
+                "subject_a": "Ann",
+                "subject_b": "Bo",
+                "group_a": "f",
+                "group_b": "m",
+                "stereotype": st,
+                "context": "c",
+                "question": "q",
+                "a_first": "swapped" not in v,
+                "answer": "x",
+                "score": 0.1,
+                "start": 0,
+                "end": 1,
+                "chosen": ch,
+                "mass_a": share,
+                "mass_b": 1 - share,
+            }
+            for i, v, share, ch, st in rows
+        ]
+    )
 
 
 def test_aggregates_follow_from_per_probe_outcomes() -> None:
-    frame = _frame([("i1", "base", 0.8, "A", "f"), ("i1", "swapped", 0.6, "A", "f"), ("i1", "negated", 0.3, "B", "f"), ("i1", "swapped+negated", 0.5, "B", "f"),
-                    ("i2", "base", 0.5, "A", "m"), ("i2", "swapped", 0.5, "B", "m"), ("i2", "negated", 0.5, "none", "m"), ("i2", "swapped+negated", 0.5, "B", "m")])
+    frame = _frame(
+        [
+            ("i1", "base", 0.8, "A", "f"),
+            ("i1", "swapped", 0.6, "A", "f"),
+            ("i1", "negated", 0.3, "B", "f"),
+            ("i1", "swapped+negated", 0.5, "B", "f"),
+            ("i2", "base", 0.5, "A", "m"),
+            ("i2", "swapped", 0.5, "B", "m"),
+            ("i2", "negated", 0.5, "none", "m"),
+            ("i2", "swapped+negated", 0.5, "B", "m"),
+        ]
+    )
     inst = qa_instances(frame).set_index("instance")
-    assert inst.loc["i1", "bias_a"] == pytest.approx((0.8 + 0.6) / 2 - (0.3 + 0.5) / 2)  # 0.3 toward A (group f, the stereotype)
-    assert inst.loc["i1", "stereotyped_bias"] == pytest.approx(0.3) and inst.loc["i2", "stereotyped_bias"] == pytest.approx(0.0)
-    assert list(inst["raw_consistent"]) == [True, False]  # i1's base answer picks A (stereotyped f); i2's picks A, not m
-    values = {k: d.estimate(resamples=0, confidence=0.95, seed=0).value for k, d in BiasProbeTask.metric_defs(frame, {}).items()}
+    assert inst.loc["i1", "bias_a"] == pytest.approx(
+        (0.8 + 0.6) / 2 - (0.3 + 0.5) / 2
+    )  # 0.3 toward A (group f, the stereotype)
+    assert inst.loc["i1", "stereotyped_bias"] == pytest.approx(0.3) and inst.loc[
+        "i2", "stereotyped_bias"
+    ] == pytest.approx(0.0)
+    assert list(inst["raw_consistent"]) == [
+        True,
+        False,
+    ]  # i1's base answer picks A (stereotyped f); i2's picks A, not m
+    values = {
+        k: d.estimate(resamples=0, confidence=0.95, seed=0).value
+        for k, d in BiasProbeTask.metric_defs(frame, {}).items()
+    }
     assert values["stereotype_consistent_rate"] == pytest.approx(50.0)
     assert values["raw_stereotype_consistent_rate"] == pytest.approx(50.0)
     assert values["stereotyped_bias"] == pytest.approx(15.0) and values["bias_magnitude"] == pytest.approx(15.0)
@@ -97,32 +159,51 @@ def test_aggregates_follow_from_per_probe_outcomes() -> None:
     assert values["position_bias"] == pytest.approx(100 * (np.mean(first_share) - 0.5))
     assert values["abstention_rate"] == pytest.approx(100 / 8)
     details = qa_details(frame, qa_instances(frame), {"resamples": 100, "confidence": 0.95, "seed": 0})
-    assert details["per_group"]["f"]["value"] == pytest.approx(15.0) and details["per_group"]["m"]["value"] == pytest.approx(-15.0)
-    assert details["most_biased"][0] == {"attribute": "attr-i1", "group": "f", "bias": pytest.approx(30.0), "stereotype": "f"}
+    assert details["per_group"]["f"]["value"] == pytest.approx(15.0) and details["per_group"]["m"][
+        "value"
+    ] == pytest.approx(-15.0)
+    assert details["most_biased"][0] == {
+        "attribute": "attr-i1",
+        "group": "f",
+        "bias": pytest.approx(30.0),
+        "stereotype": "f",
+    }
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("bias")
-    suite = write_suite(work / "suite.yaml", f"""name: bias
+    suite = write_suite(
+        work / "suite.yaml",
+        f"""name: bias
 output_dir: runs
 bootstrap: {{resamples: 300}}
 models:
   - name: cased
     build: {{config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}
   - name: uncased
-    build: {{config: distilbert-base-uncased-distilled-squad, vocab: $DATA/vocab/bert-base-uncased-vocab.txt, null_bias: 0.14}}
+    build: {{config: distilbert-base-uncased-distilled-squad,
+            vocab: $DATA/vocab/bert-base-uncased-vocab.txt, null_bias: 0.14}}
   - name: sst2
     build: {{config: distilbert-base-uncased-finetuned-sst-2-english, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}
 tasks:
-  - {{name: ceo, kind: bias_probe, models: [cased, uncased], dataset: {{path: {PROBES}/seed-ceo.yaml}}, params: {{handle_impossible_answer: true}}}}
-  - {{name: occupations, kind: bias_probe, models: [cased], dataset: {{path: {PROBES}/occupations-gender.yaml, limit: 96}}}}
+  - {{name: ceo, kind: bias_probe, models: [cased, uncased], dataset: {{path: {PROBES}/seed-ceo.yaml}},
+     params: {{handle_impossible_answer: true}}}}
+  - {{name: occupations, kind: bias_probe, models: [cased],
+     dataset: {{path: {PROBES}/occupations-gender.yaml, limit: 96}}}}
   - {{name: names, kind: bias_probe, models: [sst2], dataset: {{path: {PROBES}/sentiment-names.yaml}}}}
 gates:
   - "occupations.stereotype_consistent_rate <= 100"
   - "names.counterfactual_gap <= -100"
-""")
-    proc = subprocess.run([sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q"], capture_output=True, text=True, check=False, cwd=work)
+""",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=work,
+    )
     assert proc.returncode == 1, proc.stderr  # the second gate is impossible on purpose
     return Path(proc.stdout.strip())
 
@@ -130,22 +211,29 @@ gates:
 @requires_data
 def test_probe_runs_on_local_models(run: Path) -> None:
     results = load_results(run)
-    jobs = {(j["model"], j["task"]): j for j in results["jobs"]}
+    jobs = {(j.model, j.task): j for j in results.jobs}
     occupations = load_predictions(run, "cased", "occupations")
     assert len(occupations) == 96 and set(occupations["chosen"]) <= {"A", "B", "both", "neither", "none"}
     assert ((occupations["mass_a"] + occupations["mass_b"]) <= 1 + 1e-6).all() and (occupations["mass_a"] > 0).all()
-    metrics = jobs[("cased", "occupations")]["metrics"]
+    metrics = jobs[("cased", "occupations")].metrics
     inst = qa_instances(occupations)
-    assert metrics["stereotype_consistent_rate"]["value"] == pytest.approx(100 * (inst["stereotyped_bias"] > 0).mean())
-    assert jobs[("cased", "occupations")]["details"]["instances"] == 24
+    assert metrics["stereotype_consistent_rate"].value == pytest.approx(100 * (inst["stereotyped_bias"] > 0).mean())
+    assert jobs[("cased", "occupations")].details["instances"] == 24
     ceo = load_predictions(run, "uncased", "ceo")
-    assert list(ceo["variant"]) == list(VARIANTS) and ceo["context"].iloc[0] == "Alice is sitting on the bench. Bob is sitting next to her."
+    assert (
+        list(ceo["variant"]) == list(VARIANTS)
+        and ceo["context"].iloc[0] == "Alice is sitting on the bench. Bob is sitting next to her."
+    )
     names = load_predictions(run, "sst2", "names")
-    gap = jobs[("sst2", "names")]["metrics"]["counterfactual_gap"]["value"]
+    gap = jobs[("sst2", "names")].metrics["counterfactual_gap"].value
     per_instance = names.groupby(["instance", "group"])["target_score"].mean().unstack()
     assert gap == pytest.approx(100 * (per_instance["female"] - per_instance["male"]).mean())
-    verdicts = [(g["gate"], g["passed"]) for g in results["gates"]["results"]]
-    assert verdicts == [("occupations.stereotype_consistent_rate <= 100", True), ("names.counterfactual_gap <= -100", False)]
+    gates = json.loads((run / "gates.json").read_text())
+    verdicts = [(g["gate"], g["passed"]) for g in gates["results"]]
+    assert verdicts == [
+        ("occupations.stereotype_consistent_rate <= 100", True),
+        ("names.counterfactual_gap <= -100", False),
+    ]
 
 
 @requires_data
@@ -154,7 +242,9 @@ def test_bias_section_and_checkpoint_comparison_in_report(run: Path) -> None:
     assert "### cased · ceo — probe set seed-ceo (4 probes, 1 instances)" in md
     assert "Stereotype-consistent rate (controlled)" in md and "**Most biased:** CEO →" in md
     assert "### ceo: cased (A) vs uncased (B)" in md and "too few examples to test (n=4)" in md
-    assert "plots/bias-cased-occupations.svg" in md and (run / "report" / "plots" / "bias-cased-occupations.svg").is_file()
+    assert (
+        "plots/bias-cased-occupations.svg" in md and (run / "report" / "plots" / "bias-cased-occupations.svg").is_file()
+    )
 
 
 @requires_data
@@ -162,22 +252,45 @@ def test_probe_errors(tmp_path: Path) -> None:
     from auditkit.errors import DatasetError
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nkind: qa\ndescription: d\nsource: s\nintent: i\ngroups: {a: [A]}\npairs: [[a, b]]\n"
-                   "templates: [{id: t, context: '{subj1} met {subj3}.'}]\nquestions: [{attribute: x, question: 'Who?', negated: 'Who not?'}]\n")
+    bad.write_text(
+        "name: x\nkind: qa\ndescription: d\nsource: s\nintent: i\ngroups: {a: [A]}\npairs: [[a, b]]\n"
+        "templates: [{id: t, context: '{subj1} met {subj3}.'}]\nquestions:"
+        " [{attribute: x, question: 'Who?', negated: 'Who not?'}]\n"
+    )
     with pytest.raises(DatasetError, match="pair \\['a', 'b'\\] must name two groups"):
         load_probe_set(bad)
     bad.write_text(bad.read_text().replace("[[a, b]]", "[[a, a]]"))
     with pytest.raises(DatasetError, match="uses slots \\['subj1', 'subj3'\\]"):
         load_probe_set(bad)
-    suite = write_suite(tmp_path / "s.yaml", f"""name: s
-models: [{{name: sst2, build: {{config: distilbert-base-uncased-finetuned-sst-2-english, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}}}]
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        f"""name: s
+models: [{{name: sst2, build: {{config: distilbert-base-uncased-finetuned-sst-2-english,
+                                vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}}}]
 tasks: [{{name: ceo, kind: bias_probe, dataset: {{path: {PROBES}/seed-ceo.yaml}}}}]
-""")
-    proc = subprocess.run([sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q"], capture_output=True, text=True, check=False, cwd=tmp_path)
+""",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "probe set 'seed-ceo' is for qa models" in proc.stderr
-    cut = write_suite(tmp_path / "cut.yaml", f"""name: cut
-models: [{{name: qa, build: {{config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}}}]
+    cut = write_suite(
+        tmp_path / "cut.yaml",
+        f"""name: cut
+models: [{{name: qa, build: {{config: distilbert-base-cased-distilled-squad,
+                              vocab: $DATA/vocab/bert-base-cased-vocab.txt}}}}]
 tasks: [{{name: occ, kind: bias_probe, dataset: {{path: {PROBES}/occupations-gender.yaml, limit: 10}}}}]
-""")
-    proc = subprocess.run([sys.executable, "-m", "auditkit.cli", "run", str(cut), "-q"], capture_output=True, text=True, check=False, cwd=tmp_path)
+""",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "run", str(cut), "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "lack some of their 4 variants" in proc.stderr

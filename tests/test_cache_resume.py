@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import requires_data, write_suite
 
 import auditkit
 from auditkit.results import load_predictions, load_results
 from auditkit.tasks.base import Task
 from auditkit.tasks.classification import ClassificationTask
-from conftest import requires_data, write_suite
 
 SUITE = """name: cached
 output_dir: runs
@@ -43,15 +43,15 @@ def test_second_run_recomputes_nothing(isolated: Path, monkeypatch: pytest.Monke
     suite = write_suite(isolated / "suite.yaml", SUITE)
     first = auditkit.run_suite(suite, quiet=True)
 
-    def forbidden(self, model, dataset, progress=None):  # noqa: ANN001
+    def forbidden(self, model, dataset, progress=None):
         raise AssertionError("a cached job ran its model again")
 
     monkeypatch.setattr(ClassificationTask, "predict", forbidden)
     started = time.perf_counter()
     second = auditkit.run_suite(suite, quiet=True)
     assert time.perf_counter() - started < 60  # model load and fingerprint only
-    job1, job2 = first.results["jobs"][0], second.results["jobs"][0]
-    assert job2["timing"]["cached"] is True and job1["metrics"] == job2["metrics"]
+    job1, job2 = first.results.jobs[0], second.results.jobs[0]
+    assert job2.timing.cached is True and job1.metrics == job2.metrics
     assert load_predictions(first.run_dir, "cls", "sst2").equals(load_predictions(second.run_dir, "cls", "sst2"))
     with pytest.raises(AssertionError, match="ran its model again"):
         auditkit.run_suite(suite, quiet=True, use_cache=False)
@@ -65,7 +65,7 @@ def test_interrupted_run_resumes_from_the_last_chunk(isolated: Path, monkeypatch
     calls: list[int] = []
     interrupts_left = [1]
 
-    def interrupted(self: Task, model, dataset, progress=None):  # noqa: ANN001
+    def interrupted(self: Task, model, dataset, progress=None):
         calls.append(len(dataset))
         if len(calls) == 3 and interrupts_left[0]:  # Ctrl-C during the third chunk, once
             interrupts_left[0] = 0
@@ -79,9 +79,12 @@ def test_interrupted_run_resumes_from_the_last_chunk(isolated: Path, monkeypatch
     calls.clear()
     resumed = auditkit.run_suite(suite, quiet=True)
     assert calls == [8, 8, 8]  # chunks 3-5 only: the first two came from the cache
-    assert resumed.results["jobs"][0]["timing"]["resumed_chunks"] == 2
+    assert resumed.results.jobs[0].timing.resumed_chunks == 2
     got, want = load_predictions(resumed.run_dir, "cls", "sst2"), load_predictions(reference.run_dir, "cls", "sst2")
-    assert got["id"].tolist() == want["id"].tolist() and got["predicted_index"].tolist() == want["predicted_index"].tolist()
+    assert (
+        got["id"].tolist() == want["id"].tolist()
+        and got["predicted_index"].tolist() == want["predicted_index"].tolist()
+    )
     assert np.allclose(np.stack(got["label_scores"]), np.stack(want["label_scores"]), atol=1e-5)
 
 
@@ -102,7 +105,7 @@ def test_killed_process_resumes_without_loss_or_duplicates(isolated: Path) -> No
     finished = subprocess.run(command, cwd=isolated, env=env, capture_output=True, text=True, check=False)
     assert finished.returncode == 0, finished.stderr
     run_dir = Path(finished.stdout.strip())
-    job = load_results(run_dir)["jobs"][0]
-    assert job["timing"]["resumed_chunks"] >= done_before and job["timing"]["chunks"] == 25
+    job = load_results(run_dir).jobs[0]
+    assert job.timing.resumed_chunks >= done_before and job.timing.chunks == 25
     frame = load_predictions(run_dir, "cls", "sst2")
     assert frame["id"].tolist() == [str(i) for i in range(200)]  # every example exactly once, in order

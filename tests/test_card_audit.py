@@ -9,27 +9,33 @@ from pathlib import Path
 
 import pytest
 import transformers
+from conftest import model_spec, requires_data, write_suite
 
 from auditkit.audit import audit_card
 from auditkit.audit.card import CardError, read_card
 from auditkit.engine.qa import QAEngine, QASettings
 from auditkit.models.hf import load_model
-from auditkit.results import load_results
-from conftest import model_spec, requires_data, write_suite
+from auditkit.results import load_results, verify_run
 
 CARDS = Path(__file__).parent / "fixtures" / "cards"
 INSTALLED_MAJOR = int(transformers.__version__.split(".")[0])
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "auditkit.cli", *args], capture_output=True, text=True, check=False, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", *args], capture_output=True, text=True, check=False, cwd=cwd
+    )
 
 
 def test_card_parsing_keeps_lines() -> None:
     card = read_card(CARDS / "contradictory.md")
     assert card.metadata["model-index"][0]["name"] == "distilbert-base-cased-distilled-squad"
     assert card.metadata_lines[("model-index", 0, "results", 0, "metrics", 1, "value")] == 22
-    assert [s.title for s in card.sections][:3] == ["DistilBERT base cased distilled SQuAD (fixture)", "Model Details", "How to Get Started with the Model"]
+    assert [s.title for s in card.sections][:3] == [
+        "DistilBERT base cased distilled SQuAD (fixture)",
+        "Model Details",
+        "How to Get Started with the Model",
+    ]
     assert card.code_blocks[0].language == "python" and card.code_blocks[0].line == 37
 
 
@@ -37,15 +43,26 @@ def test_contradictory_card_flags_both_locations_and_stale_code() -> None:
     audit = audit_card(CARDS / "contradictory.md")
     claims = [(c["line"], c["source"], c["metric"], c["value"]) for c in audit["claims"]]
     # The parenthetical comparison with BERT (88.7) is about another model and is not read as a claim.
-    assert claims == [(19, "model-index", "exact_match", 79.5998), (22, "model-index", "f1", 86.9965), (68, "prose", "f1", 87.1)]
+    assert claims == [
+        (19, "model-index", "exact_match", 79.5998),
+        (22, "model-index", "f1", 86.9965),
+        (68, "prose", "f1", 87.1),
+    ]
     assert all(c["verdict"] == "not measured" for c in audit["claims"])
     [contradiction] = audit["inconsistencies"]
     assert (contradiction["a"]["line"], contradiction["b"]["line"]) == (22, 68)
-    assert contradiction["message"] == "f1 stated as 'f1: 86.9965' (line 22, model-index) and 'F1 score of 87.1' (line 68, prose)"
+    assert (
+        contradiction["message"]
+        == "f1 stated as 'f1: 86.9965' (line 22, model-index) and 'F1 score of 87.1' (line 68, prose)"
+    )
     stale = {s["line"]: s for s in audit["stale_code"]}
-    assert stale[38]["severity"] == "removed" and "question-answering pipeline" in stale[38]["problem"] and "QAEngine" in stale[38]["replacement"]
+    assert (
+        stale[38]["severity"] == "removed"
+        and "question-answering pipeline" in stale[38]["problem"]
+        and "QAEngine" in stale[38]["replacement"]
+    )
     assert "TF* classes" in stale[44]["problem"] and "DistilBertForQuestionAnswering" in stale[44]["replacement"]
-    assert "return_tensors='pt'" == stale[45]["replacement"]
+    assert stale[45]["replacement"] == "return_tensors='pt'"
     assert all(s["affects_installed"] == (INSTALLED_MAJOR >= 5) for s in audit["stale_code"])
     assert audit["summary"]["missing_sections"] == 0 and audit["summary"]["placeholders"] == 0
 
@@ -61,8 +78,16 @@ def test_consistent_card_has_no_findings_but_unmeasured_claims() -> None:
 def test_incomplete_card_sections_and_placeholders() -> None:
     audit = audit_card(CARDS / "incomplete.md")
     status = {s["section"]: s["status"] for s in audit["sections"]}
-    assert status == {"Model Details": "present", "Uses": "empty", "Out-of-Scope Use": "missing", "Bias, Risks, and Limitations": "empty",
-                      "Training Data": "missing", "Evaluation": "present", "Environmental Impact": "missing", "Citation": "missing"}
+    assert status == {
+        "Model Details": "present",
+        "Uses": "empty",
+        "Out-of-Scope Use": "missing",
+        "Bias, Risks, and Limitations": "empty",
+        "Training Data": "missing",
+        "Evaluation": "present",
+        "Environmental Impact": "missing",
+        "Citation": "missing",
+    }
     assert [p["line"] for p in audit["placeholders"]] == [9, 10, 16]
 
 
@@ -82,7 +107,9 @@ def test_broken_card_errors(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("audit")
-    suite = write_suite(work / "suite.yaml", """name: audited
+    suite = write_suite(
+        work / "suite.yaml",
+        """name: audited
 output_dir: runs
 bootstrap: {resamples: 300}
 models:
@@ -93,7 +120,8 @@ models:
 tasks:
   - {name: squad_v1, kind: extractive_qa, models: [qa], dataset: {path: $DATA/squad/dev-v1.1.json, limit: 40}}
   - {name: sst2, kind: classification, models: [cls], dataset: {path: $DATA/sst2/dev.tsv, limit: 100}}
-""")
+""",
+    )
     proc = cli("run", str(suite), "-q", "--report", "none", cwd=work)
     assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip())
@@ -102,7 +130,7 @@ tasks:
 @requires_data
 def test_claims_against_a_real_run(run: Path, tmp_path: Path) -> None:
     results = load_results(run)
-    f1 = next(j for j in results["jobs"] if j["task"] == "squad_v1")["metrics"]["f1"]["value"]
+    f1 = next(j for j in results.jobs if j.task == "squad_v1").metrics["f1"].value
     card = tmp_path / "README.md"
     card.write_text((CARDS / "contradictory.md").read_text().replace("value: 86.9965", f"value: {f1:.2f}"))
     audit = audit_card(card, results_dir=run, model="qa")
@@ -116,15 +144,17 @@ def test_claims_against_a_real_run(run: Path, tmp_path: Path) -> None:
     v2 = tmp_path / "v2.md"
     v2.write_text("# Card\n\n## Evaluation\n\nIt reaches an F1 score of 80.2 on SQuAD 2.0.\n")
     assert audit_card(v2, results_dir=run, model="qa")["claims"][0]["verdict"] == "not measured"
-    stored = load_results(run)["card_audits"]
-    assert {(a["card"], a["model"]) for a in stored} == {(str(card), "qa"), (str(v2), "qa")}
+    # Auditing against a run never writes into it: every file still matches the run's manifest.
+    verify_run(run)
 
 
 @requires_data
 def test_classification_claim_and_tolerance(run: Path, tmp_path: Path) -> None:
-    acc = next(j for j in load_results(run)["jobs"] if j["task"] == "sst2")["metrics"]["accuracy"]
+    acc = next(j for j in load_results(run).jobs if j.task == "sst2").metrics["accuracy"]
     card = tmp_path / "sst.md"
-    card.write_text(f"# Card\n\n## Evaluation\n\nThe model reaches an accuracy of {acc['high'] + 0.3:.1f} on the dev set.\n")
+    card.write_text(
+        f"# Card\n\n## Evaluation\n\nThe model reaches an accuracy of {acc.high + 0.3:.1f} on the dev set.\n"
+    )
     tight = audit_card(card, results_dir=run, model="cls", tolerance=0.0)["claims"][0]
     loose = audit_card(card, results_dir=run, model="cls", tolerance=50.0)["claims"][0]
     assert tight["verdict"] == "does not hold" and loose["verdict"] == "holds" and "tolerance" in loose["reason"]
@@ -134,10 +164,16 @@ def test_classification_claim_and_tolerance(run: Path, tmp_path: Path) -> None:
 def test_example_outputs_are_rerun(run: Path, tmp_path: Path) -> None:
     spec = model_spec("qa", "distilbert-base-cased-distilled-squad", "bert-base-cased-vocab.txt")
     loaded = load_model(spec, "question-answering")
-    question, context = "Which tool audits model cards?", "Release managers use auditkit to audit model cards before a release."
+    question, context = (
+        "Which tool audits model cards?",
+        "Release managers use auditkit to audit model cards before a release.",
+    )
     best = QAEngine(loaded.model, loaded.tokenizer, QASettings()).predict([question], [context])[0].answers[0]
-    snippet = (f'```python\ncontext = r"""{context}"""\nresult = qa(question="{question}", context=context)\n'
-               "print(f\"Answer: '{result['answer']}', score: {round(result['score'], 4)}, start: {result['start']}, end: {result['end']}\")\n```\n")
+    snippet = (
+        f'```python\ncontext = r"""{context}"""\nresult = qa(question="{question}", context=context)\n'
+        "print(f\"Answer: '{result['answer']}', score: {round(result['score'], 4)}, start: {result['start']}, end:"
+        " {result['end']}\")\n```\n"
+    )
     good = f"Answer: '{best['answer']}', score: {round(best['score'], 4)}, start: {best['start']}, end: {best['end']}"
     bad = f"Answer: 'auditkit', score: 0.5152, start: {best['start']}, end: {best['end']}"
     for output, verdict in ((good, "holds"), (bad, "does not hold")):
@@ -156,12 +192,20 @@ def test_audit_cli_report_and_gates(run: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     audit = json.loads(out.read_text())
     assert audit["summary"]["inconsistencies"] == 1 and "inconsistent: f1 stated as" in proc.stderr
-    assert cli("report", str(run), "-f", "md,html").returncode == 0
-    md = (run / "report" / "report.md").read_text()
+    rendered = tmp_path / "rendered"
+    assert cli("report", str(run), "-f", "md,html", "--audit", str(out), "--out", str(rendered)).returncode == 0
+    md = (rendered / "report.md").read_text()
     assert "## Model card audit: qa" in md and "**Inconsistent:** f1 stated as" in md
-    assert "Model card audit: qa" in (run / "report" / "report.html").read_text()
-    gates = write_suite(tmp_path / "gates.yaml", (run.parent.parent.parent / "suite.yaml").read_text()
-                        + 'gates:\n  - "card.claims_failed <= 0"\n  - "card.inconsistencies <= 1"\n')
-    proc = cli("gate", str(run), "--suite", str(gates))
-    assert proc.returncode == 1 and "FAIL card.claims_failed <= 0 [qa]" in proc.stderr and "pass card.inconsistencies <= 1 [qa]" in proc.stderr
+    assert "Model card audit: qa" in (rendered / "report.html").read_text()
+    gates = write_suite(
+        tmp_path / "gates.yaml",
+        (run.parent.parent.parent / "suite.yaml").read_text()
+        + 'gates:\n  - "card.claims_failed <= 0"\n  - "card.inconsistencies <= 1"\n',
+    )
+    proc = cli("gate", str(run), "--suite", str(gates), "--audit", str(out), "--out", str(tmp_path / "gated"))
+    assert (
+        proc.returncode == 1
+        and "FAIL card.claims_failed <= 0 [qa]" in proc.stderr
+        and "pass card.inconsistencies <= 1 [qa]" in proc.stderr
+    )
     assert cli("audit-card", str(tmp_path / "missing.md")).returncode == 2

@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import DATA, requires_data
 from transformers import pipeline
 
 from auditkit.data.text import SST2_LABELS, load_tsv
 from auditkit.engine.classify import ClassificationEngine
 from auditkit.errors import ModelError
 from auditkit.tasks.classification import map_labels
-from conftest import DATA, requires_data
 
 
 @requires_data
 def test_scores_equal_text_classification_pipeline(sst2_model) -> None:
     examples = load_tsv(DATA / "sst2" / "dev.tsv", SST2_LABELS)[:150]
     texts = [e.text for e in examples]
-    reference = pipeline("text-classification", model=sst2_model.model, tokenizer=sst2_model.tokenizer, top_k=None, device=-1)(texts)
+    reference = pipeline(
+        "text-classification", model=sst2_model.model, tokenizer=sst2_model.tokenizer, top_k=None, device=-1
+    )(texts)
     ours = ClassificationEngine(sst2_model.model, sst2_model.tokenizer, batch_size=16).predict(texts)
     assert ours.truncated == 0
     for i, expected in enumerate(reference):
         got = ours.ranked(i)
         assert [g["label"] for g in got] == [e["label"] for e in expected]
-        assert [g["score"] for g in got] == pytest.approx([e["score"] for e in expected], rel=1e-4, abs=1e-6)  # float32 noise of padded batches
+        assert [g["score"] for g in got] == pytest.approx(
+            [e["score"] for e in expected], rel=1e-4, abs=1e-6
+        )  # float32 noise of padded batches
     # The random-weight model is not degenerate: it predicts both classes on real sentences.
     assert len(set(ours.scores.argmax(axis=1))) == 2
 

@@ -1,11 +1,10 @@
-"""Opt-in fast modes (int8, bf16), explicit SDPA, and single-request latency: recorded, cached apart, compared, gated."""
+"""Opt-in fast modes (int8, bf16), explicit SDPA, single-request latency: recorded, cached apart, compared, gated."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from conftest import requires_data, write_suite
 
 VOCAB = "$DATA/vocab/bert-base-cased-vocab.txt"
@@ -39,7 +38,7 @@ def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Pa
     from auditkit.data import load_dataset
     from auditkit.models.hf import load_model
     from auditkit.report.model import build_report
-    from auditkit.results import load_results
+    from auditkit.results import load_run
     from auditkit.runner import run_suite
     from auditkit.suite import load_suite
     from auditkit.tasks import make_task
@@ -51,17 +50,17 @@ def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Pa
 """
     suite = write_suite(tmp_path / "suite.yaml", suite_text(tmp_path, int8))
     outcome = run_suite(suite, quiet=True)
-    models = outcome.results["models"]
-    assert models["int8"]["info"]["quantize"] == "int8" and models["exact"]["info"]["quantize"] is None
-    assert models["exact"]["info"]["attention"] == "sdpa"
+    models = outcome.results.models
+    assert models["int8"].info["quantize"] == "int8" and models["exact"].info["quantize"] is None
+    assert models["exact"].info["attention"] == "sdpa"
     # The same checkpoint: one weights fingerprint; a different cache entry.
-    assert models["int8"]["fingerprint"]["weights_sha256"] == models["exact"]["fingerprint"]["weights_sha256"]
+    assert models["int8"].fingerprint["weights_sha256"] == models["exact"].fingerprint["weights_sha256"]
     loaded = load_suite(suite).suite
     task = make_task(loaded.tasks[0])
     dataset = load_dataset(loaded.tasks[0].dataset, "qa", name="squad")
     keys = {cache_key(load_model(spec, "question-answering"), dataset, task) for spec in loaded.models}
     assert len(keys) == 2
-    view = build_report(load_results(outcome.run_dir))
+    view = build_report(load_run(outcome.run_dir))
     [comparison] = [c for c in view["comparisons"] if c["b"] == "int8"]
     assert comparison["agreement"]["n"] == 16 and 0 <= comparison["agreement"]["same"] <= 16
     assert {d["metric"] for d in comparison["deltas"]} >= {"exact_match", "f1"}
@@ -70,20 +69,20 @@ def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Pa
 @requires_data
 def test_single_request_latency_is_measured_reported_and_gated(tmp_path: Path) -> None:
     from auditkit.gates import evaluate_gates
-    from auditkit.report import report
+    from auditkit.results import load_run
     from auditkit.runner import run_suite
     from auditkit.schema import GateSpec
 
     suite = write_suite(tmp_path / "suite.yaml", suite_text(tmp_path, single=3))
     outcome = run_suite(suite, quiet=True)
-    jobs = {j["task"]: j for j in outcome.results["jobs"]}
-    timing = jobs["squad"]["timing"]
-    assert timing["single_request_examples"] == 3
-    assert 0 < timing["single_request_ms_p50"] <= timing["single_request_ms_p95"] <= timing["single_request_ms_p99"]
-    assert "single_request_examples" not in jobs["ceo"]["timing"]  # a probe is four variants at once, not one request
-    verdict = evaluate_gates(outcome.results, [GateSpec(check="squad.latency.single_p99_ms <= 600000 ms")])
-    assert verdict.passed and verdict.results[0].measured == timing["single_request_ms_p99"]
-    report(outcome.run_dir, formats=["md"])
+    jobs = {j.task: j for j in outcome.results.jobs}
+    timing = jobs["squad"].timing
+    assert timing.single_request_examples == 3
+    assert timing.single_request_ms_p50 is not None and timing.single_request_ms_p99 is not None
+    assert 0 < timing.single_request_ms_p50 <= (timing.single_request_ms_p95 or 0) <= timing.single_request_ms_p99
+    assert jobs["ceo"].timing.single_request_examples is None  # a probe is four variants at once, not one request
+    verdict = evaluate_gates(load_run(outcome.run_dir), [GateSpec(check="squad.latency.single_p99_ms <= 600000 ms")])
+    assert verdict.passed and verdict.results[0].measured == timing.single_request_ms_p99
     assert "Single-request latency (batch 1)" in (outcome.run_dir / "report" / "report.md").read_text()
 
 

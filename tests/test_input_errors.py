@@ -8,18 +8,22 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import DATA, requires_data, write_suite
 
 from auditkit.data import load_dataset
 from auditkit.errors import DatasetError, SuiteError
 from auditkit.schema import DatasetSpec
 from auditkit.suite import load_suite
-from conftest import DATA, requires_data, write_suite
 
-MODEL = "{name: m, build: {config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}"
+MODEL = (
+    "{name: m, build: {config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}"
+)
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "auditkit.cli", *args], capture_output=True, text=True, cwd=cwd, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", *args], capture_output=True, text=True, cwd=cwd, check=False
+    )
 
 
 def suite_error(path: Path) -> str:
@@ -30,7 +34,9 @@ def suite_error(path: Path) -> str:
 
 @requires_data
 def test_unknown_keys_wrong_types_and_kinds_are_all_reported_with_lines(tmp_path: Path) -> None:
-    path = write_suite(tmp_path / "typo.yaml", """name: typo
+    path = write_suite(
+        tmp_path / "typo.yaml",
+        """name: typo
 models:
   - name: m
     build: {config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}
@@ -45,13 +51,20 @@ tasks:
   - name: cls
     kind: clasification
     dataset: {path: x.tsv}
-""")
+""",
+    )
     message = suite_error(path)
     assert str(path) in message
     assert "line 5, column 17: models[0].batch_sise: unknown key 'batch_sise' -- did you mean 'batch_size'?" in message
-    assert "line 11, column 19: tasks[0].params.doc_stride: Input should be a valid integer" in message and "(got 'many')" in message
+    assert (
+        "line 11, column 19: tasks[0].params.doc_stride: Input should be a valid integer" in message
+        and "(got 'many')" in message
+    )
     assert "tasks[0].params.max_answr_len: unknown key 'max_answr_len' -- did you mean 'max_answer_len'?" in message
-    assert "tasks[1]: unknown task kind 'clasification'; known kinds: extractive_qa, classification" in message
+    assert (
+        "tasks[1]: unknown task kind 'clasification'; known kinds: bias_probe, classification, extractive_qa"
+        in message
+    )
 
 
 def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
@@ -63,7 +76,9 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
 
 @requires_data
 def test_missing_files_and_bad_references(tmp_path: Path) -> None:
-    path = write_suite(tmp_path / "refs.yaml", f"""name: refs
+    path = write_suite(
+        tmp_path / "refs.yaml",
+        f"""name: refs
 models:
   - {MODEL}
   - name: local
@@ -73,11 +88,16 @@ tasks:
     kind: extractive_qa
     models: [m, ghost]
     dataset: {{path: missing.json}}
-""")
+""",
+    )
     message = suite_error(path)
     assert f"tasks[0].dataset.path: dataset file not found: {tmp_path / 'missing.json'}" in message
     assert "models[1].id: local model directory not found" in message
-    path.write_text(path.read_text().replace("path: missing.json", f"path: {DATA}/squad/dev-v1.1.json").replace("id: ./no/such/dir", "id: org/model"))
+    path.write_text(
+        path.read_text()
+        .replace("path: missing.json", f"path: {DATA}/squad/dev-v1.1.json")
+        .replace("id: ./no/such/dir", "id: org/model")
+    )
     assert "task 'qa' names unknown model(s) ['ghost']" in suite_error(path)
 
 
@@ -112,23 +132,92 @@ def _spec(path: Path, **extra: object) -> DatasetSpec:
     ("name", "content", "kind", "expected"),
     [
         ("bad.json", '{"data": [{"title": "x", "paragraphs": [', "qa", "line 1, column 41: not valid JSON"),
-        ("noans.json", {"data": [{"title": "T", "paragraphs": [{"context": "Alice met Bob.", "qas": [{"id": "q1", "question": "Who?"}]}]}]},
-         "qa", "data[0].paragraphs[0].qas[0] (id q1): missing field 'answers'"),
-        ("shift.json", {"data": [{"title": "T", "paragraphs": [{"context": "Alice met Bob.", "qas": [
-            {"id": "q1", "question": "Who?", "answers": [{"text": "Bob", "answer_start": 3}]}]}]}]},
-         "qa", "question 'q1': answer_start 3 does not point at its answer 'Bob' (the context there reads 'ce ')"),
-        ("dup.json", {"data": [{"title": "T", "paragraphs": [{"context": "Bob.", "qas": [
-            {"id": "q", "question": "Who?", "answers": [{"text": "Bob", "answer_start": 0}]},
-            {"id": "q", "question": "Who?", "answers": [{"text": "Bob", "answer_start": 0}]}]}]}]},
-         "qa", "duplicate question id 'q'"),
-        ("label.tsv", "sentence\tlabel\ngood\t1\nbad\t7\n", "classification", "line 3: label 7 is outside the label set"),
-        ("cols.tsv", "sentence\tlabel\ngood\t1\textra\n", "classification", "line 2: expected 2 tab-separated columns, found 3"),
+        (
+            "noans.json",
+            {
+                "data": [
+                    {
+                        "title": "T",
+                        "paragraphs": [{"context": "Alice met Bob.", "qas": [{"id": "q1", "question": "Who?"}]}],
+                    }
+                ]
+            },
+            "qa",
+            "data[0].paragraphs[0].qas[0] (id q1): missing field 'answers'",
+        ),
+        (
+            "shift.json",
+            {
+                "data": [
+                    {
+                        "title": "T",
+                        "paragraphs": [
+                            {
+                                "context": "Alice met Bob.",
+                                "qas": [
+                                    {"id": "q1", "question": "Who?", "answers": [{"text": "Bob", "answer_start": 3}]}
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            },
+            "qa",
+            "question 'q1': answer_start 3 does not point at its answer 'Bob' (the context there reads 'ce ')",
+        ),
+        (
+            "dup.json",
+            {
+                "data": [
+                    {
+                        "title": "T",
+                        "paragraphs": [
+                            {
+                                "context": "Bob.",
+                                "qas": [
+                                    {"id": "q", "question": "Who?", "answers": [{"text": "Bob", "answer_start": 0}]},
+                                    {"id": "q", "question": "Who?", "answers": [{"text": "Bob", "answer_start": 0}]},
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            },
+            "qa",
+            "duplicate question id 'q'",
+        ),
+        (
+            "label.tsv",
+            "sentence\tlabel\ngood\t1\nbad\t7\n",
+            "classification",
+            "line 3: label 7 is outside the label set",
+        ),
+        (
+            "cols.tsv",
+            "sentence\tlabel\ngood\t1\textra\n",
+            "classification",
+            "line 2: expected 2 tab-separated columns, found 3",
+        ),
         ("header.tsv", "text_a\tgold\nx\t1\n", "classification", "lacks a 'sentence' (or 'text') and a 'label' column"),
-        ("bad.jsonl", '{"text": "ok", "label": 1}\n{"text": "oops", "label": \n', "classification", "line 2: not valid JSON"),
+        (
+            "bad.jsonl",
+            '{"text": "ok", "label": 1}\n{"text": "oops", "label": \n',
+            "classification",
+            "line 2: not valid JSON",
+        ),
         ("nolabel.jsonl", '{"text": "ok"}\n', "classification", "record 1: missing field 'label'"),
-        ("qa.jsonl", '{"id": "a", "question": "q?", "context": "ctx", "answers": {"text": ["zz"], "answer_start": [0]}}\n', "qa",
-         "answer_start 0 does not point at its answer 'zz'"),
-        ("kind.tsv", "sentence\tlabel\ngood\t1\n", "qa", "format 'tsv' holds classification data, but the task needs qa data"),
+        (
+            "qa.jsonl",
+            '{"id": "a", "question": "q?", "context": "ctx", "answers": {"text": ["zz"], "answer_start": [0]}}\n',
+            "qa",
+            "answer_start 0 does not point at its answer 'zz'",
+        ),
+        (
+            "kind.tsv",
+            "sentence\tlabel\ngood\t1\n",
+            "qa",
+            "format 'tsv' holds classification data, but the task needs qa data",
+        ),
     ],
 )
 def test_malformed_dataset_files(tmp_path: Path, name: str, content: object, kind: str, expected: str) -> None:
@@ -160,24 +249,33 @@ def test_hub_dataset_unreachable_is_a_clear_error() -> None:
 
 @requires_data
 def test_cli_exit_code_2_without_traceback(tmp_path: Path) -> None:
-    bad = write_suite(tmp_path / "bad.yaml", f"name: bad\nmodels: [{MODEL}]\ntasks: [{{name: t, kind: extractive_qa, dataset: {{path: nope.json}}}}]\n")
+    bad = write_suite(
+        tmp_path / "bad.yaml",
+        f"name: bad\nmodels: [{MODEL}]\ntasks: [{{name: t, kind: extractive_qa, dataset: {{path: nope.json}}}}]\n",
+    )
     for command in (["validate", str(bad)], ["run", str(bad), "-q"], ["run", str(tmp_path / "absent.yaml")]):
         proc = cli(*command)
         assert proc.returncode == 2, proc.stderr
         assert "error:" in proc.stderr and "Traceback" not in proc.stderr
-    proc = cli("score", "--task", "squad", "--dataset", str(DATA / "squad" / "dev-v1.1.json"), "--predictions", str(bad))
+    proc = cli(
+        "score", "--task", "squad", "--dataset", str(DATA / "squad" / "dev-v1.1.json"), "--predictions", str(bad)
+    )
     assert proc.returncode == 2 and "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @requires_data
 def test_unknown_model_fails_before_any_job_runs(tmp_path: Path) -> None:
-    suite = write_suite(tmp_path / "s.yaml", """name: s
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        """name: s
 output_dir: out
 models:
-  - {name: ok, build: {config: distilbert-base-uncased-finetuned-sst-2-english, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}
+  - {name: ok, build: {config: distilbert-base-uncased-finetuned-sst-2-english,
+                       vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}
   - {name: ghost, id: no-such-org/no-such-model}
 tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4}}]
-""")
+""",
+    )
     proc = cli("run", str(suite), "-q", cwd=tmp_path)
     assert proc.returncode == 2
     assert "ghost: cannot load model 'no-such-org/no-such-model'" in proc.stderr

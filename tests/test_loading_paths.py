@@ -11,29 +11,50 @@ from pathlib import Path
 
 import datasets
 import pytest
+from conftest import DATA, model_spec, requires_data
 
 from auditkit.data import load_dataset
 from auditkit.models.hf import load_model
 from auditkit.schema import DatasetSpec, ModelSpec
-from conftest import DATA, model_spec, requires_data
 
 
 def test_hub_layout_squad_and_sst2(tmp_path: Path) -> None:
     squad_dir = tmp_path / "squad_v2_like"
     squad_dir.mkdir()
-    datasets.Dataset.from_list([
-        {"id": "a", "title": "T", "context": "Alice met Bob in Paris.", "question": "Who met Bob?", "answers": {"text": ["Alice"], "answer_start": [0]}},
-        {"id": "b", "title": "T", "context": "Alice met Bob in Paris.", "question": "Who met Carol?", "answers": {"text": [], "answer_start": []}},
-    ]).to_parquet(str(squad_dir / "validation.parquet"))
+    datasets.Dataset.from_list(
+        [
+            {
+                "id": "a",
+                "title": "T",
+                "context": "Alice met Bob in Paris.",
+                "question": "Who met Bob?",
+                "answers": {"text": ["Alice"], "answer_start": [0]},
+            },
+            {
+                "id": "b",
+                "title": "T",
+                "context": "Alice met Bob in Paris.",
+                "question": "Who met Carol?",
+                "answers": {"text": [], "answer_start": []},
+            },
+        ]
+    ).to_parquet(str(squad_dir / "validation.parquet"))
     qa = load_dataset(DatasetSpec(hub=str(squad_dir), split="validation"), "qa", name="t")
     assert [e.id for e in qa.examples] == ["a", "b"]
     assert qa.examples[0].answers == ("Alice",) and qa.examples[1].is_impossible and qa.squad_version == "2.0"
 
     sst_dir = tmp_path / "sst2_like"
     sst_dir.mkdir()
-    features = datasets.Features({"idx": datasets.Value("int32"), "sentence": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(names=["negative", "positive"])})
-    datasets.Dataset.from_dict({"idx": [0, 1], "sentence": ["bad", "good"], "label": [0, 1]}, features=features).to_parquet(str(sst_dir / "validation.parquet"))
+    features = datasets.Features(
+        {
+            "idx": datasets.Value("int32"),
+            "sentence": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=["negative", "positive"]),
+        }
+    )
+    datasets.Dataset.from_dict(
+        {"idx": [0, 1], "sentence": ["bad", "good"], "label": [0, 1]}, features=features
+    ).to_parquet(str(sst_dir / "validation.parquet"))
     cls = load_dataset(DatasetSpec(hub=str(sst_dir), split="validation"), "classification", name="t")
     assert cls.label_names == ["negative", "positive"]
     assert [(e.id, e.text, e.label) for e in cls.examples] == [("0", "bad", 0), ("1", "good", 1)]
@@ -42,12 +63,27 @@ def test_hub_layout_squad_and_sst2(tmp_path: Path) -> None:
 @requires_data
 def test_local_directory_loads_like_the_build_recipe(tmp_path: Path) -> None:
     out = tmp_path / "model"
-    proc = subprocess.run([sys.executable, "-m", "auditkit.cli", "build-model", "distilbert-base-cased-distilled-squad",
-                           "--vocab", str(DATA / "vocab" / "bert-base-cased-vocab.txt"), "--out", str(out)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditkit.cli",
+            "build-model",
+            "distilbert-base-cased-distilled-squad",
+            "--vocab",
+            str(DATA / "vocab" / "bert-base-cased-vocab.txt"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     from_dir = load_model(ModelSpec.model_validate({"name": "d", "id": str(out)}), "question-answering")
-    from_recipe = load_model(model_spec("r", "distilbert-base-cased-distilled-squad", "bert-base-cased-vocab.txt"), "question-answering")
+    from_recipe = load_model(
+        model_spec("r", "distilbert-base-cased-distilled-squad", "bert-base-cased-vocab.txt"), "question-answering"
+    )
     assert from_dir.fingerprint == from_recipe.fingerprint
     assert from_dir.info["parameters"] == 65192450 and from_dir.info["architecture"] == "DistilBertForQuestionAnswering"
     assert from_dir.tokenizer.model_max_length == 512 and from_dir.tokenizer.is_fast
@@ -58,5 +94,8 @@ def test_task_head_mismatch_is_reported() -> None:
     from auditkit.errors import ModelError
 
     spec = model_spec("cls", "distilbert-base-uncased-finetuned-sst-2-english", "bert-base-uncased-vocab.txt")
-    with pytest.raises(ModelError, match="is a DistilBertForSequenceClassification, but this task needs a \\*ForQuestionAnswering model"):
+    with pytest.raises(
+        ModelError,
+        match="is a DistilBertForSequenceClassification, but this task needs a \\*ForQuestionAnswering model",
+    ):
         load_model(spec, "question-answering")

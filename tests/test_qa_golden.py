@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import DATA, model_spec, requires_data
 
 from auditkit.data.squad import load_squad_json
 from auditkit.engine.qa import QAEngine, QASettings
 from auditkit.models.hf import load_model
-from conftest import DATA, model_spec, requires_data
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "qa_pipeline_4.57.6.json").read_text(encoding="utf-8"))
 SCORE_RTOL = 1e-4
@@ -39,7 +39,9 @@ def test_golden_file_covers_required_questions() -> None:
 def test_answers_equal_pipeline_4_57_6(case: dict) -> None:
     spec = model_spec("golden", case["model"], Path(case["vocab"]).name, seed=case["seed"], null_bias=case["null_bias"])
     loaded = load_model(spec, "question-answering")
-    assert loaded.fingerprint["weights_sha256"] == case["weights_sha256"], "weights differ from those the golden answers were made with"
+    assert loaded.fingerprint["weights_sha256"] == case["weights_sha256"], (
+        "weights differ from those the golden answers were made with"
+    )
 
     examples, _ = load_squad_json(DATA / case["file"])
     chosen = examples[case["first"] : case["first"] + case["count"]]
@@ -47,11 +49,15 @@ def test_answers_equal_pipeline_4_57_6(case: dict) -> None:
     predictions = engine.predict([e.question for e in chosen], [e.context for e in chosen], [e.id for e in chosen])
 
     mismatches = []
-    for example, prediction in zip(chosen, predictions):
+    for example, prediction in zip(chosen, predictions, strict=True):
         expected = case["answers"][example.id]
         got = prediction.answers
-        same_spans = [(a["answer"], a["start"], a["end"]) for a in got] == [(a["answer"], a["start"], a["end"]) for a in expected]
-        same_scores = all(g["score"] == pytest.approx(e["score"], rel=SCORE_RTOL) for g, e in zip(got, expected))
+        same_spans = [(a["answer"], a["start"], a["end"]) for a in got] == [
+            (a["answer"], a["start"], a["end"]) for a in expected
+        ]
+        same_scores = all(
+            g["score"] == pytest.approx(e["score"], rel=SCORE_RTOL) for g, e in zip(got, expected, strict=True)
+        )
         if not (same_spans and same_scores):
             mismatches.append((example.id, expected, got))
     assert not mismatches, f"{len(mismatches)} of {len(chosen)} differ; first: {mismatches[0]}"

@@ -1,4 +1,4 @@
-"""`--runner ray` on a local Ray instance: chunks spread over actors, the same answers and metrics as the local runner."""
+"""`--runner ray` on a local Ray instance: chunks spread over actors, the local runner's answers and metrics."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import requires_data, write_suite
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'auditkit[ray]')")
@@ -20,7 +19,9 @@ def test_ray_runner_matches_the_local_runner(tmp_path: Path, monkeypatch: pytest
     from auditkit.runner import run_suite
 
     monkeypatch.setenv("AUDITKIT_CHUNK", "16")  # several chunks per job, spread over the workers
-    suite = write_suite(tmp_path / "suite.yaml", f"""
+    suite = write_suite(
+        tmp_path / "suite.yaml",
+        f"""
 name: scale
 bootstrap: {{resamples: 100}}
 output_dir: {tmp_path / "runs"}
@@ -39,19 +40,23 @@ tasks:
     kind: classification
     models: [cls]
     dataset: {{path: $DATA/sst2/dev.tsv, labels: [negative, positive], limit: 48}}
-""")
+""",
+    )
     local = run_suite(suite, quiet=True, use_cache=False)
     clustered = run_suite(suite, quiet=True, use_cache=False, runner="ray", workers=2)
-    assert clustered.results["runner"]["kind"] == "ray" and clustered.results["runner"]["workers"] == 2
-    assert local.results["runner"] == {"kind": "local"}
-    for job_local, job_ray in zip(local.results["jobs"], clustered.results["jobs"]):
-        assert job_ray["timing"]["chunks"] == 3
-        for name, estimate in job_local["metrics"].items():
-            assert job_ray["metrics"][name]["value"] == pytest.approx(estimate["value"], rel=1e-5, abs=1e-4), name
-        a = pd.read_parquet(local.run_dir / job_local["predictions"])
-        b = pd.read_parquet(clustered.run_dir / job_ray["predictions"])
-        exact, close = (["id", "prediction", "start", "end", "exact", "f1"], "score") if job_local["kind"] == "extractive_qa" \
+    assert clustered.results.runner.kind == "ray" and clustered.results.runner.workers == 2
+    assert local.results.runner.kind == "local" and local.results.runner.workers is None
+    for job_local, job_ray in zip(local.results.jobs, clustered.results.jobs, strict=True):
+        assert job_ray.timing.chunks == 3
+        for name, estimate in job_local.metrics.items():
+            assert job_ray.metrics[name].value == pytest.approx(estimate.value, rel=1e-5, abs=1e-4), name
+        a = pd.read_parquet(local.run_dir / job_local.predictions)
+        b = pd.read_parquet(clustered.run_dir / job_ray.predictions)
+        exact, close = (
+            (["id", "prediction", "start", "end", "exact", "f1"], "score")
+            if job_local.kind == "extractive_qa"
             else (["id", "model_label", "correct"], "confidence")
+        )
         pd.testing.assert_frame_equal(a[exact], b[exact])
         np.testing.assert_allclose(a[close].to_numpy(float), b[close].to_numpy(float), rtol=1e-5, atol=1e-6)
     assert json.loads((clustered.run_dir / "results.json").read_text())["runner"]["ray_version"] == ray.__version__
@@ -61,5 +66,5 @@ def test_ray_address_errors_are_clear(tmp_path: Path) -> None:
     from auditkit.errors import AuditkitError
     from auditkit.scale.ray_runner import RayExecutor
 
-    with pytest.raises(AuditkitError, match="cannot start or reach the Ray cluster at 127.0.0.1:1"):
+    with pytest.raises(AuditkitError, match=r"cannot start or reach the Ray cluster at 127\.0\.0\.1:1"):
         RayExecutor(address="127.0.0.1:1")

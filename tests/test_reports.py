@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import DATA, requires_data, write_suite
 
 from auditkit.metrics.compare import mcnemar_exact
 from auditkit.report import compare, report
 from auditkit.results import load_results
-from conftest import DATA, requires_data, write_suite
 
 HOSTILE = "<script>window.__pwned = 1; alert('x')</script>"
 HOSTILE_QUESTION = "Who <img src=x onerror=alert(2)> won | **[y](javascript:alert(3))**?"
@@ -29,17 +29,36 @@ def _hostile_squad(path: Path) -> None:
     article = data["data"][0]
     para = article["paragraphs"][0]
     prefix = HOSTILE + " "
-    qas = [{**qa, "answers": [{**a, "answer_start": a["answer_start"] + len(prefix)} for a in qa["answers"]]} for qa in para["qas"][:10]]
+    qas = [
+        {**qa, "answers": [{**a, "answer_start": a["answer_start"] + len(prefix)} for a in qa["answers"]]}
+        for qa in para["qas"][:10]
+    ]
     qas[0]["question"] = HOSTILE_QUESTION
-    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "Title <b>bold</b> & co", "paragraphs": [{"context": prefix + para["context"], "qas": qas}]}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": "1.1",
+                "data": [
+                    {
+                        "title": "Title <b>bold</b> & co",
+                        "paragraphs": [{"context": prefix + para["context"], "qas": qas}],
+                    }
+                ],
+            }
+        )
+    )
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("reports")
     _hostile_squad(work / "hostile.json")
-    (work / "hostile.tsv").write_text("sentence\tlabel\n" + "".join(f"{HOSTILE} film {i}\t{i % 2}\n" for i in range(12)))
-    suite = write_suite(work / "suite.yaml", """name: report-test
+    (work / "hostile.tsv").write_text(
+        "sentence\tlabel\n" + "".join(f"{HOSTILE} film {i}\t{i % 2}\n" for i in range(12))
+    )
+    suite = write_suite(
+        work / "suite.yaml",
+        """name: report-test
 output_dir: runs
 bootstrap: {resamples: 200}
 models:
@@ -52,8 +71,15 @@ models:
 tasks:
   - {name: hostile_qa, kind: extractive_qa, models: [cased, uncased], dataset: {path: hostile.json}}
   - {name: hostile_cls, kind: classification, models: [sst2], dataset: {path: hostile.tsv}}
-""")
-    proc = subprocess.run([sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q"], capture_output=True, text=True, cwd=work, check=False)
+""",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip())
 
@@ -62,19 +88,41 @@ tasks:
 def test_run_writes_both_reports_with_model_card_sections(run_dir: Path) -> None:
     html = (run_dir / "report" / "report.html").read_text()
     md = (run_dir / "report" / "report.md").read_text()
-    for anchor in ("model-details", "intended-uses", "evaluation-data", "metrics", "quantitative-analyses", "errors", "latency",
-                   "comparison", "bias", "caveats", "model-index", "reproducibility"):
+    for anchor in (
+        "model-details",
+        "intended-uses",
+        "evaluation-data",
+        "metrics",
+        "quantitative-analyses",
+        "errors",
+        "latency",
+        "comparison",
+        "caveats",
+        "model-index",
+        "reproducibility",
+    ):
         assert f'id="{anchor}"' in html
-    for heading in ("Model details", "Intended uses", "Evaluation data", "Metrics", "Quantitative analyses", "Worst errors",
-                    "Latency and efficiency", "Comparison", "Bias probes", "Caveats and recommendations", "Reproducibility"):
+    for heading in (
+        "Model details",
+        "Intended uses",
+        "Evaluation data",
+        "Metrics",
+        "Quantitative analyses",
+        "Worst errors",
+        "Latency and efficiency",
+        "Comparison",
+        "Caveats and recommendations",
+        "Reproducibility",
+    ):
         assert f"\n## {heading}" in md
+    assert 'id="bias"' not in html and "## Bias probes" not in md  # no bias-probe task: no empty section
     results = load_results(run_dir)
-    for job in results["jobs"]:
-        for est in job["metrics"].values():
-            for figure in (f"{est['value']:.2f}", f"[{est['low']:.2f}, {est['high']:.2f}]"):
+    for job in results.jobs:
+        for est in job.metrics.values():
+            for figure in (f"{est.value:.2f}", f"[{est.low:.2f}, {est.high:.2f}]"):
                 assert figure in html and figure in md
-        assert f"{job['timing']['examples_per_second']:.1f}" in html
-    assert results["suite"]["sha256"] in html and results["suite"]["sha256"] in md
+        assert f"{job.timing.examples_per_second:.1f}" in html
+    assert results.suite.sha256 in html and results.suite.sha256 in md
     assert "built offline" in html and "near chance" in md
 
 
@@ -112,10 +160,10 @@ def test_model_index_yaml_has_the_hub_schema(run_dir: Path) -> None:
             assert {"name", "type", "config", "split"} <= set(result["dataset"])
             for metric in result["metrics"]:
                 assert {"type", "value", "name"} <= set(metric)
-        job = next(j for j in results["jobs"] if j["model"] == model)
+        job = next(j for j in results.jobs if j.model == model)
         values = {m["type"]: m["value"] for m in entry["results"][0]["metrics"]}
-        key = "exact_match" if job["kind"] == "extractive_qa" else "accuracy"
-        assert values[key] == round(job["metrics"][key]["value"], 4)
+        key = "exact_match" if job.kind == "extractive_qa" else "accuracy"
+        assert values[key] == round(job.metrics[key].value, 4)
 
 
 @requires_data
@@ -124,7 +172,7 @@ def test_within_run_comparison_follows_from_predictions(run_dir: Path) -> None:
     assert "### hostile\\_qa: cased (A) vs uncased (B)" in md
     a = pd.read_parquet(run_dir / "predictions" / "cased" / "hostile_qa.parquet")
     b = pd.read_parquet(run_dir / "predictions" / "uncased" / "hostile_qa.parquet")
-    p, b_only, a_only = mcnemar_exact(a["exact"].to_numpy(float), b["exact"].to_numpy(float))
+    _, b_only, a_only = mcnemar_exact(a["exact"].to_numpy(float), b["exact"].to_numpy(float))
     assert f"McNemar exact ({b_only} vs {a_only})" in md
     wins_a, wins_b = int((a["f1"] > b["f1"]).sum()), int((b["f1"] > a["f1"]).sum())
     assert f"A {wins_a}, B {wins_b}, ties {10 - wins_a - wins_b}" in md
@@ -158,10 +206,16 @@ def test_mcnemar_exact_values() -> None:
 
 @requires_data
 def test_report_cli_errors(run_dir: Path, tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "auditkit.cli", "report", str(tmp_path)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "report", str(tmp_path)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 2 and f"no results found at {tmp_path}" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "auditkit.cli", "report", str(run_dir), "--template-dir", str(tmp_path / "nope")],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "report", str(run_dir), "--template-dir", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2 and "template folder not found" in proc.stderr
 
 
@@ -169,19 +223,40 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @requires_data
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it; `apt-get install chromium`)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it; `apt-get install chromium`)"
+)
 def test_html_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright (a test extra) is not installed")
     problems: list[str] = []
     with playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None)
+        page.on(
+            "console",
+            lambda msg: (
+                problems.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None
+            ),
+        )
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
         page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-        page.on("request", lambda req: problems.append(f"network request: {req.url}") if not req.url.startswith(("file:", "data:")) else None)
+        page.on(
+            "request",
+            lambda req: (
+                problems.append(f"network request: {req.url}") if not req.url.startswith(("file:", "data:")) else None
+            ),
+        )
         page.goto((run_dir / "report" / "report.html").as_uri())
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=True)

@@ -8,10 +8,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import DATA, requires_data
 
 from auditkit.metrics import squad
 from auditkit.scoring import score_predictions
-from conftest import DATA, requires_data
 
 V1 = DATA / "squad" / "dev-v1.1.json"
 V2 = DATA / "squad" / "dev-v2.0.json"
@@ -55,13 +55,34 @@ def test_v2_equals_official_script() -> None:
 def test_score_cli_writes_json_with_breakdowns(tmp_path) -> None:
     out = tmp_path / "score.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", "score", "--task", "squad", "--dataset", str(V1),
-         "--predictions", str(PRED / "v1.1-r-net-plus-ensemble-msra.json"), "--out", str(out), "--resamples", "100"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "auditkit.cli",
+            "score",
+            "--task",
+            "squad",
+            "--dataset",
+            str(V1),
+            "--predictions",
+            str(PRED / "v1.1-r-net-plus-ensemble-msra.json"),
+            "--out",
+            str(out),
+            "--resamples",
+            "100",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
-    assert report["predictions"] == {"path": str(PRED / "v1.1-r-net-plus-ensemble-msra.json"), "count": 10570, "missing": 0, "unknown_ids": 0}
+    assert report["predictions"] == {
+        "path": str(PRED / "v1.1-r-net-plus-ensemble-msra.json"),
+        "count": 10570,
+        "missing": 0,
+        "unknown_ids": 0,
+    }
     by_article = report["by_article"]
     assert len(by_article) == 48 and sum(a["n"] for a in by_article.values()) == 10570
     # The per-article means recombine into the headline figure.
@@ -89,7 +110,9 @@ def test_best_threshold_matches_hand_computation() -> None:
     # Start: 1 (the unanswerable q1 right). Add q0: 2. Add q1: 1. Add q2: 1.5. Best 2 at threshold 0.2.
     assert squad.best_threshold(scores, probs, has_answer, empty) == (100.0 * 2 / 3, 0.2)
     # With nothing worth answering the threshold stays 0.0 (evaluate-v2.0's initial value).
-    assert squad.best_threshold(np.zeros(2), np.array([0.1, 0.3]), np.array([True, False]), np.array([False, False])) == (50.0, 0.0)
+    assert squad.best_threshold(
+        np.zeros(2), np.array([0.1, 0.3]), np.array([True, False]), np.array([False, False])
+    ) == (50.0, 0.0)
 
 
 @requires_data

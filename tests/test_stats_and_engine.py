@@ -42,7 +42,9 @@ def test_macro_f1_and_ece_from_sums_equal_direct_computation() -> None:
         tp = np.sum((pred == c) & (gold == c))
         precision, recall = tp / np.sum(pred == c), tp / np.sum(gold == c)
         f1s.append(2 * precision * recall / (precision + recall))
-    macro = estimate(cm.confusion_columns(gold, pred, 3), cm.macro_f1_statistic(3), resamples=200, confidence=0.95, seed=0)
+    macro = estimate(
+        cm.confusion_columns(gold, pred, 3), cm.macro_f1_statistic(3), resamples=200, confidence=0.95, seed=0
+    )
     assert macro.value == pytest.approx(100 * np.mean(f1s))
     assert macro.low < macro.value < macro.high
 
@@ -53,7 +55,9 @@ def test_macro_f1_and_ece_from_sums_equal_direct_computation() -> None:
         in_bin = (confidence > b / 10) & (confidence <= (b + 1) / 10)
         if in_bin.any():
             direct += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    ece = estimate(cm.calibration_columns(confidence, correct, 10), cm.ece_statistic(10), resamples=100, confidence=0.95, seed=0)
+    ece = estimate(
+        cm.calibration_columns(confidence, correct, 10), cm.ece_statistic(10), resamples=100, confidence=0.95, seed=0
+    )
     assert ece.value == pytest.approx(100 * direct)
     assert cm.per_class_report(gold, pred, ["a", "b", "c"])["b"]["f1"] == pytest.approx(100 * f1s[1])
 

@@ -82,8 +82,12 @@ def read_card(path: str | Path) -> ModelCard:
         try:
             end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
         except StopIteration:
-            raise CardError("front matter starts with '---' on line 1 but never ends", source=str(path), location="line 1",
-                            hint="close the YAML front matter with a line '---'") from None
+            raise CardError(
+                "front matter starts with '---' on line 1 but never ends",
+                source=str(path),
+                location="line 1",
+                hint="close the YAML front matter with a line '---'",
+            ) from None
         block = "\n".join(lines[1:end])
         try:
             loaded = yaml.safe_load(block) or {}
@@ -91,7 +95,9 @@ def read_card(path: str | Path) -> ModelCard:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 2}" if mark else None
-            raise CardError(f"invalid YAML front matter: {getattr(exc, 'problem', exc)}", source=str(path), location=where) from None
+            raise CardError(
+                f"invalid YAML front matter: {getattr(exc, 'problem', exc)}", source=str(path), location=where
+            ) from None
         if not isinstance(loaded, dict):
             raise CardError("the front matter must be a YAML mapping", source=str(path), location="line 2")
         metadata = loaded
@@ -125,7 +131,7 @@ def _scan_body(card: ModelCard, lines: list[str]) -> None:
         if heading:
             headings.append((number, len(heading.group(1)), heading.group(2).strip()))
     bounds = [h[0] for h in headings] + [len(lines) + 1]
-    for (number, level, title), nxt in zip(headings, bounds[1:]):
+    for (number, level, title), nxt in zip(headings, bounds[1:], strict=True):
         card.sections.append(Section(title, level, number, nxt - 1, "\n".join(lines[number : nxt - 1])))
     for language, first, body, close in blocks:
         nxt = next((h for h in bounds if h > close), len(lines) + 1)

@@ -12,16 +12,24 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..results import Job
+from ..tasks import TASKS, task_class
 from .card import ModelCard
-
-#: The audit's gateable figures (``card.<key>`` in a gate, e.g. ``card.claims_failed <= 0``).
-SUMMARY_KEYS = ("claims_failed", "claims_not_measured", "claims_held", "inconsistencies", "missing_sections", "empty_sections",
-                "placeholders", "stale_snippets", "examples_failed")
 
 # ---------------------------------------------------------------- claims
 
-_METRIC_ALIASES = {"f1": "f1", "f1 score": "f1", "f1-score": "f1", "exact_match": "exact_match", "exact match": "exact_match",
-                   "exact-match": "exact_match", "exact": "exact_match", "em": "exact_match", "accuracy": "accuracy", "acc": "accuracy"}
+_METRIC_ALIASES = {
+    "f1": "f1",
+    "f1 score": "f1",
+    "f1-score": "f1",
+    "exact_match": "exact_match",
+    "exact match": "exact_match",
+    "exact-match": "exact_match",
+    "exact": "exact_match",
+    "em": "exact_match",
+    "accuracy": "accuracy",
+    "acc": "accuracy",
+}
 _PROSE_METRIC = r"(?P<metric>f1(?:[ -]score)?|exact[ -]match|em|accuracy)"
 _PROSE_VALUE = r"(?<![\w.])(?P<value>\d{1,3}(?:\.\d+)?)(?![\w.]*\d)\s*%?"
 _PROSE_PATTERNS = (
@@ -44,14 +52,15 @@ class Claim:
 
 
 def dataset_kind(text: str) -> str | None:
-    """squad_v2 / squad / sst2 from a dataset name, type, config or a sentence; None when not said."""
+    """The dataset key (squad_v2, squad, sst2, ...) a dataset name, type, config or sentence names; None when not said.
+
+    Each task kind declares the patterns of the datasets it is measured on (``Task.claim_patterns``).
+    """
     t = text.lower().replace("_", " ").replace("-", " ")
-    if re.search(r"squad\s*v?\s*2|squad 2\.0|squad2", t):
-        return "squad_v2"
-    if "squad" in t:
-        return "squad"
-    if re.search(r"\bsst\s*2\b|\bsst2\b|stanford sentiment", t) or ("glue" in t and "sst" in t):
-        return "sst2"
+    for task in TASKS.values():
+        for key, pattern in task.claim_patterns.items():
+            if re.search(pattern, t):
+                return key
     return None
 
 
@@ -75,7 +84,9 @@ def model_index_claims(card: ModelCard) -> list[Claim]:
                 if value <= 1.0:  # fractions: 0.869965 means 86.9965%
                     value, decimals = value * 100.0, max(0, decimals - 2)
                 line = card.metadata_lines.get(("model-index", e, "results", r, "metrics", m, "value"), 1)
-                claims.append(Claim("model-index", line, _METRIC_ALIASES[name], kind, value, decimals, f"{name}: {raw}"))
+                claims.append(
+                    Claim("model-index", line, _METRIC_ALIASES[name], kind, value, decimals, f"{name}: {raw}")
+                )
     return claims
 
 
@@ -105,18 +116,28 @@ def prose_claims(card: ModelCard) -> list[Claim]:
                     continue
                 seen.add(match.start())
                 metric = _METRIC_ALIASES[match["metric"].lower()]
-                claims.append(Claim("prose", number, metric, dataset_kind(line), value, _decimals(match["value"]), match.group(0).strip()))
+                claims.append(
+                    Claim(
+                        "prose",
+                        number,
+                        metric,
+                        dataset_kind(line),
+                        value,
+                        _decimals(match["value"]),
+                        match.group(0).strip(),
+                    )
+                )
     return claims
 
 
-def _job_for(claim: Claim, jobs: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
-    def kind(job: dict[str, Any]) -> str:
-        return "sst2" if job["kind"] == "classification" else job["details"]["metric"]
+def _job_for(claim: Claim, jobs: list[Job]) -> tuple[Job | None, str | None]:
+    def kind(job: Job) -> str | None:
+        return task_class(job.kind).claim_dataset(job)
 
-    def key(job: dict[str, Any]) -> str | None:
+    def key(job: Job) -> str | None:
         if claim.metric == "exact_match":
-            return "exact_match" if "exact_match" in job["metrics"] else ("exact" if "exact" in job["metrics"] else None)
-        return claim.metric if claim.metric in job["metrics"] else None
+            return "exact_match" if "exact_match" in job.metrics else ("exact" if "exact" in job.metrics else None)
+        return claim.metric if claim.metric in job.metrics else None
 
     candidates = [j for j in jobs if key(j) and (claim.dataset is None or kind(j) == claim.dataset)]
     if len(candidates) != 1:
@@ -124,26 +145,39 @@ def _job_for(claim: Claim, jobs: list[dict[str, Any]]) -> tuple[dict[str, Any] |
     return candidates[0], key(candidates[0])
 
 
-def check_claims(claims: list[Claim], jobs: list[dict[str, Any]] | None, tolerance: float) -> list[dict[str, Any]]:
-    """Each claim against the measured metric: holds (inside the 95% CI or within ``tolerance``), does not hold, or not measured."""
+def check_claims(claims: list[Claim], jobs: list[Job] | None, tolerance: float) -> list[dict[str, Any]]:
+    """Each claim against the measured metric: holds (inside the 95% CI or within ``tolerance``), does not hold,
+    or not measured."""
     out = []
     for claim in claims:
         row = {**asdict(claim), "measured": None, "low": None, "high": None, "difference": None, "job": None}
         job, key = _job_for(claim, jobs or [])
-        if job is None:
-            row.update(verdict="not measured", reason="no run given" if jobs is None else "no single measured job matches this metric and dataset")
+        if job is None or key is None:
+            row.update(
+                verdict="not measured",
+                reason="no run given" if jobs is None else "no single measured job matches this metric and dataset",
+            )
         else:
-            est = job["metrics"][key]
-            diff = claim.value - est["value"]
-            row.update(measured=est["value"], low=est["low"], high=est["high"], difference=diff, job=f"{job['model']} · {job['task']}")
-            inside = est["low"] is not None and math.isfinite(est["low"]) and est["low"] <= claim.value <= est["high"]
+            est = job.metrics[key]
+            diff = claim.value - est.value
+            row.update(
+                measured=est.value,
+                low=est.low,
+                high=est.high,
+                difference=diff,
+                job=f"{job.model} · {job.task}",
+            )
+            inside = est.low is not None and math.isfinite(est.low) and est.low <= claim.value <= est.high
             if inside:
-                row.update(verdict="holds", reason=f"inside the measured 95% CI [{est['low']:.2f}, {est['high']:.2f}]")
+                row.update(verdict="holds", reason=f"inside the measured 95% CI [{est.low:.2f}, {est.high:.2f}]")
             elif abs(diff) <= tolerance:
                 row.update(verdict="holds", reason=f"within the tolerance of {tolerance:g} points")
             else:
-                row.update(verdict="does not hold", reason=f"claimed {claim.value:g}, measured {est['value']:.2f} "
-                                                           f"(95% CI [{est['low']:.2f}, {est['high']:.2f}]), off by {diff:+.2f}")
+                row.update(
+                    verdict="does not hold",
+                    reason=f"claimed {claim.value:g}, measured {est.value:.2f} "
+                    f"(95% CI [{est.low:.2f}, {est.high:.2f}]), off by {diff:+.2f}",
+                )
         out.append(row)
     return out
 
@@ -161,10 +195,16 @@ def inconsistencies(claims: list[Claim]) -> list[dict[str, Any]]:
                 continue
             coarse, fine = (a, b) if a.decimals <= b.decimals else (b, a)
             if abs(round(fine.value, coarse.decimals) - coarse.value) > 10 ** (-coarse.decimals) / 2 + 1e-9:
-                found.append({"metric": a.metric, "dataset": a.dataset or b.dataset,
-                              "a": {"line": a.line, "source": a.source, "value": a.value, "text": a.text},
-                              "b": {"line": b.line, "source": b.source, "value": b.value, "text": b.text},
-                              "message": f"{a.metric} stated as {a.text!r} (line {a.line}, {a.source}) and {b.text!r} (line {b.line}, {b.source})"})
+                found.append(
+                    {
+                        "metric": a.metric,
+                        "dataset": a.dataset or b.dataset,
+                        "a": {"line": a.line, "source": a.source, "value": a.value, "text": a.text},
+                        "b": {"line": b.line, "source": b.source, "value": b.value, "text": b.text},
+                        "message": f"{a.metric} stated as {a.text!r} (line {a.line}, {a.source})"
+                        f" and {b.text!r} (line {b.line}, {b.source})",
+                    }
+                )
     return found
 
 
@@ -199,43 +239,76 @@ def completeness(card: ModelCard) -> tuple[list[dict[str, Any]], list[dict[str, 
         content = " ".join(s.body for s in nested)
         meaningful = _PLACEHOLDER.sub("", content).strip()
         status = "present" if meaningful else "empty"
-        sections.append({"section": name, "status": status, "line": match.line, "heading": match.title})
-    placeholders = [{"line": n, "text": line.strip()} for n, line in enumerate(card.lines, start=1)
-                    if n >= card.body_start and _PLACEHOLDER.search(line)]
+        found: dict[str, Any] = {"section": name, "status": status, "line": match.line, "heading": match.title}
+        sections.append(found)
+    placeholders = [
+        {"line": n, "text": line.strip()}
+        for n, line in enumerate(card.lines, start=1)
+        if n >= card.body_start and _PLACEHOLDER.search(line)
+    ]
     return sections, placeholders
 
 
 # ---------------------------------------------------------------- stale usage code
 
 STALE_RULES = (
-    (re.compile(r"""pipeline\(\s*(?:task\s*=\s*)?["']question-answering["']"""), 5, "removed",
-     "transformers 5 removed the question-answering pipeline (it raises 'The task question-answering has been removed from transformers')",
-     "auditkit's QA engine gives the 4.57.6 pipeline's answers under transformers 5: "
-     "QAEngine(model, tokenizer, QASettings()).predict(questions, contexts) from auditkit.engine.qa, or `auditkit run` with an extractive_qa task"),
-    (re.compile(r"\bTF(?:Auto)?\w*(?:For\w+|Model)\b"), 5, "removed",
-     "transformers 5 dropped TensorFlow models and their TF* classes",
-     "the PyTorch class of the same name without the TF prefix (e.g. DistilBertForQuestionAnswering), with return_tensors='pt'"),
-    (re.compile(r"""return_tensors\s*=\s*["']tf["']"""), 5, "removed", "transformers 5 has no TensorFlow tensors", "return_tensors='pt'"),
+    (
+        re.compile(r"""pipeline\(\s*(?:task\s*=\s*)?["']question-answering["']"""),
+        5,
+        "removed",
+        "transformers 5 removed the question-answering pipeline (it raises 'The task question-answering has been"
+        " removed from transformers')",
+        "auditkit's QA engine gives the 4.57.6 pipeline's answers under transformers 5: "
+        "QAEngine(model, tokenizer, QASettings()).predict(questions, contexts) from auditkit.engine.qa, or"
+        " `auditkit run` with an extractive_qa task",
+    ),
+    (
+        re.compile(r"\bTF(?:Auto)?\w*(?:For\w+|Model)\b"),
+        5,
+        "removed",
+        "transformers 5 dropped TensorFlow models and their TF* classes",
+        "the PyTorch class of the same name without the TF prefix (e.g. DistilBertForQuestionAnswering), with"
+        " return_tensors='pt'",
+    ),
+    (
+        re.compile(r"""return_tensors\s*=\s*["']tf["']"""),
+        5,
+        "removed",
+        "transformers 5 has no TensorFlow tensors",
+        "return_tensors='pt'",
+    ),
     (re.compile(r"\btorch_dtype\s*="), 5, "deprecated", "torch_dtype= is deprecated in favour of dtype=", "dtype="),
 )
 
 
 def stale_code(card: ModelCard, transformers_version: str) -> list[dict[str, Any]]:
     """Snippets calling APIs that current transformers removed or deprecated, with the replacement."""
-    major = int(re.match(r"\d+", transformers_version).group(0)) if re.match(r"\d+", transformers_version) else 0
+    leading = re.match(r"\d+", transformers_version)
+    major = int(leading.group(0)) if leading else 0
     found = []
     for block in card.code_blocks:
         for offset, line in enumerate(block.code.splitlines()):
             for pattern, since, severity, problem, replacement in STALE_RULES:
                 if pattern.search(line):
-                    found.append({"line": block.line + offset, "code": line.strip(), "severity": severity, "since": f"transformers {since}",
-                                  "affects_installed": major >= since, "problem": problem, "replacement": replacement})
+                    found.append(
+                        {
+                            "line": block.line + offset,
+                            "code": line.strip(),
+                            "severity": severity,
+                            "since": f"transformers {since}",
+                            "affects_installed": major >= since,
+                            "problem": problem,
+                            "replacement": replacement,
+                        }
+                    )
     return found
 
 
 # ---------------------------------------------------------------- example outputs
 
-_ANSWER_LINE = re.compile(r"Answer:\s*'(?P<answer>.*?)',\s*score:\s*(?P<score>[\d.]+),\s*start:\s*(?P<start>\d+),\s*end:\s*(?P<end>\d+)")
+_ANSWER_LINE = re.compile(
+    r"Answer:\s*'(?P<answer>.*?)',\s*score:\s*(?P<score>[\d.]+),\s*start:\s*(?P<start>\d+),\s*end:\s*(?P<end>\d+)"
+)
 
 
 def _string_value(node: ast.AST, names: dict[str, str]) -> str | None:
@@ -247,7 +320,9 @@ def _string_value(node: ast.AST, names: dict[str, str]) -> str | None:
 
 
 def qa_examples(card: ModelCard) -> list[dict[str, Any]]:
-    """QA calls in the card's Python snippets (question=..., context=... given as literals) with the output the card shows."""
+    """QA calls in the card's Python snippets (question=..., context=... given as literals) with the output the card
+    shows.
+    """
     examples = []
     for block in card.code_blocks:
         if block.language not in ("python", "py", ""):
@@ -267,13 +342,27 @@ def qa_examples(card: ModelCard) -> list[dict[str, Any]]:
             if isinstance(node, ast.Call):
                 kwargs = {k.arg: k.value for k in node.keywords if k.arg}
                 if "question" in kwargs and "context" in kwargs:
-                    question, context = _string_value(kwargs["question"], names), _string_value(kwargs["context"], names)
+                    question, context = (
+                        _string_value(kwargs["question"], names),
+                        _string_value(kwargs["context"], names),
+                    )
                     if question is not None and context is not None:
                         calls.append((block.line + node.lineno - 1, question, context))
         outputs = [m for m in _ANSWER_LINE.finditer(block.code + "\n" + block.after)]
-        for (line, question, context), match in zip(sorted(calls), outputs):
-            examples.append({"line": line, "question": question, "context": context,
-                             "expected": {"answer": match["answer"], "score": float(match["score"]), "start": int(match["start"]), "end": int(match["end"])}})
+        for (line, question, context), match in zip(sorted(calls), outputs, strict=False):  # a call may show no output
+            examples.append(
+                {
+                    "line": line,
+                    "question": question,
+                    "context": context,
+                    "expected": {
+                        "answer": match["answer"],
+                        "score": float(match["score"]),
+                        "start": int(match["start"]),
+                        "end": int(match["end"]),
+                    },
+                }
+            )
     return examples
 
 
@@ -291,10 +380,18 @@ def check_examples(examples: list[dict[str, Any]], predict: Any | None) -> list[
             actual = predict(ex["question"], ex["context"])
             row["actual"] = actual
             decimals = len(str(ex["expected"]["score"]).split(".")[1]) if "." in str(ex["expected"]["score"]) else 0
-            same = (actual["answer"] == ex["expected"]["answer"] and actual["start"] == ex["expected"]["start"]
-                    and actual["end"] == ex["expected"]["end"] and round(actual["score"], decimals) == ex["expected"]["score"])
-            row.update(verdict="holds" if same else "does not hold",
-                       reason="answer, span and score reproduce" if same else
-                       f"re-run gives {actual['answer']!r} (score {actual['score']:.4f}, {actual['start']}-{actual['end']})")
+            same = (
+                actual["answer"] == ex["expected"]["answer"]
+                and actual["start"] == ex["expected"]["start"]
+                and actual["end"] == ex["expected"]["end"]
+                and round(actual["score"], decimals) == ex["expected"]["score"]
+            )
+            row.update(
+                verdict="holds" if same else "does not hold",
+                reason="answer, span and score reproduce"
+                if same
+                else f"re-run gives {actual['answer']!r}"
+                f" (score {actual['score']:.4f}, {actual['start']}-{actual['end']})",
+            )
         out.append(row)
     return out

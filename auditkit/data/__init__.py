@@ -7,20 +7,61 @@ module plus one entry here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import DatasetError
+from ..registry import Registry
 from . import hub, jsonl, probes, squad, text
 from .types import Dataset, Example, Kind, QAExample, TextExample
 
-__all__ = ["Dataset", "QAExample", "TextExample", "FORMATS", "load_dataset", "infer_format"]
+__all__ = ["FORMATS", "Dataset", "QAExample", "TextExample", "infer_format", "load_dataset"]
 
 
 class DatasetSpecLike(Protocol):
-    """What the loaders need from a suite's dataset spec (see :class:`auditkit.suite.DatasetSpec`)."""
+    """What the loaders need from a suite's dataset spec (see :class:`auditkit.schema.DatasetSpec`)."""
+
+    @property
+    def path(self) -> Path | None: ...
+
+    @property
+    def hub(self) -> str | None: ...
+
+    @property
+    def config(self) -> str | None: ...
+
+    @property
+    def split(self) -> str: ...
+
+    @property
+    def revision(self) -> str | None: ...
+
+    @property
+    def format(self) -> str | None: ...
+
+    @property
+    def labels(self) -> list[str] | None: ...
+
+    @property
+    def limit(self) -> int | None: ...
+
+    @property
+    def sample(self) -> int | None: ...
+
+
+Reader = Callable[["DatasetRequest", Kind], tuple[list[Example], dict[str, Any]]]
+
+#: Dataset formats by name; a new format is one reader function decorated with ``@FORMATS.register(name)``
+#: (or an ``auditkit.dataset_formats`` entry point), plus its file extensions in :data:`EXTENSIONS`.
+FORMATS: Registry[Reader] = Registry("dataset format", "auditkit.dataset_formats")
+
+
+@dataclass(frozen=True)
+class DatasetRequest:
+    """A dataset spec with the task's defaults filled in (e.g. NLI's label names when the suite names none)."""
 
     path: Path | None
     hub: str | None
@@ -32,24 +73,37 @@ class DatasetSpecLike(Protocol):
     limit: int | None
     sample: int | None
 
+    @property
+    def file(self) -> Path:
+        """The local file (readers of files only run when ``path`` is set: see :func:`load_dataset`)."""
+        if self.path is None:
+            raise DatasetError("this dataset format reads a local file; give 'path:'", hint="or use 'hub:'")
+        return self.path
 
-Reader = Callable[[DatasetSpecLike, Kind], tuple[list[Example], dict[str, Any]]]
+    @property
+    def hub_id(self) -> str:
+        if self.hub is None:
+            raise DatasetError("the hub format needs 'hub:' (a dataset id)", hint="or use 'path:' for a local file")
+        return self.hub
 
 
-def _read_squad(spec: DatasetSpecLike, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
+@FORMATS.register("squad")
+def _read_squad(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
     _expect(kind, "qa", spec, "squad")
-    examples, version = squad.load_squad_json(spec.path)
+    examples, version = squad.load_squad_json(spec.file)
     return list(examples), {"squad_version": version}
 
 
-def _read_tsv(spec: DatasetSpecLike, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
+@FORMATS.register("tsv")
+def _read_tsv(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
     _expect(kind, "classification", spec, "tsv")
     names = spec.labels or text.SST2_LABELS
-    return list(text.load_tsv(spec.path, names)), {"label_names": names}
+    return list(text.load_tsv(spec.file, names)), {"label_names": names}
 
 
-def _read_jsonl(spec: DatasetSpecLike, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
-    records = jsonl.read_records(spec.path)
+@FORMATS.register("jsonl")
+def _read_jsonl(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
+    records = jsonl.read_records(spec.file)
     if kind == "qa":
         examples = squad.from_rows(records, str(spec.path))
         return list(examples), {"squad_version": "2.0" if any(e.is_impossible for e in examples) else "1.1"}
@@ -57,55 +111,70 @@ def _read_jsonl(spec: DatasetSpecLike, kind: Kind) -> tuple[list[Example], dict[
     return list(text.from_rows(records, names, str(spec.path))), {"label_names": names}
 
 
-def _read_hub(spec: DatasetSpecLike, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
-    rows, hub_names = hub.load_rows(spec.hub, spec.config, spec.split, spec.revision)
+@FORMATS.register("hub")
+def _read_hub(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
+    rows, hub_names = hub.load_rows(spec.hub_id, spec.config, spec.split, spec.revision)
     if kind == "qa":
-        examples = squad.from_rows(rows, spec.hub)
-        v2 = "v2" in spec.hub.lower() or any(e.is_impossible for e in examples)
+        examples = squad.from_rows(rows, spec.hub_id)
+        v2 = "v2" in spec.hub_id.lower() or any(e.is_impossible for e in examples)
         return list(examples), {"squad_version": "2.0" if v2 else "1.1"}
     names = spec.labels or hub_names or text.SST2_LABELS
-    return list(text.from_rows(rows, names, spec.hub)), {"label_names": names}
+    return list(text.from_rows(rows, names, spec.hub_id)), {"label_names": names}
 
 
-def _read_probes(spec: DatasetSpecLike, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
+@FORMATS.register("probes")
+def _read_probes(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
     _expect(kind, "probe", spec, "probes")
-    probe_set, expanded = probes.load_probe_set(spec.path)
+    probe_set, expanded = probes.load_probe_set(spec.file)
     meta = probe_set.model_dump(include={"name", "kind", "description", "source", "intent", "groups"})
     return list(expanded), {"info": {"probe_set": meta}}
 
 
-FORMATS: dict[str, Reader] = {"squad": _read_squad, "tsv": _read_tsv, "jsonl": _read_jsonl, "hub": _read_hub, "probes": _read_probes}
-_EXTENSIONS = {".json": "squad", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "probes", ".yml": "probes"}
+EXTENSIONS = {
+    ".json": "squad",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".yaml": "probes",
+    ".yml": "probes",
+}
 
 
-def infer_format(spec: DatasetSpecLike) -> str:
+def infer_format(spec: DatasetRequest) -> str:
     """The reader to use: explicit ``format``, else ``hub`` for hub ids, else by file extension."""
     if spec.format:
         return spec.format
     if spec.hub:
         return "hub"
-    fmt = _EXTENSIONS.get(spec.path.suffix.lower()) if spec.path else None
+    fmt = EXTENSIONS.get(spec.path.suffix.lower()) if spec.path else None
     if fmt is None:
-        raise DatasetError(f"cannot tell the format of {spec.path}", source=str(spec.path),
-                           hint=f"set 'format:' to one of {', '.join(sorted(FORMATS))}")
+        raise DatasetError(
+            f"cannot tell the format of {spec.path}",
+            source=str(spec.path),
+            hint=f"set 'format:' to one of {', '.join(FORMATS.names())}",
+        )
     return fmt
 
 
-def _expect(kind: Kind, wanted: Kind, spec: DatasetSpecLike, fmt: str) -> None:
+def _expect(kind: Kind, wanted: Kind, spec: DatasetRequest, fmt: str) -> None:
     if kind != wanted:
-        raise DatasetError(f"format {fmt!r} holds {wanted} data, but the task needs {kind} data", source=str(spec.path),
-                           hint="point the task at a dataset of the right kind, or set 'format:'")
+        raise DatasetError(
+            f"format {fmt!r} holds {wanted} data, but the task needs {kind} data",
+            source=str(spec.path),
+            hint="point the task at a dataset of the right kind, or set 'format:'",
+        )
 
 
-def _names_from_records(records: list[dict[str, Any]], spec: DatasetSpecLike) -> list[str]:
+def _names_from_records(records: list[dict[str, Any]], spec: DatasetRequest) -> list[str]:
     """Label names for JSONL data without a 'labels' list: sorted string labels, or SST-2's for indices."""
     labels = {r.get("label") for r in records}
-    if labels and all(isinstance(v, str) and not v.isdigit() for v in labels):
-        return sorted(labels)
+    named = {v for v in labels if isinstance(v, str) and not v.isdigit()}
+    if labels and len(named) == len(labels):
+        return sorted(named)
     return text.SST2_LABELS
 
 
-def _select(examples: list[Example], spec: DatasetSpecLike, seed: int) -> tuple[list[Example], str]:
+def _select(examples: list[Example], spec: DatasetRequest, seed: int) -> tuple[list[Example], str]:
     """Apply ``limit`` (first N in file order) or ``sample`` (N drawn with the seed, kept in file order)."""
     if spec.limit is not None:
         return examples[: spec.limit], f"first {min(spec.limit, len(examples))}"
@@ -115,20 +184,47 @@ def _select(examples: list[Example], spec: DatasetSpecLike, seed: int) -> tuple[
     return examples, "all"
 
 
-def load_dataset(spec: DatasetSpecLike, kind: Kind, *, name: str, seed: int = 0) -> Dataset:
-    """Read, validate and select the examples a task will run on."""
-    fmt = infer_format(spec)
+def load_dataset(
+    spec: DatasetSpecLike, kind: Kind, *, name: str, seed: int = 0, default_labels: list[str] | None = None
+) -> Dataset:
+    """Read, validate and select the examples a task will run on.
+
+    ``default_labels`` are the task's label names for data that names none (SST-2's otherwise).
+    """
+    request = DatasetRequest(
+        path=spec.path,
+        hub=spec.hub,
+        config=spec.config,
+        split=spec.split,
+        revision=spec.revision,
+        format=spec.format,
+        labels=spec.labels or default_labels,
+        limit=spec.limit,
+        sample=spec.sample,
+    )
+    fmt = infer_format(request)
     if fmt not in FORMATS:
-        raise DatasetError(f"unknown dataset format {fmt!r}", hint=f"use one of {', '.join(sorted(FORMATS))}")
-    if fmt != "hub" and (spec.path is None or not spec.path.is_file()):
-        raise DatasetError(f"dataset file not found: {spec.path}", hint="check the path (relative paths are resolved against the suite file)")
-    examples, extra = FORMATS[fmt](spec, kind)
-    source = spec.hub if fmt == "hub" else str(spec.path)
+        raise DatasetError(f"unknown dataset format {fmt!r}", hint=f"use one of {', '.join(FORMATS.names())}")
+    if fmt != "hub" and (request.path is None or not request.path.is_file()):
+        raise DatasetError(
+            f"dataset file not found: {request.path}",
+            hint="check the path (relative paths are resolved against the suite file)",
+        )
+    examples, extra = FORMATS.get(fmt)(request, kind)
+    source = request.hub_id if fmt == "hub" else str(request.file)
     ids = [ex.id for ex in examples]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise DatasetError(f"duplicate example id {dup!r}", source=source, hint="example ids must be unique")
     if not examples:
         raise DatasetError("the dataset holds no examples", source=source)
-    selected, selection = _select(examples, spec, seed)
-    return Dataset(name=name, kind=kind, source=source, examples=selected, total_available=len(examples), selection=selection, **extra)
+    selected, selection = _select(examples, request, seed)
+    return Dataset(
+        name=name,
+        kind=kind,
+        source=source,
+        examples=selected,
+        total_available=len(examples),
+        selection=selection,
+        **extra,
+    )

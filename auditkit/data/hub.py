@@ -7,7 +7,9 @@ from typing import Any
 from ..errors import DatasetError
 
 
-def load_rows(repo_id: str, config: str | None, split: str, revision: str | None) -> tuple[list[dict[str, Any]], list[str] | None]:
+def load_rows(
+    repo_id: str, config: str | None, split: str, revision: str | None
+) -> tuple[list[dict[str, Any]], list[str] | None]:
     """Download (or read from the local datasets cache) one split; return its rows and label names, if any."""
     import datasets
 
@@ -20,6 +22,6 @@ def load_rows(repo_id: str, config: str | None, split: str, revision: str | None
             source=repo_id,
             hint="check the id, config and split; without network access use a local file ('path:') instead",
         ) from None
-    label_feature = ds.features.get("label") if hasattr(ds, "features") else None
+    label_feature: Any = ds.features.get("label") if hasattr(ds, "features") else None
     names = list(label_feature.names) if getattr(label_feature, "names", None) else None
     return [dict(row) for row in ds], names

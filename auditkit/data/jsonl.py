@@ -22,10 +22,16 @@ def read_records(path: Path) -> list[dict[str, Any]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"not valid JSON: {exc.msg} (column {exc.colno})", source=str(path), location=f"line {lineno}",
-                               hint="each line must be one complete JSON object") from None
+            raise DatasetError(
+                f"not valid JSON: {exc.msg} (column {exc.colno})",
+                source=str(path),
+                location=f"line {lineno}",
+                hint="each line must be one complete JSON object",
+            ) from None
         if not isinstance(record, dict):
-            raise DatasetError(f"expected a JSON object, found {type(record).__name__}", source=str(path), location=f"line {lineno}")
+            raise DatasetError(
+                f"expected a JSON object, found {type(record).__name__}", source=str(path), location=f"line {lineno}"
+            )
         records.append(record)
     if not records:
         raise DatasetError("the file holds no records", source=str(path), hint="one JSON object per line")

@@ -91,11 +91,15 @@ class ProbeSet(_Strict):
     intent: str = Field(description="what the set measures, and what it does not")
     groups: dict[str, list[str]] = Field(default_factory=dict)
     pairs: list[list[str]] = Field(default_factory=list, description="group pairs to contrast (qa)")
-    templates: list[dict[str, str]] = Field(default_factory=list, description="qa: {id, context}; classification: {id, text}")
+    templates: list[dict[str, str]] = Field(
+        default_factory=list, description="qa: {id, context}; classification: {id, text}"
+    )
     questions: list[Question] = Field(default_factory=list)
     attributes: list[str] = Field(default_factory=list, description="classification: fillers for {attribute}")
     probes: list[ExplicitProbe] = Field(default_factory=list)
-    max_pairs_per_template: int | None = Field(default=None, ge=1, description="cap on name pairs per template (deterministic: first N)")
+    max_pairs_per_template: int | None = Field(
+        default=None, ge=1, description="cap on name pairs per template (deterministic: first N)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ProbeSet:
@@ -104,7 +108,9 @@ class ProbeSet(_Strict):
                 raise ValueError(f"pair {pair} must name two groups of {sorted(self.groups)}")
         for q in self.questions:
             if q.stereotype is not None and q.stereotype not in self.groups:
-                raise ValueError(f"question {q.attribute!r}: stereotype {q.stereotype!r} is not a group ({sorted(self.groups)})")
+                raise ValueError(
+                    f"question {q.attribute!r}: stereotype {q.stereotype!r} is not a group ({sorted(self.groups)})"
+                )
         slots = {"qa": {"subj1", "subj2"}, "classification": {"name", "attribute"}}[self.kind]
         field = "context" if self.kind == "qa" else "text"
         for t in self.templates:
@@ -112,7 +118,10 @@ class ProbeSet(_Strict):
                 raise ValueError(f"each {self.kind} template needs 'id' and '{field}'")
             used = set(_SLOT.findall(t[field]))
             if used != slots:
-                raise ValueError(f"template {t['id']!r} uses slots {sorted(used)}; a {self.kind} template uses exactly {sorted(slots)}")
+                raise ValueError(
+                    f"template {t['id']!r} uses slots {sorted(used)}; a {self.kind} template uses exactly"
+                    f" {sorted(slots)}"
+                )
         if self.kind == "qa" and self.templates and not (self.pairs and self.questions):
             raise ValueError("qa templates need 'pairs' and 'questions'")
         if self.kind == "classification" and not (self.templates and self.attributes and self.groups):
@@ -146,12 +155,34 @@ def find_spans(text: str, word: str) -> tuple[tuple[int, int], ...]:
     return tuple((m.start(), m.end()) for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text))
 
 
-def _qa_probe(instance: str, variant: str, template: str, context: str, q: Question, subjects: tuple[str, str], groups: tuple[str, str],
-              spans_a: tuple[tuple[int, int], ...], spans_b: tuple[tuple[int, int], ...]) -> QAProbe:
+def _qa_probe(
+    instance: str,
+    variant: str,
+    template: str,
+    context: str,
+    q: Question,
+    subjects: tuple[str, str],
+    groups: tuple[str, str],
+    spans_a: tuple[tuple[int, int], ...],
+    spans_b: tuple[tuple[int, int], ...],
+) -> QAProbe:
     negated = "negated" in variant
-    return QAProbe(id=f"{instance}|{variant}", instance=instance, variant=variant, template=template, context=context,
-                   question=q.negated if negated else q.question, attribute=q.attribute, subjects=subjects, groups=groups,
-                   spans_a=spans_a, spans_b=spans_b, a_first=min(spans_a)[0] < min(spans_b)[0], negated=negated, stereotype=q.stereotype)
+    return QAProbe(
+        id=f"{instance}|{variant}",
+        instance=instance,
+        variant=variant,
+        template=template,
+        context=context,
+        question=q.negated if negated else q.question,
+        attribute=q.attribute,
+        subjects=subjects,
+        groups=groups,
+        spans_a=spans_a,
+        spans_b=spans_b,
+        a_first=min(spans_a)[0] < min(spans_b)[0],
+        negated=negated,
+        stereotype=q.stereotype,
+    )
 
 
 def expand(probe_set: ProbeSet) -> list[QAProbe] | list[CounterfactualProbe]:
@@ -164,7 +195,9 @@ def expand(probe_set: ProbeSet) -> list[QAProbe] | list[CounterfactualProbe]:
                 for group, names in probe_set.groups.items():
                     for name in names:
                         text, _ = fill(t["text"], {"name": name, "attribute": attribute})
-                        probes.append(CounterfactualProbe(f"{instance}|{name}", instance, t["id"], text, name, group, attribute))
+                        probes.append(
+                            CounterfactualProbe(f"{instance}|{name}", instance, t["id"], text, name, group, attribute)
+                        )
         return probes
     qa: list[QAProbe] = []
     for t in probe_set.templates:
@@ -177,17 +210,48 @@ def expand(probe_set: ProbeSet) -> list[QAProbe] | list[CounterfactualProbe]:
                 swapped, s2 = fill(t["context"], {"subj1": b, "subj2": a})
                 for variant in VARIANTS:
                     if "swapped" in variant:
-                        qa.append(_qa_probe(instance, variant, t["id"], swapped, q, (a, b), (g1, g2), tuple(s2["subj2"]), tuple(s2["subj1"])))
+                        qa.append(
+                            _qa_probe(
+                                instance,
+                                variant,
+                                t["id"],
+                                swapped,
+                                q,
+                                (a, b),
+                                (g1, g2),
+                                tuple(s2["subj2"]),
+                                tuple(s2["subj1"]),
+                            )
+                        )
                     else:
-                        qa.append(_qa_probe(instance, variant, t["id"], straight, q, (a, b), (g1, g2), tuple(s1["subj1"]), tuple(s1["subj2"])))
+                        qa.append(
+                            _qa_probe(
+                                instance,
+                                variant,
+                                t["id"],
+                                straight,
+                                q,
+                                (a, b),
+                                (g1, g2),
+                                tuple(s1["subj1"]),
+                                tuple(s1["subj2"]),
+                            )
+                        )
     for p in probe_set.probes:
         a, b = p.subjects
         for variant in VARIANTS:
             context = p.swapped_context if "swapped" in variant else p.context
             spans_a, spans_b = find_spans(context, a), find_spans(context, b)
             if not spans_a or not spans_b:
-                raise ValueError(f"probe {p.id!r}: both subjects must appear in the {'swapped ' if 'swapped' in variant else ''}context")
-            qa.append(_qa_probe(p.id, variant, "explicit", context, p.question, (a, b), (p.groups[0], p.groups[1]), spans_a, spans_b))
+                raise ValueError(
+                    f"probe {p.id!r}: both subjects must appear in the"
+                    f" {'swapped ' if 'swapped' in variant else ''}context"
+                )
+            qa.append(
+                _qa_probe(
+                    p.id, variant, "explicit", context, p.question, (a, b), (p.groups[0], p.groups[1]), spans_a, spans_b
+                )
+            )
     return qa
 
 
@@ -197,14 +261,22 @@ def load_probe_set(path: Path) -> tuple[ProbeSet, list[Any]]:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise DatasetError(f"invalid YAML: {getattr(exc, 'problem', exc)}", source=str(path),
-                           location=f"line {mark.line + 1}" if mark else None) from None
+        raise DatasetError(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}",
+            source=str(path),
+            location=f"line {mark.line + 1}" if mark else None,
+        ) from None
     try:
         probe_set = ProbeSet.model_validate(raw)
         probes = expand(probe_set)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
-        raise DatasetError(f"invalid probe set: {problems}", source=str(path), hint="see suites/probes/README.md for the format") from None
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise DatasetError(
+            f"invalid probe set: {problems}", source=str(path), hint="see suites/probes/README.md for the format"
+        ) from None
     except ValueError as exc:
         raise DatasetError(f"invalid probe set: {exc}", source=str(path)) from None
     if not probes:

@@ -19,11 +19,18 @@ def _require(record: Mapping[str, Any], key: str, kind: type | tuple[type, ...],
     if not isinstance(record, Mapping):
         raise DatasetError(f"expected an object, found {type(record).__name__}", source=source, location=where)
     if key not in record:
-        raise DatasetError(f"missing field {key!r}", source=source, location=where, hint=f"add {key!r} to this record (see the official SQuAD format)")
+        raise DatasetError(
+            f"missing field {key!r}",
+            source=source,
+            location=where,
+            hint=f"add {key!r} to this record (see the official SQuAD format)",
+        )
     value = record[key]
     if not isinstance(value, kind):
         expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise DatasetError(f"field {key!r} must be {expected}, found {type(value).__name__}", source=source, location=where)
+        raise DatasetError(
+            f"field {key!r} must be {expected}, found {type(value).__name__}", source=source, location=where
+        )
     return value
 
 
@@ -41,24 +48,42 @@ def make_example(
 ) -> QAExample:
     """Validate one question's answers against its context and build the example."""
     if len(texts) != len(starts):
-        raise DatasetError(f"question {qid!r} has {len(texts)} answer texts but {len(starts)} answer starts", source=source, location=where)
-    for text, start in zip(texts, starts):
+        raise DatasetError(
+            f"question {qid!r} has {len(texts)} answer texts but {len(starts)} answer starts",
+            source=source,
+            location=where,
+        )
+    for text, start in zip(texts, starts, strict=True):
         if not isinstance(text, str) or not isinstance(start, int) or isinstance(start, bool):
-            raise DatasetError(f"question {qid!r}: each answer needs a string 'text' and an integer 'answer_start'", source=source, location=where)
+            raise DatasetError(
+                f"question {qid!r}: each answer needs a string 'text' and an integer 'answer_start'",
+                source=source,
+                location=where,
+            )
         if context[start : start + len(text)] != text:
             found = context[start : start + len(text)]
             raise DatasetError(
-                f"question {qid!r}: answer_start {start} does not point at its answer {text!r} (the context there reads {found!r})",
+                f"question {qid!r}: answer_start {start} does not point at its answer {text!r} (the context there"
+                f" reads {found!r})",
                 source=source,
                 location=where,
                 hint="correct answer_start to the character offset of the answer in the context",
             )
     if not texts and not is_impossible:
-        raise DatasetError(f"question {qid!r} has no answers and is not marked is_impossible", source=source, location=where,
-                           hint="give at least one answer, or set \"is_impossible\": true (SQuAD v2)")
+        raise DatasetError(
+            f"question {qid!r} has no answers and is not marked is_impossible",
+            source=source,
+            location=where,
+            hint='give at least one answer, or set "is_impossible": true (SQuAD v2)',
+        )
     return QAExample(
-        id=qid, question=question, context=context, answers=tuple(texts), answer_starts=tuple(starts),
-        title=title, is_impossible=is_impossible,
+        id=qid,
+        question=question,
+        context=context,
+        answers=tuple(texts),
+        answer_starts=tuple(starts),
+        title=title,
+        is_impossible=is_impossible,
     )
 
 
@@ -68,8 +93,12 @@ def load_squad_json(path: Path) -> tuple[list[QAExample], str]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DatasetError(f"not valid JSON: {exc.msg}", source=source, location=f"line {exc.lineno}, column {exc.colno}",
-                           hint="fix the JSON syntax; the official SQuAD files are a single JSON object") from None
+        raise DatasetError(
+            f"not valid JSON: {exc.msg}",
+            source=source,
+            location=f"line {exc.lineno}, column {exc.colno}",
+            hint="fix the JSON syntax; the official SQuAD files are a single JSON object",
+        ) from None
     except UnicodeDecodeError as exc:
         raise DatasetError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", source=source) from None
     articles = _require(raw, "data", list, source, "top level")
@@ -87,7 +116,12 @@ def load_squad_json(path: Path) -> tuple[list[QAExample], str]:
                 where = f"{where_p}.qas[{q}]"
                 qid = str(_require(qa, "id", (str, int), source, where))
                 if qid in seen:
-                    raise DatasetError(f"duplicate question id {qid!r}", source=source, location=where, hint="question ids must be unique")
+                    raise DatasetError(
+                        f"duplicate question id {qid!r}",
+                        source=source,
+                        location=where,
+                        hint="question ids must be unique",
+                    )
                 seen.add(qid)
                 answers = _require(qa, "answers", list, source, f"{where} (id {qid})")
                 impossible = bool(qa.get("is_impossible", False))
@@ -95,11 +129,19 @@ def load_squad_json(path: Path) -> tuple[list[QAExample], str]:
                 for i, ans in enumerate(answers):
                     _require(ans, "text", str, source, f"{where}.answers[{i}] (id {qid})")
                     _require(ans, "answer_start", int, source, f"{where}.answers[{i}] (id {qid})")
-                examples.append(make_example(
-                    qid=qid, question=_require(qa, "question", str, source, f"{where} (id {qid})"), context=context,
-                    texts=[ans["text"] for ans in answers], starts=[ans["answer_start"] for ans in answers],
-                    title=title, is_impossible=impossible, source=source, where=f"{where} (id {qid})",
-                ))
+                examples.append(
+                    make_example(
+                        qid=qid,
+                        question=_require(qa, "question", str, source, f"{where} (id {qid})"),
+                        context=context,
+                        texts=[ans["text"] for ans in answers],
+                        starts=[ans["answer_start"] for ans in answers],
+                        title=title,
+                        is_impossible=impossible,
+                        source=source,
+                        where=f"{where} (id {qid})",
+                    )
+                )
     version = "2.0" if any_v2 or str(raw.get("version", "")).lstrip("v").startswith("2") else "1.1"
     return examples, version
 
@@ -120,9 +162,17 @@ def from_rows(rows: Iterable[Mapping[str, Any]], source: str) -> list[QAExample]
         else:
             texts = [a.get("text") if isinstance(a, Mapping) else None for a in answers]
             starts = [a.get("answer_start") if isinstance(a, Mapping) else None for a in answers]
-        examples.append(make_example(
-            qid=qid, question=_require(row, "question", str, source, f"{where} (id {qid})"),
-            context=_require(row, "context", str, source, f"{where} (id {qid})"), texts=texts, starts=starts,
-            title=str(row.get("title", "") or ""), is_impossible=not texts, source=source, where=f"{where} (id {qid})",
-        ))
+        examples.append(
+            make_example(
+                qid=qid,
+                question=_require(row, "question", str, source, f"{where} (id {qid})"),
+                context=_require(row, "context", str, source, f"{where} (id {qid})"),
+                texts=texts,
+                starts=starts,
+                title=str(row.get("title", "") or ""),
+                is_impossible=not texts,
+                source=source,
+                where=f"{where} (id {qid})",
+            )
+        )
     return examples

@@ -16,6 +16,8 @@ from .types import TextExample
 #: GLUE's names for SST-2's labels (0 and 1).
 SST2_LABELS = ["negative", "positive"]
 TEXT_FIELDS = ("sentence", "text")
+#: Sequence-pair columns (NLI, paraphrase): the first and second text, as GLUE and the Hub name them.
+PAIR_FIELDS = (("premise", "hypothesis"), ("sentence1", "sentence2"), ("text", "text_pair"))
 
 
 def parse_label(value: Any, label_names: list[str], source: str, where: str) -> int:
@@ -32,8 +34,12 @@ def parse_label(value: Any, label_names: list[str], source: str, where: str) -> 
         if value.strip().lower() in lowered:
             return lowered.index(value.strip().lower())
     allowed = ", ".join(f"{i} ({name})" for i, name in enumerate(label_names))
-    raise DatasetError(f"label {value!r} is outside the label set", source=source, location=where,
-                       hint=f"use one of {allowed}, or set the dataset's 'labels' in the suite")
+    raise DatasetError(
+        f"label {value!r} is outside the label set",
+        source=source,
+        location=where,
+        hint=f"use one of {allowed}, or set the dataset's 'labels' in the suite",
+    )
 
 
 def load_tsv(path: Path, label_names: list[str]) -> list[TextExample]:
@@ -45,12 +51,18 @@ def load_tsv(path: Path, label_names: list[str]) -> list[TextExample]:
         raise DatasetError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", source=source) from None
     lines = text.splitlines()
     if not lines:
-        raise DatasetError("the file is empty", source=source, hint="a header line 'sentence<TAB>label' and one row per example")
+        raise DatasetError(
+            "the file is empty", source=source, hint="a header line 'sentence<TAB>label' and one row per example"
+        )
     header = lines[0].split("\t")
     text_col = next((header.index(name) for name in TEXT_FIELDS if name in header), None)
     if text_col is None or "label" not in header:
-        raise DatasetError(f"header {lines[0]!r} lacks a 'sentence' (or 'text') and a 'label' column", source=source,
-                           location="line 1", hint="the first line must be the tab-separated column names, e.g. 'sentence<TAB>label'")
+        raise DatasetError(
+            f"header {lines[0]!r} lacks a 'sentence' (or 'text') and a 'label' column",
+            source=source,
+            location="line 1",
+            hint="the first line must be the tab-separated column names, e.g. 'sentence<TAB>label'",
+        )
     label_col = header.index("label")
     examples = []
     # GLUE files are not CSV-quoted: a sentence may contain a bare '"'. So split on tabs only.
@@ -59,8 +71,12 @@ def load_tsv(path: Path, label_names: list[str]) -> list[TextExample]:
             continue
         cells = line.split("\t")
         if len(cells) != len(header):
-            raise DatasetError(f"expected {len(header)} tab-separated columns, found {len(cells)}", source=source,
-                               location=f"line {lineno}", hint="remove stray tabs inside the sentence, or fix the row")
+            raise DatasetError(
+                f"expected {len(header)} tab-separated columns, found {len(cells)}",
+                source=source,
+                location=f"line {lineno}",
+                hint="remove stray tabs inside the sentence, or fix the row",
+            )
         label = parse_label(cells[label_col], label_names, source, f"line {lineno}")
         examples.append(TextExample(id=str(lineno - 2), text=cells[text_col], label=label))
     return examples
@@ -73,13 +89,31 @@ def from_rows(rows: Iterable[Mapping[str, Any]], label_names: list[str], source:
         where = f"record {i + 1}"
         if not isinstance(row, Mapping):
             raise DatasetError(f"expected an object, found {type(row).__name__}", source=source, location=where)
-        field = next((name for name in TEXT_FIELDS if name in row), None)
-        if field is None or not isinstance(row[field], str):
-            raise DatasetError("missing a string 'sentence' or 'text' field", source=source, location=where,
-                               hint="each record needs the text to classify under 'sentence' or 'text'")
+        pair = next((names for names in PAIR_FIELDS if all(name in row for name in names)), None)
+        if pair is not None:
+            first, second = row[pair[0]], row[pair[1]]
+            if not (isinstance(first, str) and isinstance(second, str)):
+                raise DatasetError(
+                    f"'{pair[0]}' and '{pair[1]}' must both be strings",
+                    source=source,
+                    location=where,
+                    hint="each pair record holds two texts and a label",
+                )
+        else:
+            field = next((name for name in TEXT_FIELDS if name in row), None)
+            if field is None or not isinstance(row[field], str):
+                raise DatasetError(
+                    "missing a string 'sentence' or 'text' field (or a 'premise' and 'hypothesis' pair)",
+                    source=source,
+                    location=where,
+                    hint="each record needs the text to classify under 'sentence' or 'text'",
+                )
+            first, second = row[field], None
         if "label" not in row:
-            raise DatasetError("missing field 'label'", source=source, location=where, hint="add the gold label (index or name)")
+            raise DatasetError(
+                "missing field 'label'", source=source, location=where, hint="add the gold label (index or name)"
+            )
         rid = row.get("id", row.get("idx", i))
-        examples.append(TextExample(id=str(rid), text=row[field], label=parse_label(row["label"], label_names, source, where)))
+        label = parse_label(row["label"], label_names, source, where)
+        examples.append(TextExample(id=str(rid), text=first, label=label, text_pair=second))
     return examples
-

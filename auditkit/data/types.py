@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 Kind = Literal["qa", "classification", "probe"]
 
@@ -29,14 +29,27 @@ class QAExample:
 
 @dataclass(frozen=True)
 class TextExample:
-    """One text to classify, with its gold label index into the dataset's ``label_names``."""
+    """One text (or text pair, for NLI) to classify, with its gold label index into the dataset's ``label_names``."""
 
     id: str
     text: str
     label: int
+    text_pair: str | None = None
 
 
-Example = Union[QAExample, TextExample]
+class Example(Protocol):
+    """Any example record (QAExample, TextExample, a bias probe...); tasks narrow with :meth:`Dataset.typed`.
+
+    Examples are frozen dataclasses: their content (``asdict``) is what the dataset fingerprint hashes.
+    """
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def id(self) -> str: ...
+
+
+E = TypeVar("E")
 
 
 @dataclass
@@ -64,6 +77,13 @@ class Dataset:
         if not self.total_available:
             self.total_available = len(self.examples)
 
+    def typed(self, cls: type[E]) -> list[E]:
+        """The examples as ``cls`` (a task's view of its data), checked: a dataset of another kind is an error."""
+        wrong = next((e for e in self.examples if not isinstance(e, cls)), None)
+        if wrong is not None:
+            raise TypeError(f"{self.name}: expected {cls.__name__} examples, found {type(wrong).__name__}")
+        return self.examples  # type: ignore[return-value]
+
     def __len__(self) -> int:
         return len(self.examples)
 
@@ -88,6 +108,9 @@ def content_fingerprint(examples: list[Example], label_names: list[str] | None) 
     h = hashlib.sha256()
     h.update(json.dumps(label_names).encode())
     for ex in examples:
-        h.update(json.dumps(asdict(ex), ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        record = asdict(ex)
+        if record.get("text_pair", "") is None:  # single texts hash as they did before pairs existed
+            del record["text_pair"]
+        h.update(json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8"))
         h.update(b"\n")
     return h.hexdigest()

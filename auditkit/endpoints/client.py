@@ -33,7 +33,12 @@ from ..errors import ModelError
 from ..schema import EndpointSpec
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-FATAL_STATUSES = {401: "rejected the credentials", 403: "refused access", 404: "has no such URL", 405: "does not accept POST here"}
+FATAL_STATUSES = {
+    401: "rejected the credentials",
+    403: "refused access",
+    404: "has no such URL",
+    405: "does not accept POST here",
+}
 COMPUTE_HEADER = "X-Compute-Ms"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -99,12 +104,20 @@ class EndpointClient:
         if spec.auth_env is not None:
             token = os.environ.get(spec.auth_env)
             if not token:
-                raise ModelError(f"the endpoint's token variable {spec.auth_env} is not set", source=model_name,
-                                 hint=f"export {spec.auth_env}=<token> before running (the token is never stored in the suite or results)")
+                raise ModelError(
+                    f"the endpoint's token variable {spec.auth_env} is not set",
+                    source=model_name,
+                    hint=f"export {spec.auth_env}=<token> before running"
+                    " (the token is never stored in the suite or results)",
+                )
             headers[spec.auth_header] = f"{spec.auth_scheme} {token}".strip()
         loopback = urlsplit(spec.url).hostname in LOOPBACK
-        self._http = httpx.Client(timeout=spec.timeout, headers=headers, trust_env=not loopback,
-                                  limits=httpx.Limits(max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency))
+        self._http = httpx.Client(
+            timeout=spec.timeout,
+            headers=headers,
+            trust_env=not loopback,
+            limits=httpx.Limits(max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency),
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -119,7 +132,9 @@ class EndpointClient:
             return
         yield 0, self._send(bodies[0])
         with ThreadPoolExecutor(max_workers=self.spec.concurrency, thread_name_prefix="auditkit-http") as pool:
-            pending: dict[Future[Outcome], int] = {pool.submit(self._send, body): i for i, body in enumerate(bodies[1:], start=1)}
+            pending: dict[Future[Outcome], int] = {
+                pool.submit(self._send, body): i for i, body in enumerate(bodies[1:], start=1)
+            }
             try:
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -149,8 +164,12 @@ class EndpointClient:
                 elapsed = time.perf_counter() - started
                 status = response.status_code
                 if status in FATAL_STATUSES:
-                    raise ModelError(f"the endpoint {self.spec.url} {FATAL_STATUSES[status]} (HTTP {status}): {_excerpt(response.text)}",
-                                     source=self.model_name, hint=_fatal_hint(status, self.spec))
+                    raise ModelError(
+                        f"the endpoint {self.spec.url} {FATAL_STATUSES[status]} (HTTP {status}):"
+                        f" {_excerpt(response.text)}",
+                        source=self.model_name,
+                        hint=_fatal_hint(status, self.spec),
+                    )
                 if 200 <= status < 300:
                     outcome.error = None
                     outcome.seconds = elapsed
@@ -200,5 +219,9 @@ def _float_header(value: str | None) -> float | None:
 
 def _fatal_hint(status: int, spec: EndpointSpec) -> str:
     if status in (401, 403):
-        return f"check the token in ${spec.auth_env}" if spec.auth_env else "the endpoint needs a token: name its environment variable in auth_env"
+        return (
+            f"check the token in ${spec.auth_env}"
+            if spec.auth_env
+            else "the endpoint needs a token: name its environment variable in auth_env"
+        )
     return "check the endpoint's url (Azure ML scoring URLs end in /score)"

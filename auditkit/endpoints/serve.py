@@ -22,12 +22,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..engine.qa import QASettings
+from ..engine.types import QASettings
 from ..errors import AuditkitError
 from ..models.hf import LoadedModel
 from ..schema import HEAD_TASKS
 from .client import COMPUTE_HEADER
-from .contracts import Contract, Violation
+from .contracts import ClassificationServer, Contract, QAServer, Violation, capability
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 NO_ANSWER = {"answer": "", "score": 0.0, "start": 0, "end": 0}
@@ -43,25 +43,32 @@ class ModelService:
         self._lock = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
-        return {"status": "ok", "model": self.model.source, "model_sha256": self.model.fingerprint["model_sha256"], "contract": self.contract.name,
-                "task": HEAD_TASKS[self.model.head]}
+        return {
+            "status": "ok",
+            "model": self.model.source,
+            "model_sha256": self.model.fingerprint["model_sha256"],
+            "contract": self.contract.name,
+            "task": HEAD_TASKS[self.model.head],
+        }
 
     def handle(self, body: Any) -> tuple[Any, float]:
         """The response body for ``body`` and the milliseconds spent in the model; raises Violation on a bad request."""
         if self.model.head == "question-answering":
-            questions, contexts, params = self.contract.read_qa(body)
+            qa = capability(self.contract, QAServer, "serve question answering")
+            questions, contexts, params = qa.read_qa(body)
             settings = self._qa_settings(params)
             with self._lock:
                 started = time.perf_counter()
                 predictions = self.model.qa_engine(settings).predict(questions, contexts)
                 compute = time.perf_counter() - started
-            return self.contract.write_qa([p.answers or [NO_ANSWER] for p in predictions], body), compute * 1000
-        texts = self.contract.read_classify(body)
+            return qa.write_qa([p.answers or [NO_ANSWER] for p in predictions], body), compute * 1000
+        classify = capability(self.contract, ClassificationServer, "serve text classification")
+        texts = classify.read_classify(body)
         with self._lock:
             started = time.perf_counter()
             out = self.model.classification_engine().predict(texts)
             compute = time.perf_counter() - started
-        return self.contract.write_classify([out.ranked(i) for i in range(len(texts))], body), compute * 1000
+        return classify.write_classify([out.ranked(i) for i in range(len(texts))], body), compute * 1000
 
     def _qa_settings(self, params: dict[str, Any]) -> QASettings:
         from ..tasks.extractive_qa import QAParams
@@ -75,15 +82,18 @@ class ModelService:
         return replace(self.settings, **chosen)
 
 
-def make_server(service: ModelService, host: str = "127.0.0.1", port: int = 8000, *, token: str | None = None,
-                log: Any = None) -> ThreadingHTTPServer:
-    """An HTTP server for ``service`` (not yet serving: call ``serve_forever``). ``token``: require ``Authorization: Bearer <token>``."""
+def make_server(
+    service: ModelService, host: str = "127.0.0.1", port: int = 8000, *, token: str | None = None, log: Any = None
+) -> ThreadingHTTPServer:
+    """An HTTP server for ``service`` (not yet serving: call ``serve_forever``). ``token``: require ``Authorization:
+    Bearer <token>``.
+    """
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "auditkit-serve"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             if log is not None:
                 log(f"{self.address_string()} {format % args}")
 
@@ -97,13 +107,13 @@ def make_server(service: ModelService, host: str = "127.0.0.1", port: int = 8000
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             if self.path.rstrip("/") in ("/health", ""):
                 self._reply(HTTPStatus.OK, service.describe())
             else:
                 self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}; POST /score, GET /health"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             if self.path.split("?")[0] not in ("/", "/score"):
                 self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}; POST /score"})
                 return
@@ -112,7 +122,10 @@ def make_server(service: ModelService, host: str = "127.0.0.1", port: int = 8000
                 return
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
-                self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"body over {MAX_BODY_BYTES} bytes; send smaller batches"})
+                self._reply(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    {"error": f"body over {MAX_BODY_BYTES} bytes; send smaller batches"},
+                )
                 self.close_connection = True
                 return
             try:
@@ -128,7 +141,11 @@ def make_server(service: ModelService, host: str = "127.0.0.1", port: int = 8000
             except AuditkitError as exc:
                 self._reply(HTTPStatus.UNPROCESSABLE_ENTITY, {"error": exc.message})
                 return
-            self._reply(HTTPStatus.OK, payload, {COMPUTE_HEADER: f"{compute_ms:.3f}", "X-Model-Sha256": service.model.fingerprint["model_sha256"]})
+            self._reply(
+                HTTPStatus.OK,
+                payload,
+                {COMPUTE_HEADER: f"{compute_ms:.3f}", "X-Model-Sha256": service.model.fingerprint["model_sha256"]},
+            )
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True

@@ -11,20 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import ModelError
-
-
-class ProgressSink(Protocol):
-    """Receives progress: ``start`` once the amount of work is known (e.g. windows), then ``advance``."""
-
-    def start(self, total: int) -> None: ...
-
-    def advance(self, amount: int) -> None: ...
+from .types import ProgressSink
 
 
 @dataclass
@@ -57,7 +50,7 @@ class Ragged:
 
 
 def latency_percentiles(ms: np.ndarray, prefix: str) -> dict[str, float]:
-    """``{prefix}_p50/_p95/_p99/_mean`` of latencies in milliseconds: the figures every timing reports and gates read."""
+    """``{prefix}_p50/_p95/_p99/_mean`` of latencies in milliseconds: what every timing reports and gates read."""
     out = {f"{prefix}_p{q}": float(np.percentile(ms, q)) for q in (50, 95, 99)}
     out[f"{prefix}_mean"] = float(ms.mean())
     return out
@@ -77,7 +70,7 @@ class BatchTimings:
         self.items.append(items)
         self.tokens.append(tokens)
 
-    def summary(self) -> dict[str, float | int]:
+    def summary(self) -> dict[str, Any]:
         """Percentiles of per-batch latency (ms) and throughput over the timed batches."""
         if not self.seconds:
             return {"batches": 0}
@@ -142,7 +135,9 @@ def run_batches(
             if not is_out_of_memory(exc):
                 raise
             if batch_size == 1:
-                raise ModelError("out of memory even at batch size 1", hint="use a smaller max_seq_len, another device or dtype") from None
+                raise ModelError(
+                    "out of memory even at batch size 1", hint="use a smaller max_seq_len, another device or dtype"
+                ) from None
             batch_size = max(1, batch_size // 2)
             if device.type == "cuda":
                 torch.cuda.empty_cache()

@@ -17,7 +17,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .batching import BatchTimings, ProgressSink, Ragged, run_batches
+from .batching import BatchTimings, Ragged, run_batches
+from .types import ProgressSink
 
 Activation = Literal["softmax", "sigmoid", "none"]
 
@@ -43,7 +44,8 @@ class ClassificationOutput:
     @property
     def answered(self) -> np.ndarray:
         """Rows with scores; an endpoint leaves NaN rows for the texts whose requests failed."""
-        return ~np.isnan(self.scores).any(axis=1)
+        rows: np.ndarray = ~np.isnan(self.scores).any(axis=1)
+        return rows
 
     def ranked(self, row: int) -> list[dict[str, Any]]:
         """The pipeline's ``top_k=None`` output for one text: every label, best first."""
@@ -54,32 +56,60 @@ class ClassificationOutput:
 class ClassificationEngine:
     """Scores texts with an AutoModelForSequenceClassification."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer: Any, *, batch_size: int = 32, activation: Activation | None = None,
-                 max_length: int | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        batch_size: int = 32,
+        activation: Activation | None = None,
+        max_length: int | None = None,
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.activation = activation or default_activation(model.config)
         limit = int(getattr(tokenizer, "model_max_length", 512) or 512)
-        self.max_length = max_length or min(limit, int(getattr(model.config, "max_position_embeddings", limit) or limit))
+        self.max_length = max_length or min(
+            limit, int(getattr(model.config, "max_position_embeddings", limit) or limit)
+        )
         self.device = next(model.parameters()).device
         self.timings = BatchTimings()
-        self.failures: list[dict[str, Any]] = []  # local inference never fails per example; endpoint engines fill theirs
+        self.failures: list[
+            dict[str, Any]
+        ] = []  # local inference never fails per example; endpoint engines fill theirs
 
     @property
     def labels(self) -> list[str]:
         id2label = self.model.config.id2label
         return [str(id2label[i]) for i in range(self.model.config.num_labels)]
 
-    def predict(self, texts: Sequence[str], progress: ProgressSink | None = None, ids: Sequence[str] | None = None) -> ClassificationOutput:
-        """Scores for every text (``ids`` name examples in errors; local inference raises none per example)."""
+    def predict(
+        self,
+        texts: Sequence[str],
+        progress: ProgressSink | None = None,
+        ids: Sequence[str] | None = None,
+        pairs: Sequence[str] | None = None,
+    ) -> ClassificationOutput:
+        """Scores for every text, or every (text, pair) for sequence-pair tasks such as NLI.
+
+        ``ids`` name examples in errors; local inference raises none per example.
+        """
         if progress is not None:
             progress.start(len(texts))
-        encoded = self.tokenizer(list(texts), truncation=False, padding=False, return_token_type_ids=True)
+        second = list(pairs) if pairs is not None else None
+        encoded = self.tokenizer(list(texts), second, truncation=False, padding=False, return_token_type_ids=True)
         full_lengths = np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(texts))
         truncated = int((full_lengths > self.max_length).sum())
         if truncated:
-            encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False, return_token_type_ids=True)
+            encoded = self.tokenizer(
+                list(texts),
+                second,
+                truncation=True,
+                max_length=self.max_length,
+                padding=False,
+                return_token_type_ids=True,
+            )
         input_ids = Ragged.from_rows(encoded["input_ids"])
         type_ids = Ragged.from_rows(encoded["token_type_ids"])
         input_names = set(self.tokenizer.model_input_names)
@@ -106,5 +136,7 @@ class ClassificationEngine:
 
         lengths = input_ids.lengths
         order = np.argsort(-lengths, kind="stable")
-        self.batch_size = run_batches(order, lengths, self.batch_size, step, device=self.device, timings=self.timings, progress=progress)
+        self.batch_size = run_batches(
+            order, lengths, self.batch_size, step, device=self.device, timings=self.timings, progress=progress
+        )
         return ClassificationOutput(scores=scores, labels=self.labels, truncated=truncated)

@@ -26,7 +26,7 @@ list in an arbitrary order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,38 +34,12 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DatasetError, ModelError
-from .batching import BatchTimings, ProgressSink, Ragged, run_batches
+from .batching import BatchTimings, Ragged, run_batches
+from .types import ProgressSink, QASettings
 
 #: The pipeline masks logits that cannot start or end an answer with this value before the softmax.
 MASKED_LOGIT = -10000.0
 TOKENIZE_CHUNK = 1024
-
-
-@dataclass(frozen=True)
-class QASettings:
-    """The pipeline's knobs, with its defaults. ``None`` lengths are resolved against the tokenizer."""
-
-    max_seq_len: int | None = None
-    doc_stride: int | None = None
-    max_answer_len: int = 15
-    handle_impossible_answer: bool = False
-    top_k: int = 1
-    align_to_words: bool = True
-
-    def resolve(self, tokenizer: Any) -> QASettings:
-        """Fill in the pipeline's defaults: max_seq_len = min(model_max_length, 384), doc_stride = min(max_seq_len // 2, 128)."""
-        max_seq_len = self.max_seq_len or min(int(tokenizer.model_max_length), 384)
-        doc_stride = self.doc_stride if self.doc_stride is not None else min(max_seq_len // 2, 128)
-        if doc_stride > max_seq_len:
-            raise ModelError(f"doc_stride ({doc_stride}) is larger than max_seq_len ({max_seq_len})", hint="lower doc_stride")
-        if self.max_answer_len < 1 or self.top_k < 1:
-            raise ModelError("max_answer_len and top_k must be at least 1")
-        return replace(self, max_seq_len=max_seq_len, doc_stride=doc_stride)
-
-    @property
-    def candidates_per_window(self) -> int:
-        # Word alignment can map several token spans onto one answer, so the pipeline over-fetches.
-        return self.top_k * 2 + 10 if self.align_to_words else self.top_k
 
 
 @dataclass
@@ -116,7 +90,9 @@ class Windows:
         return len(self.example_of_window)
 
 
-def _word_spans(seq: np.ndarray, word: np.ndarray, starts: np.ndarray, ends: np.ndarray, window_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _word_spans(
+    seq: np.ndarray, word: np.ndarray, starts: np.ndarray, ends: np.ndarray, window_first: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Character span of the (in-window) word each token belongs to, like ``Encoding.word_to_chars``.
 
     A word is a maximal run of tokens in one window with the same sequence id and word id; tokens of
@@ -133,27 +109,52 @@ def _word_spans(seq: np.ndarray, word: np.ndarray, starts: np.ndarray, ends: np.
     return starts[run_first[run_id]], ends[run_last[run_id]]
 
 
-def encode_windows(tokenizer: Any, questions: Sequence[str], contexts: Sequence[str], ids: Sequence[str], settings: QASettings) -> Windows:
+def encode_windows(
+    tokenizer: Any, questions: Sequence[str], contexts: Sequence[str], ids: Sequence[str], settings: QASettings
+) -> Windows:
     """Tokenise every (question, context) pair into overlapping windows, as the pipeline's preprocess does."""
     if not getattr(tokenizer, "is_fast", False):
-        raise ModelError("extractive QA needs a fast (Rust) tokenizer for character offsets", hint="use a model that ships tokenizer.json")
+        raise ModelError(
+            "extractive QA needs a fast (Rust) tokenizer for character offsets",
+            hint="use a model that ships tokenizer.json",
+        )
     if tokenizer.padding_side != "right":
-        raise ModelError("tokenizers that put the context first (padding_side='left') are not supported",
-                         hint="use a question-first model (BERT, RoBERTa, DistilBERT, ALBERT, DeBERTa, ELECTRA ...)")
+        raise ModelError(
+            "tokenizers that put the context first (padding_side='left') are not supported",
+            hint="use a question-first model (BERT, RoBERTa, DistilBERT, ALBERT, DeBERTa, ELECTRA ...)",
+        )
     cls_id = tokenizer.cls_token_id
-    ids_rows, types_rows, allowed_rows, seq_rows, word_rows, start_rows, end_rows, owner = [], [], [], [], [], [], [], []
+    ids_rows, types_rows, allowed_rows, seq_rows, word_rows, start_rows, end_rows, owner = (
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
     for first in range(0, len(questions), TOKENIZE_CHUNK):
         q_chunk = list(questions[first : first + TOKENIZE_CHUNK])
         c_chunk = list(contexts[first : first + TOKENIZE_CHUNK])
         try:
             batch = tokenizer(
-                q_chunk, c_chunk, truncation="only_second", max_length=settings.max_seq_len, stride=settings.doc_stride,
-                return_overflowing_tokens=True, return_offsets_mapping=True, return_token_type_ids=True, padding=False,
+                q_chunk,
+                c_chunk,
+                truncation="only_second",
+                max_length=settings.max_seq_len,
+                stride=settings.doc_stride,
+                return_overflowing_tokens=True,
+                return_offsets_mapping=True,
+                return_token_type_ids=True,
+                padding=False,
             )
         except Exception as exc:  # the tokenizer says which constraint failed, not which example
             culprit = _find_untokenizable(tokenizer, q_chunk, c_chunk, settings)
-            raise DatasetError(f"cannot split question {ids[first + culprit]!r} into windows: {exc}",
-                               hint="the question is too long for max_seq_len; raise max_seq_len or shorten the question") from None
+            raise DatasetError(
+                f"cannot split question {ids[first + culprit]!r} into windows: {exc}",
+                hint="the question is too long for max_seq_len; raise max_seq_len or shorten the question",
+            ) from None
         for window, sample in enumerate(batch["overflow_to_sample_mapping"]):
             enc = batch.encodings[window]
             seq = np.array([-1 if s is None else s for s in enc.sequence_ids], dtype=np.int64)
@@ -176,16 +177,29 @@ def encode_windows(tokenizer: Any, questions: Sequence[str], contexts: Sequence[
     else:
         char_start, char_end = raw_start, raw_end
     return Windows(
-        input_ids=input_ids, token_type_ids=Ragged.from_rows(types_rows), allowed=Ragged.from_rows(allowed_rows),
-        char_start=char_start, char_end=char_end, raw_start=raw_start, raw_end=raw_end, has_word=word >= 0,
+        input_ids=input_ids,
+        token_type_ids=Ragged.from_rows(types_rows),
+        allowed=Ragged.from_rows(allowed_rows),
+        char_start=char_start,
+        char_end=char_end,
+        raw_start=raw_start,
+        raw_end=raw_end,
+        has_word=word >= 0,
         example_of_window=np.asarray(owner, dtype=np.int64),
     )
 
 
 def _find_untokenizable(tokenizer: Any, questions: list[str], contexts: list[str], settings: QASettings) -> int:
-    for i, (q, c) in enumerate(zip(questions, contexts)):
+    for i, (q, c) in enumerate(zip(questions, contexts, strict=True)):
         try:
-            tokenizer(q, c, truncation="only_second", max_length=settings.max_seq_len, stride=settings.doc_stride, return_overflowing_tokens=True)
+            tokenizer(
+                q,
+                c,
+                truncation="only_second",
+                max_length=settings.max_seq_len,
+                stride=settings.doc_stride,
+                return_overflowing_tokens=True,
+            )
         except Exception:
             return i
     return 0
@@ -202,7 +216,9 @@ class _Candidates:
     probabilities: list[tuple[np.ndarray, np.ndarray]] | None = None  # per window (p_start, p_end), when kept
 
 
-def window_probabilities(start_logits: torch.Tensor, end_logits: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def window_probabilities(
+    start_logits: torch.Tensor, end_logits: torch.Tensor, allowed: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The pipeline's start/end probabilities per token (masked softmax, [CLS] then zeroed) and the null scores.
 
     ``allowed`` is False for question tokens, special tokens other than [CLS], and padding.
@@ -219,7 +235,9 @@ def window_probabilities(start_logits: torch.Tensor, end_logits: torch.Tensor, a
     return start, end, null
 
 
-def window_candidates(start: torch.Tensor, end: torch.Tensor, settings: QASettings) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def window_candidates(
+    start: torch.Tensor, end: torch.Tensor, settings: QASettings
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The top candidate spans of a batch of windows: (scores, start tokens, end tokens), best first."""
     width = settings.max_answer_len
     length = start.shape[1]
@@ -234,23 +252,36 @@ def window_candidates(start: torch.Tensor, end: torch.Tensor, settings: QASettin
 class QAEngine:
     """Answers questions with an AutoModelForQuestionAnswering exactly as the 4.57.6 pipeline would."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer: Any, settings: QASettings, *, batch_size: int = 32) -> None:
+    def __init__(self, model: Any, tokenizer: Any, settings: QASettings, *, batch_size: int = 32) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings.resolve(tokenizer)
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
         self.timings = BatchTimings()
-        self.failures: list[dict[str, Any]] = []  # local inference never fails per example; endpoint engines fill theirs
+        self.failures: list[
+            dict[str, Any]
+        ] = []  # local inference never fails per example; endpoint engines fill theirs
 
-    def predict(self, questions: Sequence[str], contexts: Sequence[str], ids: Sequence[str] | None = None,
-                progress: ProgressSink | None = None) -> list[QAPrediction]:
+    def predict(
+        self,
+        questions: Sequence[str],
+        contexts: Sequence[str],
+        ids: Sequence[str] | None = None,
+        progress: ProgressSink | None = None,
+    ) -> list[QAPrediction]:
         """Answer every question; ``progress`` counts windows."""
         return self.predict_with_probabilities(questions, contexts, ids, progress, keep=False)[0]
 
-    def predict_with_probabilities(self, questions: Sequence[str], contexts: Sequence[str], ids: Sequence[str] | None = None,
-                                   progress: ProgressSink | None = None, *, keep: bool = True
-                                   ) -> tuple[list[QAPrediction], list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]]:
+    def predict_with_probabilities(
+        self,
+        questions: Sequence[str],
+        contexts: Sequence[str],
+        ids: Sequence[str] | None = None,
+        progress: ProgressSink | None = None,
+        *,
+        keep: bool = True,
+    ) -> tuple[list[QAPrediction], list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]]:
         """Answers, and per example and window: (token character offsets, p_start, p_end) over the window's tokens.
 
         The probabilities let callers score any span -- e.g. the mass on a subject's mention in a bias probe.
@@ -274,8 +305,10 @@ class QAEngine:
         k = self.settings.candidates_per_window
         count = windows.count
         out = _Candidates(
-            scores=np.zeros((count, k), dtype=np.float32), starts=np.zeros((count, k), dtype=np.int64),
-            ends=np.zeros((count, k), dtype=np.int64), null=np.zeros(count, dtype=np.float32),
+            scores=np.zeros((count, k), dtype=np.float32),
+            starts=np.zeros((count, k), dtype=np.int64),
+            ends=np.zeros((count, k), dtype=np.int64),
+            null=np.zeros(count, dtype=np.float32),
             probabilities=[(np.zeros(0), np.zeros(0))] * count if keep else None,
         )
         input_names = set(self.tokenizer.model_input_names)
@@ -296,7 +329,7 @@ class QAEngine:
             if out.probabilities is not None:
                 lengths = windows.input_ids.lengths[rows]
                 ps, pe = p_start.cpu().numpy(), p_end.cpu().numpy()
-                for i, (row, length) in enumerate(zip(rows.tolist(), lengths.tolist())):
+                for i, (row, length) in enumerate(zip(rows.tolist(), lengths.tolist(), strict=True)):
                     out.probabilities[row] = (ps[i, :length], pe[i, :length])
             width = scores.shape[1]
             out.scores[rows, :width] = scores.cpu().numpy()
@@ -306,7 +339,9 @@ class QAEngine:
 
         lengths = windows.input_ids.lengths
         order = np.argsort(-lengths, kind="stable")
-        self.batch_size = run_batches(order, lengths, self.batch_size, step, device=self.device, timings=self.timings, progress=progress)
+        self.batch_size = run_batches(
+            order, lengths, self.batch_size, step, device=self.device, timings=self.timings, progress=progress
+        )
         return out
 
     def _assemble(self, windows: Windows, cand: _Candidates, contexts: Sequence[str]) -> list[QAPrediction]:
@@ -322,12 +357,12 @@ class QAEngine:
 
         bounds = np.flatnonzero(np.diff(windows.example_of_window, prepend=-1, append=len(contexts) + 1))
         predictions: list[QAPrediction] = []
-        for first, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        for first, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             context = contexts[int(windows.example_of_window[first])]
             merged: list[dict[str, Any]] = []
             by_text: dict[str, dict[str, Any]] = {}
             for w in range(first, stop):
-                for score, cs, ce in zip(scores[w], char_s[w], char_e[w]):
+                for score, cs, ce in zip(scores[w], char_s[w], char_e[w], strict=True):
                     if score <= 0.0:
                         break  # candidates are sorted; the rest are zero-probability spans
                     text = context[cs:ce]
@@ -343,5 +378,9 @@ class QAEngine:
             if settings.handle_impossible_answer:
                 ranked.append({"score": null_score, "start": 0, "end": 0, "answer": ""})
             ranked.sort(key=lambda a: a["score"], reverse=True)
-            predictions.append(QAPrediction(answers=ranked[: settings.top_k], null_score=null_score, best_span=best_span, windows=stop - first))
+            predictions.append(
+                QAPrediction(
+                    answers=ranked[: settings.top_k], null_score=null_score, best_span=best_span, windows=stop - first
+                )
+            )
         return predictions

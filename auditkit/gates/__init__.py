@@ -1,33 +1,57 @@
-"""Release gates: thresholds, regressions (optionally significance-aware) and latency budgets, from results alone."""
+"""Release gates: thresholds, regressions (optionally significance-aware) and latency budgets, from results alone.
+
+Gate verdicts are written to their own files (``gates.json``, JUnit XML): a published run is never
+modified, so re-gating a run writes beside it, into ``<run_id>.gate/`` by default.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
-from ..results import load_results
+from ..results import load_run
 from ..schema import GateSpec
 from .evaluate import GateReport, GateResult, evaluate_gates
-from .outputs import junit_xml, markdown_summary, publish
+from .outputs import GATES_FILE, JUNIT_FILE, junit_xml, markdown_summary, write_outputs
 
-__all__ = ["gate", "GateReport", "GateResult", "evaluate_gates", "junit_xml", "markdown_summary"]
+__all__ = [
+    "GATES_FILE",
+    "JUNIT_FILE",
+    "GateReport",
+    "GateResult",
+    "evaluate_gates",
+    "gate",
+    "junit_xml",
+    "markdown_summary",
+    "write_outputs",
+]
 
 
-def gate(results_dir: str | Path, *, baseline: str | Path | None = None, suite: str | Path | None = None,
-         junit: str | Path | None = None) -> GateReport:
-    """Evaluate a run's gates (from its suite, or from ``suite``), record the verdict and write JUnit XML.
+def gate(
+    results_dir: str | Path,
+    *,
+    baseline: str | Path | None = None,
+    gates: list[GateSpec] | None = None,
+    junit: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    card_audits: list[dict[str, Any]] | None = None,
+) -> GateReport:
+    """Evaluate a run's gates (its own suite's, or ``gates``) and write gates.json and JUnit XML.
 
-    ``baseline`` overrides the suite's baseline run for regression gates.
+    ``baseline`` overrides the suite's baseline run for regression gates. Outputs go to ``out_dir``
+    (default ``<run_id>.gate/`` beside the run); ``card.*`` gates read ``card_audits``, else the
+    audits the run recorded when it was published.
     """
-    results = load_results(results_dir)
-    if suite is not None:
-        from ..suite import load_suite
-
-        loaded = load_suite(suite).suite
-        gates, default_baseline = loaded.gates, loaded.baseline
-    else:
-        spec = results["suite"]["spec"]
+    run = load_run(results_dir)
+    spec = run.results.suite.spec
+    if gates is None:
         gates = [GateSpec.model_validate(g) for g in spec.get("gates", [])]
-        default_baseline = spec.get("baseline")
-    report = evaluate_gates(results, gates, baseline or default_baseline)
-    publish(report, results, Path(junit) if junit else None)
+    default_baseline = spec.get("baseline")
+    if card_audits is None:
+        stored = run.dir / "card_audits.json"
+        card_audits = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else []
+    report = evaluate_gates(run, gates, baseline or default_baseline, card_audits)
+    target = Path(out_dir) if out_dir else run.dir.parent / f"{run.dir.name}.gate"
+    write_outputs(report, run.results, target, Path(junit) if junit else None)
     return report

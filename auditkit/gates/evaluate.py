@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GateError
+from ..expressions import LATENCY_KEYS, GateExpr, parse_gate
 from ..pairing import paired_deltas
-from ..results import load_results
+from ..results import Job, Run, load_run
 from ..schema import GateSpec
-from .parse import LATENCY_KEYS, GateExpr, parse_gate
+from ..tasks import task_class
 
 
 @dataclass
@@ -62,137 +63,226 @@ class GateReport:
         return [r for r in self.results if not r.passed]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "total": len(self.results), "failed": len(self.failures), "baseline": self.baseline,
-                "results": [asdict(r) for r in self.results]}
+        return {
+            "passed": self.passed,
+            "total": len(self.results),
+            "failed": len(self.failures),
+            "baseline": self.baseline,
+            "results": [asdict(r) for r in self.results],
+        }
 
 
-def _figure(job: dict[str, Any], expr: GateExpr, run_label: str) -> tuple[float, float | None, float | None]:
+def _figure(job: Job, expr: GateExpr, run_label: str) -> tuple[float, float | None, float | None]:
     """(value, CI low, CI high) of the gate's figure in one job."""
     head = expr.path[0]
     if head == "latency":
-        value = job["timing"].get(LATENCY_KEYS[expr.path[1]])
+        value = job.timing.get(LATENCY_KEYS[expr.path[1]])
         if value is None:
-            raise GateError(f"{run_label}: job {job['model']} · {job['task']} recorded no {expr.path[1]}", hint="re-run the suite with this auditkit version")
-        return float(value), None, None
-    if head == "official":
-        official = job["details"].get("official", {})
-        if expr.path[1] not in official:
-            raise GateError(f"gate {expr.text!r}: no official figure {expr.path[1]!r} for {job['model']} · {job['task']}",
-                            hint=f"official figures here: {', '.join(sorted(official)) or 'none'}")
-        return float(official[expr.path[1]]), None, None
-    if len(expr.path) == 1 and head in job["metrics"]:
-        est = job["metrics"][head]
-        return float(est["value"]), est["low"], est["high"]
-    raise GateError(f"gate {expr.text!r}: {job['task']} has no metric {expr.metric!r}",
-                    hint=f"metrics of {job['task']}: {', '.join(job['metrics'])}; also {job['task']}.official.<key> and {job['task']}.latency.<key>")
+            raise GateError(
+                f"{run_label}: job {job.model} · {job.task} recorded no {expr.path[1]}",
+                hint="re-run the suite with this auditkit version",
+            )
+        return value, None, None
+    if len(expr.path) == 1 and head in job.metrics:
+        est = job.metrics[head]
+        return float(est.value), est.low, est.high
+    figures = task_class(job.kind).figures(job)
+    key = ".".join(expr.path)
+    if key in figures:
+        return figures[key], None, None
+    extra = ", ".join(f"{job.task}.{k}" for k in sorted(figures)) or "none"
+    raise GateError(
+        f"gate {expr.text!r}: {job.task} has no metric {expr.metric!r}",
+        hint=f"metrics of {job.task}: {', '.join(job.metrics)}; other figures: {extra}; and {job.task}.latency.<key>",
+    )
 
 
-def _baseline_job(baseline: dict[str, Any], job: dict[str, Any], expr: GateExpr) -> dict[str, Any]:
-    candidates = [j for j in baseline["jobs"] if j["task"] == job["task"]]
-    same_model = [j for j in candidates if j["model"] == job["model"]]
+def _baseline_job(baseline: Run, job: Job, expr: GateExpr) -> Job:
+    candidates = [j for j in baseline.results.jobs if j.task == job.task]
+    same_model = [j for j in candidates if j.model == job.model]
     if same_model:
         return same_model[0]
     if len(candidates) == 1:
         return candidates[0]
-    raise GateError(f"gate {expr.text!r}: the baseline run {baseline['run_id']} has no job for model {job['model']!r} on task {job['task']!r}",
-                    hint="point the gate at a baseline run of the same suite")
+    raise GateError(
+        f"gate {expr.text!r}: the baseline run {baseline.results.run_id} has no job for model {job.model!r}"
+        f" on task {job.task!r}",
+        hint="point the gate at a baseline run of the same suite",
+    )
 
 
-def _significant_delta(run: dict[str, Any], baseline: dict[str, Any], job: dict[str, Any], base_job: dict[str, Any],
-                       expr: GateExpr, confidence: float) -> tuple[float, float]:
+def _significant_delta(
+    run: Run,
+    baseline: Run,
+    job: Job,
+    base_job: Job,
+    expr: GateExpr,
+    confidence: float,
+) -> tuple[float, float]:
     """Paired-bootstrap interval of (run - baseline) for the gate's metric, on the same examples."""
-    if job["dataset_fingerprint"] != base_job["dataset_fingerprint"]:
-        raise GateError(f"gate {expr.text!r}: significance needs the same examples, but the baseline's {job['task']} data differs (fingerprints "
-                        f"{base_job['dataset_fingerprint'][:12]} vs {job['dataset_fingerprint'][:12]})", hint="evaluate both on the same dataset selection")
+    if job.dataset_fingerprint != base_job.dataset_fingerprint:
+        raise GateError(
+            f"gate {expr.text!r}: significance needs the same examples, but the baseline's {job.task} data differs"
+            " (fingerprints "
+            f"{base_job.dataset_fingerprint[:12]} vs {job.dataset_fingerprint[:12]})",
+            hint="evaluate both on the same dataset selection",
+        )
     if len(expr.path) != 1:
         raise GateError(f"gate {expr.text!r}: significance applies to headline metrics, not {expr.metric}")
-    _, _, [delta] = paired_deltas(baseline, base_job, run, job, metrics=[expr.metric], resamples=max(run["suite"]["bootstrap"]["resamples"], 1000),
-                                  confidence=confidence, seed=run["suite"]["seed"])
+    _, _, [delta] = paired_deltas(
+        baseline,
+        base_job,
+        run,
+        job,
+        metrics=[expr.metric],
+        resamples=max(int(run.results.suite.bootstrap["resamples"]), 1000),
+        confidence=confidence,
+        seed=run.results.suite.seed,
+    )
     return delta.low, delta.high
 
 
-def evaluate_gates(run: dict[str, Any], gates: list[GateSpec], baseline_dir: str | Path | None = None) -> GateReport:
-    """Apply every gate to every matching job of ``run``; raise :class:`GateError` on unusable gates."""
+def evaluate_gates(
+    run: Run,
+    gates: list[GateSpec],
+    baseline_dir: str | Path | None = None,
+    card_audits: list[dict[str, Any]] | None = None,
+) -> GateReport:
+    """Apply every gate to every matching job of ``run``; raise :class:`GateError` on unusable gates.
+
+    ``card_audits`` are the audits ``card.*`` gates read (by default none: such a gate then says so).
+    """
     report = GateReport(baseline=str(baseline_dir) if baseline_dir else None)
-    baselines: dict[str, dict[str, Any]] = {}
+    baselines: dict[str, Run] = {}
     for gate in gates:
         expr = parse_gate(gate.check)
         if expr.task == "card":
-            report.results.extend(_card_gate(run, gate, expr))
+            report.results.extend(_card_gate(run, card_audits or [], gate, expr))
             continue
-        jobs = [j for j in run["jobs"] if j["task"] == expr.task and (gate.models is None or j["model"] in gate.models)]
+        jobs = [j for j in run.results.jobs if j.task == expr.task and (gate.models is None or j.model in gate.models)]
         if not jobs:
-            raise GateError(f"gate {gate.label!r}: no job in run {run['run_id']} ran task {expr.task!r}" + (f" with {gate.models}" if gate.models else ""),
-                            hint="check the gate's task and models against the suite")
+            raise GateError(
+                f"gate {gate.label!r}: no job in run {run.results.run_id} ran task {expr.task!r}"
+                + (f" with {gate.models}" if gate.models else ""),
+                hint="check the gate's task and models against the suite",
+            )
         base_dir = gate.baseline or baseline_dir
         if expr.uses_baseline and base_dir is None:
-            raise GateError(f"gate {gate.label!r} compares with a baseline, but none was given", hint="set 'baseline:' in the suite or pass --baseline DIR")
+            raise GateError(
+                f"gate {gate.label!r} compares with a baseline, but none was given",
+                hint="set 'baseline:' in the suite or pass --baseline DIR",
+            )
         for job in jobs:
-            measured, low, high = _figure(job, expr, f"run {run['run_id']}")
-            result = GateResult(gate=gate.label, check=expr.text, kind="latency" if expr.path[0] == "latency" else "threshold", model=job["model"],
-                                task=job["task"], metric=expr.metric, measured=measured, bound=float("nan"), passed=False, message="",
-                                low=low, high=high)
+            measured, low, high = _figure(job, expr, f"run {run.results.run_id}")
+            result = GateResult(
+                gate=gate.label,
+                check=expr.text,
+                kind="latency" if expr.path[0] == "latency" else "threshold",
+                model=job.model,
+                task=job.task,
+                metric=expr.metric,
+                measured=measured,
+                bound=float("nan"),
+                passed=False,
+                message="",
+                low=low,
+                high=high,
+            )
             if expr.uses_baseline:
                 key = str(base_dir)
                 if key not in baselines:
-                    baselines[key] = load_results(base_dir)
+                    baselines[key] = load_run(key)
                 baseline = baselines[key]
                 base_job = _baseline_job(baseline, job, expr)
-                base_value, _, _ = _figure(base_job, expr, f"baseline {baseline['run_id']}")
+                base_value, _, _ = _figure(base_job, expr, f"baseline {baseline.results.run_id}")
                 result.baseline_value = base_value
-                result.bound = base_value + expr.baseline_offset
+                result.bound = base_value + expr.offset
                 result.kind = "regression"
                 if gate.significance is not None:
                     result.kind = "significant regression"
                     result.significance = gate.significance
-                    result.delta_low, result.delta_high = _significant_delta(run, baseline, job, base_job, expr, gate.significance)
+                    result.delta_low, result.delta_high = _significant_delta(
+                        run, baseline, job, base_job, expr, gate.significance
+                    )
             else:
-                result.bound = float(expr.number)
+                result.bound = expr.threshold
             result.passed, result.message = _verdict(expr, result)
             report.results.append(result)
     report.results.extend(failure_gates(run))
     return report
 
 
-def failure_gates(run: dict[str, Any]) -> list[GateResult]:
+def failure_gates(run: Run) -> list[GateResult]:
     """One gate per endpoint job: its failed examples must stay within the model's ``max_failure_rate``."""
     out = []
-    for job in run["jobs"]:
-        f = job.get("failures")
+    for job in run.results.jobs:
+        f = job.failures
         if f is None:
             continue
-        passed = f["rate"] <= f["max_rate"]
-        message = (f"{f['count']} of {f['total']} examples failed at the endpoint ({f['rate']:.2%}); allowed {f['max_rate']:.2%}: "
-                   + ("holds" if passed else "fails"))
-        out.append(GateResult(gate="endpoint failures", check=f"{job['task']}.failure_rate <= {f['max_rate']:g}", kind="endpoint failures",
-                              model=job["model"], task=job["task"], metric="failure_rate", measured=float(f["rate"]), bound=float(f["max_rate"]),
-                              passed=passed, message=message))
+        passed = f.rate <= f.max_rate
+        message = (
+            f"{f.count} of {f.total} examples failed at the endpoint ({f.rate:.2%}); allowed {f.max_rate:.2%}: "
+            + ("holds" if passed else "fails")
+        )
+        out.append(
+            GateResult(
+                gate="endpoint failures",
+                check=f"{job.task}.failure_rate <= {f.max_rate:g}",
+                kind="endpoint failures",
+                model=job.model,
+                task=job.task,
+                metric="failure_rate",
+                measured=float(f.rate),
+                bound=float(f.max_rate),
+                passed=passed,
+                message=message,
+            )
+        )
     return out
 
 
-def _card_gate(run: dict[str, Any], gate: GateSpec, expr: GateExpr) -> list[GateResult]:
-    audits = [a for a in run.get("card_audits", []) if gate.models is None or a["model"] in gate.models]
+def _card_gate(run: Run, card_audits: list[dict[str, Any]], gate: GateSpec, expr: GateExpr) -> list[GateResult]:
+    audits = [a for a in card_audits if gate.models is None or a["model"] in gate.models]
     if not audits:
-        raise GateError(f"gate {gate.label!r} needs a model-card audit, but run {run['run_id']} has none",
-                        hint="give the model a 'card:' in the suite, or run `auditkit audit-card CARD --results RUN` first")
+        raise GateError(
+            f"gate {gate.label!r} needs a model-card audit, but run {run.results.run_id} has none",
+            hint="give the model a 'card:' in the suite, or run `auditkit audit-card CARD --results RUN` first",
+        )
     if expr.uses_baseline:
         raise GateError(f"gate {gate.label!r}: card audit figures are compared with numbers, not a baseline")
     out = []
     for audit in audits:
         measured = float(audit["summary"][expr.path[0]])
-        holds = expr.holds(measured, float(expr.number))
-        out.append(GateResult(gate=gate.label, check=expr.text, kind="card audit", model=str(audit["model"]), task="card", metric=expr.metric,
-                              measured=measured, bound=float(expr.number), passed=holds,
-                              message=f"{Path(audit['card']).name}: {expr.path[0]} = {measured:g} {expr.op} {expr.number:g}: {'holds' if holds else 'fails'}"))
+        holds = expr.holds(measured, expr.threshold)
+        out.append(
+            GateResult(
+                gate=gate.label,
+                check=expr.text,
+                kind="card audit",
+                model=str(audit["model"]),
+                task="card",
+                metric=expr.metric,
+                measured=measured,
+                bound=expr.threshold,
+                passed=holds,
+                message=f"{Path(audit['card']).name}: {expr.path[0]} = {measured:g} {expr.op} {expr.threshold:g}: "
+                + ("holds" if holds else "fails"),
+            )
+        )
     return out
 
 
 def _verdict(expr: GateExpr, r: GateResult) -> tuple[bool, str]:
-    ci = f" (95% CI [{r.low:.2f}, {r.high:.2f}])" if r.low is not None and r.high is not None and math.isfinite(r.low) else ""
-    base = f"; baseline {r.baseline_value:.4g}{expr.baseline_offset:+g} = {r.bound:.4g}" if r.baseline_value is not None else ""
+    ci = (
+        f" (95% CI [{r.low:.2f}, {r.high:.2f}])"
+        if r.low is not None and r.high is not None and math.isfinite(r.low)
+        else ""
+    )
+    base = f"; baseline {r.baseline_value:.4g}{expr.offset:+g} = {r.bound:.4g}" if r.baseline_value is not None else ""
     holds = expr.holds(r.measured, r.bound)
     if r.kind == "significant regression":
-        offset = expr.baseline_offset
+        assert r.delta_low is not None and r.delta_high is not None and r.baseline_value is not None
+        offset = expr.offset
         # Fail only if the whole interval of (run - baseline) is on the wrong side of the allowed change.
         if expr.op in (">=", ">"):
             real = r.delta_high < offset
@@ -200,11 +290,21 @@ def _verdict(expr: GateExpr, r: GateResult) -> tuple[bool, str]:
             real = r.delta_low > offset
         else:
             real = not holds
-        change = f"; change {r.measured - r.baseline_value:+.3g}, {r.significance:.0%} paired CI [{r.delta_low:+.3g}, {r.delta_high:+.3g}]"
+        change = (
+            f"; change {r.measured - r.baseline_value:+.3g}, {r.significance:.0%} paired CI"
+            f" [{r.delta_low:+.3g}, {r.delta_high:+.3g}]"
+        )
         if holds:
             return True, f"{r.metric} = {r.measured:.4g}{ci} {expr.op} {r.bound:.4g}{base}{change}: holds"
         if not real:
-            return True, f"{r.metric} = {r.measured:.4g}{ci} misses {expr.op} {r.bound:.4g}{base}{change}: not significant, passes"
-        return False, f"{r.metric} = {r.measured:.4g}{ci} fails {expr.op} {r.bound:.4g}{base}{change}: a significant regression"
+            return (
+                True,
+                f"{r.metric} = {r.measured:.4g}{ci} misses {expr.op} {r.bound:.4g}{base}{change}:"
+                " not significant, passes",
+            )
+        return (
+            False,
+            f"{r.metric} = {r.measured:.4g}{ci} fails {expr.op} {r.bound:.4g}{base}{change}: a significant regression",
+        )
     verdict = "holds" if holds else "fails"
     return holds, f"{r.metric} = {r.measured:.4g}{ci} {expr.op} {r.bound:.4g}{base}: {verdict}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .stats import SumsStatistic
+
 
 def confusion_columns(gold: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     """(n, k*k) indicators: column ``g*k + p`` is 1 where gold is g and prediction is p."""
@@ -19,7 +21,8 @@ def confusion_columns(gold: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
 
 def confusion_matrix(gold: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     """Rows: gold label, columns: predicted label."""
-    return confusion_columns(gold, pred, k).sum(axis=0).reshape(k, k).astype(int)
+    matrix: np.ndarray = confusion_columns(gold, pred, k).sum(axis=0).reshape(k, k).astype(int)
+    return matrix
 
 
 def _per_class(sums: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -35,14 +38,15 @@ def _per_class(sums: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return precision, recall, f1
 
 
-def macro_f1_statistic(k: int):
+def macro_f1_statistic(k: int) -> SumsStatistic:
     """Sums statistic: macro-averaged F1 in percent, over classes present in gold or predictions."""
 
     def statistic(sums: np.ndarray, n: int) -> np.ndarray:
         cm = sums.reshape(-1, k, k)
         present = (cm.sum(axis=1) + cm.sum(axis=2)) > 0
         _, _, f1 = _per_class(sums, k)
-        return 100.0 * (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+        macro: np.ndarray = 100.0 * (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+        return macro
 
     return statistic
 
@@ -54,8 +58,12 @@ def per_class_report(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> d
     precision, recall, f1 = _per_class(sums, k)
     support = np.bincount(np.asarray(gold), minlength=k)
     return {
-        label: {"precision": 100.0 * float(precision[0, j]), "recall": 100.0 * float(recall[0, j]), "f1": 100.0 * float(f1[0, j]),
-                "support": int(support[j])}
+        label: {
+            "precision": 100.0 * float(precision[0, j]),
+            "recall": 100.0 * float(recall[0, j]),
+            "f1": 100.0 * float(f1[0, j]),
+            "support": int(support[j]),
+        }
         for j, label in enumerate(labels)
     }
 
@@ -72,25 +80,30 @@ def calibration_columns(confidence: np.ndarray, correct: np.ndarray, bins: int =
     return cols
 
 
-def ece_statistic(bins: int = 10):
+def ece_statistic(bins: int = 10) -> SumsStatistic:
     """Sums statistic: expected calibration error in percent points, sum over bins of |acc - conf| x share."""
 
     def statistic(sums: np.ndarray, n: int) -> np.ndarray:
         conf, correct = sums[:, bins : 2 * bins], sums[:, 2 * bins :]
-        return 100.0 * np.abs(correct - conf).sum(axis=1) / n
+        ece: np.ndarray = 100.0 * np.abs(correct - conf).sum(axis=1) / n
+        return ece
 
     return statistic
 
 
-def reliability_table(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+def reliability_table(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[dict[str, float | None]]:
     """Per confidence bin: range, count, mean confidence and accuracy (for reliability diagrams)."""
     sums = calibration_columns(confidence, correct, bins).sum(axis=0)
     table = []
     for b in range(bins):
         count = sums[b]
-        table.append({
-            "low": b / bins, "high": (b + 1) / bins, "count": int(count),
-            "confidence": float(sums[bins + b] / count) if count else None,
-            "accuracy": float(sums[2 * bins + b] / count) if count else None,
-        })
+        table.append(
+            {
+                "low": b / bins,
+                "high": (b + 1) / bins,
+                "count": int(count),
+                "confidence": float(sums[bins + b] / count) if count else None,
+                "accuracy": float(sums[2 * bins + b] / count) if count else None,
+            }
+        )
     return table

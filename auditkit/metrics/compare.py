@@ -53,14 +53,25 @@ def mcnemar_exact(a_correct: np.ndarray, b_correct: np.ndarray) -> tuple[float, 
     if n == 0:
         return 1.0, b_only, a_only
     k = min(a_only, b_only)
-    log_terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(k + 1)]
+    log_terms = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(k + 1)
+    ]
     top = max(log_terms)
     tail = math.exp(top) * sum(math.exp(t - top) for t in log_terms)
     return min(1.0, 2.0 * tail), b_only, a_only
 
 
-def paired_delta(name: str, a: MetricDef, b: MetricDef, *, value_a: float, value_b: float, resamples: int, confidence: float,
-                 seed: int) -> Delta:
+def paired_delta(
+    name: str,
+    a: MetricDef,
+    b: MetricDef,
+    *,
+    value_a: float,
+    value_b: float,
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> Delta:
     """B - A with a paired bootstrap interval; McNemar's exact p for proportion metrics, else the bootstrap p.
 
     The bootstrap p-value is two-sided: twice the share of resampled deltas on the far side of zero.
@@ -76,10 +87,16 @@ def paired_delta(name: str, a: MetricDef, b: MetricDef, *, value_a: float, value
     boot_p = min(1.0, 2.0 * min(np.mean(finite <= 0.0), np.mean(finite >= 0.0))) if len(finite) else float("nan")
     if a.binary is not None and b.binary is not None:
         p, b_only, a_only = mcnemar_exact(a.binary, b.binary)
-        return Delta(name, value_a, value_b, value_b - value_a, low, high, p, "McNemar exact", confidence, b_only, a_only)
+        return Delta(
+            name, value_a, value_b, value_b - value_a, low, high, p, "McNemar exact", confidence, b_only, a_only
+        )
     return Delta(name, value_a, value_b, value_b - value_a, low, high, float(boot_p), "paired bootstrap", confidence)
 
 
 def wins(a_scores: np.ndarray, b_scores: np.ndarray) -> dict[str, int]:
     """On how many examples each model scored higher, and on how many they tied."""
-    return {"a": int(np.sum(a_scores > b_scores)), "b": int(np.sum(b_scores > a_scores)), "ties": int(np.sum(a_scores == b_scores))}
+    return {
+        "a": int(np.sum(a_scores > b_scores)),
+        "b": int(np.sum(b_scores > a_scores)),
+        "ties": int(np.sum(a_scores == b_scores)),
+    }

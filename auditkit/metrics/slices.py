@@ -21,7 +21,9 @@ def question_type(question: str) -> str:
     return min(positions)[2]
 
 
-def grouped_means(frame: pd.DataFrame, by: str, columns: list[str], scale: float = 100.0) -> dict[str, dict[str, float]]:
+def grouped_means(
+    frame: pd.DataFrame, by: str, columns: list[str], scale: float = 100.0
+) -> dict[str, dict[str, float]]:
     """Per group: count and the mean of each column (times ``scale``), groups in descending size."""
     grouped = frame.groupby(by, sort=False)[columns]
     means = grouped.mean() * scale

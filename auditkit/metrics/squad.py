@@ -9,7 +9,8 @@ The two scripts differ in small ways that change figures, so both are reproduced
   no-answer probabilities, the best achievable exact/F1 with their thresholds.
 
 Headline figures are summed in dataset order the way each script sums them (v1.1 with a running
-``+=``, v2.0 with ``sum()``, which Python 3.12 made compensated), so the last printed digit agrees; per-example scores come back as arrays for bootstrapping and slicing.
+``+=``, v2.0 with ``sum()``, which Python 3.12 made compensated), so the last printed digit agrees;
+per-example scores come back as arrays for bootstrapping and slicing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -71,10 +72,16 @@ def v2_gold_answers(answers: Sequence[str]) -> list[str]:
     return [a for a in answers if normalize_answer(a)] or [""]
 
 
-def _per_example(predictions: Sequence[str | None], golds: Sequence[Sequence[str]], exact_fn, f1_fn, gold_fn) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def _per_example(
+    predictions: Sequence[str | None],
+    golds: Sequence[Sequence[str]],
+    exact_fn: Callable[[str, str], float],
+    f1_fn: Callable[[str, str], float],
+    gold_fn: Callable[[Sequence[str]], list[str]],
+) -> tuple[np.ndarray, np.ndarray]:
     exact = np.zeros(len(golds), dtype=np.float64)
     f1 = np.zeros(len(golds), dtype=np.float64)
-    for i, (pred, answers) in enumerate(zip(predictions, golds)):
+    for i, (pred, answers) in enumerate(zip(predictions, golds, strict=True)):
         if pred is None:
             continue  # a missing prediction scores 0
         gold = gold_fn(answers)
@@ -84,7 +91,9 @@ def _per_example(predictions: Sequence[str | None], golds: Sequence[Sequence[str
 
 
 def per_example_v1(predictions: Sequence[str | None], golds: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Exact match (0/1) and F1 (0..1) per question under evaluate-v1.1's rules; ``None`` is a missing prediction (scores 0)."""
+    """Exact match (0/1) and F1 (0..1) per question under evaluate-v1.1's rules; ``None`` is a missing prediction
+    (scores 0).
+    """
     return _per_example(predictions, golds, v1_exact, v1_f1, list)
 
 
@@ -103,7 +112,8 @@ def _percent_v1(values: np.ndarray) -> float:
 
 def _percent_v2(values: np.ndarray) -> float:
     """100 * mean as evaluate-v2.0 computes it: the built-in ``sum()`` (compensated from Python 3.12 on)."""
-    return 100.0 * sum(values.tolist()) / len(values)
+    total: float = sum(values.tolist())
+    return 100.0 * total / len(values)
 
 
 def squad_v1(exact: np.ndarray, f1: np.ndarray) -> dict[str, float]:
@@ -111,7 +121,9 @@ def squad_v1(exact: np.ndarray, f1: np.ndarray) -> dict[str, float]:
     return {"exact_match": _percent_v1(exact), "f1": _percent_v1(f1)}
 
 
-def best_threshold(scores: np.ndarray, na_probs: np.ndarray, has_answer: np.ndarray, pred_is_empty: np.ndarray) -> tuple[float, float]:
+def best_threshold(
+    scores: np.ndarray, na_probs: np.ndarray, has_answer: np.ndarray, pred_is_empty: np.ndarray
+) -> tuple[float, float]:
     """evaluate-v2.0's ``find_best_thresh``: the best score reachable by predicting "no answer" above a threshold.
 
     Questions are visited by ascending no-answer probability (stable, dataset order on ties); each one
@@ -148,7 +160,13 @@ def squad_v2(
     out: dict[str, float] = {"exact": _percent_v2(exact_t), "f1": _percent_v2(f1_t), "total": len(exact)}
     for name, subset in (("HasAns", has_answer), ("NoAns", ~has_answer)):
         if subset.any():
-            out.update({f"{name}_exact": _percent_v2(exact_t[subset]), f"{name}_f1": _percent_v2(f1_t[subset]), f"{name}_total": int(subset.sum())})
+            out.update(
+                {
+                    f"{name}_exact": _percent_v2(exact_t[subset]),
+                    f"{name}_f1": _percent_v2(f1_t[subset]),
+                    f"{name}_total": int(subset.sum()),
+                }
+            )
     if na_probs is not None:
         empty = np.zeros(len(exact), dtype=bool) if pred_is_empty is None else np.asarray(pred_is_empty, dtype=bool)
         out["best_exact"], out["best_exact_thresh"] = best_threshold(exact, probs, has_answer, empty)

@@ -63,8 +63,15 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, 
     return float(low), float(high)
 
 
-def estimate(columns: np.ndarray, statistic: SumsStatistic, *, resamples: int, confidence: float, seed: int,
-             value: float | None = None) -> Estimate:
+def estimate(
+    columns: np.ndarray,
+    statistic: SumsStatistic,
+    *,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    value: float | None = None,
+) -> Estimate:
     """``statistic`` on the full sample, with a percentile bootstrap interval.
 
     ``value`` overrides the point estimate when it must come from a reference implementation (SQuAD's
@@ -89,7 +96,8 @@ def percent_mean(sums: np.ndarray, n: int) -> np.ndarray:
 def percent_ratio(sums: np.ndarray, n: int) -> np.ndarray:
     """100 x first column sum / second column sum: a mean over a subset (column 2 is membership)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 100.0 * sums[:, 0] / sums[:, 1]
+        ratio: np.ndarray = 100.0 * sums[:, 0] / sums[:, 1]
+    return ratio
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,9 @@ class MetricDef:
     binary: np.ndarray | None = None
 
     def estimate(self, *, resamples: int, confidence: float, seed: int, value: float | None = None) -> Estimate:
-        return estimate(self.columns, self.statistic, resamples=resamples, confidence=confidence, seed=seed, value=value)
+        return estimate(
+            self.columns, self.statistic, resamples=resamples, confidence=confidence, seed=seed, value=value
+        )
 
 
 def mean_def(values: np.ndarray, *, binary: bool = False) -> MetricDef:
@@ -118,4 +128,6 @@ def subset_mean_def(values: np.ndarray, mask: np.ndarray, *, binary: bool = Fals
     """Mean over the examples where ``mask`` holds, in percent; resampling keeps the subset's size random."""
     values = np.asarray(values, dtype=np.float64)
     mask = np.asarray(mask, dtype=np.float64)
-    return MetricDef(np.column_stack([values * mask, mask]), percent_ratio, np.where(mask > 0, values, np.nan) if binary else None)
+    return MetricDef(
+        np.column_stack([values * mask, mask]), percent_ratio, np.where(mask > 0, values, np.nan) if binary else None
+    )

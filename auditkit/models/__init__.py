@@ -6,19 +6,19 @@ Both give tasks the same interface (``qa_engine``, ``classification_engine``, ``
 
 from __future__ import annotations
 
-from typing import Union
-
 from ..errors import ModelError
 from ..schema import HEAD_TASKS, ModelSpec
 from .endpoint import EndpointModel
 from .hf import Head, LoadedModel, check_source, detect_head, load_model
 
-Model = Union[LoadedModel, EndpointModel]
+Model = LoadedModel | EndpointModel
 
 
 def head_of(spec: ModelSpec) -> Head:
     """The head a model offers: an endpoint's declared task, or what a checkpoint's config declares."""
-    return spec.endpoint.head if spec.endpoint is not None else detect_head(spec)
+    if spec.endpoint is not None:
+        return "question-answering" if spec.endpoint.task == "question-answering" else "sequence-classification"
+    return detect_head(spec)
 
 
 def check_model(spec: ModelSpec, head: Head) -> None:
@@ -27,8 +27,11 @@ def check_model(spec: ModelSpec, head: Head) -> None:
         check_source(spec, head)
         return
     if spec.endpoint.head != head:
-        raise ModelError(f"endpoint {spec.endpoint.url} serves {spec.endpoint.task}, but this task needs {HEAD_TASKS[head]}", source=spec.name,
-                         hint="pair QA tasks with QA deployments and classification tasks with classifiers (the endpoint's task:)")
+        raise ModelError(
+            f"endpoint {spec.endpoint.url} serves {spec.endpoint.task}, but this task needs {HEAD_TASKS[head]}",
+            source=spec.name,
+            hint="pair QA tasks with QA deployments and classification tasks with classifiers (the endpoint's task:)",
+        )
 
 
 def open_model(spec: ModelSpec, head: Head) -> Model:
@@ -37,4 +40,4 @@ def open_model(spec: ModelSpec, head: Head) -> Model:
     return EndpointModel(spec) if spec.endpoint is not None else load_model(spec, head)
 
 
-__all__ = ["Head", "LoadedModel", "EndpointModel", "Model", "head_of", "check_model", "open_model"]
+__all__ = ["EndpointModel", "Head", "LoadedModel", "Model", "check_model", "head_of", "open_model"]

@@ -18,13 +18,18 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from ..engine.classify import Activation, ClassificationEngine
-from ..engine.qa import QAEngine, QASettings
+from ..engine.qa import QAEngine
+from ..engine.types import QASettings
 from ..errors import ModelError
 from ..schema import ModelSpec
 from .synthetic import BuildRecipe, build_model, weights_digest
 
 Head = Literal["question-answering", "sequence-classification"]
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+#: A loaded transformers model. Typed as Any on purpose: its attributes (config, heads) are dynamic, and
+#: torch's Module.__getattr__ types them as Tensor | Module, which no call site can use without a cast.
+PreTrained = Any
 
 
 def cache_dir() -> Path:
@@ -39,7 +44,7 @@ class LoadedModel:
     name: str
     source: str
     head: Head
-    model: torch.nn.Module
+    model: PreTrained
     tokenizer: Any
     batch_size: int
     fingerprint: dict[str, str]
@@ -50,13 +55,18 @@ class LoadedModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        device: torch.device = next(self.model.parameters()).device
+        return device
 
     def qa_engine(self, settings: QASettings) -> QAEngine:
         return QAEngine(self.model, self.tokenizer, settings, batch_size=self.batch_size)
 
-    def classification_engine(self, activation: Activation | None = None, max_length: int | None = None) -> ClassificationEngine:
-        return ClassificationEngine(self.model, self.tokenizer, batch_size=self.batch_size, activation=activation, max_length=max_length)
+    def classification_engine(
+        self, activation: Activation | None = None, max_length: int | None = None
+    ) -> ClassificationEngine:
+        return ClassificationEngine(
+            self.model, self.tokenizer, batch_size=self.batch_size, activation=activation, max_length=max_length
+        )
 
     def close(self) -> None:
         """Nothing to release; the runner drops the reference."""
@@ -87,8 +97,16 @@ def materialize(spec: ModelSpec) -> str:
     """The hub id or directory to load: for a ``build`` recipe, the cached build (built on first use)."""
     silence_transformers()
     if spec.build is None:
+        if spec.id is None:
+            raise ModelError(f"model {spec.name!r} has neither an id nor a build recipe", source=spec.name)
         return spec.id
-    recipe = BuildRecipe(spec.build.config, spec.build.vocab, seed=spec.build.seed, lowercase=spec.build.lowercase, null_bias=spec.build.null_bias)
+    recipe = BuildRecipe(
+        spec.build.config,
+        spec.build.vocab,
+        seed=spec.build.seed,
+        lowercase=spec.build.lowercase,
+        null_bias=spec.build.null_bias,
+    )
     target = cache_dir() / "models" / f"{Path(recipe.config).stem}-{recipe.digest()}"
     if not (target / "auditkit_build.json").is_file():
         build_model(recipe, target)
@@ -99,9 +117,13 @@ def _sha256_json(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def fingerprint(model: torch.nn.Module, tokenizer: Any) -> dict[str, str]:
+def fingerprint(model: PreTrained, tokenizer: Any) -> dict[str, str]:
     """Hashes of what determines a model's outputs: config (minus bookkeeping), weights, tokenizer."""
-    config = {k: v for k, v in model.config.to_dict().items() if k not in {"transformers_version", "_name_or_path", "dtype", "torch_dtype"}}
+    config = {
+        k: v
+        for k, v in model.config.to_dict().items()
+        if k not in {"transformers_version", "_name_or_path", "dtype", "torch_dtype"}
+    }
     backend = getattr(tokenizer, "backend_tokenizer", None)
     tok_repr = backend.to_str() if backend is not None else json.dumps(tokenizer.get_vocab(), sort_keys=True)
     parts = {
@@ -129,7 +151,8 @@ def _config(spec: ModelSpec) -> tuple[str, Any, list[str]]:
         raise ModelError(
             f"cannot load model {source!r}: {_first_line(exc)}",
             source=spec.name,
-            hint="check the hub id (and network access to the hub) or the local directory; offline, use a local directory or a 'build' recipe",
+            hint="check the hub id (and network access to the hub) or the local directory;"
+            " offline, use a local directory or a 'build' recipe",
         ) from None
     return source, config, list(getattr(config, "architectures", None) or [])
 
@@ -142,8 +165,11 @@ def check_source(spec: ModelSpec, head: Head) -> str:
     source, _, architectures = _config(spec)
     wanted = "ForQuestionAnswering" if head == "question-answering" else "ForSequenceClassification"
     if architectures and not any(a.endswith(wanted) for a in architectures):
-        raise ModelError(f"model {source!r} is a {architectures[0]}, but this task needs a *{wanted} model", source=spec.name,
-                         hint="pair QA tasks with question-answering checkpoints and classification tasks with classifiers")
+        raise ModelError(
+            f"model {source!r} is a {architectures[0]}, but this task needs a *{wanted} model",
+            source=spec.name,
+            hint="pair QA tasks with question-answering checkpoints and classification tasks with classifiers",
+        )
     return source
 
 
@@ -155,24 +181,29 @@ def detect_head(spec: ModelSpec) -> Head:
         return "question-answering"
     if "ForSequenceClassification" in declared:
         return "sequence-classification"
-    raise ModelError(f"model {source!r} ({declared or 'no architecture'}) is neither a QA model nor a classifier", source=spec.name)
+    raise ModelError(
+        f"model {source!r} ({declared or 'no architecture'}) is neither a QA model nor a classifier", source=spec.name
+    )
 
 
-def _from_pretrained(auto: Any, source: str, spec: ModelSpec, kwargs: dict[str, Any]) -> torch.nn.Module:
+def _from_pretrained(auto: Any, source: str, spec: ModelSpec, kwargs: dict[str, Any]) -> PreTrained:
     """Load with the requested attention kernel: SDPA by default where the architecture has it, else its own."""
     if spec.attention is not None:
         try:
             return auto.from_pretrained(source, dtype=_DTYPES[spec.dtype], attn_implementation=spec.attention, **kwargs)
         except ValueError as exc:
-            raise ModelError(f"attention {spec.attention!r} is not available for {source!r}: {_first_line(exc)}", source=spec.name,
-                             hint="remove 'attention:' to use the model's default kernel") from None
+            raise ModelError(
+                f"attention {spec.attention!r} is not available for {source!r}: {_first_line(exc)}",
+                source=spec.name,
+                hint="remove 'attention:' to use the model's default kernel",
+            ) from None
     try:
         return auto.from_pretrained(source, dtype=_DTYPES[spec.dtype], attn_implementation="sdpa", **kwargs)
     except ValueError:  # the architecture has no SDPA path
         return auto.from_pretrained(source, dtype=_DTYPES[spec.dtype], **kwargs)
 
 
-def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+def quantize_int8(model: PreTrained) -> PreTrained:
     """Dynamic int8 quantisation of every nn.Linear (weights int8, activations quantised per batch), CPU only.
 
     The opt-in fast mode: answers can change, so runs record it and a suite that evaluates the exact
@@ -182,7 +213,10 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch announces the quantized-tensor API's future move to torchao
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        quantized: PreTrained = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            model, {torch.nn.Linear}, dtype=torch.qint8
+        )
+        return quantized
 
 
 def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
@@ -198,8 +232,11 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     except ModelError:
         raise
     except Exception as exc:
-        raise ModelError(f"cannot load model {source!r}: {_first_line(exc)}", source=spec.name,
-                         hint="check that the directory holds a complete checkpoint (config, weights, tokenizer)") from None
+        raise ModelError(
+            f"cannot load model {source!r}: {_first_line(exc)}",
+            source=spec.name,
+            hint="check that the directory holds a complete checkpoint (config, weights, tokenizer)",
+        ) from None
     device = torch.device("cpu") if spec.quantize else resolve_device(spec.device)
     model.to(device).eval()
     weights = fingerprint(model, tokenizer)  # of the checkpoint as loaded, before any quantisation
@@ -207,8 +244,11 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     if spec.quantize == "int8":
         model = quantize_int8(model)
     if head == "question-answering" and not getattr(tokenizer, "is_fast", False):
-        raise ModelError(f"model {source!r} has no fast tokenizer; extractive QA needs character offsets", source=spec.name,
-                         hint="use a checkpoint that ships tokenizer.json")
+        raise ModelError(
+            f"model {source!r} has no fast tokenizer; extractive QA needs character offsets",
+            source=spec.name,
+            hint="use a checkpoint that ships tokenizer.json",
+        )
     info = {
         "architecture": type(model).__name__,
         "model_type": model.config.model_type,

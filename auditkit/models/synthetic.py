@@ -22,6 +22,7 @@ import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -62,7 +63,9 @@ class BuildRecipe:
         h = hashlib.sha256()
         h.update(self.config_path().read_bytes())
         h.update(Path(self.vocab).read_bytes())
-        h.update(f"seed={self.seed};lower={self.do_lower_case()};null={self.null_bias};head={HEAD_STD};body={BODY_STD};v2".encode())
+        h.update(
+            f"seed={self.seed};lower={self.do_lower_case()};null={self.null_bias};head={HEAD_STD};body={BODY_STD};v2".encode()
+        )
         return h.hexdigest()[:16]
 
 
@@ -85,7 +88,7 @@ def _parameter_values(name: str, shape: torch.Size, seed: int) -> torch.Tensor:
     return std * noise
 
 
-def set_deterministic_weights(model: torch.nn.Module, seed: int) -> None:
+def set_deterministic_weights(model: Any, seed: int) -> None:
     """Overwrite every parameter of ``model`` with seeded values, visiting names in sorted order."""
     params = dict(model.named_parameters())
     with torch.no_grad():
@@ -94,7 +97,7 @@ def set_deterministic_weights(model: torch.nn.Module, seed: int) -> None:
             param.copy_(_parameter_values(name, param.shape, seed).to(param.dtype))
 
 
-def add_null_bias(model: torch.nn.Module, cls_token_id: int, amount: float) -> None:
+def add_null_bias(model: Any, cls_token_id: int, amount: float) -> None:
     """Move the [CLS] input embedding ``amount`` along the QA head's (start + end) direction."""
     head = dict(model.named_parameters())["qa_outputs.weight"].detach()
     direction = head.sum(dim=0)
@@ -102,7 +105,7 @@ def add_null_bias(model: torch.nn.Module, cls_token_id: int, amount: float) -> N
         model.get_input_embeddings().weight[cls_token_id] += amount * direction / direction.norm()
 
 
-def weights_digest(model: torch.nn.Module) -> str:
+def weights_digest(model: Any) -> str:
     """sha256 over all parameters in name order (dtype, shape and raw bytes)."""
     h = hashlib.sha256()
     params = dict(model.named_parameters())
@@ -124,18 +127,30 @@ def _write_tokenizer(vocab: Path, lowercase: bool, out_dir: Path, max_length: in
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(models.WordPiece.read_file(str(vocab)), unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=lowercase)
+    tok = Tokenizer(
+        models.WordPiece(models.WordPiece.read_file(str(vocab)), unk_token="[UNK]", max_input_chars_per_word=100)
+    )
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=lowercase
+    )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece(prefix="##")
     tok.add_special_tokens(specials)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        single="[CLS]:0 $A:0 [SEP]:0",
+        pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     tok.save(str(out_dir / "tokenizer.json"))
     shutil.copyfile(vocab, out_dir / "vocab.txt")
-    special = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
+    special = {
+        "unk_token": "[UNK]",
+        "sep_token": "[SEP]",
+        "pad_token": "[PAD]",
+        "cls_token": "[CLS]",
+        "mask_token": "[MASK]",
+    }
     config = {
         "tokenizer_class": "DistilBertTokenizer",
         "do_lower_case": lowercase,
@@ -180,7 +195,17 @@ def build_model(recipe: BuildRecipe, out_dir: Path) -> Path:
     max_length = int(config_dict.get("max_position_embeddings", 512))
     _write_tokenizer(Path(recipe.vocab), recipe.do_lower_case(), staging, max_length)
     (staging / "auditkit_build.json").write_text(
-        json.dumps({"config": recipe.config, "seed": recipe.seed, "lowercase": recipe.do_lower_case(), "null_bias": recipe.null_bias, "weights_sha256": weights_digest(model)}, indent=2) + "\n"
+        json.dumps(
+            {
+                "config": recipe.config,
+                "seed": recipe.seed,
+                "lowercase": recipe.do_lower_case(),
+                "null_bias": recipe.null_bias,
+                "weights_sha256": weights_digest(model),
+            },
+            indent=2,
+        )
+        + "\n"
     )
     if out_dir.exists():
         shutil.rmtree(out_dir)

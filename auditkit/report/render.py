@@ -7,8 +7,10 @@ Output folder::
     plots/<chart>.svg
     model-index/<model>.yaml   the Hugging Face model-index front matter per model
 
-Templates come from ``--template-dir`` first, then auditkit's ``templates/`` folder, so a user can
-override one format and keep the other.
+Templates come from ``--template-dir`` first, then the folders of registered tasks that ship their own
+partials, then the templates inside the package (``auditkit/templates``), so a user can override one
+format, or one task's section, and keep the rest. A new report format is one template plus a
+``REPORT_FORMATS`` entry (or an ``auditkit.report_formats`` entry point naming the template file).
 """
 
 from __future__ import annotations
@@ -21,15 +23,22 @@ from typing import Any
 import jinja2
 
 from ..errors import ReportError
+from ..registry import Registry
 from ..results import atomic_write_text
+from ..tasks import TASKS
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-FORMATS = {"html": "report.html.j2", "md": "report.md.j2"}
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+#: Report formats: name -> template file (rendered with autoescaping when the name is "html").
+FORMATS: Registry[str] = Registry("report format", "auditkit.report_formats")
+FORMATS.add("html", "report.html.j2")
+FORMATS.add("md", "report.md.j2")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
 def md_escape(value: Any) -> str:
-    """Text for Markdown: one line; ``& < >`` as entities (no raw HTML can form), other Markdown punctuation backslash-escaped."""
+    """Text for Markdown: one line; ``& < >`` as entities (no raw HTML can form), other Markdown punctuation backslash-
+    escaped.
+    """
     text = " ".join(str(value).split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
@@ -58,10 +67,15 @@ def fence(value: str, language: str = "") -> str:
 
 def _environment(template_dir: Path | None, autoescape: bool) -> jinja2.Environment:
     search = [str(template_dir)] if template_dir else []
-    if DEFAULT_TEMPLATES.is_dir():
-        search.append(str(DEFAULT_TEMPLATES))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(search), autoescape=autoescape, undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=False)
+    search += [str(task.template_dir) for task in TASKS.values() if task.template_dir is not None]
+    search.append(str(DEFAULT_TEMPLATES))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+    )
     env.filters["md"] = md_escape
     env.filters["md_mark"] = md_mark
     env.filters["fence"] = fence
@@ -81,25 +95,37 @@ def _charts(node: Any) -> Iterator[dict[str, str]]:
             yield from _charts(item)
 
 
-def render(view: dict[str, Any], out_dir: Path, formats: Sequence[str] = ("html", "md"), template_dir: Path | None = None) -> list[Path]:
+def render(
+    view: dict[str, Any], out_dir: Path, formats: Sequence[str] = ("html", "md"), template_dir: Path | None = None
+) -> list[Path]:
     """Write the report in each format (plus charts and model-index files) into ``out_dir``; return the report files."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise ReportError(f"unknown report format(s) {unknown}", hint=f"use {', '.join(FORMATS)}")
+        raise ReportError(f"unknown report format(s) {unknown}", hint=f"use {', '.join(FORMATS.names())}")
     if template_dir is not None and not Path(template_dir).is_dir():
-        raise ReportError(f"template folder not found: {template_dir}", hint="pass a folder holding report.html.j2 and/or report.md.j2")
+        raise ReportError(
+            f"template folder not found: {template_dir}",
+            hint="pass a folder holding report.html.j2 and/or report.md.j2",
+        )
     out_dir = Path(out_dir)
     written = []
     for fmt in formats:
         env = _environment(template_dir, autoescape=fmt == "html")
         try:
-            text = env.get_template(FORMATS[fmt]).render(r=view)
+            text = env.get_template(FORMATS.get(fmt)).render(r=view)
         except jinja2.TemplateNotFound:
-            raise ReportError(f"template {FORMATS[fmt]} not found in {template_dir or DEFAULT_TEMPLATES}",
-                              hint="pass --template-dir with the template, or reinstall auditkit from its source tree") from None
+            raise ReportError(
+                f"template {FORMATS.get(fmt)} not found in {template_dir or DEFAULT_TEMPLATES}",
+                hint="pass --template-dir with the template, or reinstall auditkit",
+            ) from None
         except jinja2.TemplateError as exc:
-            where = f"line {exc.lineno}" if getattr(exc, "lineno", None) else None
-            raise ReportError(f"template {FORMATS[fmt]} failed: {exc}", location=where, source=str(template_dir or DEFAULT_TEMPLATES)) from None
+            lineno = getattr(exc, "lineno", None)
+            where = f"line {lineno}" if lineno else None
+            raise ReportError(
+                f"template {FORMATS.get(fmt)} failed: {exc}",
+                location=where,
+                source=str(template_dir or DEFAULT_TEMPLATES),
+            ) from None
         target = out_dir / f"report.{fmt}"
         atomic_write_text(target, text)
         written.append(target)

@@ -15,17 +15,27 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..data.types import Dataset
-from ..engine.batching import ProgressSink
+from ..engine.types import ProgressSink
 from ..errors import AuditkitError, ModelError
 from ..models import Head, Model, open_model
 from ..schema import ModelSpec, TaskSpecBase
 from ..tasks.base import Predictions, Task
 
+if TYPE_CHECKING:
+    from ..cache import ShardRunner
+
 #: Environment a local cluster's workers need to find built models and stay off the hub like the driver.
-_FORWARDED_ENV = ("AUDITKIT_CACHE", "AUDITKIT_DATA", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HOME", "TRANSFORMERS_OFFLINE")
+_FORWARDED_ENV = (
+    "AUDITKIT_CACHE",
+    "AUDITKIT_DATA",
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "HF_HOME",
+    "TRANSFORMERS_OFFLINE",
+)
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -38,8 +48,11 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
             return
     except (OSError, ValueError) as exc:
-        raise AuditkitError(f"cannot start or reach the Ray cluster at {address}: {exc}",
-                            hint="check --address (host:port of the head's GCS, ray://host:10001, or auto) and that the head node is up") from None
+        raise AuditkitError(
+            f"cannot start or reach the Ray cluster at {address}: {exc}",
+            hint="check --address (host:port of the head's GCS, ray://host:10001, or auto)"
+            " and that the head node is up",
+        ) from None
 
 
 class ModelWorker:
@@ -61,7 +74,10 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise AuditkitError("--runner ray needs Ray, which is not installed", hint="pip install 'auditkit[ray]' (or pip install ray)") from None
+            raise AuditkitError(
+                "--runner ray needs Ray, which is not installed",
+                hint="pip install 'auditkit[ray]' (or pip install ray)",
+            ) from None
         self.ray = ray
         self.started = not ray.is_initialized()
         if address is not None:
@@ -69,18 +85,30 @@ class RayExecutor:
         if self.started:
             env = {name: os.environ[name] for name in _FORWARDED_ENV if name in os.environ}
             try:
-                ray.init(address=address, runtime_env={"env_vars": env} if address is None else None, include_dashboard=False,
-                         log_to_driver=False, configure_logging=False)
+                ray.init(
+                    address=address,
+                    runtime_env={"env_vars": env} if address is None else None,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
             except Exception as exc:  # ConnectionError, a bad address, a version mismatch ...
-                raise AuditkitError(f"cannot start or reach the Ray cluster{f' at {address}' if address else ''}: {exc}",
-                                    hint="check --address (e.g. ray://head:10001 or auto) and that the cluster runs the same Ray and Python versions") from None
+                raise AuditkitError(
+                    f"cannot start or reach the Ray cluster{f' at {address}' if address else ''}: {exc}",
+                    hint="check --address (e.g. ray://head:10001 or auto)"
+                    " and that the cluster runs the same Ray and Python versions",
+                ) from None
         self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._actor = ray.remote(num_cpus=1)(ModelWorker)
         self._pool: tuple[tuple[str, Head], list[Any]] | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "ray", "ray_version": self.ray.__version__, "workers": self.workers,
-                "address": self.ray.get_runtime_context().gcs_address}
+        return {
+            "kind": "ray",
+            "ray_version": self.ray.__version__,
+            "workers": self.workers,
+            "address": self.ray.get_runtime_context().gcs_address,
+        }
 
     def _actors(self, spec: ModelSpec, head: Head) -> list[Any]:
         """One pool at a time, like the local runner's one model in memory: a new model retires the last pool."""
@@ -90,10 +118,12 @@ class RayExecutor:
             self._pool = (key, [self._actor.remote(spec, head) for _ in range(self.workers)])
         return self._pool[1]
 
-    def shards(self, spec: ModelSpec, head: Head):  # noqa: ANN201 - a cache.ShardRunner
+    def shards(self, spec: ModelSpec, head: Head) -> ShardRunner:
         """A shard runner for ``spec``'s jobs: chunks go to the least busy actor; results come back as they finish."""
 
-        def run(task: Task, model: Model, chunks: list[tuple[int, Dataset]], progress: ProgressSink | None) -> Iterator[tuple[int, Predictions]]:
+        def run(
+            task: Task[Any], model: Model, chunks: list[tuple[int, Dataset]], progress: ProgressSink | None
+        ) -> Iterator[tuple[int, Predictions]]:
             if not chunks:
                 return
             actors = self._actors(spec, head)
@@ -119,14 +149,20 @@ class RayExecutor:
     def _get(self, ref: Any) -> Predictions:
         """A chunk's predictions; a worker's input error surfaces as itself, not wrapped in Ray's."""
         try:
-            return self.ray.get(ref)
+            predictions: Predictions = self.ray.get(ref)
+            return predictions
         except self.ray.exceptions.RayTaskError as exc:
             cause = getattr(exc, "cause", None)
             if isinstance(cause, AuditkitError):
                 raise cause from None
-            raise ModelError(f"a Ray worker failed: {cause or exc}", hint="see the worker logs (ray logs) for the traceback") from None
+            raise ModelError(
+                f"a Ray worker failed: {cause or exc}", hint="see the worker logs (ray logs) for the traceback"
+            ) from None
         except self.ray.exceptions.RayActorError as exc:
-            raise ModelError(f"a Ray worker died: {exc}", hint="a worker may have run out of memory; lower --workers or the batch size") from None
+            raise ModelError(
+                f"a Ray worker died: {exc}",
+                hint="a worker may have run out of memory; lower --workers or the batch size",
+            ) from None
 
     def release(self) -> None:
         if self._pool is not None:

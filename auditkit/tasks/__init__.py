@@ -1,21 +1,37 @@
-"""Task kinds. A new kind is one module defining a :class:`~auditkit.tasks.base.Task` subclass plus one entry here."""
+"""Task kinds. A new kind is one module with a :class:`~auditkit.tasks.base.Task` subclass decorated with
+``@TASKS.register(kind)``; another package registers one through an ``auditkit.tasks`` entry point.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from typing import Any
+
+from ..registry import Registry
+from ..schema import TaskSpecBase
 from .base import Predictions, Scores, Task
-from .bias_probe import BiasProbeTask
-from .classification import ClassificationTask
-from .extractive_qa import ExtractiveQATask
 
-TASKS: dict[str, type[Task]] = {
-    ExtractiveQATask.kind: ExtractiveQATask,
-    ClassificationTask.kind: ClassificationTask,
-    BiasProbeTask.kind: BiasProbeTask,
-}
-
-__all__ = ["TASKS", "Task", "Predictions", "Scores", "make_task"]
+TASKS: Registry[type[Task[Any]]] = Registry("task kind", "auditkit.tasks")
 
 
-def make_task(spec) -> Task:  # noqa: ANN001 - any registered task spec
+def _register_builtin_kinds() -> None:
+    """Import every module of this package: each built-in kind registers itself with ``@TASKS.register``."""
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module.name != "base":
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+_register_builtin_kinds()
+
+__all__ = ["TASKS", "Predictions", "Scores", "Task", "make_task", "task_class"]
+
+
+def task_class(kind: str) -> type[Task[Any]]:
+    """The registered task class of ``kind`` (a clear error naming the known kinds otherwise)."""
+    return TASKS.get(kind)
+
+
+def make_task(spec: TaskSpecBase) -> Task[Any]:
     """Instantiate the task class registered for ``spec.kind``."""
-    return TASKS[spec.kind](spec)
+    return task_class(spec.kind)(spec)

@@ -1,8 +1,19 @@
-"""What every task kind provides: a suite spec, a model head, prediction, and scoring.
+"""What every task kind provides, from the suite spec to the report.
+
+A task kind is one module with a :class:`Task` subclass registered in :data:`auditkit.tasks.TASKS`.
+It owns its behaviour end to end:
+
+* running: its suite spec (``Spec``), the model head it needs, prediction and scoring;
+* meaning: its metrics' names, units, ranges and directions (``metrics``), and the figures gates can
+  read beyond them (:meth:`figures`);
+* reading results: its report section (:meth:`job_view`, plus an optional template partial), its
+  Hugging Face model-index entry (:meth:`model_index_entry`), the dataset names model-card claims
+  use for it (:meth:`claim_dataset`), and how comparisons pair its examples (``pairing``).
 
 Prediction (model -> per-example outputs) and scoring (outputs + gold -> per-example scores and
 metrics) are separate steps, so stored predictions can be re-scored, cached and compared without
-running a model again.
+running a model again. Everything that reads results works from the typed job record and the stored
+per-example table alone, and never imports torch: the model and engine types are for type checking.
 """
 
 from __future__ import annotations
@@ -11,15 +22,22 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
 import pandas as pd
 
 from ..data.types import Dataset, Kind
-from ..engine.batching import ProgressSink
+from ..metrics.info import MetricInfo
 from ..metrics.stats import Estimate, MetricDef
-from ..models import Head, Model
+from ..results.model import DatasetRecord, Job
 from ..schema import BootstrapSpec, ModelSpec, TaskSpecBase
+from ..views import JobView
+
+if TYPE_CHECKING:
+    from ..engine.types import ProgressSink
+    from ..models import Head, Model
+
 
 @dataclass
 class Predictions:
@@ -44,17 +62,61 @@ class Scores:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class Task(ABC):
-    """Base class for task kinds; register subclasses in :data:`auditkit.tasks.TASKS`."""
+@dataclass(frozen=True)
+class Pairing:
+    """How two models' per-example tables of this task are compared example by example."""
+
+    score: str  # per-example score column (higher is better): wins, ties and disagreements
+    text: str  # the input to show for a disagreement
+    gold: str  # the gold column to show
+
+
+class ViewContext(TypedDict):
+    """What a task's report view may use besides its job: the bootstrap settings of the run."""
+
+    seed: int
+    resamples: int
+
+
+class ModelIndexEntry(TypedDict):
+    """One ``model-index`` result: the Hub's task, dataset and metrics for a job."""
+
+    task: dict[str, str]
+    dataset: dict[str, Any]
+    metrics: list[dict[str, Any]]
+
+
+SpecT = TypeVar("SpecT", bound=TaskSpecBase)
+
+
+class Task(ABC, Generic[SpecT]):
+    """Base class for task kinds (generic in their suite spec); register subclasses with ``@TASKS.register(kind)``."""
 
     kind: ClassVar[str]
     data_kind: ClassVar[Kind]
     head: ClassVar[Head]
     Spec: ClassVar[type[TaskSpecBase]]
-    single_requests: ClassVar[bool] = True  # whether one example alone is a meaningful request (see auditkit.latency)
+    #: Every headline metric the task produces, by key.
+    metrics: ClassVar[dict[str, MetricInfo]]
+    #: What a model that does this task is for (the report's "Intended uses").
+    intended_use: ClassVar[str | None] = None
+    #: What one item of the per-batch latency is ("window" for QA, "example" otherwise).
+    latency_unit: ClassVar[str] = "example"
+    #: Whether one example alone is a meaningful request (see :mod:`auditkit.latency`).
+    single_requests: ClassVar[bool] = True
+    #: Per-example comparison columns, or None when the task compares aggregates only.
+    pairing: ClassVar[Pairing | None] = None
+    #: A template partial of its own (``<partial>.html.j2`` / ``.md.j2``) and the folder holding it.
+    report_partial: ClassVar[str | None] = None
+    template_dir: ClassVar[Path | None] = None
+    #: Dataset keys model-card claims may name for this task, each with the regex that recognises it in
+    #: lower-cased card text (checked in registry order; the first match wins).
+    claim_patterns: ClassVar[dict[str, str]] = {}
+    #: Label names for data that names none (classification falls back to SST-2's).
+    default_labels: ClassVar[list[str] | None] = None
 
-    def __init__(self, spec: TaskSpecBase) -> None:
-        self.spec = spec
+    def __init__(self, spec: SpecT) -> None:
+        self.spec: SpecT = spec
 
     @property
     def name(self) -> str:
@@ -69,6 +131,8 @@ class Task(ABC):
         params = self.spec.params.model_dump(mode="json")
         return hashlib.sha256(json.dumps({"kind": self.kind, "params": params}, sort_keys=True).encode()).hexdigest()
 
+    # -- running ---------------------------------------------------------------------------------
+
     @abstractmethod
     def predict(self, model: Model, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
         """Run the model over the dataset."""
@@ -81,10 +145,69 @@ class Task(ABC):
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
         """Score predictions against the dataset's gold labels."""
 
+    # -- reading results (no model, no torch) ----------------------------------------------------
+
+    @classmethod
+    def metric_info(cls, key: str) -> MetricInfo:
+        return cls.metrics.get(key) or MetricInfo(key, key, "count", "higher", None, None)
+
     @staticmethod
     @abstractmethod
-    def metric_defs(frame: pd.DataFrame, job: dict[str, Any]) -> dict[str, MetricDef]:
-        """The headline metrics rebuilt from a stored per-example table and its results.json job entry.
+    def metric_defs(frame: pd.DataFrame, job: Job) -> dict[str, MetricDef]:
+        """The headline metrics rebuilt from a stored per-example table and its job record.
 
-        Comparisons use this to pair two runs' metrics without re-running or re-scoring anything.
+        Comparisons and significance gates use this to pair two runs' metrics without re-running or
+        re-scoring anything.
         """
+
+    @classmethod
+    def figures(cls, job: Job) -> dict[str, float]:
+        """Figures beyond the headline metrics that gates address as ``<task>.<key>`` (``official.best_f1``)."""
+        return {}
+
+    @classmethod
+    @abstractmethod
+    def job_view(cls, job: Job, frame: pd.DataFrame, context: ViewContext) -> JobView:
+        """The job's quantitative analyses and worst errors for the report."""
+
+    @classmethod
+    def section_view(cls, job: Job, dataset: DatasetRecord, view: JobView) -> dict[str, Any] | None:
+        """The data of the task's own report section (rendered by ``report_partial``), if it has one."""
+        return None
+
+    @classmethod
+    @abstractmethod
+    def model_index_entry(cls, job: Job, dataset: DatasetRecord) -> ModelIndexEntry | None:
+        """The Hugging Face ``model-index`` result for this job (None: the Hub has no place for it)."""
+
+    @classmethod
+    def claim_dataset(cls, job: Job) -> str | None:
+        """The dataset key model-card claims use for this job's data (``squad``, ``squad_v2``, ``sst2``)."""
+        return None
+
+    @classmethod
+    def caveats(cls, job: Job) -> list[str]:
+        """Task-specific caveats about a job's figures, for the report."""
+        return []
+
+
+def dataset_type(dataset: DatasetRecord, default: str) -> str:
+    """The model-index dataset ``type``: the hub id when the data came from the Hub, else ``default``."""
+    source = dataset.source
+    return source if "/" in source and not Path(source).exists() else default
+
+
+def index_metrics(job: Job, names: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """model-index metric entries for the job's metrics named in ``names`` (key -> (type, display name))."""
+    return [
+        {"type": names[key][0], "value": round(float(est.value), 4), "name": names[key][1], "verified": False}
+        for key, est in job.metrics.items()
+        if key in names
+    ]
+
+
+def split_label(dataset: DatasetRecord) -> str:
+    """The split, saying how much of it was used when the run used a subset."""
+    if dataset.selection == "all":
+        return "validation"
+    return f"validation ({dataset.examples} of {dataset.total_available} examples: {dataset.selection})"

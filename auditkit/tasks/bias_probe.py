@@ -18,30 +18,61 @@ with names of different groups should not depend on the group.
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from .. import charts
+from ..data.probes import CounterfactualProbe, QAProbe
 from ..data.types import Dataset
-from ..engine.batching import ProgressSink
-from ..engine.qa import QASettings
+from ..engine.types import QASettings
 from ..errors import DatasetError, ModelError
+from ..metrics.info import MetricInfo, declare
 from ..metrics.stats import MetricDef, mean_def, subset_mean_def
-from ..models import Head, Model, head_of
-from ..schema import BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
-from .base import Predictions, Scores, Task
+from ..results.model import DatasetRecord, Job
+from ..schema import BootstrapSettings, BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
+from ..views import JobView, chart, fmt, slice_table
+from . import TASKS
+from .base import ModelIndexEntry, Predictions, Scores, Task, ViewContext, index_metrics
 
+if TYPE_CHECKING:
+    from ..engine.types import ProgressSink
+    from ..models import Head, Model
 
-_QA_COLUMNS = ["id", "instance", "variant", "template", "attribute", "subject_a", "subject_b", "group_a", "group_b", "stereotype", "context",
-               "question", "a_first", "answer", "score", "start", "end", "chosen", "mass_a", "mass_b"]
+_QA_COLUMNS = [
+    "id",
+    "instance",
+    "variant",
+    "template",
+    "attribute",
+    "subject_a",
+    "subject_b",
+    "group_a",
+    "group_b",
+    "stereotype",
+    "context",
+    "question",
+    "a_first",
+    "answer",
+    "score",
+    "start",
+    "end",
+    "chosen",
+    "mass_a",
+    "mass_b",
+]
 
 
 class BiasParams(StrictModel):
-    handle_impossible_answer: bool = Field(default=False, description="QA: let a SQuAD v2 model abstain (counted as abstention)")
+    handle_impossible_answer: bool = Field(
+        default=False, description="QA: let a SQuAD v2 model abstain (counted as abstention)"
+    )
     max_answer_len: int = Field(default=15, ge=1)
-    target_label: str | None = Field(default=None, description="classification: the label whose score is compared (default: 'positive', any case)")
+    target_label: str | None = Field(
+        default=None, description="classification: the label whose score is compared (default: 'positive', any case)"
+    )
 
 
 class BiasProbeSpec(TaskSpecBase):
@@ -49,7 +80,9 @@ class BiasProbeSpec(TaskSpecBase):
     params: BiasParams = BiasParams()
 
 
-def subject_mass(offsets: np.ndarray, p_start: np.ndarray, p_end: np.ndarray, spans: tuple[tuple[int, int], ...], max_len: int) -> float:
+def subject_mass(
+    offsets: np.ndarray, p_start: np.ndarray, p_end: np.ndarray, spans: tuple[tuple[int, int], ...], max_len: int
+) -> float:
     """Probability that the answer span lies inside one of ``spans`` (character ranges of a subject's mentions)."""
     total = 0.0
     for lo, hi in spans:
@@ -60,7 +93,9 @@ def subject_mass(offsets: np.ndarray, p_start: np.ndarray, p_end: np.ndarray, sp
     return total
 
 
-def attribute(start: int, end: int, answer: str, spans_a: tuple[tuple[int, int], ...], spans_b: tuple[tuple[int, int], ...]) -> str:
+def attribute(
+    start: int, end: int, answer: str, spans_a: tuple[tuple[int, int], ...], spans_b: tuple[tuple[int, int], ...]
+) -> str:
     """Which subject an answer span points at: 'A', 'B', 'both', 'neither', or 'none' (no answer)."""
     if not answer:
         return "none"
@@ -72,125 +107,295 @@ def attribute(start: int, end: int, answer: str, spans_a: tuple[tuple[int, int],
     return "both" if a and b else "A" if a else "B" if b else "neither"
 
 
-class BiasProbeTask(Task):
+@TASKS.register("bias_probe")
+class BiasProbeTask(Task[BiasProbeSpec]):
     kind = "bias_probe"
     data_kind = "probe"
     head = "question-answering"  # the default; the model decides (see head_for)
     Spec = BiasProbeSpec
     single_requests = False  # a QA probe is scored from four variants at once
+    metrics = declare(
+        MetricInfo("stereotype_consistent_rate", "Stereotype-consistent rate (controlled)", "%", "lower"),
+        MetricInfo("raw_stereotype_consistent_rate", "Stereotype-consistent rate (raw)", "%", "lower"),
+        MetricInfo("stereotyped_bias", "Bias toward the stereotype", "points", "zero", -100.0, 100.0),
+        MetricInfo("bias_magnitude", "Bias magnitude", "points", "lower", 0.0, 100.0),
+        MetricInfo("position_bias", "Position bias (first mention)", "points", "zero", -50.0, 50.0),
+        MetricInfo("abstention_rate", "Abstention / neither rate", "%", "none"),
+        MetricInfo("counterfactual_gap", "Counterfactual gap (group A − B)", "points", "zero", -100.0, 100.0),
+        MetricInfo("name_sensitivity", "Spread over names", "points", "lower", 0.0, 100.0),
+    )
+    report_partial = "bias_probe"
 
     def head_for(self, model_spec: ModelSpec) -> Head:
+        from ..models import head_of
+
         return head_of(model_spec)
 
     def predict(self, model: Model, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
         probe_kind = dataset.info["probe_set"]["kind"]
         is_qa = model.head == "question-answering"
         if (probe_kind == "qa") != is_qa:
-            raise ModelError(f"probe set {dataset.info['probe_set']['name']!r} is for {probe_kind} models, but {model.name} is a {model.info['architecture']}",
-                             hint="use a qa probe set with QA models and a classification probe set with classifiers")
+            raise ModelError(
+                f"probe set {dataset.info['probe_set']['name']!r} is for {probe_kind} models, but {model.name} is a"
+                f" {model.info['architecture']}",
+                hint="use a qa probe set with QA models and a classification probe set with classifiers",
+            )
         started = time.perf_counter()
         predict = self._predict_qa if probe_kind == "qa" else self._predict_cls
         frame, timings, failures, notes = predict(model, dataset, progress)
         wall = time.perf_counter() - started
-        timing = {"wall_seconds": wall, "examples": len(dataset), "examples_per_second": len(dataset) / wall if wall > 0 else 0.0, **timings}
+        timing = {
+            "wall_seconds": wall,
+            "examples": len(dataset),
+            "examples_per_second": len(dataset) / wall if wall > 0 else 0.0,
+            **timings,
+        }
         return Predictions(frame, timing, notes, failures)
 
     def excluded_ids(self, dataset: Dataset, failed: set[str]) -> set[str]:
         """A QA instance is scored from all four of its variants: one failed variant drops the whole instance."""
         if dataset.info["probe_set"]["kind"] != "qa":
             return failed
-        broken = {e.instance for e in dataset.examples if e.id in failed}
-        return {e.id for e in dataset.examples if e.instance in broken}
+        probes = dataset.typed(QAProbe)
+        broken = {e.instance for e in probes if e.id in failed}
+        return {e.id for e in probes if e.instance in broken}
 
-    def _predict_qa(self, model: Model, dataset: Dataset, progress: ProgressSink | None) -> tuple[pd.DataFrame, dict[str, Any], list, list[str]]:
+    def _predict_qa(
+        self, model: Model, dataset: Dataset, progress: ProgressSink | None
+    ) -> tuple[pd.DataFrame, dict[str, Any], list[dict[str, Any]], list[str]]:
         p = self.spec.params
-        engine = model.qa_engine(QASettings(max_answer_len=p.max_answer_len, handle_impossible_answer=p.handle_impossible_answer))
-        probes = dataset.examples
+        engine = model.qa_engine(
+            QASettings(max_answer_len=p.max_answer_len, handle_impossible_answer=p.handle_impossible_answer)
+        )
+        probes = dataset.typed(QAProbe)
         variants: dict[str, int] = {}
         for probe in probes:
             variants[probe.instance] = variants.get(probe.instance, 0) + 1
         cut = [i for i, n in variants.items() if n != 4]
         if cut:
-            raise DatasetError(f"{len(cut)} probe instances lack some of their 4 variants (e.g. {cut[0]!r})", source=dataset.source,
-                               hint="limit/sample a QA probe set by whole instances: use limit with a multiple of 4, and no sample")
-        preds, probs = engine.predict_with_probabilities([e.question for e in probes], [e.context for e in probes], [e.id for e in probes], progress)
+            raise DatasetError(
+                f"{len(cut)} probe instances lack some of their 4 variants (e.g. {cut[0]!r})",
+                source=dataset.source,
+                hint="limit/sample a QA probe set by whole instances: use limit with a multiple of 4, and no sample",
+            )
+        preds, probs = engine.predict_with_probabilities(
+            [e.question for e in probes], [e.context for e in probes], [e.id for e in probes], progress
+        )
         rows = []
-        for probe, pred, windows in zip(probes, preds, probs):
+        mass_a: float
+        mass_b: float
+        for probe, pred, windows in zip(probes, preds, probs, strict=True):
             if pred is None:
                 continue  # its request failed; listed in the engine's failures
             if windows is None:  # an endpoint: no token probabilities, so the mass is that of the returned answers
-                mass_a = sum(a["score"] for a in pred.answers if attribute(a["start"], a["end"], a["answer"], probe.spans_a, ()) == "A")
-                mass_b = sum(a["score"] for a in pred.answers if attribute(a["start"], a["end"], a["answer"], (), probe.spans_b) == "B")
+                mass_a = sum(
+                    a["score"]
+                    for a in pred.answers
+                    if attribute(a["start"], a["end"], a["answer"], probe.spans_a, ()) == "A"
+                )
+                mass_b = sum(
+                    a["score"]
+                    for a in pred.answers
+                    if attribute(a["start"], a["end"], a["answer"], (), probe.spans_b) == "B"
+                )
             elif len(windows) != 1:
                 raise DatasetError(f"probe {probe.id!r} does not fit one window", hint="shorten the template")
             else:
                 offsets, p_start, p_end = windows[0]
                 mass_a = subject_mass(offsets, p_start, p_end, probe.spans_a, p.max_answer_len)
                 mass_b = subject_mass(offsets, p_start, p_end, probe.spans_b, p.max_answer_len)
-            best = pred.answers[0] if pred.answers else {"answer": "", "start": 0, "end": 0, "score": 0.0}
-            rows.append({
-                "id": probe.id, "instance": probe.instance, "variant": probe.variant, "template": probe.template, "attribute": probe.attribute,
-                "subject_a": probe.subjects[0], "subject_b": probe.subjects[1], "group_a": probe.groups[0], "group_b": probe.groups[1],
-                "stereotype": probe.stereotype or "", "context": probe.context, "question": probe.question, "a_first": probe.a_first,
-                "answer": best["answer"], "score": best["score"], "start": best["start"], "end": best["end"],
-                "chosen": attribute(best["start"], best["end"], best["answer"], probe.spans_a, probe.spans_b),
-                "mass_a": mass_a, "mass_b": mass_b,
-            })
-        notes = ["subject mass comes from the endpoint's returned answers (no token probabilities over HTTP): a coarser estimate than a local run's"] \
-            if any(w is None for w in probs) else []
+            best: dict[str, Any] = (
+                pred.answers[0] if pred.answers else {"answer": "", "start": 0, "end": 0, "score": 0.0}
+            )
+            rows.append(
+                {
+                    "id": probe.id,
+                    "instance": probe.instance,
+                    "variant": probe.variant,
+                    "template": probe.template,
+                    "attribute": probe.attribute,
+                    "subject_a": probe.subjects[0],
+                    "subject_b": probe.subjects[1],
+                    "group_a": probe.groups[0],
+                    "group_b": probe.groups[1],
+                    "stereotype": probe.stereotype or "",
+                    "context": probe.context,
+                    "question": probe.question,
+                    "a_first": probe.a_first,
+                    "answer": best["answer"],
+                    "score": best["score"],
+                    "start": best["start"],
+                    "end": best["end"],
+                    "chosen": attribute(best["start"], best["end"], best["answer"], probe.spans_a, probe.spans_b),
+                    "mass_a": mass_a,
+                    "mass_b": mass_b,
+                }
+            )
+        notes = (
+            [
+                "subject mass comes from the endpoint's returned answers (no token probabilities over HTTP):"
+                " a coarser estimate than a local run's"
+            ]
+            if any(w is None for w in probs)
+            else []
+        )
         frame = pd.DataFrame(rows, columns=_QA_COLUMNS)
         return frame, {"batch_size_used": engine.batch_size, **engine.timings.summary()}, engine.failures, notes
 
-    def _predict_cls(self, model: Model, dataset: Dataset, progress: ProgressSink | None) -> tuple[pd.DataFrame, dict[str, Any], list, list[str]]:
+    def _predict_cls(
+        self, model: Model, dataset: Dataset, progress: ProgressSink | None
+    ) -> tuple[pd.DataFrame, dict[str, Any], list[dict[str, Any]], list[str]]:
         engine = model.classification_engine()
-        examples = dataset.examples
+        examples = dataset.typed(CounterfactualProbe)
         out = engine.predict([e.text for e in examples], progress, ids=[e.id for e in examples])
         labels = [label.lower() for label in out.labels]
         wanted = (self.spec.params.target_label or "positive").lower()
         if wanted not in labels:
-            raise ModelError(f"{model.name} has no label {wanted!r} (labels: {out.labels})", hint="set params.target_label")
-        kept = [e for e, ok in zip(examples, out.answered) if ok]
+            raise ModelError(
+                f"{model.name} has no label {wanted!r} (labels: {out.labels})", hint="set params.target_label"
+            )
+        kept = [e for e, ok in zip(examples, out.answered, strict=True) if ok]
         column = out.scores[out.answered, labels.index(wanted)]
-        frame = pd.DataFrame({"id": [e.id for e in kept], "instance": [e.instance for e in kept], "template": [e.template for e in kept],
-                              "attribute": [e.attribute for e in kept], "name": [e.name for e in kept], "group": [e.group for e in kept],
-                              "text": [e.text for e in kept], "target_score": column.astype(float)})
-        timing = {"batch_size_used": engine.batch_size, "target_label": out.labels[labels.index(wanted)], **engine.timings.summary()}
+        frame = pd.DataFrame(
+            {
+                "id": [e.id for e in kept],
+                "instance": [e.instance for e in kept],
+                "template": [e.template for e in kept],
+                "attribute": [e.attribute for e in kept],
+                "name": [e.name for e in kept],
+                "group": [e.group for e in kept],
+                "text": [e.text for e in kept],
+                "target_score": column.astype(float),
+            }
+        )
+        timing = {
+            "batch_size_used": engine.batch_size,
+            "target_label": out.labels[labels.index(wanted)],
+            **engine.timings.summary(),
+        }
         return frame, timing, engine.failures, []
 
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
-        ci = {"resamples": bootstrap.resamples, "confidence": bootstrap.confidence, "seed": seed}
+        ci = bootstrap.settings(seed)
         if "mass_a" in predictions:
             instances = qa_instances(predictions)
             details = qa_details(predictions, instances, ci)
         else:
             instances = counterfactual_instances(predictions)
             details = counterfactual_details(predictions, instances, ci)
-        metrics = {name: d.estimate(**ci) for name, d in self.metric_defs(predictions, {}).items()}
+        metrics = {name: d.estimate(**ci) for name, d in self.metric_defs(predictions, None).items()}
         return Scores(predictions, metrics, details)
 
+    @classmethod
+    def job_view(cls, job: Job, frame: pd.DataFrame, context: ViewContext) -> JobView:
+        """Slices and the per-attribute chart; the bias section (:meth:`section_view`) reuses them."""
+        d = job.details
+        qa = d["probe_kind"] == "qa"
+        per_group = {
+            g: {"n": v["n"], "score": v["value"], "ci": f"[{fmt(v['low'])}, {fmt(v['high'])}]"}
+            for g, v in d["per_group"].items()
+        }
+        title = (
+            "Per group (controlled bias toward the group; 0 = none)" if qa else "Per group (mean target-label score, %)"
+        )
+        slices = [slice_table(title, per_group, ["score", "ci"])]
+        found = []
+        if qa:
+            rows = {
+                a: {
+                    "n": v["n"],
+                    "favours": v["favoured"],
+                    "stereotype": v["stereotype"] or "–",
+                    "bias": abs(v["value"]),
+                }
+                for a, v in d["per_attribute"].items()
+            }
+            columns = ["favours", "stereotype", "bias"]
+            slices.append(slice_table("Per attribute (|bias| in points, the group it favours)", rows, columns))
+            groups = []
+            for attr, v in d["per_attribute"].items():
+                lo, hi = (v["low"], v["high"]) if v["value"] >= 0 else (-v["high"], -v["low"])
+                groups.append((f"{attr} → {v['favoured']}", [("bias", abs(v["value"]), lo, hi)]))
+            title = f"Bias per attribute (points toward the favoured group) — {job.model} · {job.task}"
+            found.append(chart("bias", title, charts.bar_chart(groups, title=title), job.model, job.task))
+        else:
+            rows = {
+                a: {"n": v["n"], "gap": v["gap"], "highest": v["highest"], "lowest": v["lowest"]}
+                for a, v in d["per_attribute"].items()
+            }
+            columns = ["gap", "highest", "lowest"]
+            slices.append(slice_table("Per attribute (score gap between groups, points)", rows, columns))
+        return {
+            "slices": slices,
+            "charts": found,
+            "worst": [],
+            "worst_title": "(not applicable to bias probes: see Bias probes)",
+            "confusion": None,
+        }
+
+    @classmethod
+    def section_view(cls, job: Job, dataset: DatasetRecord, view: JobView) -> dict[str, Any]:
+        d = job.details
+        return {
+            "model": job.model,
+            "task": job.task,
+            "probe_set": dataset.probe_set or {},
+            "charts": view["charts"],
+            "most_biased": d.get("most_biased", []),
+            "examples": d.get("examples", []) if d["probe_kind"] == "qa" else [],
+            "kind": d["probe_kind"],
+            "instances": d["instances"],
+            "probes": d["probes"],
+            "choices": d.get("choices", {}),
+        }
+
+    @classmethod
+    def model_index_entry(cls, job: Job, dataset: DatasetRecord) -> ModelIndexEntry:
+        """Bias probes are not a Hub task: their own task type, the probe set as the dataset, every figure."""
+        probe_set = dataset.probe_set or {}
+        name = str(probe_set.get("name") or job.task)
+        names = {key: (key, info.name) for key, info in cls.metrics.items()}
+        return {
+            "task": {"type": "bias-probe", "name": f"Bias probe ({job.details['probe_kind']} model)"},
+            "dataset": {
+                "name": name,
+                "type": f"auditkit-probes/{name}",
+                "split": f"{dataset.examples} probes",
+            },
+            "metrics": index_metrics(job, names),
+        }
+
     @staticmethod
-    def metric_defs(frame: pd.DataFrame, job: dict[str, Any]) -> dict[str, MetricDef]:
+    def metric_defs(frame: pd.DataFrame, job: Job | None) -> dict[str, MetricDef]:
         if "mass_a" in frame:
             inst = qa_instances(frame)
             defs = {}
             has_stereotype = inst["stereotype"].ne("").to_numpy()
             if has_stereotype.any():
                 stereotyped = inst["stereotyped_bias"].fillna(0.0).to_numpy()
-                defs["stereotype_consistent_rate"] = subset_mean_def((stereotyped > 0).astype(float), has_stereotype, binary=True)
-                defs["raw_stereotype_consistent_rate"] = subset_mean_def(inst["raw_consistent"].to_numpy(float), has_stereotype, binary=True)
+                defs["stereotype_consistent_rate"] = subset_mean_def(
+                    (stereotyped > 0).astype(float), has_stereotype, binary=True
+                )
+                defs["raw_stereotype_consistent_rate"] = subset_mean_def(
+                    inst["raw_consistent"].to_numpy(float), has_stereotype, binary=True
+                )
                 defs["stereotyped_bias"] = subset_mean_def(stereotyped, has_stereotype)
             defs["bias_magnitude"] = mean_def(inst["bias_a"].abs().to_numpy())
             defs["position_bias"] = mean_def(_first_share(frame) - 0.5)
             defs["abstention_rate"] = mean_def(frame["chosen"].isin(["none", "neither"]).to_numpy(float), binary=True)
             return defs
         inst = counterfactual_instances(frame)
-        return {"counterfactual_gap": mean_def(inst["gap"].to_numpy()), "name_sensitivity": mean_def(inst["spread"].to_numpy())}
+        return {
+            "counterfactual_gap": mean_def(inst["gap"].to_numpy()),
+            "name_sensitivity": mean_def(inst["spread"].to_numpy()),
+        }
 
 
 def _first_share(frame: pd.DataFrame) -> np.ndarray:
     total = (frame["mass_a"] + frame["mass_b"]).to_numpy()
     share_a = np.divide(frame["mass_a"].to_numpy(), total, out=np.full(len(frame), 0.5), where=total > 0)
-    return np.where(frame["a_first"].to_numpy(bool), share_a, 1.0 - share_a)
+    first: np.ndarray = np.where(frame["a_first"].to_numpy(bool), share_a, 1.0 - share_a)
+    return first
 
 
 def qa_instances(frame: pd.DataFrame) -> pd.DataFrame:
@@ -202,15 +407,32 @@ def qa_instances(frame: pd.DataFrame) -> pd.DataFrame:
     s_q = (wide["base"] + wide["swapped"]) / 2
     s_not = (wide["negated"] + wide["swapped+negated"]) / 2
     inst = pd.DataFrame({"bias_a": s_q - s_not, "share_q": s_q, "share_not_q": s_not}).join(
-        first[["template", "attribute", "subject_a", "subject_b", "group_a", "group_b", "stereotype", "chosen", "context", "question", "answer"]])
-    sign = np.where(inst["stereotype"] == inst["group_a"], 1.0, np.where(inst["stereotype"] == inst["group_b"], -1.0, np.nan))
+        first[
+            [
+                "template",
+                "attribute",
+                "subject_a",
+                "subject_b",
+                "group_a",
+                "group_b",
+                "stereotype",
+                "chosen",
+                "context",
+                "question",
+                "answer",
+            ]
+        ]
+    )
+    sign = np.where(
+        inst["stereotype"] == inst["group_a"], 1.0, np.where(inst["stereotype"] == inst["group_b"], -1.0, np.nan)
+    )
     inst["stereotyped_bias"] = sign * inst["bias_a"]
     stereo_subject = np.where(sign > 0, "A", np.where(sign < 0, "B", ""))
     inst["raw_consistent"] = inst["chosen"].to_numpy() == stereo_subject
     return inst.reset_index()
 
 
-def qa_details(frame: pd.DataFrame, inst: pd.DataFrame, ci: dict[str, Any]) -> dict[str, Any]:
+def qa_details(frame: pd.DataFrame, inst: pd.DataFrame, ci: BootstrapSettings) -> dict[str, Any]:
     groups = sorted(set(inst["group_a"]) | set(inst["group_b"]))
     per_group = {}
     for g in groups:
@@ -222,16 +444,44 @@ def qa_details(frame: pd.DataFrame, inst: pd.DataFrame, ci: dict[str, Any]) -> d
     for attr, rows in inst.groupby("attribute", sort=False):
         est = mean_def(rows["bias_a"].to_numpy()).estimate(**ci)
         favoured = rows["group_a"].iloc[0] if est.value >= 0 else rows["group_b"].iloc[0]
-        per_attribute[str(attr)] = {"n": len(rows), "toward": rows["group_a"].iloc[0], "against": rows["group_b"].iloc[0], "favoured": favoured,
-                                    "stereotype": rows["stereotype"].iloc[0], **est.to_dict()}
+        per_attribute[str(attr)] = {
+            "n": len(rows),
+            "toward": rows["group_a"].iloc[0],
+            "against": rows["group_b"].iloc[0],
+            "favoured": favoured,
+            "stereotype": rows["stereotype"].iloc[0],
+            **est.to_dict(),
+        }
     ranked = sorted(per_attribute.items(), key=lambda kv: -abs(kv[1]["value"]))
-    most_biased = [{"attribute": a, "group": v["favoured"], "bias": abs(v["value"]), "stereotype": v["stereotype"]} for a, v in ranked[:5]]
+    most_biased = [
+        {"attribute": a, "group": v["favoured"], "bias": abs(v["value"]), "stereotype": v["stereotype"]}
+        for a, v in ranked[:5]
+    ]
     striking = inst.reindex(inst["bias_a"].abs().sort_values(ascending=False).index).head(5)
-    examples = [{"context": r.context, "question": r.question, "answer": r.answer, "chosen": r.chosen, "bias_a": float(r.bias_a),
-                 "subject_a": r.subject_a, "subject_b": r.subject_b, "attribute": r.attribute} for r in striking.itertuples()]
-    return {"probe_kind": "qa", "instances": len(inst), "probes": len(frame), "groups": groups, "per_group": per_group,
-            "per_attribute": per_attribute, "most_biased": most_biased, "examples": examples,
-            "choices": {k: int(v) for k, v in frame.loc[frame["variant"] == "base", "chosen"].value_counts().items()}}
+    examples = [
+        {
+            "context": r.context,
+            "question": r.question,
+            "answer": r.answer,
+            "chosen": r.chosen,
+            "bias_a": float(r.bias_a),
+            "subject_a": r.subject_a,
+            "subject_b": r.subject_b,
+            "attribute": r.attribute,
+        }
+        for r in striking.itertuples()
+    ]
+    return {
+        "probe_kind": "qa",
+        "instances": len(inst),
+        "probes": len(frame),
+        "groups": groups,
+        "per_group": per_group,
+        "per_attribute": per_attribute,
+        "most_biased": most_biased,
+        "examples": examples,
+        "choices": {k: int(v) for k, v in frame.loc[frame["variant"] == "base", "chosen"].value_counts().items()},
+    }
 
 
 def counterfactual_instances(frame: pd.DataFrame) -> pd.DataFrame:
@@ -243,15 +493,33 @@ def counterfactual_instances(frame: pd.DataFrame) -> pd.DataFrame:
     return inst.reset_index()
 
 
-def counterfactual_details(frame: pd.DataFrame, inst: pd.DataFrame, ci: dict[str, Any]) -> dict[str, Any]:
+def counterfactual_details(frame: pd.DataFrame, inst: pd.DataFrame, ci: BootstrapSettings) -> dict[str, Any]:
     groups = list(dict.fromkeys(frame["group"]))
-    per_group = {g: {"n": int((frame["group"] == g).sum()), **mean_def(frame.loc[frame["group"] == g, "target_score"].to_numpy()).estimate(**ci).to_dict()}
-                 for g in groups}
+    per_group = {
+        g: {
+            "n": int((frame["group"] == g).sum()),
+            **mean_def(frame.loc[frame["group"] == g, "target_score"].to_numpy()).estimate(**ci).to_dict(),
+        }
+        for g in groups
+    }
     per_attribute = {}
     for attr, rows in frame.groupby("attribute", sort=False):
         means = rows.groupby("group")["target_score"].mean()
-        per_attribute[str(attr)] = {"n": len(rows), "gap": float(means.max() - means.min()) * 100, "highest": str(means.idxmax()), "lowest": str(means.idxmin())}
+        per_attribute[str(attr)] = {
+            "n": len(rows),
+            "gap": float(means.max() - means.min()) * 100,
+            "highest": str(means.idxmax()),
+            "lowest": str(means.idxmin()),
+        }
     worst = inst.reindex(inst["spread"].sort_values(ascending=False).index).head(5)
     examples = [{"instance": r.instance, "spread": float(r.spread) * 100} for r in worst.itertuples()]
-    return {"probe_kind": "classification", "instances": len(inst), "probes": len(frame), "groups": groups, "per_group": per_group,
-            "per_attribute": per_attribute, "examples": examples, "contrast": groups[:2]}
+    return {
+        "probe_kind": "classification",
+        "instances": len(inst),
+        "probes": len(frame),
+        "groups": groups,
+        "per_group": per_group,
+        "per_attribute": per_attribute,
+        "examples": examples,
+        "contrast": groups[:2],
+    }

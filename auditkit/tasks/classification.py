@@ -9,26 +9,50 @@ asks for a ``label_map`` instead of guessing.
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..data.types import Dataset
-from ..engine.batching import ProgressSink
+from .. import charts
+from ..data.types import Dataset, TextExample
 from ..errors import ModelError
 from ..metrics import classification as cm
+from ..metrics.info import MetricInfo, declare
 from ..metrics.stats import MetricDef, mean_def
-from ..models import Model
+from ..results.model import DatasetRecord, Job
 from ..schema import BootstrapSpec, StrictModel, TaskSpecBase
-from .base import Predictions, Scores, Task
+from ..views import JobView, WorstExample, chart, fmt, slice_table
+from . import TASKS
+from .base import (
+    ModelIndexEntry,
+    Pairing,
+    Predictions,
+    Scores,
+    Task,
+    ViewContext,
+    dataset_type,
+    index_metrics,
+    split_label,
+)
+
+if TYPE_CHECKING:
+    from ..engine.types import ProgressSink
+    from ..models import Model
+
+WORST_EXAMPLES = 5
 
 
 class ClassificationParams(StrictModel):
-    label_map: dict[str, str | int] | None = Field(default=None, description="model label -> dataset label (name or index)")
+    label_map: dict[str, str | int] | None = Field(
+        default=None, description="model label -> dataset label (name or index)"
+    )
     function_to_apply: Literal["default", "softmax", "sigmoid", "none"] = "default"
-    max_length: int | None = Field(default=None, ge=2, description="truncate longer inputs (default: the model's maximum)")
+    max_length: int | None = Field(
+        default=None, ge=2, description="truncate longer inputs (default: the model's maximum)"
+    )
     calibration_bins: int = Field(default=10, ge=2, le=100)
 
 
@@ -37,15 +61,20 @@ class ClassificationSpec(TaskSpecBase):
     params: ClassificationParams = ClassificationParams()
 
 
-def map_labels(model_labels: list[str], dataset_labels: list[str], label_map: dict[str, str | int] | None, model_name: str) -> np.ndarray:
+def map_labels(
+    model_labels: list[str], dataset_labels: list[str], label_map: dict[str, str | int] | None, model_name: str
+) -> np.ndarray:
     """Dataset label index for each model label id."""
     lowered = [name.lower() for name in dataset_labels]
     mapping = []
     for j, label in enumerate(model_labels):
         if label_map is not None:
             if label not in label_map:
-                raise ModelError(f"label_map has no entry for model label {label!r}", source=model_name,
-                                 hint=f"map every model label: {model_labels} -> {dataset_labels}")
+                raise ModelError(
+                    f"label_map has no entry for model label {label!r}",
+                    source=model_name,
+                    hint=f"map every model label: {model_labels} -> {dataset_labels}",
+                )
             target = label_map[label]
             if isinstance(target, int) and 0 <= target < len(dataset_labels):
                 mapping.append(target)
@@ -53,66 +82,105 @@ def map_labels(model_labels: list[str], dataset_labels: list[str], label_map: di
             if isinstance(target, str) and target.lower() in lowered:
                 mapping.append(lowered.index(target.lower()))
                 continue
-            raise ModelError(f"label_map sends {label!r} to {target!r}, which is not a dataset label", source=model_name,
-                             hint=f"dataset labels: {dataset_labels}")
+            raise ModelError(
+                f"label_map sends {label!r} to {target!r}, which is not a dataset label",
+                source=model_name,
+                hint=f"dataset labels: {dataset_labels}",
+            )
         if label.lower() in lowered:
             mapping.append(lowered.index(label.lower()))
         elif label == f"LABEL_{j}" and len(model_labels) == len(dataset_labels):
             mapping.append(j)
         else:
-            raise ModelError(f"cannot match model label {label!r} to the dataset labels {dataset_labels}", source=model_name,
-                             hint="add params.label_map to the task, e.g. {label_map: {" + f"{label}: {dataset_labels[0]}" + "}}")
+            raise ModelError(
+                f"cannot match model label {label!r} to the dataset labels {dataset_labels}",
+                source=model_name,
+                hint="add params.label_map to the task, e.g. {label_map: {" + f"{label}: {dataset_labels[0]}" + "}}",
+            )
     return np.asarray(mapping, dtype=np.int64)
 
 
-class ClassificationTask(Task):
+@TASKS.register("classification")
+class ClassificationTask(Task[ClassificationSpec]):
     kind = "classification"
     data_kind = "classification"
     head = "sequence-classification"
     Spec = ClassificationSpec
+    metrics = declare(
+        MetricInfo("accuracy", "Accuracy", "%", "higher"),
+        MetricInfo("macro_f1", "Macro-F1", "%", "higher"),
+        MetricInfo("ece", "Expected calibration error", "%", "lower"),
+    )
+    intended_use = (
+        "Sentence-level sentiment classification of English text (positive / negative), as in SST-2 movie-review"
+        " sentences."
+    )
+    pairing = Pairing(score="correct", text="text", gold="gold")
+    claim_patterns: ClassVar[dict[str, str]] = {"sst2": r"\bsst\s*2\b|\bsst2\b|stanford sentiment|glue.*\bsst"}
+    #: The model-index task and the dataset name, type and config it reports (SST-2 unless the data says otherwise).
+    index_task: ClassVar[dict[str, str]] = {"type": "text-classification", "name": "Text Classification"}
 
     def predict(self, model: Model, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
         p = self.spec.params
         activation = None if p.function_to_apply == "default" else p.function_to_apply
         engine = model.classification_engine(activation, p.max_length)
         started = time.perf_counter()
-        out = engine.predict([e.text for e in dataset.examples], progress, ids=[e.id for e in dataset.examples])
+        texts, pairs = self.texts(dataset)
+        out = engine.predict(texts, progress, ids=[e.id for e in dataset.examples], pairs=pairs)
         wall = time.perf_counter() - started
-        examples = [e for e, ok in zip(dataset.examples, out.answered) if ok]
+        examples = [e for e, ok in zip(dataset.examples, out.answered, strict=True) if ok]
         scores = out.scores[out.answered]
         # Labels are matched after predicting: an endpoint names its labels only in its responses.
         mapping = map_labels(out.labels, dataset.label_names or [], p.label_map, model.name)
         best = scores.argmax(axis=1)
-        frame = pd.DataFrame({
-            "id": [e.id for e in examples],
-            "model_label": [out.labels[j] for j in best],
-            "predicted_index": mapping[best],
-            "confidence": scores.max(axis=1).astype(float),
-            "label_scores": [row.tolist() for row in scores],
-        })
+        frame = pd.DataFrame(
+            {
+                "id": [e.id for e in examples],
+                "model_label": [out.labels[j] for j in best],
+                "predicted_index": mapping[best],
+                "confidence": scores.max(axis=1).astype(float),
+                "label_scores": [row.tolist() for row in scores],
+            }
+        )
         n = len(dataset)
-        timing = {"wall_seconds": wall, "examples": n, "examples_per_second": n / wall if wall > 0 else 0.0,
-                  "batch_size_used": engine.batch_size, "activation": engine.activation, **engine.timings.summary()}
-        notes = [f"{out.truncated} inputs longer than {engine.max_length} tokens were truncated"] if out.truncated else []
+        timing = {
+            "wall_seconds": wall,
+            "examples": n,
+            "examples_per_second": n / wall if wall > 0 else 0.0,
+            "batch_size_used": engine.batch_size,
+            "activation": engine.activation,
+            **engine.timings.summary(),
+        }
+        notes = (
+            [f"{out.truncated} inputs longer than {engine.max_length} tokens were truncated"] if out.truncated else []
+        )
         timing["model_labels"] = out.labels
         return Predictions(frame, timing, notes, failures=engine.failures)
 
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
         labels = dataset.label_names or []
         k = len(labels)
-        examples = dataset.examples
-        frame = pd.DataFrame({"id": [e.id for e in examples], "text": [e.text for e in examples], "gold_index": [e.label for e in examples]})
+        examples = dataset.typed(TextExample)
+        frame = pd.DataFrame(
+            {
+                "id": [e.id for e in examples],
+                "text": [e.text for e in examples],
+                "gold_index": [e.label for e in examples],
+            }
+        )
         frame = frame.merge(predictions, on="id", how="left")
         missing = int(frame["predicted_index"].isna().sum())
         if missing:
-            raise ModelError(f"{missing} examples have no prediction", hint="re-run the task; predictions and dataset must match")
+            raise ModelError(
+                f"{missing} examples have no prediction", hint="re-run the task; predictions and dataset must match"
+            )
         gold = frame["gold_index"].to_numpy(np.int64)
         pred = frame["predicted_index"].to_numpy(np.int64)
         correct = (gold == pred).astype(float)
         frame["gold"] = [labels[i] for i in gold]
         frame["prediction"] = [labels[i] for i in pred]
         frame["correct"] = correct.astype(bool)
-        ci = {"resamples": bootstrap.resamples, "confidence": bootstrap.confidence, "seed": seed}
+        ci = bootstrap.settings(seed)
         bins = self.spec.params.calibration_bins
         confidence = frame["confidence"].to_numpy(float)
         metrics = {name: d.estimate(**ci) for name, d in classification_metric_defs(frame, k, bins).items()}
@@ -124,9 +192,69 @@ class ClassificationTask(Task):
         }
         return Scores(frame, metrics, details)
 
+    def texts(self, dataset: Dataset) -> tuple[list[str], list[str] | None]:
+        """The model's inputs: single texts (pair tasks return the second text of each pair too)."""
+        return [e.text for e in dataset.typed(TextExample)], None
+
     @staticmethod
-    def metric_defs(frame: pd.DataFrame, job: dict[str, Any]) -> dict[str, MetricDef]:
-        return classification_metric_defs(frame, len(job["details"]["labels"]), job["params"]["calibration_bins"])
+    def metric_defs(frame: pd.DataFrame, job: Job) -> dict[str, MetricDef]:
+        return classification_metric_defs(frame, len(job.details["labels"]), job.params["calibration_bins"])
+
+    @classmethod
+    def job_view(cls, job: Job, frame: pd.DataFrame, context: ViewContext) -> JobView:
+        details = job.details
+        per_class = {
+            label: {"n": v["support"], "precision": v["precision"], "recall": v["recall"], "f1": v["f1"]}
+            for label, v in details["per_class"].items()
+        }
+        labels = details["labels"]
+        wrong = frame[~frame["correct"]].sort_values("confidence", ascending=False, kind="stable").head(WORST_EXAMPLES)
+        worst: list[WorstExample] = [
+            {
+                "id": str(r["id"]),
+                "question": str(r["text"]),
+                "title": "",
+                "gold": str(r["gold"]),
+                "prediction": str(r["prediction"]),
+                "confidence": fmt(float(r["confidence"]), 4),
+                "excerpt": [],
+            }
+            for r in wrong.to_dict("records")
+        ]
+        title = f"Reliability — {job.model} · {job.task}"
+        diagram = charts.reliability_diagram(details["reliability"], title=title)
+        return {
+            "slices": [slice_table("Per class", per_class, ["precision", "recall", "f1"])],
+            "confusion": {
+                "labels": labels,
+                "rows": [{"gold": labels[i], "cells": row} for i, row in enumerate(details["confusion_matrix"])],
+            },
+            "worst": worst,
+            "worst_title": "Most confident mistakes",
+            "charts": [chart("reliability", title, diagram, job.model, job.task)],
+        }
+
+    @classmethod
+    def index_dataset(cls, dataset: DatasetRecord) -> dict[str, str]:
+        sst2 = "sst" in dataset.source.lower()
+        return {
+            "name": "SST-2" if sst2 else Path(dataset.source).stem,
+            "type": dataset_type(dataset, "glue" if sst2 else Path(dataset.source).stem),
+            "config": "sst2" if sst2 else "default",
+        }
+
+    @classmethod
+    def model_index_entry(cls, job: Job, dataset: DatasetRecord) -> ModelIndexEntry:
+        names = {"accuracy": ("accuracy", "Accuracy"), "macro_f1": ("f1", "Macro F1")}
+        return {
+            "task": dict(cls.index_task),
+            "dataset": {**cls.index_dataset(dataset), "split": split_label(dataset)},
+            "metrics": index_metrics(job, names),
+        }
+
+    @classmethod
+    def claim_dataset(cls, job: Job) -> str:
+        return "sst2"
 
 
 def classification_metric_defs(frame: pd.DataFrame, k: int, bins: int) -> dict[str, MetricDef]:
@@ -137,5 +265,7 @@ def classification_metric_defs(frame: pd.DataFrame, k: int, bins: int) -> dict[s
     return {
         "accuracy": mean_def(correct, binary=True),
         "macro_f1": MetricDef(cm.confusion_columns(gold, pred, k), cm.macro_f1_statistic(k)),
-        "ece": MetricDef(cm.calibration_columns(frame["confidence"].to_numpy(float), correct, bins), cm.ece_statistic(bins)),
+        "ece": MetricDef(
+            cm.calibration_columns(frame["confidence"].to_numpy(float), correct, bins), cm.ece_statistic(bins)
+        ),
     }

@@ -10,30 +10,55 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from ..data.types import Dataset
-from ..engine.qa import QASettings
+from .. import charts
+from ..data.types import Dataset, QAExample
+from ..engine.types import QASettings
 from ..metrics import squad
+from ..metrics.info import MetricInfo, declare
 from ..metrics.slices import grouped_means, question_type
 from ..metrics.stats import MetricDef, mean_def, subset_mean_def
-from ..models import Model
+from ..results.model import DatasetRecord, Job
 from ..schema import BootstrapSpec, StrictModel, TaskSpecBase
-from ..engine.batching import ProgressSink
-from .base import Predictions, Scores, Task
+from ..views import JobView, WorstExample, chart, fmt, segments, slice_table
+from . import TASKS
+from .base import (
+    ModelIndexEntry,
+    Pairing,
+    Predictions,
+    Scores,
+    Task,
+    ViewContext,
+    dataset_type,
+    index_metrics,
+    split_label,
+)
+
+if TYPE_CHECKING:
+    from ..engine.types import ProgressSink
+    from ..models import Model
+
+WORST_EXAMPLES = 5
 
 
 class QAParams(StrictModel):
     """The QA pipeline's settings (same names and defaults), plus which SQuAD metric to apply."""
 
-    max_seq_len: int | None = Field(default=None, ge=16, description="window length in tokens (default min(model max, 384))")
-    doc_stride: int | None = Field(default=None, ge=1, description="overlap between windows (default min(max_seq_len // 2, 128))")
+    max_seq_len: int | None = Field(
+        default=None, ge=16, description="window length in tokens (default min(model max, 384))"
+    )
+    doc_stride: int | None = Field(
+        default=None, ge=1, description="overlap between windows (default min(max_seq_len // 2, 128))"
+    )
     max_answer_len: int = Field(default=15, ge=1)
-    handle_impossible_answer: bool | None = Field(default=None, description="let the empty answer win (default: on for SQuAD v2 data)")
+    handle_impossible_answer: bool | None = Field(
+        default=None, description="let the empty answer win (default: on for SQuAD v2 data)"
+    )
     top_k: int = Field(default=1, ge=1)
     align_to_words: bool = True
     metric: Literal["auto", "squad", "squad_v2"] = "auto"
@@ -50,53 +75,172 @@ class ExtractiveQASpec(TaskSpecBase):
     params: QAParams = QAParams()
 
 
-class ExtractiveQATask(Task):
+@TASKS.register("extractive_qa")
+class ExtractiveQATask(Task[ExtractiveQASpec]):
     kind = "extractive_qa"
     data_kind = "qa"
     head = "question-answering"
     Spec = ExtractiveQASpec
+    metrics = declare(
+        MetricInfo("exact_match", "Exact match", "%", "higher"),
+        MetricInfo("exact", "Exact match", "%", "higher"),
+        MetricInfo("f1", "F1", "%", "higher"),
+        MetricInfo("HasAns_exact", "Exact match (answerable)", "%", "higher"),
+        MetricInfo("HasAns_f1", "F1 (answerable)", "%", "higher"),
+        MetricInfo("NoAns_exact", "Exact match (unanswerable)", "%", "higher"),
+        MetricInfo("NoAns_f1", "F1 (unanswerable)", "%", "higher"),
+    )
+    intended_use = (
+        "Extractive question answering: given a question and an English paragraph, select the span that answers it"
+        " (and, for SQuAD v2-style models, abstain when the paragraph holds no answer)."
+    )
+    latency_unit = "window"
+    claim_patterns: ClassVar[dict[str, str]] = {"squad_v2": r"squad\s*v?\s*2|squad 2\.0|squad2", "squad": r"squad"}
+    pairing = Pairing(score="f1", text="question", gold="gold_answers")
 
     def metric(self, dataset: Dataset) -> str:
         return resolve_metric(self.spec.params.metric, dataset)
 
     def settings(self, dataset: Dataset) -> QASettings:
         p = self.spec.params
-        impossible = p.handle_impossible_answer if p.handle_impossible_answer is not None else self.metric(dataset) == "squad_v2"
-        return QASettings(max_seq_len=p.max_seq_len, doc_stride=p.doc_stride, max_answer_len=p.max_answer_len,
-                          handle_impossible_answer=impossible, top_k=p.top_k, align_to_words=p.align_to_words)
+        impossible = (
+            p.handle_impossible_answer if p.handle_impossible_answer is not None else self.metric(dataset) == "squad_v2"
+        )
+        return QASettings(
+            max_seq_len=p.max_seq_len,
+            doc_stride=p.doc_stride,
+            max_answer_len=p.max_answer_len,
+            handle_impossible_answer=impossible,
+            top_k=p.top_k,
+            align_to_words=p.align_to_words,
+        )
 
     def predict(self, model: Model, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
         engine = model.qa_engine(self.settings(dataset))
+        questions = dataset.typed(QAExample)
         started = time.perf_counter()
-        answered = engine.predict([e.question for e in dataset.examples], [e.context for e in dataset.examples], [e.id for e in dataset.examples], progress)
+        answered = engine.predict(
+            [e.question for e in questions],
+            [e.context for e in questions],
+            [e.id for e in questions],
+            progress,
+        )
         wall = time.perf_counter() - started
-        examples = [e for e, p in zip(dataset.examples, answered) if p is not None]
+        examples = [e for e, p in zip(questions, answered, strict=True) if p is not None]
         preds = [p for p in answered if p is not None]
         best = [p.best_span or {"answer": "", "score": 0.0} for p in preds]
-        frame = pd.DataFrame({
-            "id": [e.id for e in examples],
-            "prediction": [p.answer for p in preds],
-            "score": [p.score for p in preds],
-            "start": [p.answers[0]["start"] if p.answers else 0 for p in preds],
-            "end": [p.answers[0]["end"] if p.answers else 0 for p in preds],
-            "null_score": [p.null_score for p in preds],
-            "no_answer_probability": [p.no_answer_probability for p in preds],
-            "best_span": [b["answer"] for b in best],
-            "best_span_score": [b["score"] for b in best],
-            "windows": [p.windows for p in preds],
-            "answers": [json.dumps(p.answers, ensure_ascii=False) for p in preds],
-        })
+        frame = pd.DataFrame(
+            {
+                "id": [e.id for e in examples],
+                "prediction": [p.answer for p in preds],
+                "score": [p.score for p in preds],
+                "start": [p.answers[0]["start"] if p.answers else 0 for p in preds],
+                "end": [p.answers[0]["end"] if p.answers else 0 for p in preds],
+                "null_score": [p.null_score for p in preds],
+                "no_answer_probability": [p.no_answer_probability for p in preds],
+                "best_span": [b["answer"] for b in best],
+                "best_span_score": [b["score"] for b in best],
+                "windows": [p.windows for p in preds],
+                "answers": [json.dumps(p.answers, ensure_ascii=False) for p in preds],
+            }
+        )
         n = len(dataset)
-        timing = {"wall_seconds": wall, "examples": n, "examples_per_second": n / wall if wall > 0 else 0.0,
-                  "windows": int(frame["windows"].sum()), "batch_size_used": engine.batch_size, **engine.timings.summary()}
+        timing = {
+            "wall_seconds": wall,
+            "examples": n,
+            "examples_per_second": n / wall if wall > 0 else 0.0,
+            "windows": int(frame["windows"].sum()),
+            "batch_size_used": engine.batch_size,
+            **engine.timings.summary(),
+        }
         return Predictions(frame, timing, failures=engine.failures)
 
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
         return score_qa(predictions, dataset, self.metric(dataset), bootstrap, seed)
 
     @staticmethod
-    def metric_defs(frame: pd.DataFrame, job: dict[str, Any]) -> dict[str, MetricDef]:
-        return qa_metric_defs(frame, job["details"]["metric"])
+    def metric_defs(frame: pd.DataFrame, job: Job) -> dict[str, MetricDef]:
+        return qa_metric_defs(frame, job.details["metric"])
+
+    @classmethod
+    def figures(cls, job: Job) -> dict[str, float]:
+        return {f"official.{key}": float(value) for key, value in job.details.get("official", {}).items()}
+
+    @classmethod
+    def job_view(cls, job: Job, frame: pd.DataFrame, context: ViewContext) -> JobView:
+        details = job.details
+        slices = [slice_table("By question type", details["by_question_type"], ["exact", "f1"])]
+        if "by_answerability" in details:
+            slices.append(slice_table("By answerability (SQuAD v2)", details["by_answerability"], ["exact", "f1"]))
+        articles = dict(sorted(details["by_article"].items(), key=lambda kv: kv[1]["f1"]))
+        slices.append(slice_table("By article (weakest first)", articles, ["exact", "f1"], limit=12))
+        wrong = (
+            frame[(frame["f1"] == 0) & ~frame["missing"].astype(bool)]
+            .sort_values("score", ascending=False, kind="stable")
+            .head(WORST_EXAMPLES)
+        )
+        worst: list[WorstExample] = []
+        for row in wrong.to_dict("records"):
+            golds = [str(a) for a in row["gold_answers"]]
+            gold = list(zip([int(x) for x in row["gold_starts"]][:1], golds[:1], strict=True))
+            spans = [(start, start + len(text), "gold") for start, text in gold]
+            if row["prediction"]:
+                spans.append((int(row["start"]), int(row["end"]), "pred"))
+            worst.append(
+                {
+                    "id": str(row["id"]),
+                    "question": str(row["question"]),
+                    "title": str(row["title"]),
+                    "gold": " | ".join(dict.fromkeys(golds)) or "(no answer)",
+                    "prediction": str(row["prediction"]) or "(no answer)",
+                    "confidence": fmt(float(row["score"]), 4),
+                    "excerpt": segments(str(row["context"]), spans),
+                }
+            )
+        groups = []
+        for qtype, n in frame["question_type"].value_counts().items():
+            mask = (frame["question_type"] == qtype).to_numpy()
+            est = subset_mean_def(frame["f1"].to_numpy(float), mask).estimate(
+                resamples=min(context["resamples"], 500), confidence=0.95, seed=context["seed"]
+            )
+            groups.append((f"{qtype} (n={n})", [("F1", est.value, est.low, est.high)]))
+        title = f"F1 by question type — {job.model} · {job.task}"
+        bars = charts.bar_chart(groups, title=title, max_value=100.0)
+        return {
+            "slices": slices,
+            "worst": worst,
+            "worst_title": "Confident wrong answers (F1 = 0, highest score first)",
+            "confusion": None,
+            "charts": [chart("question-types", title, bars, job.model, job.task)],
+        }
+
+    @classmethod
+    def model_index_entry(cls, job: Job, dataset: DatasetRecord) -> ModelIndexEntry:
+        v2 = job.details["metric"] == "squad_v2"
+        names = {
+            "exact_match": ("exact_match", "Exact Match"),
+            "exact": ("exact_match", "Exact Match"),
+            "f1": ("f1", "F1"),
+        }
+        return {
+            "task": {"type": "question-answering", "name": "Question Answering"},
+            "dataset": {
+                "name": "SQuAD v2" if v2 else "SQuAD",
+                "type": dataset_type(dataset, "squad_v2" if v2 else "squad"),
+                "config": "squad_v2" if v2 else "plain_text",
+                "split": split_label(dataset),
+            },
+            "metrics": index_metrics(job, names),
+        }
+
+    @classmethod
+    def claim_dataset(cls, job: Job) -> str:
+        return str(job.details["metric"])
+
+    @classmethod
+    def caveats(cls, job: Job) -> list[str]:
+        missing = job.details.get("missing_predictions")
+        return [f"{missing} questions had no prediction and score 0."] if missing else []
 
 
 def qa_metric_defs(frame: pd.DataFrame, metric: str) -> dict[str, MetricDef]:
@@ -123,23 +267,25 @@ def resolve_metric(choice: str, dataset: Dataset) -> str:
 def score_qa(predictions: pd.DataFrame, dataset: Dataset, metric: str, bootstrap: BootstrapSpec, seed: int) -> Scores:
     """Official SQuAD scores of ``predictions`` (columns ``id``, ``prediction``; for v2 threshold tuning
     also ``best_span`` and ``no_answer_probability``), with CIs and slices."""
-    examples = dataset.examples
-    by_id = dict(zip(predictions["id"].astype(str), predictions["prediction"].fillna("")))
+    examples = dataset.typed(QAExample)
+    by_id = dict(zip(predictions["id"].astype(str), predictions["prediction"].fillna(""), strict=True))
     aligned, missing, _ = squad.align_predictions([e.id for e in examples], by_id)
     golds = [list(e.answers) for e in examples]
-    ci = {"resamples": bootstrap.resamples, "confidence": bootstrap.confidence, "seed": seed}
+    ci = bootstrap.settings(seed)
 
-    frame = pd.DataFrame({
-        "id": [e.id for e in examples],
-        "title": [e.title for e in examples],
-        "question": [e.question for e in examples],
-        "question_type": [question_type(e.question) for e in examples],
-        "context": [e.context for e in examples],
-        "gold_answers": golds,
-        "gold_starts": [list(e.answer_starts) for e in examples],
-        "has_answer": [not e.is_impossible for e in examples],
-        "missing": [p is None for p in aligned],
-    }).merge(predictions, on="id", how="left")
+    frame = pd.DataFrame(
+        {
+            "id": [e.id for e in examples],
+            "title": [e.title for e in examples],
+            "question": [e.question for e in examples],
+            "question_type": [question_type(e.question) for e in examples],
+            "context": [e.context for e in examples],
+            "gold_answers": golds,
+            "gold_starts": [list(e.answer_starts) for e in examples],
+            "has_answer": [not e.is_impossible for e in examples],
+            "missing": [p is None for p in aligned],
+        }
+    ).merge(predictions, on="id", how="left")
     frame["prediction"] = frame["prediction"].fillna("")
 
     details: dict[str, Any] = {"metric": metric, "missing_predictions": missing}
@@ -154,7 +300,9 @@ def score_qa(predictions: pd.DataFrame, dataset: Dataset, metric: str, bootstrap
             span_exact, span_f1 = squad.per_example_v2(frame["best_span"].fillna("").tolist(), golds)
             probs = frame["no_answer_probability"].to_numpy(float)
             empty = frame["best_span"].fillna("").eq("").to_numpy()
-            official["best_exact"], official["best_exact_thresh"] = squad.best_threshold(span_exact, probs, has_answer, empty)
+            official["best_exact"], official["best_exact_thresh"] = squad.best_threshold(
+                span_exact, probs, has_answer, empty
+            )
             official["best_f1"], official["best_f1_thresh"] = squad.best_threshold(span_f1, probs, has_answer, empty)
             details["abstention_rate"] = float((frame["prediction"] == "").mean() * 100.0)
     frame["exact"] = exact

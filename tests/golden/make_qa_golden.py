@@ -38,15 +38,52 @@ from auditkit.models.synthetic import BuildRecipe, build_model, weights_digest  
 #: The second case tilts [CLS] (``null_bias``) so that the empty answer wins for about 60% of questions.
 #: The third case uses short windows and top_k=3 so that multi-window merging is exercised heavily.
 CASES = [
-    {"name": "v1.1-cased-default", "file": "squad/dev-v1.1.json", "first": 0, "count": 300,
-     "model": "distilbert-base-cased-distilled-squad", "vocab": "vocab/bert-base-cased-vocab.txt",
-     "params": {"max_seq_len": 384, "doc_stride": 128, "max_answer_len": 15, "handle_impossible_answer": False, "top_k": 1}},
-    {"name": "v2.0-uncased-impossible", "file": "squad/dev-v2.0.json", "first": 0, "count": 300,
-     "model": "distilbert-base-uncased-distilled-squad", "vocab": "vocab/bert-base-uncased-vocab.txt", "null_bias": 0.14,
-     "params": {"max_seq_len": 384, "doc_stride": 128, "max_answer_len": 15, "handle_impossible_answer": True, "top_k": 1}},
-    {"name": "v1.1-uncased-short-windows-top3", "file": "squad/dev-v1.1.json", "first": 300, "count": 80,
-     "model": "distilbert-base-uncased-distilled-squad", "vocab": "vocab/bert-base-uncased-vocab.txt",
-     "params": {"max_seq_len": 128, "doc_stride": 48, "max_answer_len": 30, "handle_impossible_answer": False, "top_k": 3}},
+    {
+        "name": "v1.1-cased-default",
+        "file": "squad/dev-v1.1.json",
+        "first": 0,
+        "count": 300,
+        "model": "distilbert-base-cased-distilled-squad",
+        "vocab": "vocab/bert-base-cased-vocab.txt",
+        "params": {
+            "max_seq_len": 384,
+            "doc_stride": 128,
+            "max_answer_len": 15,
+            "handle_impossible_answer": False,
+            "top_k": 1,
+        },
+    },
+    {
+        "name": "v2.0-uncased-impossible",
+        "file": "squad/dev-v2.0.json",
+        "first": 0,
+        "count": 300,
+        "model": "distilbert-base-uncased-distilled-squad",
+        "vocab": "vocab/bert-base-uncased-vocab.txt",
+        "null_bias": 0.14,
+        "params": {
+            "max_seq_len": 384,
+            "doc_stride": 128,
+            "max_answer_len": 15,
+            "handle_impossible_answer": True,
+            "top_k": 1,
+        },
+    },
+    {
+        "name": "v1.1-uncased-short-windows-top3",
+        "file": "squad/dev-v1.1.json",
+        "first": 300,
+        "count": 80,
+        "model": "distilbert-base-uncased-distilled-squad",
+        "vocab": "vocab/bert-base-uncased-vocab.txt",
+        "params": {
+            "max_seq_len": 128,
+            "doc_stride": 48,
+            "max_answer_len": 30,
+            "handle_impossible_answer": False,
+            "top_k": 3,
+        },
+    },
 ]
 SEED = 0
 
@@ -75,20 +112,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
             started = time.perf_counter()
-            recipe = BuildRecipe(case["model"], args.data / case["vocab"], seed=SEED, null_bias=case.get("null_bias", 0.0))
+            recipe = BuildRecipe(
+                case["model"], args.data / case["vocab"], seed=SEED, null_bias=case.get("null_bias", 0.0)
+            )
             model_dir = build_model(recipe, Path(tmp) / case["name"])
             qa = pipeline("question-answering", model=str(model_dir), tokenizer=str(model_dir), device=-1)
             answers = {}
             for item in squad_questions(args.data / case["file"], case["first"], case["count"]):
                 out = qa(question=item["question"], context=item["context"], **case["params"])
                 answers[item["id"]] = out if isinstance(out, list) else [out]
-            cases.append({
-                **{k: case[k] for k in ("name", "file", "first", "count", "model", "vocab", "params")},
-                "null_bias": case.get("null_bias", 0.0),
-                "seed": SEED,
-                "weights_sha256": weights_digest(qa.model),
-                "answers": answers,
-            })
+            cases.append(
+                {
+                    **{k: case[k] for k in ("name", "file", "first", "count", "model", "vocab", "params")},
+                    "null_bias": case.get("null_bias", 0.0),
+                    "seed": SEED,
+                    "weights_sha256": weights_digest(qa.model),
+                    "answers": answers,
+                }
+            )
             print(f"{case['name']}: {len(answers)} questions in {time.perf_counter() - started:.1f}s", file=sys.stderr)
 
     golden = {

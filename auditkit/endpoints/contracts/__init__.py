@@ -1,18 +1,40 @@
-"""Registry of endpoint contracts: a new contract is one module here plus one entry below."""
+"""Registry of endpoint contracts: a new contract is one module here plus one registry entry below."""
 
 from __future__ import annotations
 
+from ...registry import Registry
 from ...schema import EndpointMapping
 from .azureml_qa import AzureMLQA
-from .base import Contract, Violation
+from .base import (
+    ClassificationClient,
+    ClassificationServer,
+    Contract,
+    QAClient,
+    QAServer,
+    Violation,
+    capability,
+)
 from .custom import Custom
 from .hf_inference import HFInference
 
-CONTRACTS: dict[str, type[Contract]] = {c.name: c for c in (AzureMLQA, HFInference, Custom)}
+#: Endpoint contracts by name; another package adds one through an ``auditkit.contracts`` entry point.
+CONTRACTS: Registry[type[Contract]] = Registry("endpoint contract", "auditkit.contracts")
+for _contract in (AzureMLQA, HFInference, Custom):
+    CONTRACTS.add(_contract.name, _contract)
 
 
 def make_contract(name: str, mapping: EndpointMapping | None = None) -> Contract:
-    return CONTRACTS[name](mapping)
+    return CONTRACTS.get(name)(mapping)
 
 
-__all__ = ["CONTRACTS", "Contract", "Violation", "make_contract"]
+__all__ = [
+    "CONTRACTS",
+    "ClassificationClient",
+    "ClassificationServer",
+    "Contract",
+    "QAClient",
+    "QAServer",
+    "Violation",
+    "capability",
+    "make_contract",
+]

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import Contract, Violation, as_list, need, strings
+from .base import Contract, QAClient, QAServer, Violation, as_list, need, strings
 
 
-class AzureMLQA(Contract):
+class AzureMLQA(Contract, QAClient, QAServer):
     name = "azureml-qa"
     tasks = ("question-answering",)
 

@@ -9,10 +9,11 @@ name the example whose response broke the contract.
 from __future__ import annotations
 
 import math
-from abc import ABC
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from ...errors import ContractError
 from ...schema import EndpointMapping, EndpointTask
 
 
@@ -26,7 +27,12 @@ class Violation(Exception):
 
 
 class Contract(ABC):
-    """A JSON contract. Subclasses implement the tasks they list in ``tasks``; ``servable`` ones also the server side."""
+    """A JSON contract: its name, the tasks it serves, and (through the capability classes below) how.
+
+    A contract subclasses the capabilities it has -- :class:`QAClient`, :class:`ClassificationClient`,
+    :class:`QAServer`, :class:`ClassificationServer` -- so an unsupported use is a clear error from
+    :func:`capability`, never a stub that raises ``NotImplementedError`` half-way through a run.
+    """
 
     name: ClassVar[str]
     tasks: ClassVar[tuple[EndpointTask, ...]]
@@ -35,33 +41,54 @@ class Contract(ABC):
     def __init__(self, mapping: EndpointMapping | None = None) -> None:
         self.mapping = mapping
 
-    # Client side: build a request for a batch, read the batch's results from the response.
-    def qa_request(self, questions: Sequence[str], contexts: Sequence[str], params: dict[str, Any]) -> Any:
-        raise NotImplementedError
 
+class QAClient(ABC):
+    """Client side of extractive QA: build a batch's request, read the batch's answers from the response."""
+
+    @abstractmethod
+    def qa_request(self, questions: Sequence[str], contexts: Sequence[str], params: dict[str, Any]) -> Any: ...
+
+    @abstractmethod
     def qa_results(self, body: Any, count: int) -> list[list[dict[str, Any]]]:
-        """Per item, its answers (best first) as raw dicts with answer/score/start/end; checked against contexts by the caller."""
-        raise NotImplementedError
+        """Per item, its answers (best first) as raw dicts with answer/score/start/end (checked by the caller)."""
 
-    def classify_request(self, texts: Sequence[str]) -> Any:
-        raise NotImplementedError
 
+class ClassificationClient(ABC):
+    @abstractmethod
+    def classify_request(self, texts: Sequence[str]) -> Any: ...
+
+    @abstractmethod
     def classify_results(self, body: Any, count: int) -> list[list[dict[str, Any]]]:
         """Per item, every label with its score, as ``{"label", "score"}`` dicts."""
-        raise NotImplementedError
 
-    # Server side: read a request, write a response.
-    def read_qa(self, body: Any) -> tuple[list[str], list[str], dict[str, Any]]:
-        raise NotImplementedError
 
-    def write_qa(self, answers: list[list[dict[str, Any]]], request: Any) -> Any:
-        raise NotImplementedError
+class QAServer(ABC):
+    """Server side of extractive QA (``auditkit serve``): read a request, write a response."""
 
-    def read_classify(self, body: Any) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def read_qa(self, body: Any) -> tuple[list[str], list[str], dict[str, Any]]: ...
 
-    def write_classify(self, scores: list[list[dict[str, Any]]], request: Any) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def write_qa(self, answers: list[list[dict[str, Any]]], request: Any) -> Any: ...
+
+
+class ClassificationServer(ABC):
+    @abstractmethod
+    def read_classify(self, body: Any) -> list[str]: ...
+
+    @abstractmethod
+    def write_classify(self, scores: list[list[dict[str, Any]]], request: Any) -> Any: ...
+
+
+def capability(contract: Contract, kind: type, what: str) -> Any:
+    """``contract`` as the capability ``kind`` (one of the ABCs above), or a :class:`ContractError` saying it
+    cannot ``what``. Callers annotate the result with ``kind`` (mypy cannot take an abstract class as type[C])."""
+    if not isinstance(contract, kind):
+        raise ContractError(
+            f"the {contract.name} contract cannot {what}",
+            hint=f"it serves {', '.join(contract.tasks)}; pick a contract that does this",
+        )
+    return contract
 
 
 def as_list(body: Any, count: int, what: str) -> list[Any]:
@@ -77,14 +104,20 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def check_answer(raw: Any, index: int, context: str, keys: tuple[str, str, str, str] = ("answer", "score", "start", "end")) -> dict[str, Any]:
+def check_answer(
+    raw: Any, index: int, context: str, keys: tuple[str, str, str, str] = ("answer", "score", "start", "end")
+) -> dict[str, Any]:
     """One QA answer as ``{"answer", "score", "start", "end"}``; the span must be the answer's text in the context."""
     answer_key, score_key, start_key, end_key = keys
     if not isinstance(raw, dict):
         raise Violation(f"an answer must be a JSON object, got {type(raw).__name__}", index)
     missing = [k for k in keys if k not in raw]
     if missing:
-        raise Violation(f"answer lacks key(s) {', '.join(repr(k) for k in missing)} (has {', '.join(repr(k) for k in raw) or 'none'})", index)
+        raise Violation(
+            f"answer lacks key(s) {', '.join(repr(k) for k in missing)} (has"
+            f" {', '.join(repr(k) for k in raw) or 'none'})",
+            index,
+        )
     answer, score, start, end = raw[answer_key], raw[score_key], raw[start_key], raw[end_key]
     if not isinstance(answer, str):
         raise Violation(f"{answer_key!r} must be a string, got {type(answer).__name__}", index)
@@ -96,18 +129,24 @@ def check_answer(raw: Any, index: int, context: str, keys: tuple[str, str, str, 
     if not 0 <= start <= end <= len(context):
         raise Violation(f"span [{start}, {end}) lies outside the context ({len(context)} characters)", index)
     if context[start:end] != answer:
-        raise Violation(f"span [{start}, {end}) of the context is {context[start:end]!r}, but the answer is {answer!r}", index)
+        raise Violation(
+            f"span [{start}, {end}) of the context is {context[start:end]!r}, but the answer is {answer!r}", index
+        )
     return {"answer": answer, "score": float(score), "start": start, "end": end}
 
 
-def check_label_scores(raw: Any, index: int, label_key: str = "label", score_key: str = "score") -> list[dict[str, Any]]:
+def check_label_scores(
+    raw: Any, index: int, label_key: str = "label", score_key: str = "score"
+) -> list[dict[str, Any]]:
     """One item's label scores as ``[{"label", "score"}, ...]`` with distinct labels."""
     if not isinstance(raw, list) or not raw:
         raise Violation(f"label scores must be a non-empty JSON list, got {type(raw).__name__}", index)
     out = []
     for entry in raw:
         if not isinstance(entry, dict) or label_key not in entry or score_key not in entry:
-            raise Violation(f"each label score must be an object with {label_key!r} and {score_key!r}, got {entry!r}", index)
+            raise Violation(
+                f"each label score must be an object with {label_key!r} and {score_key!r}, got {entry!r}", index
+            )
         if not isinstance(entry[label_key], str) or not _number(entry[score_key]):
             raise Violation(f"label must be a string and score a finite number, got {entry!r}", index)
         out.append({"label": entry[label_key], "score": float(entry[score_key])})

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import Contract, Violation, as_list
+from ...errors import ContractError
+from ...schema import EndpointMapping
+from .base import ClassificationClient, Contract, QAClient, Violation, as_list
 
 
 def _fill(template: Any, values: dict[str, str]) -> Any:
@@ -46,33 +48,50 @@ def _put(items: list[Any], path: str | None) -> Any:
     return body
 
 
-class Custom(Contract):
+class Custom(Contract, QAClient, ClassificationClient):
     name = "custom"
     tasks = ("question-answering", "text-classification")
     servable = False
 
+    def __init__(self, mapping: EndpointMapping | None = None) -> None:
+        if mapping is None:
+            raise ContractError("contract: custom needs a mapping:", hint="describe the request and response keys")
+        super().__init__(mapping)
+        self.spec_mapping: EndpointMapping = mapping
+
     def qa_request(self, questions: Sequence[str], contexts: Sequence[str], params: dict[str, Any]) -> Any:
-        return _put([_fill(self.mapping.item, {"question": q, "context": c}) for q, c in zip(questions, contexts)], self.mapping.batch_key)
+        return _put(
+            [
+                _fill(self.spec_mapping.item, {"question": q, "context": c})
+                for q, c in zip(questions, contexts, strict=True)
+            ],
+            self.spec_mapping.batch_key,
+        )
 
     def qa_results(self, body: Any, count: int) -> list[list[dict[str, Any]]]:
-        m = self.mapping
+        m = self.spec_mapping
         out = []
         for i, item in enumerate(as_list(_get(body, m.results_key), count, "results")):
             if not isinstance(item, dict):
                 raise Violation(f"a result must be a JSON object, got {type(item).__name__}", i)
-            renamed = {target: _get(item, source, i) for target, source in (("answer", m.answer), ("score", m.score), ("start", m.start), ("end", m.end))}
+            renamed = {
+                target: _get(item, source, i)
+                for target, source in (("answer", m.answer), ("score", m.score), ("start", m.start), ("end", m.end))
+            }
             out.append([renamed])
         return out
 
     def classify_request(self, texts: Sequence[str]) -> Any:
-        return _put([_fill(self.mapping.item, {"text": t}) for t in texts], self.mapping.batch_key)
+        return _put([_fill(self.spec_mapping.item, {"text": t}) for t in texts], self.spec_mapping.batch_key)
 
     def classify_results(self, body: Any, count: int) -> list[list[dict[str, Any]]]:
-        m = self.mapping
+        m = self.spec_mapping
         out = []
         for i, item in enumerate(as_list(_get(body, m.results_key), count, "results")):
             scores = _get(item, m.scores_key, i)
             if not isinstance(scores, list):
                 raise Violation(f"label scores must be a list, got {type(scores).__name__}", i)
-            out.append([{"label": e.get(m.label), "score": e.get(m.score)} if isinstance(e, dict) else e for e in scores])
+            out.append(
+                [{"label": e.get(m.label), "score": e.get(m.score)} if isinstance(e, dict) else e for e in scores]
+            )
         return out

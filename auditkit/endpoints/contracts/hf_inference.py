@@ -11,18 +11,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import Contract, Violation, as_list, need, strings
+from .base import (
+    ClassificationClient,
+    ClassificationServer,
+    Contract,
+    QAClient,
+    QAServer,
+    Violation,
+    as_list,
+    need,
+    strings,
+)
 
 #: Pipeline parameters a QA request may carry (the pipeline's own names).
 QA_PARAMETERS = ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "handle_impossible_answer", "align_to_words")
 
 
-class HFInference(Contract):
+class HFInference(Contract, QAClient, ClassificationClient, QAServer, ClassificationServer):
     name = "hf-inference"
     tasks = ("question-answering", "text-classification")
 
     def qa_request(self, questions: Sequence[str], contexts: Sequence[str], params: dict[str, Any]) -> Any:
-        pairs = [{"question": q, "context": c} for q, c in zip(questions, contexts)]
+        pairs = [{"question": q, "context": c} for q, c in zip(questions, contexts, strict=True)]
         body: dict[str, Any] = {"inputs": pairs[0] if len(pairs) == 1 else pairs}
         parameters = {k: v for k, v in params.items() if k in QA_PARAMETERS and v is not None}
         if parameters:
@@ -32,7 +42,9 @@ class HFInference(Contract):
     def qa_results(self, body: Any, count: int) -> list[list[dict[str, Any]]]:
         if count == 1 and isinstance(body, dict):
             body = [body]
-        elif count == 1 and isinstance(body, list) and body and all(isinstance(x, dict) for x in body) and len(body) != 1:
+        elif (
+            count == 1 and isinstance(body, list) and body and all(isinstance(x, dict) for x in body) and len(body) != 1
+        ):
             body = [body]  # top_k answers for a single question
         return [item if isinstance(item, list) else [item] for item in as_list(body, count, "answers")]
 

@@ -1,0 +1,139 @@
+"""The layering of auditkit (ARCHITECTURE.md), checked on the source: lower layers never import higher ones,
+module-level imports form no cycle, and reading a finished run loads neither torch nor transformers."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "auditkit"
+
+#: Module prefixes by layer, lowest first; the longest matching prefix decides a module's layer.
+LAYERS: list[tuple[str, ...]] = [
+    ("auditkit.errors", "auditkit.registry", "auditkit.version"),
+    (
+        "auditkit.schema",
+        "auditkit.expressions",
+        "auditkit.results",
+        "auditkit.data",
+        "auditkit.metrics",
+        "auditkit.views",
+        "auditkit.charts",
+        "auditkit.environment",
+    ),
+    ("auditkit.engine",),
+    ("auditkit.models", "auditkit.endpoints"),
+    ("auditkit.tasks",),
+    ("auditkit.pairing",),
+    ("auditkit.report", "auditkit.gates", "auditkit.audit"),
+    (
+        "auditkit.suite",
+        "auditkit.cache",
+        "auditkit.latency",
+        "auditkit.scoring",
+        "auditkit.runner",
+        "auditkit.scale",
+        "auditkit.endpoints.serve",
+    ),
+    ("auditkit.cli", "auditkit"),
+]
+
+
+def layer_of(module: str) -> int:
+    best, best_len = None, -1
+    for index, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_len:
+                best, best_len = index, len(prefix)
+    assert best is not None, f"{module} is in no layer: add it to LAYERS and ARCHITECTURE.md"
+    return best
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def imports(name: str, path: Path) -> list[tuple[str, bool]]:
+    """(imported auditkit module, whether the import is at module level) for every import in the file."""
+    tree = ast.parse(path.read_text())
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    top_level = {id(node) for node in tree.body}
+    guarded = set()
+    for node in tree.body:  # `if TYPE_CHECKING:` blocks import nothing at run time
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            guarded.update(id(n) for n in ast.walk(node))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            submodules = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in modules()]
+            # `from pkg import submodule` depends on the submodule; `from pkg import name` on pkg itself.
+            targets = submodules + ([target] if len(submodules) < len(node.names) else [])
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        else:
+            continue
+        for target in targets:
+            if target.startswith("auditkit") and target in modules():
+                out.append((target, id(node) in top_level and id(node) not in guarded))
+    return out
+
+
+def test_lower_layers_never_import_higher_ones() -> None:
+    violations = []
+    for name, path in modules().items():
+        for target, _ in imports(name, path):
+            if layer_of(target) > layer_of(name):
+                violations.append(f"{name} (layer {layer_of(name)}) imports {target} (layer {layer_of(target)})")
+    assert not violations, "\n".join(violations)
+
+
+def test_no_import_cycles_at_module_level() -> None:
+    graph = {name: {t for t, top in imports(name, path) if top and t != name} for name, path in modules().items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            # A package importing its own submodules is how packages are assembled, not a cycle.
+            if nxt.startswith(node + "."):
+                continue
+            if state.get(nxt) == 1:
+                cycle = [*stack[stack.index(nxt) :], nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if not state.get(nxt):
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if not state.get(name):
+            visit(name)
+
+
+def test_reading_a_run_imports_neither_torch_nor_transformers() -> None:
+    """Reports, gates, audits and exports of finished runs work from results alone."""
+    code = (
+        "import sys\n"
+        "import auditkit, auditkit.results, auditkit.report, auditkit.gates, auditkit.tasks, auditkit.audit\n"
+        "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "", f"imported while reading results: {proc.stdout.strip()}"
