@@ -62,7 +62,7 @@ tasks:
     )
     assert "tasks[0].params.max_answr_len: unknown key 'max_answr_len' -- did you mean 'max_answer_len'?" in message
     assert (
-        "tasks[1]: unknown task kind 'clasification'; known kinds: bias_probe, classification, extractive_qa"
+        "tasks[1]: unknown task kind 'clasification'; known kinds: bias_probe, classification, extractive_qa, nli"
         in message
     )
 
