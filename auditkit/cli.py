@@ -6,6 +6,7 @@ message naming the file, the place and the fix -- never a traceback; 130 interru
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -32,6 +33,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
+#: Findings of a card audit printed on the console; the audit JSON holds them all.
+LISTED_FINDINGS = 20
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -48,8 +51,27 @@ def guarded(fn: F) -> F:
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/yellow]: no results were written; earlier runs are untouched")
             raise typer.Exit(130) from None
+        except OSError as exc:  # a file or folder auditkit was told to read or write
+            err.print(f"[bold red]error:[/bold red] {escape(_os_error(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _os_error(exc: OSError) -> str:
+    """One line naming the path, what went wrong and what to do; nothing half-written was published."""
+    where = exc.filename or "a file"
+    problem = exc.strerror or str(exc)
+    hints = {
+        errno.ENOSPC: "free some disk space (or choose another output folder) and run again",
+        errno.EACCES: "choose a folder you can write to, or fix its permissions",
+        errno.EROFS: "the file system is read-only: choose another output folder",
+        errno.EISDIR: "a file was expected here: give a file name, not a folder",
+        errno.ENOTDIR: "a folder was expected in this path",
+        errno.ENOENT: "check the path",
+    }
+    hint = hints.get(exc.errno or 0, "check the path and the permissions")
+    return f"{where}: {problem}\n  fix: {hint}; no partial result was published and earlier runs are untouched"
 
 
 def _emit_json(data: Any, out: Path | None) -> None:
@@ -174,21 +196,19 @@ def _print_audit(audit: dict[str, Any], quiet: bool) -> None:
         highlight=False,
         soft_wrap=True,
     )
-    for c in audit["claims"]:
-        if c["verdict"] != "holds":
-            err.print(
-                escape(f"  line {c['line']} ({c['source']}): {c['text']}: {c['verdict']} -- {c['reason']}"),
-                highlight=False,
-                soft_wrap=True,
-            )
-    for i in audit["inconsistencies"]:
-        err.print(escape(f"  inconsistent: {i['message']}"), highlight=False, soft_wrap=True)
-    for st in audit["stale_code"]:
-        err.print(
-            escape(f"  line {st['line']}: {st['code']} -- {st['problem']}; use {st['replacement']}"),
-            highlight=False,
-            soft_wrap=True,
-        )
+    lines = [
+        f"  line {c['line']} ({c['source']}): {c['text']}: {c['verdict']} -- {c['reason']}"
+        for c in audit["claims"]
+        if c["verdict"] != "holds"
+    ]
+    lines += [f"  inconsistent: {i['message']}" for i in audit["inconsistencies"]]
+    lines += [
+        f"  line {st['line']}: {st['code']} -- {st['problem']}; use {st['replacement']}" for st in audit["stale_code"]
+    ]
+    for line in lines[:LISTED_FINDINGS]:
+        err.print(escape(line), highlight=False, soft_wrap=True)
+    if len(lines) > LISTED_FINDINGS:
+        err.print(f"  ... and {len(lines) - LISTED_FINDINGS} more findings (all of them are in the audit JSON)")
 
 
 @app.command("audit-card")

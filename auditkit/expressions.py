@@ -16,6 +16,7 @@ drop at most half a point.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -137,4 +138,7 @@ def parse_gate(text: str) -> GateExpr:
     if match["baseline"]:
         offset = float(match["offset"] or 0.0) * (-1.0 if match["sign"] == "-" else 1.0)
         return GateExpr(text.strip(), task, path, match["op"], None, offset)
-    return GateExpr(text.strip(), task, path, match["op"], float(match["number"]), None)
+    number = float(match["number"])
+    if not math.isfinite(number):
+        raise GateSyntaxError(f"gate {text!r}: the bound {match['number']} is not a finite number")
+    return GateExpr(text.strip(), task, path, match["op"], number, None)

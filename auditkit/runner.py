@@ -35,6 +35,7 @@ from .environment import environment
 from .errors import AuditkitError, ModelError, ReportError, SuiteError
 from .latency import single_request_latency
 from .models import Model, check_model, open_model
+from .redact import redact_suite_spec
 from .results import Job, Results, Run, RunWriter
 from .results.model import DatasetRecord, ModelRecord, RunnerRecord, SuiteRecord
 from .suite import LoadedSuite, load_suite
@@ -219,8 +220,16 @@ def run_suite(
         raise ReportError(f"unknown report format(s) {unknown}", hint=f"use {', '.join(FORMATS.names())}")
     preflight(loaded, baseline=baseline, template_dir=template_dir)
     datasets = load_datasets(loaded)
+    for name, dataset in datasets.items():
+        for warning in dataset.warnings:
+            console.print(f"[yellow]warning:[/yellow] {escape(f'task {name}: {warning}')}", highlight=False)
+    model_warnings: dict[str, list[str]] = {}
     for model_spec, task_spec in suite.jobs():
-        check_model(model_spec, make_task(task_spec).head_for(model_spec))
+        found = check_model(model_spec, make_task(task_spec).head_for(model_spec))
+        model_warnings[model_spec.name] = list(dict.fromkeys([*model_warnings.get(model_spec.name, []), *found]))
+    for name, warnings in model_warnings.items():
+        for warning in warnings:
+            console.print(f"[yellow]warning:[/yellow] {escape(f'model {name}: {warning}')}", highlight=False)
     out_root = (Path(output_dir) if output_dir is not None else suite.output_dir).resolve()
     try:
         writer = RunWriter(out_root, suite.name)
@@ -235,6 +244,8 @@ def run_suite(
     executor = factory(address, workers) if factory is not None else None
     try:
         jobs, models_info = _run_jobs(loaded, datasets, writer, console, quiet, use_cache, executor)
+        for name, record in models_info.items():
+            record.warnings = model_warnings.get(name, [])
         results = Results(
             run_id=writer.run_id,
             created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -247,7 +258,7 @@ def run_suite(
                 sha256=loaded.sha256,
                 seed=suite.seed,
                 bootstrap=suite.bootstrap.model_dump(),
-                spec=suite.model_dump(mode="json"),
+                spec=redact_suite_spec(suite.model_dump(mode="json")),
             ),
             environment=environment(),
             models=models_info,
@@ -262,6 +273,7 @@ def run_suite(
                     squad_version=ds.squad_version,
                     label_names=ds.label_names,
                     probe_set=ds.info.get("probe_set"),
+                    warnings=ds.warnings,
                 )
                 for name, ds in datasets.items()
             },

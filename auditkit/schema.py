@@ -16,6 +16,7 @@ from typing import Any, Literal, TypedDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .expressions import parse_gate
+from .redact import redact_url
 
 _ENV = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -311,7 +312,7 @@ class ModelSpec(StrictModel):
     @property
     def source(self) -> str:
         if self.endpoint is not None:
-            return self.endpoint.url
+            return redact_url(self.endpoint.url)  # the source is printed and recorded: never with credentials
         if self.id is not None:
             return self.id
         assert self.build is not None  # exactly one source is set (validated above)

@@ -9,6 +9,8 @@ per-article and per-question-type breakdowns, and the coverage counts.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,11 +23,25 @@ from .schema import BootstrapSpec
 from .tasks.extractive_qa import score_qa
 
 
-def _read_mapping(path: Path, what: str, value_type: type) -> dict[str, Any]:
+def _answer_problem(value: Any) -> str | None:
+    return None if isinstance(value, str) else f"is {type(value).__name__}, expected an answer string"
+
+
+def _probability_problem(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"is {type(value).__name__}, expected a probability (a number from 0 to 1)"
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        return f"is {value!r}, expected a probability from 0 to 1"
+    return None
+
+
+def _read_mapping(path: Path, what: str, problem: Callable[[Any], str | None]) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DatasetError(f"{what} file not found", source=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", source=str(path)) from None
     except json.JSONDecodeError as exc:
         raise DatasetError(
             f"not valid JSON: {exc.msg}", source=str(path), location=f"line {exc.lineno}, column {exc.colno}"
@@ -36,11 +52,12 @@ def _read_mapping(path: Path, what: str, value_type: type) -> dict[str, Any]:
             source=str(path),
         )
     for key, value in data.items():
-        if not isinstance(value, value_type) or isinstance(value, bool):
+        found = problem(value)
+        if found is not None:
             raise DatasetError(
-                f"the value for id {key!r} is {type(value).__name__}, expected {value_type.__name__}",
+                f"the value for id {key!r} {found}",
                 source=str(path),
-                hint=f"{what} maps each question id to a {value_type.__name__}",
+                hint=f"{what} map each question id to one value; fix or remove that entry",
             )
     return data
 
@@ -57,7 +74,7 @@ def score_predictions(
 ) -> dict[str, Any]:
     """Official SQuAD figures for a predictions file, plus CIs, breakdowns and coverage."""
     examples, version = load_squad_json(Path(dataset))
-    preds = _read_mapping(Path(predictions), "predictions", str)
+    preds = _read_mapping(Path(predictions), "predictions", _answer_problem)
     ds = Dataset(
         name=Path(dataset).stem, kind="qa", source=str(dataset), examples=list(examples), squad_version=version
     )
@@ -65,7 +82,7 @@ def score_predictions(
     known = [qid for qid in ids if qid in preds]
     frame = pd.DataFrame({"id": known, "prediction": [preds[q] for q in known]})
     if na_probs is not None:
-        probs = _read_mapping(Path(na_probs), "no-answer probabilities", float)
+        probs = _read_mapping(Path(na_probs), "no-answer probabilities", _probability_problem)
         # evaluate-v2.0 tunes the threshold over the predictions as given.
         frame["best_span"] = frame["prediction"]
         frame["no_answer_probability"] = [float(probs.get(q, 0.0)) for q in known]

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 
+from . import yamlsafe
 from .endpoints.contracts import CONTRACTS
 from .errors import SuiteError
 from .expressions import parse_gate
@@ -45,29 +46,48 @@ class Suite(StrictModel):
     _baseline_path = field_validator("baseline", mode="before")(resolve_optional_path)
 
     @model_validator(mode="after")
-    def _cross_references(self) -> Suite:
-        for kind, names in (("model", [m.name for m in self.models]), ("task", [t.name for t in self.tasks])):
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            if dupes:
-                raise ValueError(f"duplicate {kind} name(s): {', '.join(dupes)}")
-        known = {m.name for m in self.models}
-        for task in self.tasks:
-            unknown = [m for m in task.models or [] if m not in known]
-            if unknown:
-                raise ValueError(
-                    f"task {task.name!r} names unknown model(s) {unknown}; the suite defines {sorted(known)}"
-                )
-        tasks = {t.name for t in self.tasks}
+    def _cross_references(self, info: ValidationInfo) -> Suite:
+        # The suite loader checks these itself, to point at the line of each offending name.
+        if not (info.context or {}).get("cross_references_checked_by_loader"):
+            problems = self.cross_reference_problems()
+            if problems:
+                raise ValueError(problems[0][1])
+        return self
+
+    def cross_reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Names that refer to nothing, or twice to the same thing: (key path, message) each."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for kind, names in (("models", [m.name for m in self.models]), ("tasks", [t.name for t in self.tasks])):
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    problems.append(((kind, i, "name"), f"duplicate {kind[:-1]} name {name!r}"))
+        known = [m.name for m in self.models]
+        for i, task in enumerate(self.tasks):
+            for j, model in enumerate(task.models or []):
+                if model not in known:
+                    problems.append(
+                        (
+                            ("tasks", i, "models", j),
+                            f"task {task.name!r} names unknown model {model!r}; the suite defines {known}",
+                        )
+                    )
+        tasks = [t.name for t in self.tasks]
         for i, gate in enumerate(self.gates):
             expr = parse_gate(gate.check)
             if expr.task != "card" and expr.task not in tasks:
-                raise ValueError(
-                    f"gates[{i}] ({gate.check!r}) names task {expr.task!r}; the suite's tasks are {sorted(tasks)}"
+                where: tuple[str | int, ...] = (
+                    ("gates", i) if gate.model_fields_set == {"check"} else ("gates", i, "check")
                 )
-            unknown = [m for m in gate.models or [] if m not in known]
-            if unknown:
-                raise ValueError(f"gates[{i}] names unknown model(s) {unknown}; the suite defines {sorted(known)}")
-        return self
+                problems.append((where, f"gate {gate.check!r} names task {expr.task!r}; the suite's tasks are {tasks}"))
+            for j, model in enumerate(gate.models or []):
+                if model not in known:
+                    problems.append(
+                        (
+                            ("gates", i, "models", j),
+                            f"gate {gate.label!r} names unknown model {model!r}; the suite defines {known}",
+                        )
+                    )
+        return problems
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
@@ -116,8 +136,8 @@ def load_suite(path: str | Path) -> LoadedSuite:
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        root = yamlsafe.compose(text)
+        data = yamlsafe.load(text)
     except UnicodeDecodeError as exc:
         raise SuiteError(f"not UTF-8 text: {exc.reason}", source=str(path)) from None
     except yaml.YAMLError as exc:
@@ -128,16 +148,27 @@ def load_suite(path: str | Path) -> LoadedSuite:
             f"invalid YAML: {problem}",
             source=str(path),
             location=where,
-            hint="fix the YAML syntax (indentation, colons, quotes)",
+            hint="write each key once and each value in full"
+            if isinstance(exc, yamlsafe.UnsafeYAML)
+            else "fix the YAML syntax (indentation, colons, quotes)",
         ) from None
     if not isinstance(data, dict):
         raise SuiteError(
             "a suite must be a mapping with 'name', 'models' and 'tasks'", source=str(path), location="top level"
         )
     try:
-        suite = suite_model().model_validate(data, context=validation_context(path.parent.resolve()))
+        context = {**validation_context(path.parent.resolve()), "cross_references_checked_by_loader": True}
+        suite = suite_model().model_validate(data, context=context)
     except ValidationError as exc:
         raise SuiteError(_describe(exc, root), source=str(path), hint="see the suite reference in README.md") from None
+    problems = suite.cross_reference_problems()
+    if problems:
+        described = [f"{_yaml_line(root, list(loc))}{_dotted(list(loc))}: {message}" for loc, message in problems]
+        raise SuiteError(
+            "invalid suite:\n    " + "\n    ".join(described),
+            source=str(path),
+            hint="every name a task or gate uses must be defined once in the suite",
+        )
     return LoadedSuite(suite, path, hashlib.sha256(raw).hexdigest())
 
 
@@ -151,10 +182,7 @@ def _describe(exc: ValidationError, root: yaml.Node | None) -> str:
             for i, part in enumerate(error["loc"])
             if not (isinstance(part, str) and part in TASKS and i > 0 and isinstance(error["loc"][i - 1], int))
         ]
-        dotted = (
-            "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc))
-            or "(top level)"
-        )
+        dotted = _dotted(loc)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             allowed = _allowed_keys(error["loc"][:-1])
@@ -177,6 +205,12 @@ def _describe(exc: ValidationError, root: yaml.Node | None) -> str:
         line = _yaml_line(root, loc)
         lines.append(f"{line}{dotted}: {message}")
     return "invalid suite:\n    " + "\n    ".join(lines)
+
+
+def _dotted(loc: list[Any]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc)) or (
+        "(top level)"
+    )
 
 
 def _yaml_line(root: yaml.Node | None, loc: list[Any]) -> str:

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "auditkit"
 
 #: Module prefixes by layer, lowest first; the longest matching prefix decides a module's layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("auditkit.errors", "auditkit.registry", "auditkit.version"),
+    ("auditkit.errors", "auditkit.registry", "auditkit.version", "auditkit.redact", "auditkit.yamlsafe"),
     (
         "auditkit.schema",
         "auditkit.expressions",

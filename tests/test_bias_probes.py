@@ -260,6 +260,9 @@ def test_probe_errors(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="pair \\['a', 'b'\\] must name two groups"):
         load_probe_set(bad)
     bad.write_text(bad.read_text().replace("[[a, b]]", "[[a, a]]"))
+    with pytest.raises(DatasetError, match="contrasts a group with itself"):
+        load_probe_set(bad)
+    bad.write_text(bad.read_text().replace("[[a, a]]", "[[a, b]]").replace("{a: [A]}", "{a: [A], b: [B]}"))
     with pytest.raises(DatasetError, match="uses slots \\['subj1', 'subj3'\\]"):
         load_probe_set(bad)
     suite = write_suite(

@@ -104,12 +104,14 @@ def test_suite_validation_of_gates(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match=r"gates\[0\].check: cannot parse gate 'sst2.accuracy =>= 3'"):
         load_suite(_suite_with(tmp_path, '"sst2.accuracy =>= 3"'))
     with pytest.raises(
-        SuiteError, match=r"gates\[0\] \('squad.f1 >= 3'\) names task 'squad'; the suite's tasks are \['sst2', 'v2'\]"
+        SuiteError, match=r"gates\[0\]: gate 'squad.f1 >= 3' names task 'squad'; the suite's tasks are \['sst2', 'v2'\]"
     ):
         load_suite(_suite_with(tmp_path, '"squad.f1 >= 3"'))
     with pytest.raises(SuiteError, match="'significance' applies to regression gates"):
         load_suite(_suite_with(tmp_path, '{check: "sst2.accuracy >= 3", significance: 0.95}'))
-    with pytest.raises(SuiteError, match=r"gates\[0\] names unknown model\(s\) \['nope'\]"):
+    with pytest.raises(
+        SuiteError, match=r"gates\[0\]\.models\[0\]: gate 'sst2.accuracy >= 3' names unknown model 'nope'"
+    ):
         load_suite(_suite_with(tmp_path, '{check: "sst2.accuracy >= 3", models: [nope]}'))
 
 

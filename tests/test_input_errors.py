@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,7 +99,10 @@ tasks:
         .replace("path: missing.json", f"path: {DATA}/squad/dev-v1.1.json")
         .replace("id: ./no/such/dir", "id: org/model")
     )
-    assert "task 'qa' names unknown model(s) ['ghost']" in suite_error(path)
+    message = suite_error(path)
+    assert "tasks[0].models[1]: task 'qa' names unknown model 'ghost'" in message
+    assert re.search(r"line \d+, column \d+: tasks\[0\]\.models\[1\]", message)  # the line of the name itself
+    assert "line 1, column 1" not in message
 
 
 def test_environment_variables_expand_with_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,7 +209,7 @@ def _spec(path: Path, **extra: object) -> DatasetSpec:
             "classification",
             "line 2: not valid JSON",
         ),
-        ("nolabel.jsonl", '{"text": "ok"}\n', "classification", "record 1: missing field 'label'"),
+        ("nolabel.jsonl", '{"text": "ok"}\n', "classification", "line 1: missing field 'label'"),
         (
             "qa.jsonl",
             '{"id": "a", "question": "q?", "context": "ctx", "answers": {"text": ["zz"], "answer_start": [0]}}\n',

@@ -8,6 +8,7 @@ before it publishes, into the run's ``card_audits.json``, where reports and ``ca
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def audit_card(
     example_rows = check_examples(examples, predict)
     contradictions = inconsistencies(claims)
     audit = {
-        "card": str(card.path),
+        "card": os.path.relpath(card.path),
         "model": chosen,
         "card_model_name": card_name,
         "transformers": transformers.__version__,

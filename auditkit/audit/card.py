@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .. import yamlsafe
 from ..errors import AuditkitError
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -90,8 +91,8 @@ def read_card(path: str | Path) -> ModelCard:
             ) from None
         block = "\n".join(lines[1:end])
         try:
-            loaded = yaml.safe_load(block) or {}
-            node = yaml.compose(block)
+            node = yamlsafe.compose(block)
+            loaded = yamlsafe.load(block) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 2}" if mark else None

@@ -182,29 +182,53 @@ def check_claims(claims: list[Claim], jobs: list[Job] | None, tolerance: float) 
     return out
 
 
-def inconsistencies(claims: list[Claim]) -> list[dict[str, Any]]:
-    """Pairs of claims about the same metric and data that disagree beyond rounding.
+def _disagree(coarse: Claim, fine: Claim) -> bool:
+    """The less precise figure must equal the more precise one rounded to its digits."""
+    if coarse.decimals > fine.decimals:
+        coarse, fine = fine, coarse
+    tolerance: float = 10.0 ** (-coarse.decimals) / 2 + 1e-9
+    return abs(round(fine.value, coarse.decimals) - coarse.value) > tolerance
 
-    The less precise figure must equal the more precise one rounded to its digits: 86.9965 and 87.0
-    agree; 86.9965 and 87.1 do not.
+
+def inconsistencies(claims: list[Claim]) -> list[dict[str, Any]]:
+    """Claims about the same metric and data that disagree beyond rounding with its most precise statement.
+
+    86.9965 and 87.0 agree; 86.9965 and 87.1 do not. Each claim is compared with the most precise claim of
+    its (metric, dataset) -- a claim that names no dataset, with that of every dataset -- so the check is
+    linear in the card's size, and each disagreeing claim is reported once.
     """
-    found = []
-    for i, a in enumerate(claims):
-        for b in claims[i + 1 :]:
-            if a.metric != b.metric or (a.dataset and b.dataset and a.dataset != b.dataset):
+    reference: dict[tuple[str, str | None], Claim] = {}
+    for claim in claims:  # the most precise claim per (metric, dataset); the first one wins a tie
+        key = (claim.metric, claim.dataset)
+        if key not in reference or claim.decimals > reference[key].decimals:
+            reference[key] = claim
+    by_metric: dict[str, list[Claim]] = {}
+    for (metric, _), ref in reference.items():
+        by_metric.setdefault(metric, []).append(ref)
+    found: list[dict[str, Any]] = []
+    seen: set[tuple[int, int]] = set()
+    for claim in claims:
+        refs = [reference[(claim.metric, claim.dataset)]]
+        if claim.dataset is None:
+            refs = by_metric[claim.metric]
+        else:
+            refs += [r for r in by_metric[claim.metric] if r.dataset is None]
+        for ref in refs:
+            pair = (min(id(ref), id(claim)), max(id(ref), id(claim)))
+            if ref is claim or pair in seen or not _disagree(ref, claim):
                 continue
-            coarse, fine = (a, b) if a.decimals <= b.decimals else (b, a)
-            if abs(round(fine.value, coarse.decimals) - coarse.value) > 10 ** (-coarse.decimals) / 2 + 1e-9:
-                found.append(
-                    {
-                        "metric": a.metric,
-                        "dataset": a.dataset or b.dataset,
-                        "a": {"line": a.line, "source": a.source, "value": a.value, "text": a.text},
-                        "b": {"line": b.line, "source": b.source, "value": b.value, "text": b.text},
-                        "message": f"{a.metric} stated as {a.text!r} (line {a.line}, {a.source})"
-                        f" and {b.text!r} (line {b.line}, {b.source})",
-                    }
-                )
+            seen.add(pair)
+            a, b = sorted((ref, claim), key=lambda c: (c.line, c.source))
+            found.append(
+                {
+                    "metric": a.metric,
+                    "dataset": a.dataset or b.dataset,
+                    "a": {"line": a.line, "source": a.source, "value": a.value, "text": a.text},
+                    "b": {"line": b.line, "source": b.source, "value": b.value, "text": b.text},
+                    "message": f"{a.metric} stated as {a.text!r} (line {a.line}, {a.source})"
+                    f" and {b.text!r} (line {b.line}, {b.source})",
+                }
+            )
     return found
 
 

@@ -103,12 +103,12 @@ def _read_tsv(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str
 
 @FORMATS.register("jsonl")
 def _read_jsonl(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
-    records = jsonl.read_records(spec.file)
+    records, places = jsonl.read_records(spec.file)
     if kind == "qa":
-        examples = squad.from_rows(records, str(spec.path))
+        examples = squad.from_rows(records, str(spec.path), places)
         return list(examples), {"squad_version": "2.0" if any(e.is_impossible for e in examples) else "1.1"}
     names = spec.labels or _names_from_records(records, spec)
-    return list(text.from_rows(records, names, str(spec.path))), {"label_names": names}
+    return list(text.from_rows(records, names, str(spec.path), places)), {"label_names": names}
 
 
 @FORMATS.register("hub")
@@ -167,21 +167,29 @@ def _expect(kind: Kind, wanted: Kind, spec: DatasetRequest, fmt: str) -> None:
 
 def _names_from_records(records: list[dict[str, Any]], spec: DatasetRequest) -> list[str]:
     """Label names for JSONL data without a 'labels' list: sorted string labels, or SST-2's for indices."""
-    labels = {r.get("label") for r in records}
-    named = {v for v in labels if isinstance(v, str) and not v.isdigit()}
-    if labels and len(named) == len(labels):
-        return sorted(named)
+    labels = [r.get("label") for r in records]  # any JSON value: a bad one is reported per record, with its line
+    if labels and all(isinstance(v, str) and not v.isdigit() for v in labels):
+        return sorted({str(v) for v in labels})
     return text.SST2_LABELS
 
 
-def _select(examples: list[Example], spec: DatasetRequest, seed: int) -> tuple[list[Example], str]:
-    """Apply ``limit`` (first N in file order) or ``sample`` (N drawn with the seed, kept in file order)."""
-    if spec.limit is not None:
-        return examples[: spec.limit], f"first {min(spec.limit, len(examples))}"
+def _select(examples: list[Example], spec: DatasetRequest, seed: int) -> tuple[list[Example], str, list[str]]:
+    """Apply ``limit`` (first N in file order) or ``sample`` (N drawn with the seed, kept in file order).
+
+    Asking for more examples than the data holds is not an error, but it is said: the run then uses all of
+    them, which is not what the suite's author expected to measure.
+    """
+    asked = spec.limit if spec.limit is not None else spec.sample
+    warnings = []
+    if asked is not None and asked > len(examples):
+        key = "limit" if spec.limit is not None else "sample"
+        warnings.append(f"{key}: {asked} asks for more examples than the data holds ({len(examples)}); all are used")
+    if spec.limit is not None and spec.limit < len(examples):
+        return examples[: spec.limit], f"first {spec.limit}", warnings
     if spec.sample is not None and spec.sample < len(examples):
         picked = np.sort(np.random.default_rng(seed).choice(len(examples), size=spec.sample, replace=False))
-        return [examples[i] for i in picked], f"random sample of {spec.sample} (seed {seed})"
-    return examples, "all"
+        return [examples[i] for i in picked], f"random sample of {spec.sample} (seed {seed})", warnings
+    return examples, "all", warnings
 
 
 def load_dataset(
@@ -218,7 +226,7 @@ def load_dataset(
         raise DatasetError(f"duplicate example id {dup!r}", source=source, hint="example ids must be unique")
     if not examples:
         raise DatasetError("the dataset holds no examples", source=source)
-    selected, selection = _select(examples, request, seed)
+    selected, selection, warnings = _select(examples, request, seed)
     return Dataset(
         name=name,
         kind=kind,
@@ -226,5 +234,6 @@ def load_dataset(
         examples=selected,
         total_available=len(examples),
         selection=selection,
+        warnings=warnings,
         **extra,
     )

@@ -9,9 +9,11 @@ from typing import Any
 from ..errors import DatasetError
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Parse every non-blank line as a JSON object; errors name the line number."""
+def read_records(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Parse every non-blank line as a JSON object; return the records and their places ("line N") so that
+    later errors about a record name its line too."""
     records = []
+    places = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as exc:
@@ -33,6 +35,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
                 f"expected a JSON object, found {type(record).__name__}", source=str(path), location=f"line {lineno}"
             )
         records.append(record)
+        places.append(f"line {lineno}")
     if not records:
         raise DatasetError("the file holds no records", source=str(path), hint="one JSON object per line")
-    return records
+    return records, places

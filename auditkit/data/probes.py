@@ -24,6 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .. import yamlsafe
 from ..errors import DatasetError
 
 VARIANTS = ("base", "swapped", "negated", "swapped+negated")
@@ -103,7 +104,17 @@ class ProbeSet(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ProbeSet:
+        empty = [g for g, names in self.groups.items() if not [n for n in names if n.strip()]]
+        if empty:
+            raise ValueError(f"group(s) {empty} list no names: every group needs at least one")
+        if self.kind == "classification" and len(self.groups) < 2:
+            # A gap needs two groups to compare: one group would report a gap of 0.0, which reads as "no bias".
+            raise ValueError(
+                f"a classification probe set compares groups: it needs at least two (has {len(self.groups)})"
+            )
         for pair in self.pairs:
+            if len(pair) == 2 and pair[0] == pair[1]:
+                raise ValueError(f"pair {pair} contrasts a group with itself: name two different groups")
             if len(pair) != 2 or any(g not in self.groups for g in pair):
                 raise ValueError(f"pair {pair} must name two groups of {sorted(self.groups)}")
         for q in self.questions:
@@ -258,7 +269,7 @@ def expand(probe_set: ProbeSet) -> list[QAProbe] | list[CounterfactualProbe]:
 def load_probe_set(path: Path) -> tuple[ProbeSet, list[Any]]:
     """Read, validate and expand a probe-set file; errors name the file and the key."""
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        raw = yamlsafe.load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DatasetError(

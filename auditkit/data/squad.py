@@ -7,7 +7,7 @@ each ``answer_start`` must point at its answer text in the context.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,15 +146,16 @@ def load_squad_json(path: Path) -> tuple[list[QAExample], str]:
     return examples, version
 
 
-def from_rows(rows: Iterable[Mapping[str, Any]], source: str) -> list[QAExample]:
+def from_rows(rows: Iterable[Mapping[str, Any]], source: str, places: Sequence[str] | None = None) -> list[QAExample]:
     """Examples from flat rows (hub ``rajpurkar/squad[_v2]`` or JSON Lines) with an ``answers`` mapping.
 
     ``answers`` may be ``{"text": [...], "answer_start": [...]}`` (the hub layout) or a list of
     ``{"text", "answer_start"}`` objects (the official layout). Empty answers mean unanswerable.
+    ``places`` name each row in errors (a JSON Lines file's line numbers); by default "record N".
     """
     examples = []
     for i, row in enumerate(rows):
-        where = f"record {i + 1}"
+        where = places[i] if places is not None else f"record {i + 1}"
         qid = str(_require(row, "id", (str, int), source, where))
         answers = _require(row, "answers", (Mapping, list), source, f"{where} (id {qid})")
         if isinstance(answers, Mapping):

@@ -6,7 +6,7 @@ the label set is an error naming the file and line, because a stray label silent
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +82,13 @@ def load_tsv(path: Path, label_names: list[str]) -> list[TextExample]:
     return examples
 
 
-def from_rows(rows: Iterable[Mapping[str, Any]], label_names: list[str], source: str) -> list[TextExample]:
+def from_rows(
+    rows: Iterable[Mapping[str, Any]], label_names: list[str], source: str, places: Sequence[str] | None = None
+) -> list[TextExample]:
     """Examples from flat rows (hub ``stanfordnlp/sst2`` or JSON Lines): a text field, a label, an optional id."""
     examples = []
     for i, row in enumerate(rows):
-        where = f"record {i + 1}"
+        where = places[i] if places is not None else f"record {i + 1}"
         if not isinstance(row, Mapping):
             raise DatasetError(f"expected an object, found {type(row).__name__}", source=source, location=where)
         pair = next((names for names in PAIR_FIELDS if all(name in row for name in names)), None)

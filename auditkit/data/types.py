@@ -69,6 +69,7 @@ class Dataset:
     total_available: int = 0
     selection: str = "all"
     info: dict[str, Any] = field(default_factory=dict)  # e.g. a probe set's name, kind, source and intent
+    warnings: list[str] = field(default_factory=list)  # said on the console, recorded in results and the report
     fingerprint: str = field(default="")
 
     def __post_init__(self) -> None:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import ModelError
+from ..redact import redact_text, redact_url
 from ..schema import EndpointSpec
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -159,14 +160,14 @@ class EndpointClient:
             except httpx.TimeoutException:
                 outcome.error = f"timed out after {self.spec.timeout:g} s"
             except httpx.TransportError as exc:
-                outcome.error = f"connection failed: {type(exc).__name__}: {exc}"
+                outcome.error = redact_text(f"connection failed: {type(exc).__name__}: {exc}", self.spec.url)
             else:
                 elapsed = time.perf_counter() - started
                 status = response.status_code
                 if status in FATAL_STATUSES:
                     raise ModelError(
-                        f"the endpoint {self.spec.url} {FATAL_STATUSES[status]} (HTTP {status}):"
-                        f" {_excerpt(response.text)}",
+                        f"the endpoint {redact_url(self.spec.url)} {FATAL_STATUSES[status]} (HTTP {status}):"
+                        f" {redact_text(_excerpt(response.text), self.spec.url)}",
                         source=self.model_name,
                         hint=_fatal_hint(status, self.spec),
                     )
@@ -180,7 +181,7 @@ class EndpointClient:
                     except ValueError:
                         outcome.body = _NotJSON(response.text)
                     return outcome
-                outcome.error = f"HTTP {status}: {_excerpt(response.text)}"
+                outcome.error = f"HTTP {status}: {redact_text(_excerpt(response.text), self.spec.url)}"
                 if status not in RETRY_STATUSES:
                     return outcome  # the request itself is wrong; sending it again will not help
                 delay = retry_after(response.headers.get("Retry-After"))

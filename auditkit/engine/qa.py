@@ -123,6 +123,15 @@ def encode_windows(
             "tokenizers that put the context first (padding_side='left') are not supported",
             hint="use a question-first model (BERT, RoBERTa, DistilBERT, ALBERT, DeBERTa, ELECTRA ...)",
         )
+    # Check that every question leaves the context room for the overlap first: the tokenizer would panic
+    # (in Rust, noisily) without saying which question or which setting.
+    room = (settings.max_seq_len or 0) - tokenizer.num_special_tokens_to_add(pair=True)
+    lengths = (
+        [len(row) for row in tokenizer(list(questions), add_special_tokens=False)["input_ids"]] if questions else []
+    )
+    tight = next((i for i, n in enumerate(lengths) if room - n <= (settings.doc_stride or 0)), None)
+    if tight is not None:
+        raise _window_error(tokenizer, questions[tight], ids[tight], settings)
     cls_id = tokenizer.cls_token_id
     ids_rows, types_rows, allowed_rows, seq_rows, word_rows, start_rows, end_rows, owner = (
         [],
@@ -149,12 +158,11 @@ def encode_windows(
                 return_token_type_ids=True,
                 padding=False,
             )
-        except Exception as exc:  # the tokenizer says which constraint failed, not which example
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # the tokenizer (a Rust panic is a BaseException) says what failed, not for which example
             culprit = _find_untokenizable(tokenizer, q_chunk, c_chunk, settings)
-            raise DatasetError(
-                f"cannot split question {ids[first + culprit]!r} into windows: {exc}",
-                hint="the question is too long for max_seq_len; raise max_seq_len or shorten the question",
-            ) from None
+            raise _window_error(tokenizer, q_chunk[culprit], ids[first + culprit], settings) from None
         for window, sample in enumerate(batch["overflow_to_sample_mapping"]):
             enc = batch.encodings[window]
             seq = np.array([-1 if s is None else s for s in enc.sequence_ids], dtype=np.int64)
@@ -189,6 +197,25 @@ def encode_windows(
     )
 
 
+def _window_error(tokenizer: Any, question: str, qid: str, settings: QASettings) -> DatasetError:
+    """Why a question cannot be split into windows, in the settings' own terms."""
+    max_seq_len, stride = settings.max_seq_len or 0, settings.doc_stride or 0
+    question_tokens = len(tokenizer(question, add_special_tokens=False)["input_ids"])
+    special = tokenizer.num_special_tokens_to_add(pair=True)
+    room = max_seq_len - question_tokens - special
+    if room <= 0:
+        return DatasetError(
+            f"question {qid!r} ({question_tokens} tokens) does not fit a window of max_seq_len {max_seq_len}",
+            hint="raise max_seq_len, or shorten the question",
+        )
+    return DatasetError(
+        f"doc_stride {stride} is too large for question {qid!r}: a window of max_seq_len {max_seq_len} holds the"
+        f" question ({question_tokens} tokens) and {special} special tokens, leaving {room} for the context, and"
+        " windows must overlap by less than that",
+        hint=f"lower doc_stride below {room} (default: min(max_seq_len // 2, 128)), or raise max_seq_len",
+    )
+
+
 def _find_untokenizable(tokenizer: Any, questions: list[str], contexts: list[str], settings: QASettings) -> int:
     for i, (q, c) in enumerate(zip(questions, contexts, strict=True)):
         try:
@@ -200,7 +227,9 @@ def _find_untokenizable(tokenizer: Any, questions: list[str], contexts: list[str
                 stride=settings.doc_stride,
                 return_overflowing_tokens=True,
             )
-        except Exception:
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
             return i
     return 0
 
@@ -347,7 +376,13 @@ class QAEngine:
     def _assemble(self, windows: Windows, cand: _Candidates, contexts: Sequence[str]) -> list[QAPrediction]:
         """Map token spans to characters (vectorised), then merge equal answers per example in window order."""
         base = windows.input_ids.offsets[:-1][:, None]
-        s_tok, e_tok = base + cand.starts, base + cand.ends
+        # Zero-probability candidates (a window with fewer non-zero spans than candidates, e.g. a very short
+        # context) can point past the window's last token, into padding; they are never reported, so point
+        # them at the window's first token instead of reading another window's (or no) offsets.
+        last = windows.input_ids.lengths[:, None] - 1
+        valid = cand.scores > 0.0
+        s_tok = base + np.where(valid, np.minimum(cand.starts, last), 0)
+        e_tok = base + np.where(valid, np.minimum(cand.ends, last), 0)
         both_words = windows.has_word[s_tok] & windows.has_word[e_tok]
         char_s = np.where(both_words, windows.char_start[s_tok], windows.raw_start[s_tok]).tolist()
         char_e = np.where(both_words, windows.char_end[e_tok], windows.raw_end[e_tok]).tolist()

@@ -38,9 +38,11 @@ class QASettings:
         """
         max_seq_len = self.max_seq_len or min(int(tokenizer.model_max_length), 384)
         doc_stride = self.doc_stride if self.doc_stride is not None else min(max_seq_len // 2, 128)
-        if doc_stride > max_seq_len:
+        if doc_stride >= max_seq_len:
             raise ModelError(
-                f"doc_stride ({doc_stride}) is larger than max_seq_len ({max_seq_len})", hint="lower doc_stride"
+                f"doc_stride ({doc_stride}) must be smaller than max_seq_len ({max_seq_len}): it is the overlap of"
+                " consecutive windows",
+                hint="lower doc_stride",
             )
         if self.max_answer_len < 1 or self.top_k < 1:
             raise ModelError("max_answer_len and top_k must be at least 1")

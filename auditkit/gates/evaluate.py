@@ -194,6 +194,13 @@ def evaluate_gates(
                     baselines[key] = load_run(key)
                 baseline = baselines[key]
                 base_job = _baseline_job(baseline, job, expr)
+                if base_job.dataset_fingerprint != job.dataset_fingerprint:
+                    raise GateError(
+                        f"gate {expr.text!r}: the baseline run {baseline.results.run_id} evaluated {job.task} on"
+                        f" other examples (data fingerprints {base_job.dataset_fingerprint[:12]} vs"
+                        f" {job.dataset_fingerprint[:12]}): a difference would mix the models' change with the data's",
+                        hint="evaluate the baseline and the candidate on the same dataset selection",
+                    )
                 base_value, _, _ = _figure(base_job, expr, f"baseline {baseline.results.run_id}")
                 result.baseline_value = base_value
                 result.bound = base_value + expr.offset

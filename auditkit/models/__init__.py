@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import ModelError
 from ..schema import HEAD_TASKS, ModelSpec
 from .endpoint import EndpointModel
-from .hf import Head, LoadedModel, check_source, detect_head, load_model
+from .hf import Head, LoadedModel, check_source, config_warnings, detect_head, load_model
 
 Model = LoadedModel | EndpointModel
 
@@ -21,17 +21,21 @@ def head_of(spec: ModelSpec) -> Head:
     return detect_head(spec)
 
 
-def check_model(spec: ModelSpec, head: Head) -> None:
-    """Cheap checks before anything runs: a checkpoint's config suits ``head``; an endpoint serves it."""
+def check_model(spec: ModelSpec, head: Head) -> list[str]:
+    """Cheap checks before anything runs: a checkpoint's config suits ``head``; an endpoint serves it.
+
+    Returns warnings about the model that do not stop a run (see :func:`~.hf.config_warnings`).
+    """
     if spec.endpoint is None:
         check_source(spec, head)
-        return
+        return config_warnings(spec)
     if spec.endpoint.head != head:
         raise ModelError(
             f"endpoint {spec.endpoint.url} serves {spec.endpoint.task}, but this task needs {HEAD_TASKS[head]}",
             source=spec.name,
             hint="pair QA tasks with QA deployments and classification tasks with classifiers (the endpoint's task:)",
         )
+    return []
 
 
 def open_model(spec: ModelSpec, head: Head) -> Model:

@@ -33,6 +33,7 @@ from ..engine.classify import ClassificationOutput
 from ..engine.qa import QAPrediction
 from ..engine.types import ProgressSink, QASettings
 from ..errors import ContractError, ModelError
+from ..redact import redact_headers, redact_url
 from ..schema import EndpointSpec, ModelSpec
 
 
@@ -236,24 +237,24 @@ class EndpointModel:
         self.endpoint_spec: EndpointSpec = endpoint
         self.spec = spec
         self.name = spec.name
-        self.source = endpoint.url
+        self.source = redact_url(endpoint.url)
         self.head = endpoint.head
         self.batch_size = endpoint.batch_size
         self.contract = make_contract(endpoint.contract, endpoint.mapping)
         self.client = EndpointClient(endpoint, spec.name)
-        described = {
-            "url": endpoint.url,
+        described = {  # what identifies the deployment, without its secrets (a hash of a short key is guessable)
+            "url": redact_url(endpoint.url),
             "contract": endpoint.contract,
             "task": endpoint.task,
             "mapping": endpoint.mapping.model_dump() if endpoint.mapping else None,
-            "headers": endpoint.headers,
+            "headers": redact_headers(endpoint.headers),
         }
         digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
         self.fingerprint = {"endpoint_sha256": digest, "model_sha256": digest}
         self.info: dict[str, Any] = {
             "architecture": f"endpoint ({endpoint.task})",
             "kind": "endpoint",
-            "url": endpoint.url,
+            "url": redact_url(endpoint.url),
             "contract": endpoint.contract,
             "task": endpoint.task,
             "batch_size": endpoint.batch_size,

@@ -173,6 +173,23 @@ def check_source(spec: ModelSpec, head: Head) -> str:
     return source
 
 
+def config_warnings(spec: ModelSpec) -> list[str]:
+    """What a checkpoint's config says that the run will not do: printed, and recorded with the model.
+
+    A config with ``auto_map`` names custom code; without ``trust_remote_code`` that code does not run,
+    and transformers builds its own class for the ``model_type`` instead -- possibly not the model the
+    checkpoint's author evaluated.
+    """
+    _, config, _ = _config(spec)
+    auto_map = getattr(config, "auto_map", None)
+    if auto_map and not spec.trust_remote_code:
+        return [
+            f"the config's auto_map names custom code ({', '.join(sorted(auto_map))}) that is not run without"
+            f" trust_remote_code; transformers' own {config.model_type!r} classes are used instead"
+        ]
+    return []
+
+
 def detect_head(spec: ModelSpec) -> Head:
     """The head a model's config declares (for tasks that work with either, like bias probes)."""
     source, _, architectures = _config(spec)

@@ -26,6 +26,7 @@ from ..views import Chart, chart, fmt
 WORST_EXAMPLES = 5
 DISAGREEMENTS = 5
 FAILED_LISTED = 20
+AUDIT_ROWS = 50
 MIN_PAIRED = 10  # below this, bootstrap and McNemar p-values say nothing useful
 
 OUT_OF_SCOPE = (
@@ -272,7 +273,10 @@ def _caveats(run: Run) -> list[str]:
             f"Models {', '.join(built)} were built offline with deterministic random weights: their scores are near"
             " chance and say nothing about the published checkpoints. They exercise the evaluation machinery."
         )
+    for name, model in results.models.items():
+        notes.extend(f"Model {name}: {warning}." for warning in model.warnings)
     for task, data in results.datasets.items():
+        notes.extend(f"Task {task}: {warning}." for warning in data.warnings)
         if data.selection != "all":
             notes.append(
                 f"Task {task} used {data.examples} of {data.total_available} examples ({data.selection}); "
@@ -302,6 +306,17 @@ def _caveats(run: Run) -> list[str]:
         + "); data from other domains and languages is not measured here."
     )
     return notes
+
+
+def _audit_view(audit: dict[str, Any]) -> dict[str, Any]:
+    """A card audit for the report: every count, but at most AUDIT_ROWS rows per list (failures first).
+
+    A hostile card can make tens of thousands of claims; the audit JSON keeps them all.
+    """
+    claims = sorted(audit["claims"], key=lambda c: {"does not hold": 0, "not measured": 1}.get(c["verdict"], 2))
+    lists = {"claims": claims, "inconsistencies": audit["inconsistencies"], "stale_code": audit["stale_code"]}
+    hidden = sum(max(0, len(rows) - AUDIT_ROWS) for rows in lists.values())
+    return {**audit, **{key: rows[:AUDIT_ROWS] for key, rows in lists.items()}, "hidden": hidden}
 
 
 def build_report(
@@ -405,7 +420,7 @@ def build_report(
         "comparisons": _comparisons_for(run, run, pairs, "", ""),
         "sections": sections,
         "gates": gates,
-        "card_audits": card_audits or [],
+        "card_audits": [_audit_view(audit) for audit in card_audits or []],
         "caveats": _caveats(run),
         "model_index": {name: model_index(run, name) for name in results.models},
         "reproducibility": {

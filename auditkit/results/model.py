@@ -129,6 +129,7 @@ class ModelRecord(Record):
     source: str
     fingerprint: dict[str, str]
     info: JSONDict
+    warnings: list[str] = Field(default_factory=list, description="what the checkpoint says that the run did not do")
 
 
 class DatasetRecord(Record):
@@ -141,6 +142,7 @@ class DatasetRecord(Record):
     squad_version: str | None = None
     label_names: list[str] | None = None
     probe_set: JSONDict | None = None
+    warnings: list[str] = Field(default_factory=list, description="what the data said that the suite did not expect")
 
 
 class SuiteRecord(Record):

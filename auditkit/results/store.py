@@ -21,6 +21,7 @@ nothing changed since.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import json
 import os
@@ -54,6 +55,8 @@ def _atomic_target(path: Path) -> Iterator[Path]:
     The file gets the permissions a plain ``open`` would give it (0666 less the umask), not
     ``mkstemp``'s private 0600: reports and results are meant to be read by others.
     """
+    if path.is_dir():  # say so about the path asked for, not about the temporary file beside it
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -65,8 +65,12 @@ class QAParams(StrictModel):
 
     @model_validator(mode="after")
     def _stride_fits(self) -> QAParams:
-        if self.max_seq_len is not None and self.doc_stride is not None and self.doc_stride > self.max_seq_len:
-            raise ValueError(f"doc_stride ({self.doc_stride}) must not exceed max_seq_len ({self.max_seq_len})")
+        if self.max_seq_len is not None and self.doc_stride is not None and self.doc_stride >= self.max_seq_len:
+            raise ValueError(
+                f"doc_stride ({self.doc_stride}) must be smaller than max_seq_len ({self.max_seq_len}): it is the"
+                " overlap"
+                " of consecutive windows, which also hold the question"
+            )
         return self
 
 

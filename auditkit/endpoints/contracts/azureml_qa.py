@@ -14,12 +14,25 @@ The contract has no parameters, so the deployment's own settings (max_answer_len
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from .base import Contract, QAClient, QAServer, Violation, as_list, need, strings
+from .base import ANSWER, STRINGS, Contract, QAClient, QAServer, Violation, as_list, need, strings
 
 
 class AzureMLQA(Contract, QAClient, QAServer):
+    qa_request_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "inputs": {
+                "type": "object",
+                "properties": {"question": STRINGS, "context": STRINGS},
+                "required": ["question", "context"],
+            }
+        },
+        "required": ["inputs"],
+    }
+    qa_response_schema: ClassVar[dict[str, Any]] = {"type": "array", "items": ANSWER}
+
     name = "azureml-qa"
     tasks = ("question-answering",)
 

@@ -63,7 +63,13 @@ class ClassificationClient(ABC):
 
 
 class QAServer(ABC):
-    """Server side of extractive QA (``auditkit serve``): read a request, write a response."""
+    """Server side of extractive QA (``auditkit serve``): read a request, write a response.
+
+    The JSON Schemas of both bodies go into the served OpenAPI document.
+    """
+
+    qa_request_schema: ClassVar[dict[str, Any]]
+    qa_response_schema: ClassVar[dict[str, Any]]
 
     @abstractmethod
     def read_qa(self, body: Any) -> tuple[list[str], list[str], dict[str, Any]]: ...
@@ -73,11 +79,35 @@ class QAServer(ABC):
 
 
 class ClassificationServer(ABC):
+    classify_request_schema: ClassVar[dict[str, Any]]
+    classify_response_schema: ClassVar[dict[str, Any]]
+
     @abstractmethod
     def read_classify(self, body: Any) -> list[str]: ...
 
     @abstractmethod
     def write_classify(self, scores: list[list[dict[str, Any]]], request: Any) -> Any: ...
+
+
+STRINGS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+ANSWER = {
+    "type": "object",
+    "properties": {
+        "answer": {"type": "string"},
+        "score": {"type": "number"},
+        "start": {"type": "integer"},
+        "end": {"type": "integer"},
+    },
+    "required": ["answer", "score", "start", "end"],
+}
+LABEL_SCORES = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"label": {"type": "string"}, "score": {"type": "number"}},
+        "required": ["label", "score"],
+    },
+}
 
 
 def capability(contract: Contract, kind: type, what: str) -> Any:

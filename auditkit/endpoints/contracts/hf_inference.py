@@ -9,9 +9,12 @@ answered with, per text, every label and its score: ``[[{"label": "POSITIVE", "s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .base import (
+    ANSWER,
+    LABEL_SCORES,
+    STRINGS,
     ClassificationClient,
     ClassificationServer,
     Contract,
@@ -27,7 +30,34 @@ from .base import (
 QA_PARAMETERS = ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "handle_impossible_answer", "align_to_words")
 
 
+_PAIR = {
+    "type": "object",
+    "properties": {"question": {"type": "string"}, "context": {"type": "string"}},
+    "required": ["question", "context"],
+}
+
+
 class HFInference(Contract, QAClient, ClassificationClient, QAServer, ClassificationServer):
+    qa_request_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "inputs": {"oneOf": [_PAIR, {"type": "array", "items": _PAIR}]},
+            "parameters": {"type": "object"},
+        },
+        "required": ["inputs"],
+    }
+    qa_response_schema: ClassVar[dict[str, Any]] = {
+        "oneOf": [ANSWER, {"type": "array", "items": {"oneOf": [ANSWER, {"type": "array", "items": ANSWER}]}}]
+    }
+    classify_request_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"inputs": STRINGS, "parameters": {"type": "object"}},
+        "required": ["inputs"],
+    }
+    classify_response_schema: ClassVar[dict[str, Any]] = {
+        "oneOf": [LABEL_SCORES, {"type": "array", "items": LABEL_SCORES}]
+    }
+
     name = "hf-inference"
     tasks = ("question-answering", "text-classification")
 

@@ -1,0 +1,386 @@
+"""Hardening: hostile or broken input gets one clear error (never a traceback), resource bombs are refused,
+faults (a full disk) publish nothing and lose nothing, and what a careful user would want said is said."""
+
+from __future__ import annotations
+
+import errno
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import DATA, requires_data, write_suite
+
+from auditkit.errors import DatasetError, GateError, SuiteError
+
+CLS = (
+    "{name: cls, build: {config: distilbert-base-uncased-finetuned-sst-2-english,"
+    " vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}"
+)
+QA = "{name: qa, build: {config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}"
+TASK = "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4}}]\n"
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def clean_error(proc: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("error:"), proc.stderr
+    for text in expected:
+        assert text in " ".join(proc.stderr.split()), proc.stderr
+
+
+# ---------------------------------------------------------------- the engine on degenerate input
+
+
+@requires_data
+def test_windows_shorter_than_the_candidate_count_do_not_crash() -> None:
+    """A batch of very short contexts has fewer non-zero spans than candidates per window."""
+    from conftest import model_spec
+
+    from auditkit.engine.qa import QAEngine
+    from auditkit.engine.types import QASettings
+    from auditkit.models.hf import load_model
+
+    loaded = load_model(
+        model_spec("qa", "distilbert-base-cased-distilled-squad", "bert-base-cased-vocab.txt"), "question-answering"
+    )
+    for settings in (QASettings(), QASettings(top_k=5), QASettings(handle_impossible_answer=True)):
+        engine = QAEngine(loaded.model, loaded.tokenizer, settings)
+        answers = engine.predict(["Who?", "Who?", "What?"], ["Bob ran.", "Al.", "x"])
+        assert len(answers) == 3
+        for prediction, context in zip(answers, ["Bob ran.", "Al.", "x"], strict=True):
+            for answer in prediction.answers:
+                assert answer["answer"] == context[answer["start"] : answer["end"]]
+
+
+# ---------------------------------------------------------------- resource bombs
+
+
+BOMB = """name: bomb
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+"""
+
+
+def test_yaml_alias_bombs_are_refused_in_suites_cards_and_probe_sets(tmp_path: Path) -> None:
+    from auditkit.audit.card import CardError, read_card
+    from auditkit.data.probes import load_probe_set
+    from auditkit.suite import load_suite
+
+    started = time.perf_counter()
+    suite = tmp_path / "bomb.yaml"
+    suite.write_text(BOMB)
+    with pytest.raises(SuiteError, match=r"line 3, column 8: invalid YAML: YAML aliases \(\*name\) are not accepted"):
+        load_suite(suite)
+    card = tmp_path / "README.md"
+    card.write_text("---\n" + BOMB + "---\n# Card\n")
+    with pytest.raises(CardError, match="YAML aliases"):
+        read_card(card)
+    probes = tmp_path / "probes.yaml"
+    probes.write_text(BOMB)
+    with pytest.raises(DatasetError, match="YAML aliases"):
+        load_probe_set(probes)
+    assert time.perf_counter() - started < 5  # refused while parsing, before anything is built
+
+
+def test_duplicate_keys_are_errors_with_their_line(tmp_path: Path) -> None:
+    from auditkit.suite import load_suite
+
+    suite = write_suite(
+        tmp_path / "dup.yaml",
+        f"name: dup\nseed: 1\nseed: 2\nmodels: [{CLS}]\n{TASK}",
+    )
+    with pytest.raises(SuiteError, match=r"line 3, column 1: invalid YAML: duplicate key 'seed'"):
+        load_suite(suite)
+
+
+def test_a_twenty_megabyte_card_is_audited_in_linear_time(tmp_path: Path) -> None:
+    from auditkit.audit import audit_card
+
+    lines = ["---", "model-index:", "- name: m", "  results: []", "---", "# Model card", ""]
+    size, i = 0, 0
+    while size < 20_000_000:
+        line = f"It reaches an F1 score of {50 + (i * 7919) % 4900 / 100:.1f} on the SQuAD v1.1 dev set."
+        line = line if i % 3 == 0 else "Plain prose about the model and its intended uses, with no figures in it."
+        if i % 500 == 0:
+            line = f"## Section {i}"
+        lines.append(line)
+        size += len(line) + 1
+        i += 1
+    card = tmp_path / "README.md"
+    card.write_text("\n".join(lines))
+    started = time.perf_counter()
+    audit = audit_card(card, rerun=False)
+    elapsed = time.perf_counter() - started
+    assert audit["summary"]["claims_not_measured"] > 50_000 and audit["summary"]["inconsistencies"] > 0
+    assert elapsed < 10, f"{elapsed:.1f} s for a 20 MB card"
+
+
+# ---------------------------------------------------------------- one clear error, never a traceback
+
+
+@requires_data
+def test_bad_cli_input_gets_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-dir").mkdir()
+    squad = str(DATA / "squad" / "dev-v1.1.json")
+    vocab = str(DATA / "vocab" / "bert-base-cased-vocab.txt")
+    clean_error(
+        cli("score", "--task", "squad", "--dataset", "missing.json", "--predictions", "a-file", cwd=tmp_path),
+        "missing.json",
+    )
+    clean_error(cli("audit-card", "a-dir", cwd=tmp_path), "a-dir: Is a directory")
+    clean_error(
+        cli("build-model", "distilbert-base-cased-distilled-squad", "--vocab", vocab, "--out", "a-file", cwd=tmp_path),
+        "a-file",
+    )
+    (tmp_path / "nan.json").write_text('{"56be4db0acb8001400a502ec": NaN}')
+    clean_error(
+        cli("score", "--task", "squad", "--dataset", squad, "--predictions", "nan.json", cwd=tmp_path),
+        "expected an answer string",
+    )
+    (tmp_path / "preds.json").write_text("{}")
+    (tmp_path / "na.json").write_text('{"56be4db0acb8001400a502ec": 7}')
+    clean_error(
+        cli(
+            "score",
+            "--task",
+            "squad_v2",
+            "--dataset",
+            squad,
+            "--predictions",
+            "preds.json",
+            "--na-probs",
+            "na.json",
+            cwd=tmp_path,
+        ),
+        "expected a probability from 0 to 1",
+    )
+    for text, message in (
+        ("bootstrap: {resamples: 0}\n", "bootstrap.resamples: Input should be greater than or equal to 1"),
+        ('gates: ["t.accuracy >= 1e999"]\n', "the bound 1e999 is not a finite number"),
+        (
+            "tasks: [{name: t, kind: extractive_qa, dataset: {path: $DATA/squad/dev-v1.1.json},"
+            " params: {max_seq_len: 64, doc_stride: 64}}]\n",
+            "doc_stride (64) must be smaller than max_seq_len (64)",
+        ),
+    ):
+        base = f"name: s\nmodels: [{CLS}]\n"
+        if not text.startswith("tasks"):
+            base += "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4}}]\n"
+        suite = write_suite(tmp_path / "s.yaml", base + text)
+        clean_error(cli("validate", str(suite), cwd=tmp_path), message)
+
+
+@requires_data
+def test_an_unwritable_output_place_fails_before_any_model_runs(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        f"name: s\nmodels: [{CLS}]\n{TASK}",
+    )
+    started = time.perf_counter()
+    clean_error(cli("run", str(suite), "-q", "-o", "a-file/runs", cwd=tmp_path), "cannot create the run folder")
+    assert time.perf_counter() - started < 60
+
+
+@requires_data
+def test_gate_junit_pointing_at_a_folder_is_a_clear_error(tmp_path: Path) -> None:
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        f"name: s\noutput_dir: runs\nbootstrap: {{resamples: 10}}\nmodels: [{CLS}]\n"
+        "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4}}]\n"
+        'gates: ["t.accuracy >= 0"]\n',
+    )
+    proc = cli("run", str(suite), "-q", "--report", "none", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run = Path(proc.stdout.strip())
+    (tmp_path / "a-dir").mkdir()
+    clean_error(cli("gate", str(run), "--junit", "a-dir", cwd=tmp_path), "a-dir: Is a directory")
+
+
+# ---------------------------------------------------------------- said, not silently accepted
+
+
+@requires_data
+def test_a_limit_beyond_the_data_is_said_and_recorded(tmp_path: Path) -> None:
+    from auditkit.data import load_dataset
+    from auditkit.schema import DatasetSpec
+
+    path = tmp_path / "tiny.jsonl"
+    path.write_text('\n\n{"text": "good", "label": 1}\n{"text": "bad", "label": 0}\n')
+    dataset = load_dataset(DatasetSpec(path=path, limit=10), "classification", name="tiny")
+    assert len(dataset) == 2 and dataset.selection == "all"
+    assert dataset.warnings == ["limit: 10 asks for more examples than the data holds (2); all are used"]
+    path.write_text('\n\n{"text": "good", "label": 1}\n{"text": "bad"}\n')
+    with pytest.raises(DatasetError, match="line 4: missing field 'label'"):  # the file's line, not the record's
+        load_dataset(DatasetSpec(path=path), "classification", name="tiny")
+
+
+def test_probe_sets_that_cannot_measure_a_gap_are_refused(tmp_path: Path) -> None:
+    from auditkit.data.probes import load_probe_set
+
+    one_group = tmp_path / "one.yaml"
+    one_group.write_text(
+        "name: one\nkind: classification\ndescription: d\nsource: s\nintent: i\n"
+        "groups: {a: [Ann, Bea]}\ntemplates: [{id: t, text: '{name} is {attribute}.'}]\nattributes: [kind]\n"
+    )
+    with pytest.raises(DatasetError, match="needs at least two"):
+        load_probe_set(one_group)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(one_group.read_text().replace("groups: {a: [Ann, Bea]}", "groups: {a: [Ann], b: []}"))
+    with pytest.raises(DatasetError, match=r"group\(s\) \['b'\] list no names"):
+        load_probe_set(empty)
+
+
+@requires_data
+def test_a_regression_gate_against_other_questions_is_refused(tmp_path: Path) -> None:
+    from auditkit.gates import gate
+    from auditkit.runner import run_suite
+    from auditkit.schema import GateSpec
+
+    def run(limit: int) -> Path:
+        suite = write_suite(
+            tmp_path / f"s{limit}.yaml",
+            f"name: s{limit}\noutput_dir: runs\nbootstrap: {{resamples: 10}}\nmodels: [{CLS}]\n"
+            f"tasks: [{{name: t, kind: classification, dataset: {{path: $DATA/sst2/dev.tsv, limit: {limit}}}}}]\n",
+        )
+        return run_suite(suite, quiet=True, output_dir=tmp_path / "runs", report_formats=()).run_dir
+
+    base, candidate = run(6), run(8)
+    with pytest.raises(GateError, match="evaluated t on other examples"):
+        gate(candidate, gates=[GateSpec(check="t.accuracy >= baseline - 1")], baseline=base)
+
+
+# ---------------------------------------------------------------- faults: a full disk
+
+
+def _fault_suite(tmp_path: Path) -> Path:
+    return write_suite(
+        tmp_path / "fault.yaml",
+        f"name: fault\noutput_dir: runs\nbootstrap: {{resamples: 20}}\nmodels: [{CLS}, {QA}]\n"
+        "tasks:\n"
+        "  - {name: sst2, kind: classification, models: [cls], dataset: {path: $DATA/sst2/dev.tsv, limit: 12}}\n"
+        "  - {name: squad, kind: extractive_qa, models: [qa], dataset: {path: $DATA/squad/dev-v1.1.json, limit: 6}}\n"
+        'gates: ["sst2.accuracy >= 0"]\n',
+    )
+
+
+@requires_data
+@pytest.mark.parametrize("victim", ["parquet", "results.json", "gates.json", "report", "manifest.json"])
+def test_a_full_disk_publishes_nothing_and_the_rerun_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, victim: str
+) -> None:
+    """ENOSPC at each stage of publishing: no run appears, LATEST and earlier runs stay, the cache resumes."""
+    from auditkit.results import store
+    from auditkit.runner import run_suite
+
+    suite = _fault_suite(tmp_path)
+    out = tmp_path / "runs"
+    first = run_suite(suite, quiet=True, output_dir=out)
+    earlier = {p: p.read_bytes() for p in first.run_dir.rglob("*") if p.is_file()}
+    latest = (out / "fault" / "LATEST").read_text()
+
+    real_target = store._atomic_target
+
+    def full_disk(path: Path):  # type: ignore[no-untyped-def]
+        matches = {
+            "parquet": path.suffix == ".parquet",
+            "results.json": path.name == "results.json",
+            "gates.json": path.name == "gates.json",
+            "report": path.name == "report.html",
+            "manifest.json": path.name == "manifest.json",
+        }[victim]
+        if matches and ".partial" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_target(path)
+
+    monkeypatch.setattr(store, "_atomic_target", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        run_suite(suite, quiet=True, output_dir=out)
+    monkeypatch.setattr(store, "_atomic_target", real_target)
+    runs = sorted(p.name for p in (out / "fault").iterdir() if not p.name.startswith("."))
+    assert runs == sorted([first.run_dir.name, "LATEST"])  # nothing half-published
+    assert (out / "fault" / "LATEST").read_text() == latest
+    assert {p: p.read_bytes() for p in first.run_dir.rglob("*") if p.is_file()} == earlier
+    assert not list((out / "fault").glob(".*.partial"))  # the failed run cleaned up after itself
+    again = run_suite(suite, quiet=True, output_dir=out)
+    assert [j.metrics for j in again.results.jobs] == [j.metrics for j in first.results.jobs]
+    assert all(j.timing.cached for j in again.results.jobs)  # the predictions survived in the cache
+
+
+def test_the_cli_turns_a_full_disk_into_one_message(tmp_path: Path) -> None:
+    code = (
+        "import errno, sys\n"
+        "from auditkit import cli\n"
+        "def boom(*a, **k):\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device', 'runs/x/results.json')\n"
+        "import auditkit.runner\n"
+        "auditkit.runner.run_suite = boom\n"
+        "sys.argv = ['auditkit', 'run', 'suite.yaml']\n"
+        "cli.main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "runs/x/results.json: No space left on device" in proc.stderr and "free some disk space" in proc.stderr
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def test_url_credentials_and_header_values_are_redacted() -> None:
+    from auditkit.redact import redact_headers, redact_suite_spec, redact_url
+
+    assert (
+        redact_url("https://user:pa55@host:8443/score?code=k3y&v=2#frag")
+        == "https://***@host:8443/score?code=***&v=***#***"
+    )
+    assert redact_url("http://127.0.0.1:8000/score") == "http://127.0.0.1:8000/score"
+    headers = {"X-Functions-Key": "k3y", "api-key": "k3y", "Proxy-Authorization": "k3y", "X-Auth-Token": "k3y"}
+    assert set(redact_headers({**headers, "azureml-model-deployment": "blue"}).values()) == {"***", "blue"}
+    spec = {"models": [{"name": "d", "endpoint": {"url": "https://u:p@h/s?code=k3y", "headers": headers}}]}
+    assert "k3y" not in json.dumps(redact_suite_spec(spec)) and "u:p@" not in json.dumps(redact_suite_spec(spec))
+
+
+@requires_data
+def test_no_secret_reaches_any_file_or_the_console(tmp_path: Path) -> None:
+    """Query keys, URL credentials and extra credential headers: used on the wire, written nowhere."""
+    from chaos import ChaosServer, squad_file
+
+    secrets = ["qu3ry-k3y", "pa55w0rd", "functi0ns-k3y", "pr0xy-k3y"]
+    squad_file(tmp_path / "chaos.json", ["What comes first?"] * 4)
+    with ChaosServer() as server:
+        url = server.url.replace("http://", "http://auditor:pa55w0rd@") + "?code=qu3ry-k3y"
+        endpoint = {
+            "url": url,
+            "contract": "azureml-qa",
+            "batch_size": 2,
+            "headers": {"X-Functions-Key": "functi0ns-k3y", "Proxy-Authorization": "pr0xy-k3y"},
+        }
+        suite = write_suite(
+            tmp_path / "suite.yaml",
+            f"name: secret\noutput_dir: runs\nbootstrap: {{resamples: 10}}\n"
+            f"models: [{{name: deployed, endpoint: {json.dumps(endpoint)}}}]\n"
+            "tasks: [{name: qa, kind: extractive_qa, dataset: {path: chaos.json}}]\n"
+            'gates: ["qa.f1 >= 0"]\n',
+        )
+        proc = cli("run", str(suite), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    assert "***" in (run_dir / "results.json").read_text()
+    written = [p for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".parquet"]
+    assert {"results.json", "gates.json", "report.html", "report.md", "deployed.yaml"} <= {p.name for p in written}
+    for text in [proc.stdout, proc.stderr, *(p.read_text(encoding="utf-8") for p in written)]:
+        assert not [s for s in secrets if s in text]
