@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -486,16 +487,15 @@ def serve(
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not log requests.")] = False,
 ) -> None:
-    """Serve a local model behind an endpoint contract (POST /score, GET /health).
+    """Serve a local model behind an endpoint contract (POST /score, GET /health, GET /openapi.json) on uvicorn.
 
     Use it to check a deployment wrapper, or to test a suite against a served model.
 
     Prints the scoring URL on stdout once it is listening; stops on Ctrl-C.
     """
-    import os
-
     from .endpoints.contracts import CONTRACTS, make_contract
-    from .endpoints.serve import ModelService, make_server
+    from .endpoints.serve import Limits, ModelService, bind, make_app
+    from .endpoints.serve import run as run_server
     from .models import LoadedModel, head_of, open_model
     from .schema import HEAD_TASKS, ModelSpec
 
@@ -520,14 +520,12 @@ def serve(
     if not isinstance(served, LoadedModel):
         raise AuditkitError(f"{model} is an endpoint; serve puts a local checkpoint behind a contract")
     service = ModelService(served, chosen)
+    limits = Limits(
+        max_queue=_env_int("AUDITKIT_SERVE_MAX_QUEUE", Limits.max_queue),
+        request_timeout=float(_env_int("AUDITKIT_SERVE_TIMEOUT", int(Limits.request_timeout))),
+    )
     try:
-        server = make_server(
-            service,
-            host,
-            port,
-            token=token,
-            log=None if quiet else lambda line: err.print(escape(line), highlight=False),
-        )
+        sock = bind(host, port)
     except OSError as exc:
         raise AuditkitError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="pick another --port (0 picks a free one)"
@@ -537,21 +535,27 @@ def serve(
             f"[yellow]warning:[/yellow] listening on {escape(host)}: reachable from other machines"
             + ("" if token else ", without a token")
         )
-    bound_host, bound_port = server.server_address[:2]
+    bound_host, bound_port = sock.getsockname()[:2]
     err.print(
         escape(
             f"serving {model} ({task}, model_sha256 {service.model.fingerprint['model_sha256'][:12]})"
-            f" with the {contract} contract"
+            f" with the {contract} contract; queue {limits.max_queue}, timeout {limits.request_timeout:g} s"
         )
     )
-    typer.echo(f"http://{bound_host!s}:{bound_port}/score")
+    shown = f"[{bound_host}]" if ":" in str(bound_host) else str(bound_host)
+    typer.echo(f"http://{shown}:{bound_port}/score")
     sys.stdout.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        err.print("stopped")
-    finally:
-        server.server_close()
+    run_server(make_app(service, token=token, limits=limits), sock, log=not quiet)
+
+
+def _env_int(name: str, default: int) -> int:
+    """A serve limit from the environment (operators tune these without a new command-line flag each)."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise AuditkitError(f"{name}={value!r} is not a positive whole number", hint=f"unset {name} or fix it")
+    return int(value)
 
 
 def main() -> None:

@@ -1,26 +1,39 @@
 """Serve a local model behind an endpoint contract, so a deployment wrapper can be checked before it ships.
 
-A real HTTP server (the standard library's threading server, HTTP/1.1 keep-alive), bound to
-127.0.0.1 unless told otherwise. ``POST /score`` (Azure ML's path) or ``POST /`` answers contract
-requests; ``GET /health`` says what is served. Requests are read and written concurrently but run
-through the model one at a time: torch modules are not meant to be shared across threads.
+A real ASGI application (starlette) on a real server (uvicorn), bound to 127.0.0.1 unless told
+otherwise. ``POST /score`` (Azure ML's path) or ``POST /`` answers contract requests; ``GET /health``
+says what is served; ``GET /openapi.json`` describes the contract's request and response bodies.
 
-Each response carries ``X-Compute-Ms`` (time spent in the model) and ``X-Model-Sha256`` (the served
+Under load it degrades in ways a client can act on, never by dropping connections:
+
+* the model runs one request at a time (torch modules are not meant to be shared across threads);
+  up to ``max_queue`` more wait for it, and any beyond that get **429** with ``Retry-After``;
+* a request that waits longer than ``request_timeout`` gets **503** with ``Retry-After``; one whose
+  client hung up while it waited is dropped before it reaches the model;
+* bodies are read with a deadline (**408**) and a size cap (**413**, chunked bodies included), must
+  be ``application/json`` (**415**) and valid JSON (**400**), and must follow the contract (**422**);
+* a missing or wrong bearer token gets **401** (the body is left unread; uvicorn keeps the
+  connection's framing right).
+
+Each answer carries ``X-Compute-Ms`` (time spent in the model) and ``X-Model-Sha256`` (the served
 checkpoint's fingerprint), which auditkit's client records beside its own end-to-end latency.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
-import threading
+import socket
 import time
-from dataclasses import replace
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from ..engine.types import QASettings
 from ..errors import AuditkitError
@@ -29,8 +42,19 @@ from ..schema import HEAD_TASKS
 from .client import COMPUTE_HEADER
 from .contracts import ClassificationServer, Contract, QAServer, Violation, capability
 
-MAX_BODY_BYTES = 32 * 1024 * 1024
 NO_ANSWER = {"answer": "", "score": 0.0, "start": 0, "end": 0}
+_ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much the server takes on before it says no (each refusal is a status a client can act on)."""
+
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_queue: int = 32  # requests waiting for the model, besides the one it is computing
+    request_timeout: float = 60.0  # seconds a request may wait for the model
+    read_timeout: float = 30.0  # seconds to receive a request's body
+    retry_after: int = 1  # seconds, in the Retry-After of 429 and 503
 
 
 class ModelService:
@@ -40,7 +64,10 @@ class ModelService:
         self.model = model
         self.contract = contract
         self.settings = settings or QASettings()
-        self._lock = threading.Lock()
+
+    @property
+    def task(self) -> str:
+        return HEAD_TASKS[self.model.head]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -48,26 +75,27 @@ class ModelService:
             "model": self.model.source,
             "model_sha256": self.model.fingerprint["model_sha256"],
             "contract": self.contract.name,
-            "task": HEAD_TASKS[self.model.head],
+            "task": self.task,
         }
 
     def handle(self, body: Any) -> tuple[Any, float]:
-        """The response body for ``body`` and the milliseconds spent in the model; raises Violation on a bad request."""
+        """The response body for ``body`` and the milliseconds spent in the model; raises Violation on a bad request.
+
+        Called with the model to itself (see :func:`make_app`).
+        """
         if self.model.head == "question-answering":
-            qa = capability(self.contract, QAServer, "serve question answering")
+            qa: QAServer = capability(self.contract, QAServer, "serve question answering")
             questions, contexts, params = qa.read_qa(body)
             settings = self._qa_settings(params)
-            with self._lock:
-                started = time.perf_counter()
-                predictions = self.model.qa_engine(settings).predict(questions, contexts)
-                compute = time.perf_counter() - started
-            return qa.write_qa([p.answers or [NO_ANSWER] for p in predictions], body), compute * 1000
-        classify = capability(self.contract, ClassificationServer, "serve text classification")
-        texts = classify.read_classify(body)
-        with self._lock:
             started = time.perf_counter()
-            out = self.model.classification_engine().predict(texts)
+            predictions = self.model.qa_engine(settings).predict(questions, contexts)
             compute = time.perf_counter() - started
+            return qa.write_qa([p.answers or [NO_ANSWER] for p in predictions], body), compute * 1000
+        classify: ClassificationServer = capability(self.contract, ClassificationServer, "serve text classification")
+        texts = classify.read_classify(body)
+        started = time.perf_counter()
+        out = self.model.classification_engine().predict(texts)
+        compute = time.perf_counter() - started
         return classify.write_classify([out.ranked(i) for i in range(len(texts))], body), compute * 1000
 
     def _qa_settings(self, params: dict[str, Any]) -> QASettings:
@@ -81,72 +109,174 @@ class ModelService:
         chosen = {k: getattr(checked, k) for k in params}
         return replace(self.settings, **chosen)
 
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of this server: the contract's bodies and every status it answers with."""
+        if self.model.head == "question-answering":
+            qa: QAServer = capability(self.contract, QAServer, "serve question answering")
+            request_schema, response_schema = qa.qa_request_schema, qa.qa_response_schema
+        else:
+            side: ClassificationServer = capability(self.contract, ClassificationServer, "serve text classification")
+            request_schema, response_schema = side.classify_request_schema, side.classify_response_schema
 
-def make_server(
-    service: ModelService, host: str = "127.0.0.1", port: int = 8000, *, token: str | None = None, log: Any = None
-) -> ThreadingHTTPServer:
-    """An HTTP server for ``service`` (not yet serving: call ``serve_forever``). ``token``: require ``Authorization:
-    Bearer <token>``.
-    """
+        def error(description: str, retry: bool = False) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "description": description,
+                "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+            }
+            if retry:
+                out["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+            return out
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "auditkit-serve"
+        score = {
+            "summary": f"{self.task} with the {self.contract.name} contract",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}},
+            "responses": {
+                "200": {
+                    "description": "the answers, one per item",
+                    "content": {"application/json": {"schema": response_schema}},
+                },
+                "400": error("the body is not JSON"),
+                "401": error("missing or wrong bearer token"),
+                "408": error("the body did not arrive in time"),
+                "413": error("the body is too large"),
+                "415": error("the body is not application/json"),
+                "422": error("the body breaks the contract"),
+                "429": error("the queue is full", retry=True),
+                "503": error("the model was busy for too long", retry=True),
+            },
+        }
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": f"auditkit serve ({self.contract.name})", "version": "1"},
+            "paths": {
+                "/score": {"post": {**score, "operationId": "score"}},
+                "/": {"post": {**score, "operationId": "score_root"}},
+                "/health": {
+                    "get": {
+                        "operationId": "health",
+                        "responses": {"200": {"description": "what is served", "content": {"application/json": {}}}},
+                    }
+                },
+            },
+        }
 
-        def log_message(self, format: str, *args: Any) -> None:
-            if log is not None:
-                log(f"{self.address_string()} {format % args}")
 
-        def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+class _TooLarge(Exception):
+    pass
 
-        def do_GET(self) -> None:
-            if self.path.rstrip("/") in ("/health", ""):
-                self._reply(HTTPStatus.OK, service.describe())
-            else:
-                self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}; POST /score, GET /health"})
 
-        def do_POST(self) -> None:
-            if self.path.split("?")[0] not in ("/", "/score"):
-                self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}; POST /score"})
-                return
-            if token is not None and not hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {token}"):
-                self._reply(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong bearer token"})
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._reply(
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                    {"error": f"body over {MAX_BODY_BYTES} bytes; send smaller batches"},
-                )
-                self.close_connection = True
-                return
+async def _read_body(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def make_app(service: ModelService, *, token: str | None = None, limits: Limits | None = None) -> Starlette:
+    """The ASGI application for ``service``. ``token``: require ``Authorization: Bearer <token>``."""
+    limits = limits or Limits()
+    model_slot = asyncio.Semaphore(1)
+    waiting = 0
+    retry = {"Retry-After": str(limits.retry_after)}
+
+    def fail(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse(service.describe())
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(service.openapi())
+
+    async def score(request: Request) -> Response:
+        nonlocal waiting
+        if token is not None and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
+            return fail(401, "missing or wrong bearer token")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return fail(415, f"send the body as application/json (got {content_type or 'no content type'})")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+            return fail(413, f"body over {limits.max_body_bytes} bytes; send smaller batches")
+        try:
+            raw = await asyncio.wait_for(_read_body(request, limits.max_body_bytes), limits.read_timeout)
+        except _TooLarge:
+            return fail(413, f"body over {limits.max_body_bytes} bytes; send smaller batches")
+        except TimeoutError:
+            return fail(408, f"the body did not arrive within {limits.read_timeout:g} s")
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is listening any more
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError as exc:
+            return fail(400, f"the body is not JSON: {exc}")
+        if waiting >= limits.max_queue + 1:
+            return fail(429, f"{waiting} requests are ahead of this one; retry later", retry)
+        waiting += 1
+        try:
+            deadline = time.monotonic() + limits.request_timeout
+            while True:  # wait for the model, but not for a client that left or past the deadline
+                try:
+                    await asyncio.wait_for(model_slot.acquire(), timeout=0.05)
+                    break
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return Response(status_code=400)
+                    if time.monotonic() > deadline:
+                        return fail(503, f"the model was busy for {limits.request_timeout:g} s; retry later", retry)
             try:
-                body = json.loads(self.rfile.read(length) or b"null")
-            except ValueError as exc:
-                self._reply(HTTPStatus.BAD_REQUEST, {"error": f"the body is not JSON: {exc}"})
-                return
-            try:
-                payload, compute_ms = service.handle(body)
-            except Violation as exc:
-                self._reply(HTTPStatus.UNPROCESSABLE_ENTITY, {"error": exc.message})
-                return
-            except AuditkitError as exc:
-                self._reply(HTTPStatus.UNPROCESSABLE_ENTITY, {"error": exc.message})
-                return
-            self._reply(
-                HTTPStatus.OK,
-                payload,
-                {COMPUTE_HEADER: f"{compute_ms:.3f}", "X-Model-Sha256": service.model.fingerprint["model_sha256"]},
-            )
+                payload, compute_ms = await asyncio.to_thread(service.handle, body)
+            except (Violation, AuditkitError) as exc:
+                return fail(422, exc.message)
+            finally:
+                model_slot.release()
+        finally:
+            waiting -= 1
+        return JSONResponse(
+            payload,
+            headers={COMPUTE_HEADER: f"{compute_ms:.3f}", "X-Model-Sha256": service.model.fingerprint["model_sha256"]},
+        )
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return fail(404, f"no route {request.method} {request.url.path}; POST /score, GET /health, GET /openapi.json")
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return fail(405, f"{request.method} is not allowed on {request.url.path}")
+
+    return Starlette(
+        routes=[
+            Route("/score", score, methods=["POST"]),
+            Route("/", score, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+        ],
+        exception_handlers={404: not_found, 405: not_allowed},
+    )
+
+
+def bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening socket (port 0 picks a free one), so the URL can be printed before serving starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    return sock
+
+
+def run(app: Starlette, sock: socket.socket, *, log: bool = True) -> None:
+    """Serve ``app`` on ``sock`` with uvicorn until interrupted."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        log_level="info" if log else "warning",
+        access_log=log,
+        timeout_keep_alive=5,  # an idle keep-alive connection is closed after this many seconds
+        h11_max_incomplete_event_size=64 * 1024,  # request line and headers
+        lifespan="off",
+    )
+    uvicorn.Server(config).run(sockets=[sock])

@@ -97,6 +97,8 @@ class ClassificationEngine:
         """
         if progress is not None:
             progress.start(len(texts))
+        if not texts:
+            return ClassificationOutput(np.zeros((0, self.model.config.num_labels), dtype=np.float32), self.labels, 0)
         second = list(pairs) if pairs is not None else None
         encoded = self.tokenizer(list(texts), second, truncation=False, padding=False, return_token_type_ids=True)
         full_lengths = np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(texts))

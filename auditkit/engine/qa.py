@@ -316,6 +316,8 @@ class QAEngine:
         The probabilities let callers score any span -- e.g. the mass on a subject's mention in a bias probe.
         """
         ids = list(ids) if ids is not None else [str(i) for i in range(len(questions))]
+        if not questions:  # an empty request (a served batch of none) has no answers, not an error
+            return [], []
         windows = encode_windows(self.tokenizer, questions, contexts, ids, self.settings)
         if progress is not None:
             progress.start(windows.count)
