@@ -331,8 +331,16 @@ class DatasetSpec(StrictModel):
     labels: list[str] | None = Field(default=None, description="label names, index order (classification)")
     limit: int | None = Field(default=None, ge=1, description="use the first N examples")
     sample: int | None = Field(default=None, ge=1, description="use N examples drawn with the suite seed")
+    articles: list[str] | None = Field(
+        default=None, min_length=1, description="QA: keep only the questions of these article titles"
+    )
+    articles_file: Path | None = Field(
+        default=None, description="QA: keep only the articles listed in this file, one title a line ('#' comments)"
+    )
+    exclude_articles: list[str] | None = Field(default=None, description="QA: leave out these article titles")
 
     _path_exists = field_validator("path", mode="before")(existing_file("dataset file"))
+    _articles_exists = field_validator("articles_file", mode="before")(existing_file("article list"))
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:
@@ -340,6 +348,8 @@ class DatasetSpec(StrictModel):
             raise ValueError("give exactly one of 'path' (local file) and 'hub' (hub dataset id)")
         if self.limit is not None and self.sample is not None:
             raise ValueError("give at most one of 'limit' and 'sample'")
+        if self.articles is not None and self.articles_file is not None:
+            raise ValueError("give at most one of 'articles' and 'articles_file'")
         return self
 
 

@@ -89,22 +89,25 @@ def test_interrupted_run_resumes_from_the_last_chunk(isolated: Path, monkeypatch
 
 
 @requires_data
-def test_killed_process_resumes_without_loss_or_duplicates(isolated: Path) -> None:
+@pytest.mark.parametrize("kill_after", [3, 17])  # chunks of 25 done when SIGKILL lands: early, and late
+def test_killed_process_resumes_without_loss_or_duplicates(isolated: Path, kill_after: int) -> None:
     suite = write_suite(isolated / "suite.yaml", SUITE.replace("limit: 40", "limit: 200"))
     env = {**os.environ, "AUDITKIT_CACHE": str(isolated / "cache"), "AUDITKIT_CHUNK": "8"}
     command = [sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q", "--report", "none"]
     proc = subprocess.Popen(command, cwd=isolated, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 240
-    while time.time() < deadline and len(list((isolated / "cache").rglob("chunks/*.json"))) < 3:
+    while time.time() < deadline and len(list((isolated / "cache").rglob("chunks/*.json"))) < kill_after:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(list((isolated / "cache").rglob("chunks/*.json")))
-    assert 3 <= done_before < 25, "the kill should land mid-run"
+    assert kill_after <= done_before < 25, "the kill should land mid-run"
     assert not list((isolated / "runs").rglob("results.json"))  # nothing published by the killed run
+    assert list((isolated / "runs").rglob(".*.partial"))  # the killed run's staging folder is left behind...
     finished = subprocess.run(command, cwd=isolated, env=env, capture_output=True, text=True, check=False)
     assert finished.returncode == 0, finished.stderr
     run_dir = Path(finished.stdout.strip())
+    assert not list((isolated / "runs").rglob(".*.partial"))  # ...and swept by the next run
     job = load_results(run_dir).jobs[0]
     assert job.timing.resumed_chunks >= done_before and job.timing.chunks == 25
     frame = load_predictions(run_dir, "cls", "sst2")

@@ -384,3 +384,26 @@ def test_no_secret_reaches_any_file_or_the_console(tmp_path: Path) -> None:
     assert {"results.json", "gates.json", "report.html", "report.md", "deployed.yaml"} <= {p.name for p in written}
     for text in [proc.stdout, proc.stderr, *(p.read_text(encoding="utf-8") for p in written)]:
         assert not [s for s in secrets if s in text]
+
+
+@requires_data
+def test_an_unreachable_hub_fails_at_once_without_the_offline_variable(tmp_path: Path) -> None:
+    """The hub is pointed at a closed port on 127.0.0.1 (no traffic leaves the machine) and HF_HUB_OFFLINE is unset."""
+    import os
+
+    suite = write_suite(
+        tmp_path / "hub.yaml",
+        f"name: hub\nmodels: [{{name: m, id: someorg/not-cached-anywhere}}]\n{TASK}",
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"} | {"HF_ENDPOINT": "http://127.0.0.1:1"}
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q", "-o", "runs"],
+        cwd=tmp_path, capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    clean_error_tail = proc.stderr.splitlines()[-2:]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cannot reach the Hugging Face hub, and 'someorg/not-cached-anywhere' is not in the local cache" in (
+        " ".join(clean_error_tail)
+    )
+    assert time.perf_counter() - started < 20  # no half-minute of retries

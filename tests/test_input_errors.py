@@ -284,3 +284,24 @@ tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limi
     assert proc.returncode == 2
     assert "ghost: cannot load model 'no-such-org/no-such-model'" in proc.stderr
     assert not list((tmp_path / "out").rglob("results.json"))
+
+
+@requires_data
+def test_articles_are_selected_by_title(tmp_path: Path) -> None:
+    """Held-out articles: the questions of listed titles only, said in the selection; unknown titles are warned of."""
+    listed = tmp_path / "held-out.txt"
+    listed.write_text("# held out\nSuper_Bowl_50\nWarsaw\nNo_Such_Article\n")
+    v1 = DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", articles_file=listed)
+    dataset = load_dataset(v1, "qa", name="held-out")
+    assert {e.title for e in dataset.examples} == {"Super_Bowl_50", "Warsaw"}
+    assert dataset.selection.startswith("2 of the data's 48 articles listed in held-out.txt (")
+    assert dataset.warnings == ["1 listed article title(s) are not in this data: No_Such_Article"]
+    assert dataset.total_available == 10570
+    dropped = load_dataset(
+        DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", exclude_articles=["Warsaw"], limit=5), "qa", name="d"
+    )
+    assert "Warsaw" not in {e.title for e in dropped.examples} and len(dropped) == 5
+    with pytest.raises(DatasetError, match="keeps no question"):
+        load_dataset(DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", articles=["Nowhere"]), "qa", name="d")
+    with pytest.raises(DatasetError, match="applies to QA data"):
+        load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv", articles=["x"]), "classification", name="d")

@@ -51,6 +51,15 @@ class DatasetSpecLike(Protocol):
     @property
     def sample(self) -> int | None: ...
 
+    @property
+    def articles(self) -> list[str] | None: ...
+
+    @property
+    def articles_file(self) -> Path | None: ...
+
+    @property
+    def exclude_articles(self) -> list[str] | None: ...
+
 
 Reader = Callable[["DatasetRequest", Kind], tuple[list[Example], dict[str, Any]]]
 
@@ -72,6 +81,9 @@ class DatasetRequest:
     labels: list[str] | None
     limit: int | None
     sample: int | None
+    articles: list[str] | None = None
+    articles_file: Path | None = None
+    exclude_articles: list[str] | None = None
 
     @property
     def file(self) -> Path:
@@ -173,6 +185,55 @@ def _names_from_records(records: list[dict[str, Any]], spec: DatasetRequest) -> 
     return text.SST2_LABELS
 
 
+def _article_list(path: Path) -> list[str]:
+    titles = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        title = line.split("#", 1)[0].strip()
+        if title:
+            titles.append(title)
+    if not titles:
+        raise DatasetError("the article list names no article", source=str(path), hint="one title a line")
+    return titles
+
+
+def _choose_articles(
+    examples: list[Example], spec: DatasetRequest, source: str
+) -> tuple[list[Example], str, list[str]]:
+    """Keep the questions of the listed articles (or drop the excluded ones); say which, and why it matters.
+
+    A model trained on some of a dev set's articles must be judged on the others: SQuAD dev questions
+    of one article share their paragraphs, so a seen article's questions are not held out.
+    """
+    if spec.articles is None and spec.articles_file is None and spec.exclude_articles is None:
+        return examples, "", []
+    qa = [e for e in examples if isinstance(e, QAExample)]
+    if len(qa) != len(examples):
+        raise DatasetError("article selection applies to QA data with article titles", source=source)
+    present = dict.fromkeys(e.title for e in qa)
+    wanted = _article_list(spec.articles_file) if spec.articles_file is not None else spec.articles
+    excluded = set(spec.exclude_articles or [])
+    unknown = sorted(t for t in [*(wanted or []), *excluded] if t not in present)
+    warnings = []
+    if unknown:
+        # One list can serve several files (a held-out split over SQuAD v1.1 and v2.0): said, not an error.
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        warnings.append(f"{len(unknown)} listed article title(s) are not in this data: {shown}")
+    keep = set(wanted) if wanted is not None else set(present)
+    kept = [e for e in qa if e.title in keep and e.title not in excluded]
+    if not kept:
+        raise DatasetError(
+            "the article selection keeps no question",
+            source=source,
+            hint="titles are matched exactly (SQuAD writes them with underscores, e.g. Super_Bowl_50)",
+        )
+    titles = len({e.title for e in kept})
+    named = f" listed in {spec.articles_file.name}" if spec.articles_file is not None else ""
+    said = f"{titles} of the data's {len(present)} articles{named}"
+    if excluded:
+        said += f", {len(excluded)} excluded"
+    return list(kept), f"{said} ({len(kept)} of {len(examples)} questions)", warnings
+
+
 def _select(examples: list[Example], spec: DatasetRequest, seed: int) -> tuple[list[Example], str, list[str]]:
     """Apply ``limit`` (first N in file order) or ``sample`` (N drawn with the seed, kept in file order).
 
@@ -209,6 +270,9 @@ def load_dataset(
         labels=spec.labels or default_labels,
         limit=spec.limit,
         sample=spec.sample,
+        articles=spec.articles,
+        articles_file=spec.articles_file,
+        exclude_articles=spec.exclude_articles,
     )
     fmt = infer_format(request)
     if fmt not in FORMATS:
@@ -226,7 +290,11 @@ def load_dataset(
         raise DatasetError(f"duplicate example id {dup!r}", source=source, hint="example ids must be unique")
     if not examples:
         raise DatasetError("the dataset holds no examples", source=source)
-    selected, selection, warnings = _select(examples, request, seed)
+    candidates, chosen, article_warnings = _choose_articles(examples, request, source)
+    selected, selection, warnings = _select(candidates, request, seed)
+    warnings = [*article_warnings, *warnings]
+    if chosen:
+        selection = chosen if selection == "all" else f"{chosen}; then {selection}"
     return Dataset(
         name=name,
         kind=kind,

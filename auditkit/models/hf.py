@@ -8,8 +8,10 @@ prediction cache and appears in results and reports.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,14 +142,59 @@ def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
+@functools.cache
+def _hub_answers(endpoint: str) -> bool:
+    """Whether the hub answers at all (one request, no retries, 5 s at most; proxies as the environment says).
+
+    Without this, an unreachable hub costs about half a minute of the hub client's retries per file
+    before the same error.
+    """
+    import httpx
+
+    try:
+        httpx.head(endpoint, timeout=5.0)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def _hub_unreachable(source: str, spec: ModelSpec) -> bool:
+    """True when ``source`` is a hub id and the hub cannot be reached: load from the local cache only then.
+
+    Local directories and build recipes never touch the network; with ``HF_HUB_OFFLINE=1`` the hub
+    client itself stays local. If the files are not cached either, loading fails at once with one error.
+    """
+    if Path(source).is_dir() or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    from huggingface_hub import constants
+
+    unreachable = not _hub_answers(constants.ENDPOINT)
+    if unreachable:
+        logging.getLogger("auditkit").warning(
+            "the Hugging Face hub (%s) cannot be reached: %s is read from the local cache only",
+            constants.ENDPOINT,
+            source,
+        )
+    return unreachable
+
+
 def _config(spec: ModelSpec) -> tuple[str, Any, list[str]]:
     """The model's source, its config and the architectures it declares (config only: cheap)."""
     from transformers import AutoConfig
 
     source = materialize(spec)
+    local_only = _hub_unreachable(source, spec)
     try:
-        config = AutoConfig.from_pretrained(source, revision=spec.revision, trust_remote_code=spec.trust_remote_code)
+        config = AutoConfig.from_pretrained(
+            source, revision=spec.revision, trust_remote_code=spec.trust_remote_code, local_files_only=local_only
+        )
     except Exception as exc:
+        if local_only:
+            raise ModelError(
+                f"cannot reach the Hugging Face hub, and {source!r} is not in the local cache",
+                source=spec.name,
+                hint="connect to the hub, point HF_HOME at a cache that holds the model, or use a local directory",
+            ) from None
         raise ModelError(
             f"cannot load model {source!r}: {_first_line(exc)}",
             source=spec.name,
@@ -242,7 +289,11 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
 
     source = check_source(spec, head)
     auto = AutoModelForQuestionAnswering if head == "question-answering" else AutoModelForSequenceClassification
-    kwargs = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+    kwargs = {
+        "revision": spec.revision,
+        "trust_remote_code": spec.trust_remote_code,
+        "local_files_only": _hub_unreachable(source, spec),
+    }
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = _from_pretrained(auto, source, spec, kwargs)
