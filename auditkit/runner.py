@@ -311,6 +311,14 @@ def run_suite(
     return RunOutcome(run_dir, results, verdict)
 
 
+def _display_model_source(source: str) -> str:
+    """A model's source as results record it: local paths (also a build recipe's config file) relative."""
+    prefix, _, rest = source.rpartition("build:")
+    if Path(rest).is_absolute():
+        return f"{prefix}build:{_relative(Path(rest))}" if source.startswith("build:") else _relative(Path(rest))
+    return source
+
+
 def _display_source(source: str) -> str:
     """A dataset's source as results record it: hub ids as they are, files relative to the working directory."""
     path = Path(source)
@@ -381,7 +389,7 @@ def _run_jobs(
                         single_request_latency(task, model, dataset, model_spec.single_request_latency)
                     )
                 # Recorded after the job: an endpoint learns which checkpoint serves it from its responses.
-                source = _relative(Path(model.source)) if Path(model.source).is_absolute() else model.source
+                source = _display_model_source(model.source)
                 models_info[model.name] = ModelRecord(source=source, fingerprint=model.fingerprint, info=model.info)
                 scores, failures = _score(task, model, dataset, predictions, loaded, console)
                 relative = writer.write_predictions(model.name, task.name, scores.per_example)

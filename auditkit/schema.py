@@ -281,7 +281,9 @@ class ModelSpec(StrictModel):
         if local.is_dir():
             return str(local)
         if looks_local:
-            raise ValueError(f"local model directory not found: {local}")
+            raise ValueError(
+                f"local model directory not found: {local} (set the variable the path names, or give a hub id)"
+            )
         return expanded
 
     @model_validator(mode="after")

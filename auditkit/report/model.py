@@ -10,6 +10,7 @@ Text from datasets, models and suites is kept raw here; the templates escape it.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,8 @@ def model_index(run: Run, model: str) -> str:
         if entry is not None:
             entries.append(dict(entry))
     source = results.models[model].source
-    name = source if not source.startswith("build:") and not Path(source).is_absolute() else model
+    hub_id = re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", source) is not None and not source.startswith(".")
+    name = source if hub_id else model  # a hub id names the model on the Hub; a local path or recipe does not
     return yaml.safe_dump(
         {"model-index": [{"name": name, "results": entries}]},
         sort_keys=False,
