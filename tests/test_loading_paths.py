@@ -5,6 +5,7 @@ A hub id and a local folder go through the same calls; only where the files come
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,40 @@ def test_task_head_mismatch_is_reported() -> None:
         match="is a DistilBertForSequenceClassification, but this task needs a \\*ForQuestionAnswering model",
     ):
         load_model(spec, "question-answering")
+
+
+@requires_data
+def test_a_legacy_hub_id_loads_from_a_cache_filled_under_the_canonical_id(tmp_path: Path) -> None:
+    """Offline: the legacy id resolves to the canonical one, whose Hub cache entry is used; results say both."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import model_spec
+
+    from auditkit.models.hf import materialize
+
+    built = Path(materialize(model_spec("qa", "distilbert-base-cased-distilled-squad", "bert-base-cased-vocab.txt")))
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--distilbert--distilbert-base-cased-distilled-squad"
+    shutil.copytree(built, repo / "snapshots" / commit)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: legacy\noutput_dir: runs\nbootstrap: {resamples: 10}\n"
+        "models: [{name: qa, id: distilbert-base-cased-distilled-squad}]\n"
+        f"tasks: [{{name: v1, kind: extractive_qa, dataset: {{path: {DATA}/squad/dev-v1.1.json, limit: 4}}}}]\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q", "--report", "none"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    from auditkit.results import load_results
+
+    model = load_results(Path(proc.stdout.strip())).models["qa"]
+    assert model.source == "distilbert-base-cased-distilled-squad"  # as the suite names it
+    assert model.info["requested_id"] == "distilbert-base-cased-distilled-squad"
+    assert model.info["resolved_revision"] == commit

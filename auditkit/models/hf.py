@@ -95,13 +95,46 @@ def silence_transformers() -> None:
     hf_logging.set_verbosity_error()
 
 
+#: Hub ids from before organisation namespaces, and the canonical ids the Hub redirects them to. Loading
+#: the canonical id makes an offline cache filled under either name work, and results name one model one way.
+CANONICAL_IDS = {
+    "distilbert-base-cased-distilled-squad": "distilbert/distilbert-base-cased-distilled-squad",
+    "distilbert-base-uncased-distilled-squad": "distilbert/distilbert-base-uncased-distilled-squad",
+    "distilbert-base-uncased-finetuned-sst-2-english": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+    "distilbert-base-cased": "distilbert/distilbert-base-cased",
+    "distilbert-base-uncased": "distilbert/distilbert-base-uncased",
+    "bert-base-uncased": "google-bert/bert-base-uncased",
+    "bert-base-cased": "google-bert/bert-base-cased",
+    "roberta-base": "FacebookAI/roberta-base",
+}
+
+
+def _resolved_revision(repo_id: str, revision: str | None) -> str | None:
+    """The commit the Hub cache holds for ``repo_id`` at ``revision``: the snapshot the model was loaded from."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    if not isinstance(found, str):
+        return None
+    parts = Path(found).parts
+    return parts[parts.index("snapshots") + 1] if "snapshots" in parts else None
+
+
+def canonical_id(source: str) -> str:
+    """The canonical Hub id of a legacy one (``distilbert-base-cased-distilled-squad`` ->
+    ``distilbert/distilbert-base-cased-distilled-squad``); anything else unchanged."""
+    if Path(source).exists():
+        return source
+    return CANONICAL_IDS.get(source, source)
+
+
 def materialize(spec: ModelSpec) -> str:
     """The hub id or directory to load: for a ``build`` recipe, the cached build (built on first use)."""
     silence_transformers()
     if spec.build is None:
         if spec.id is None:
             raise ModelError(f"model {spec.name!r} has neither an id nor a build recipe", source=spec.name)
-        return spec.id
+        return canonical_id(spec.id)
     recipe = BuildRecipe(
         spec.build.config,
         spec.build.vocab,
@@ -322,6 +355,9 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
         "model_type": model.config.model_type,
         "parameters": parameters,
         "revision": spec.revision,
+        # The commit the Hub resolved the revision to (None for local directories: their fingerprint pins them).
+        "resolved_revision": None if Path(source).is_dir() else _resolved_revision(source, spec.revision),
+        "requested_id": spec.id if spec.id is not None and spec.id != source else None,
         "device": str(device),
         "dtype": spec.dtype,
         "quantize": spec.quantize,
