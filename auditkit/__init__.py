@@ -24,6 +24,8 @@ _EXPORTS = {
     "score_predictions": "auditkit.scoring",
     "report": "auditkit.report",
     "compare": "auditkit.report",
+    "model_card": "auditkit.report.card",
+    "load_run": "auditkit.results",
     "AuditkitError": "auditkit.errors",
     "SuiteError": "auditkit.errors",
     "DatasetError": "auditkit.errors",

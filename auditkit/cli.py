@@ -371,6 +371,28 @@ def compare(
 
 @app.command()
 @guarded
+def card(
+    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    model: Annotated[str, typer.Option("--model", help="Which of the run's models the card is for.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the card here (default: stdout).")] = None,
+) -> None:
+    """Write a Hugging Face model card for a model from a run: model-index, uses, bias, results with intervals.
+
+    Every figure comes from the run; `auditkit audit-card CARD --results RUN` verifies them all.
+    """
+    from .report.card import model_card
+    from .results import atomic_write_text, load_run
+
+    text = model_card(load_run(results_dir), model)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        atomic_write_text(out, text)
+        err.print(escape(f"card: {out}"), highlight=False)
+
+
+@app.command()
+@guarded
 def validate(
     suite: Annotated[Path, typer.Argument(help="Suite YAML file.")],
     data: Annotated[

@@ -110,3 +110,50 @@ def test_held_out_f1_agrees_with_the_provenance() -> None:
     f1, em = scores.metrics["f1"], scores.metrics["exact_match"]
     assert f1.low <= 50.93 <= f1.high and em.low <= 39.36 <= em.high
     assert {e.title for e in dataset.examples} <= set(HELD_OUT.read_text().split())  # nothing the model saw
+
+
+@requires_models
+def test_a_generated_card_audits_clean_and_a_tampered_copy_does_not(tmp_path: Path) -> None:
+    from auditkit.audit import audit_card
+    from auditkit.report.card import model_card
+    from auditkit.results import load_run
+    from auditkit.runner import run_suite
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        f"""name: card
+output_dir: runs
+bootstrap: {{resamples: 200}}
+models:
+  - {{name: squad, id: {MODELS}/minilm-squad}}
+  - {{name: sst2, id: {MODELS}/minilm-sst2}}
+tasks:
+  - {{name: v1, kind: extractive_qa, models: [squad],
+     dataset: {{path: {DATA}/squad/dev-v1.1.json, articles_file: {HELD_OUT}, sample: 120}}}}
+  - {{name: v2, kind: extractive_qa, models: [squad],
+     dataset: {{path: {DATA}/squad/dev-v2.0.json, articles_file: {HELD_OUT}, sample: 80}}}}
+  - {{name: sst2, kind: classification, models: [sst2], dataset: {{path: {DATA}/sst2/dev.tsv}}}}
+  - {{name: ceo, kind: bias_probe, models: [squad], dataset: {{path: {REPO}/suites/probes/seed-ceo.yaml}}}}
+"""
+    )
+    run = load_run(run_suite(suite, quiet=True, output_dir=tmp_path / "runs", report_formats=()).run_dir)
+    for model in ("squad", "sst2"):
+        card = tmp_path / f"{model}.md"
+        card.write_text(model_card(run, model))
+        audit = audit_card(card, run=run, model=model, rerun=False)
+        summary = audit["summary"]
+        assert summary["claims_held"] >= 2 and summary["claims_failed"] == summary["claims_not_measured"] == 0
+        assert summary["inconsistencies"] == summary["missing_sections"] == summary["placeholders"] == 0
+        # Edit one figure in the prose and the same one in the model-index: both are caught, nothing else is.
+        job = run.results.jobs_of(model)[0]
+        metric = "f1" if model == "squad" else "accuracy"
+        value = job.metrics[metric].value
+        text = card.read_text()
+        tampered = text.replace(f"{value:.2f}", f"{value + 25:.2f}").replace(
+            f"{round(value, 4)}", f"{round(value + 25, 4)}"
+        )
+        assert tampered != text
+        card.write_text(tampered)
+        failed = [c for c in audit_card(card, run=run, model=model, rerun=False)["claims"] if c["verdict"] != "holds"]
+        assert failed and {c["metric"] for c in failed} == {metric}
+        assert all(c["verdict"] == "does not hold" and "off by +25" in c["reason"] for c in failed)

@@ -135,9 +135,8 @@ def _job_for(claim: Claim, jobs: list[Job]) -> tuple[Job | None, str | None]:
         return task_class(job.kind).claim_dataset(job)
 
     def key(job: Job) -> str | None:
-        if claim.metric == "exact_match":
-            return "exact_match" if "exact_match" in job.metrics else ("exact" if "exact" in job.metrics else None)
-        return claim.metric if claim.metric in job.metrics else None
+        names = task_class(job.kind).claim_metrics.get(claim.metric, (claim.metric,))
+        return next((name for name in names if name in job.metrics), None)
 
     candidates = [j for j in jobs if key(j) and (claim.dataset is None or kind(j) == claim.dataset)]
     if len(candidates) != 1:

@@ -112,6 +112,8 @@ class Task(ABC, Generic[SpecT]):
     #: Dataset keys model-card claims may name for this task, each with the regex that recognises it in
     #: lower-cased card text (checked in registry order; the first match wins).
     claim_patterns: ClassVar[dict[str, str]] = {}
+    #: The job's metric keys a claimed metric (f1, exact_match, accuracy) may refer to, first match wins.
+    claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: Label names for data that names none (classification falls back to SST-2's).
     default_labels: ClassVar[list[str] | None] = None
 

@@ -117,6 +117,8 @@ class ClassificationTask(Task[ClassificationSpec]):
     )
     pairing = Pairing(score="correct", text="text", gold="gold")
     claim_patterns: ClassVar[dict[str, str]] = {"sst2": r"\bsst\s*2\b|\bsst2\b|stanford sentiment|glue.*\bsst"}
+    #: Cards and the model-index call a classifier's macro-F1 "f1".
+    claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {"f1": ("macro_f1",)}
     #: The model-index task and the dataset name, type and config it reports (SST-2 unless the data says otherwise).
     index_task: ClassVar[dict[str, str]] = {"type": "text-classification", "name": "Text Classification"}
 
