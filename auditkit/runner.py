@@ -220,16 +220,20 @@ def run_suite(
         raise ReportError(f"unknown report format(s) {unknown}", hint=f"use {', '.join(FORMATS.names())}")
     preflight(loaded, baseline=baseline, template_dir=template_dir)
     datasets = load_datasets(loaded)
+    # Warnings are said even with --quiet: they are what the suite did not expect.
+    warn = Console(stderr=True, log_path=False)
     for name, dataset in datasets.items():
         for warning in dataset.warnings:
-            console.print(f"[yellow]warning:[/yellow] {escape(f'task {name}: {warning}')}", highlight=False)
+            warn.print(f"[yellow]warning:[/yellow] {escape(f'task {name}: {warning}')}", highlight=False)
     model_warnings: dict[str, list[str]] = {}
     for model_spec, task_spec in suite.jobs():
-        found = check_model(model_spec, make_task(task_spec).head_for(model_spec))
+        task = make_task(task_spec)
+        found = check_model(model_spec, task.head_for(model_spec))
+        task.check_before_run(model_spec, datasets[task_spec.name])
         model_warnings[model_spec.name] = list(dict.fromkeys([*model_warnings.get(model_spec.name, []), *found]))
     for name, warnings in model_warnings.items():
         for warning in warnings:
-            console.print(f"[yellow]warning:[/yellow] {escape(f'model {name}: {warning}')}", highlight=False)
+            warn.print(f"[yellow]warning:[/yellow] {escape(f'model {name}: {warning}')}", highlight=False)
     out_root = (Path(output_dir) if output_dir is not None else suite.output_dir).resolve()
     try:
         writer = RunWriter(out_root, suite.name)

@@ -407,3 +407,46 @@ def test_an_unreachable_hub_fails_at_once_without_the_offline_variable(tmp_path:
         " ".join(clean_error_tail)
     )
     assert time.perf_counter() - started < 20  # no half-minute of retries
+
+
+@requires_data
+def test_a_label_map_that_cannot_work_fails_before_any_model_runs(tmp_path: Path) -> None:
+    suite = write_suite(
+        tmp_path / "labels.yaml",
+        f"name: labels\noutput_dir: runs\nmodels: [{CLS}]\n"
+        "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4},"
+        " params: {label_map: {NEGATIVE: negative, POSITIVE: glad}}}]\n",
+    )
+    proc = cli("run", str(suite), "-q", cwd=tmp_path)
+    clean_error(proc, "label_map sends 'POSITIVE' to 'glad', which is not a dataset label")
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("results.json"))
+
+
+@requires_data
+def test_auto_map_without_remote_code_is_warned_and_recorded(tmp_path: Path) -> None:
+    """A config naming custom code that will not run: said on the console and kept with the model's record."""
+    import shutil
+
+    from conftest import model_spec
+
+    from auditkit.models.hf import materialize
+
+    built = Path(
+        materialize(model_spec("cls", "distilbert-base-uncased-finetuned-sst-2-english", "bert-base-uncased-vocab.txt"))
+    )
+    local = tmp_path / "model"
+    shutil.copytree(built, local)
+    config = json.loads((local / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForSequenceClassification": "modeling_custom.CustomClassifier"}
+    (local / "config.json").write_text(json.dumps(config))
+    suite = write_suite(
+        tmp_path / "automap.yaml",
+        f"name: automap\noutput_dir: runs\nbootstrap: {{resamples: 10}}\nmodels: [{{name: m, id: {local}}}]\n{TASK}",
+    )
+    proc = cli("run", str(suite), "-q", "--report", "none", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "auto_map names custom code" in proc.stderr
+    from auditkit.results import load_results
+
+    [warning] = load_results(Path(proc.stdout.strip())).models["m"].warnings
+    assert "not run without trust_remote_code" in warning and "'distilbert'" in warning

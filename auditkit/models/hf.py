@@ -270,6 +270,13 @@ def config_warnings(spec: ModelSpec) -> list[str]:
     return []
 
 
+def model_labels(spec: ModelSpec) -> list[str]:
+    """A classifier's label names in id order, from its config alone."""
+    _, config, _ = _config(spec)
+    id2label = getattr(config, "id2label", None) or {}
+    return [str(id2label[i]) for i in sorted(id2label)]
+
+
 def detect_head(spec: ModelSpec) -> Head:
     """The head a model's config declares (for tasks that work with either, like bias probes)."""
     source, _, architectures = _config(spec)

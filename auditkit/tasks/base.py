@@ -139,6 +139,12 @@ class Task(ABC, Generic[SpecT]):
     def predict(self, model: Model, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
         """Run the model over the dataset."""
 
+    def check_before_run(self, model_spec: ModelSpec, dataset: Dataset) -> None:
+        """Raise an AuditkitError now for a pairing of model and data that would fail only after running.
+
+        Called for every (model, task) job before any model loads; cheap checks only (configs, not weights).
+        """
+
     def excluded_ids(self, dataset: Dataset, failed: set[str]) -> set[str]:
         """Examples to leave out of scoring when ``failed`` ones got no prediction (tasks scoring groups widen it)."""
         return failed

@@ -23,7 +23,7 @@ from ..metrics import classification as cm
 from ..metrics.info import MetricInfo, declare
 from ..metrics.stats import MetricDef, mean_def
 from ..results.model import DatasetRecord, Job
-from ..schema import BootstrapSpec, StrictModel, TaskSpecBase
+from ..schema import BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
 from ..views import JobView, WorstExample, chart, fmt, slice_table
 from . import TASKS
 from .base import (
@@ -193,6 +193,17 @@ class ClassificationTask(Task[ClassificationSpec]):
             "reliability": cm.reliability_table(confidence, correct, bins),
         }
         return Scores(frame, metrics, details)
+
+    def check_before_run(self, model_spec: ModelSpec, dataset: Dataset) -> None:
+        """The label map must pair the checkpoint's labels with the data's (an endpoint names its labels only
+        in its answers, so it is checked when they come)."""
+        if model_spec.endpoint is not None:
+            return
+        from ..models.hf import model_labels
+
+        labels = model_labels(model_spec)
+        if labels:
+            map_labels(labels, dataset.label_names or [], self.spec.params.label_map, model_spec.name)
 
     def texts(self, dataset: Dataset) -> tuple[list[str], list[str] | None]:
         """The model's inputs: single texts (pair tasks return the second text of each pair too)."""
