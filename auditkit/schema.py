@@ -250,6 +250,10 @@ class ModelSpec(StrictModel):
     quantize: Literal["int8"] | None = Field(
         default=None, description="opt-in fast mode on CPU: dynamic int8 quantisation of the linear layers"
     )
+    fast_mode: Literal["auto"] | None = Field(
+        default=None,
+        description="auto: this CPU's measured fast mode (bf16 where it is native: AVX512_BF16 or AMX; else int8)",
+    )
     attention: Literal["sdpa", "eager"] | None = Field(
         default=None, description="attention kernel (default: sdpa where the model supports it)"
     )
@@ -296,13 +300,28 @@ class ModelSpec(StrictModel):
         if self.endpoint is not None:
             local_only = sorted(
                 self.model_fields_set
-                & {"revision", "device", "dtype", "batch_size", "trust_remote_code", "quantize", "attention"}
+                & {
+                    "revision",
+                    "device",
+                    "dtype",
+                    "batch_size",
+                    "trust_remote_code",
+                    "quantize",
+                    "attention",
+                    "fast_mode",
+                }
             )
             if local_only:
                 raise ValueError(
                     f"{', '.join(local_only)} apply to local models; an endpoint sets its own batch_size under"
                     " endpoint:"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _fast_mode_alone(self) -> ModelSpec:
+        if self.fast_mode is not None and (self.dtype != "float32" or self.quantize is not None):
+            raise ValueError("fast_mode: auto chooses dtype and quantize itself; leave both at their defaults")
         return self
 
     @model_validator(mode="after")

@@ -93,3 +93,20 @@ def test_int8_needs_float32_on_the_cpu() -> None:
 
     with pytest.raises(ValidationError, match="quantize: int8 runs float32 models on the CPU"):
         ModelSpec.model_validate({"name": "m", "id": "org/model", "quantize": "int8", "dtype": "bfloat16"})
+
+
+def test_fast_mode_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bf16 only where the CPU computes it natively; dynamic int8 elsewhere; the reason goes into the results."""
+    import auditkit.environment as environment
+    from auditkit.models.hf import resolve_fast_mode
+    from auditkit.schema import ModelSpec
+
+    spec = ModelSpec.model_validate({"name": "m", "id": "org/model", "fast_mode": "auto", "device": "cpu"})
+    monkeypatch.setattr(environment, "cpu_features", lambda: ["avx2", "avx512f", "avx512_bf16"])
+    chosen, reason = resolve_fast_mode(spec)
+    assert chosen.dtype == "bfloat16" and chosen.quantize is None and reason == "bfloat16: the CPU has avx512_bf16"
+    monkeypatch.setattr(environment, "cpu_features", lambda: ["avx2", "avx512f", "avx512_vnni"])
+    chosen, reason = resolve_fast_mode(spec)
+    assert chosen.quantize == "int8" and chosen.dtype == "float32" and reason is not None and "no native bf16" in reason
+    with pytest.raises(ValueError, match="fast_mode: auto chooses dtype and quantize itself"):
+        ModelSpec.model_validate({"name": "m", "id": "org/model", "fast_mode": "auto", "dtype": "bfloat16"})

@@ -323,9 +323,29 @@ def quantize_int8(model: PreTrained) -> PreTrained:
         return quantized
 
 
+def resolve_fast_mode(spec: ModelSpec) -> tuple[ModelSpec, str | None]:
+    """``fast_mode: auto`` made concrete for this machine: bf16 where it is native (a CUDA device, or a CPU
+    with AVX512_BF16 or AMX), else dynamic int8 -- with the reason, which results record."""
+    if spec.fast_mode is None:
+        return spec, None
+    from ..environment import cpu_features
+
+    device = resolve_device(spec.device)
+    features = cpu_features()
+    if device.type == "cuda":
+        return spec.model_copy(update={"dtype": "bfloat16"}), "bfloat16: a CUDA device"
+    native = [f for f in ("avx512_bf16", "amx_bf16") if f in features]
+    if native:
+        return spec.model_copy(update={"dtype": "bfloat16", "device": "cpu"}), f"bfloat16: the CPU has {native[0]}"
+    reason = "int8: the CPU has no native bf16 (no AVX512_BF16 or AMX)"
+    return spec.model_copy(update={"quantize": "int8", "device": "cpu"}), reason
+
+
 def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     """Load tokenizer and model for ``head``; raise :class:`ModelError` with a fix when that fails."""
     from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
+
+    spec, fast_mode = resolve_fast_mode(spec)
 
     source = check_source(spec, head)
     auto = AutoModelForQuestionAnswering if head == "question-answering" else AutoModelForSequenceClassification
@@ -362,6 +382,7 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
         "model_type": model.config.model_type,
         "parameters": parameters,
         "revision": spec.revision,
+        "fast_mode": fast_mode,
         # The commit the Hub resolved the revision to (None for local directories: their fingerprint pins them).
         "resolved_revision": None if Path(source).is_dir() else _resolved_revision(source, spec.revision),
         "requested_id": spec.id if spec.id is not None and spec.id != source else None,
