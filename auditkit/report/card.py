@@ -17,21 +17,12 @@ from ..results import Job, Run
 from ..tasks import task_class
 from .model import OUT_OF_SCOPE, _caveats, model_index
 
-#: How each task's headline metrics are said in prose, by the dataset key claims use.
-_SENTENCES = {
-    "squad": ("SQuAD v1.1", [("f1", "an F1 score of"), ("exact_match", "an exact match of")]),
-    "squad_v2": ("SQuAD 2.0", [("f1", "an F1 score of"), ("exact", "an exact match of")]),
-    "sst2": ("SST-2", [("accuracy", "an accuracy of")]),
-    "nli": ("MNLI", [("accuracy", "an accuracy of")]),
-}
-
 
 def _evaluation_lines(run: Run, job: Job) -> list[str]:
     task = task_class(job.kind)
     dataset = run.results.datasets[job.task]
-    key = task.claim_dataset(job)
     lines = [f"### {job.task}", "", f"Data: `{dataset.source}`, {dataset.selection}."]
-    said = _SENTENCES.get(key or "")
+    said = task.card_claims(job, dataset)
     if said is not None:
         name, parts = said
         figures = [(text, job.metrics[metric]) for metric, text in parts if metric in job.metrics]

@@ -194,6 +194,12 @@ class Task(ABC, Generic[SpecT]):
         return None
 
     @classmethod
+    def card_claims(cls, job: Job, dataset: DatasetRecord) -> tuple[str, list[tuple[str, str]]] | None:
+        """How a generated model card states this job's headline figures: the dataset's name as card readers
+        know it, and (metric key, phrase) pairs such as ("f1", "an F1 score of"); None to state none."""
+        return None
+
+    @classmethod
     def caveats(cls, job: Job) -> list[str]:
         """Task-specific caveats about a job's figures, for the report."""
         return []

@@ -269,6 +269,10 @@ class ClassificationTask(Task[ClassificationSpec]):
     def claim_dataset(cls, job: Job) -> str:
         return "sst2"
 
+    @classmethod
+    def card_claims(cls, job: Job, dataset: DatasetRecord) -> tuple[str, list[tuple[str, str]]]:
+        return cls.index_dataset(dataset)["name"], [("accuracy", "an accuracy of")]
+
 
 def classification_metric_defs(frame: pd.DataFrame, k: int, bins: int) -> dict[str, MetricDef]:
     """Accuracy, macro-F1 and ECE as statistics of per-example columns (gold, prediction, confidence)."""

@@ -243,6 +243,12 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
         return str(job.details["metric"])
 
     @classmethod
+    def card_claims(cls, job: Job, dataset: DatasetRecord) -> tuple[str, list[tuple[str, str]]]:
+        v2 = job.details["metric"] == "squad_v2"
+        exact = "exact" if v2 else "exact_match"
+        return ("SQuAD 2.0" if v2 else "SQuAD v1.1", [("f1", "an F1 score of"), (exact, "an exact match of")])
+
+    @classmethod
     def caveats(cls, job: Job) -> list[str]:
         missing = job.details.get("missing_predictions")
         return [f"{missing} questions had no prediction and score 0."] if missing else []

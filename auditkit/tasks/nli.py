@@ -13,7 +13,7 @@ gates, card audit and model-index pick it up through the task registry.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import pandas as pd
 
@@ -23,7 +23,7 @@ from ..metrics.info import MetricInfo
 from ..results.model import DatasetRecord, Job
 from ..schema import BootstrapSpec
 from . import TASKS
-from .base import Scores, index_metrics, split_label
+from .base import Scores
 from .classification import ClassificationParams, ClassificationSpec, ClassificationTask
 
 #: MNLI's label order (glue/mnli on the Hub).
@@ -79,15 +79,6 @@ class NLITask(ClassificationTask):
             "name": "MNLI" if mnli else "NLI",
             "type": "glue" if mnli else "nli",
             "config": "mnli" if mnli else "default",
-        }
-
-    @classmethod
-    def model_index_entry(cls, job: Job, dataset: DatasetRecord) -> Any:
-        names = {"accuracy": ("accuracy", "Accuracy"), "macro_f1": ("f1", "Macro F1")}
-        return {
-            "task": dict(cls.index_task),
-            "dataset": {**cls.index_dataset(dataset), "split": split_label(dataset)},
-            "metrics": index_metrics(job, names),
         }
 
     @classmethod
