@@ -317,10 +317,10 @@ def run_suite(
 
 def _display_model_source(source: str) -> str:
     """A model's source as results record it: local paths (also a build recipe's config file) relative."""
-    prefix, _, rest = source.rpartition("build:")
-    if Path(rest).is_absolute():
-        return f"{prefix}build:{_relative(Path(rest))}" if source.startswith("build:") else _relative(Path(rest))
-    return source
+    recipe = source.removeprefix("build:")
+    if not Path(recipe).is_absolute():
+        return source
+    return source[: len(source) - len(recipe)] + _relative(Path(recipe))
 
 
 def _display_source(source: str) -> str:
