@@ -25,6 +25,8 @@ _EXPORTS = {
     "report": "auditkit.report",
     "compare": "auditkit.report",
     "model_card": "auditkit.report.card",
+    "gate": "auditkit.gates",
+    "plan": "auditkit.plan",
     "load_run": "auditkit.results",
     "AuditkitError": "auditkit.errors",
     "SuiteError": "auditkit.errors",

@@ -1,7 +1,9 @@
 """The ``auditkit`` command. Subcommands are thin: each parses options and calls the public API.
 
-Exit codes: 0 success; 2 a usage or input error (bad suite, dataset, model, results), printed as one
-message naming the file, the place and the fix -- never a traceback; 130 interrupted.
+Exit codes: 0 success (every gate GO); 1 a gate said NO_GO; 2 a usage or input error (bad suite,
+dataset, model, results), printed as one message naming the file, the place and the fix -- never a
+traceback; 3 the release decision is INCONCLUSIVE (``decision.on_inconclusive`` maps it to 1 or 0);
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ from .errors import AuditkitError
 if TYPE_CHECKING:
     from .gates import GateReport
 
+EXIT_CODES_HELP = (
+    "Exit codes: 0 GO (or success); 1 NO_GO (a gate failed); 2 input error; 3 INCONCLUSIVE"
+    " (decision.on_inconclusive: fail -> 1, pass -> 0); 130 interrupted."
+)
 app = typer.Typer(
     name="auditkit",
-    help="Evaluate and audit transformer models with declarative suites.",
+    help="Evaluate and audit transformer models with declarative suites.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -94,7 +100,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Evaluate and audit transformer models with declarative suites."""
@@ -136,10 +142,18 @@ def run(
         int | None,
         typer.Option("--workers", min=1, help="Ray: model copies per model (default: one per cluster CPU)."),
     ] = None,
+    until_decided: Annotated[
+        bool,
+        typer.Option(
+            "--until-decided",
+            help="Go through the examples in a seeded random order and stop each job once all its gates are"
+            " decided (anytime-valid confidence sequences).",
+        ),
+    ] = False,
 ) -> None:
     """Run every (model x task) job of a suite, audit its cards, apply its gates, and publish the run with its report.
 
-    Exit code 1 when any gate fails.
+    Exit codes: 0 GO; 1 NO_GO; 2 input error; 3 INCONCLUSIVE (see decision.on_inconclusive).
     """
     from .runner import run_suite
 
@@ -162,23 +176,38 @@ def run(
         report_formats=formats,
         template_dir=template_dir,
         junit=junit,
+        until_decided=until_decided,
     )
     if formats and not quiet:
         err.print(escape(f"report: {outcome.run_dir / 'report'}"), highlight=False, soft_wrap=True)
     typer.echo(str(outcome.run_dir))
     if outcome.gates is not None:
         _print_gates(outcome.gates, quiet)
-        if not outcome.passed:
-            raise typer.Exit(1)
+        if outcome.gates.exit_code:
+            raise typer.Exit(outcome.gates.exit_code)
+
+
+_MARKS = {
+    "GO": "[green]GO[/green]",
+    "NO_GO": "[bold red]NO_GO[/bold red]",
+    "INCONCLUSIVE": "[yellow]INCONCLUSIVE[/yellow]",
+}
 
 
 def _print_gates(verdict: GateReport, quiet: bool) -> None:
     for r in verdict.results:
         if quiet and r.passed:
             continue
-        mark = "[green]pass[/green]" if r.passed else "[bold red]FAIL[/bold red]"
-        err.print(f"{mark} {escape(f'{r.gate} [{r.model}]: {r.message}')}", highlight=False, soft_wrap=True)
-    err.print(f"gates: {len(verdict.results) - len(verdict.failures)} passed, {len(verdict.failures)} failed")
+        err.print(
+            f"{_MARKS[r.verdict]} {escape(f'{r.gate} [{r.model}]: {r.message}')}", highlight=False, soft_wrap=True
+        )
+    c = verdict.counts()
+    correction = {"holm": "Holm", "bh": "Benjamini-Hochberg"}.get(verdict.correction, "no")
+    err.print(
+        f"decision: {_MARKS[verdict.verdict]} ({c['GO']} GO, {c['NO_GO']} NO_GO, {c['INCONCLUSIVE']} INCONCLUSIVE;"
+        f" alpha {verdict.alpha:g}, {correction} correction)",
+        highlight=False,
+    )
 
 
 def _print_audit(audit: dict[str, Any], quiet: bool) -> None:
@@ -242,6 +271,48 @@ def audit_card_cmd(
     _print_audit(audit, quiet)
 
 
+@app.command("plan")
+@guarded
+def plan_cmd(
+    suite: Annotated[Path, typer.Argument(help="Suite YAML file (its data is loaded; no model runs).")],
+    pilot: Annotated[
+        Path | None, typer.Option("--pilot", help="A finished run of the same tasks to take variances from.")
+    ] = None,
+    sd: Annotated[
+        float | None, typer.Option("--sd", help="Per-example standard deviation to assume (metric units).")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Estimate, before any model runs, how many examples each gate needs to be decided at its margin.
+
+    Exit codes: 0 every planned gate is decidable at the configured n (or could not be planned); 1 some gate
+    is not; 2 input error.
+    """
+    from .plan import plan
+
+    plans = plan(suite, pilot=pilot, sd=sd, baseline=baseline)
+    if as_json:
+        _emit_json([p.to_dict() for p in plans], None)
+    else:
+        table = Table("Gate", "Model", "n configured", "SD (source)", "n needed", "MDE at n", "Advice")
+        for p in plans:
+            table.add_row(
+                escape(p.gate),
+                escape(p.model),
+                str(p.configured_n),
+                "–" if p.sd is None else f"{p.sd:.3g} ({escape(p.sd_source)})",
+                "–" if p.n_needed is None else str(p.n_needed),
+                "–" if p.mde_at_n is None else f"{p.mde_at_n:.3g}",
+                escape(p.advice),
+            )
+        Console().print(table)
+    if any(p.decidable is False for p in plans):
+        raise typer.Exit(1)
+
+
 @app.command("gate")
 @guarded
 def gate_cmd(
@@ -268,24 +339,30 @@ def gate_cmd(
 ) -> None:
     """Re-apply release gates to a finished run (no model runs; the run is not modified).
 
-    Exit 0: all hold; 1: a gate failed; 2: input error.
+    Exit codes: 0 GO; 1 NO_GO; 2 input error; 3 INCONCLUSIVE (see decision.on_inconclusive).
     """
     from .gates import gate
 
-    gates = None
+    gates, decision = None, None
     if suite is not None:
         from .suite import load_suite
 
         loaded = load_suite(suite).suite
-        gates, baseline = loaded.gates, baseline or loaded.baseline
+        gates, baseline, decision = loaded.gates, baseline or loaded.baseline, loaded.decision
     verdict = gate(
-        results_dir, baseline=baseline, gates=gates, junit=junit, out_dir=out, card_audits=_read_audits(audit)
+        results_dir,
+        baseline=baseline,
+        gates=gates,
+        junit=junit,
+        out_dir=out,
+        card_audits=_read_audits(audit),
+        decision=decision,
     )
     if not verdict.results:
         err.print("no gates defined (add 'gates:' to the suite, or pass --suite)")
     _print_gates(verdict, quiet)
-    if not verdict.passed:
-        raise typer.Exit(1)
+    if verdict.exit_code:
+        raise typer.Exit(verdict.exit_code)
 
 
 def _read_audits(paths: list[Path] | None) -> list[dict[str, Any]] | None:

@@ -28,4 +28,8 @@ def single_request_latency(task: Task[Any], model: Model, dataset: Dataset, coun
         started = time.perf_counter()
         task.predict(model, dataset.subset(i, i + 1))
         seconds.append(time.perf_counter() - started)
-    return {"single_request_examples": count, **latency_percentiles(np.asarray(seconds) * 1000, "single_request_ms")}
+    return {
+        "single_request_examples": count,
+        **latency_percentiles(np.asarray(seconds) * 1000, "single_request_ms"),
+        "single_request_seconds": [round(x, 6) for x in seconds],
+    }

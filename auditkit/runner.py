@@ -9,6 +9,7 @@ loaded once per (model, head) and reused across that model's tasks.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import sys
 import time
@@ -33,14 +34,16 @@ from .cache import RUNNERS, Executor, predict_cached
 from .data import Dataset, load_dataset
 from .environment import environment
 from .errors import AuditkitError, ModelError, ReportError, SuiteError
+from .expressions import parse_gate
 from .latency import single_request_latency
 from .models import Model, check_model, open_model
 from .redact import redact_suite_spec
-from .results import Job, Results, Run, RunWriter
+from .results import Job, MetricEstimate, Results, Run, RunWriter, SequentialRecord
 from .results.model import DatasetRecord, ModelRecord, RunnerRecord, SuiteRecord
 from .suite import LoadedSuite, load_suite
 from .tasks import make_task
 from .tasks.base import Predictions, Scores, Task
+from .until_decided import anytime_metrics, in_order, job_gates, not_sequential, run_until_decided
 from .version import __version__
 
 
@@ -152,7 +155,6 @@ def preflight(loaded: LoadedSuite, *, baseline: str | Path | None, template_dir:
     if template_dir is not None and not Path(template_dir).is_dir():
         problems.append(f"template folder not found: {template_dir}")
     base = baseline or suite.baseline
-    from .expressions import parse_gate
     from .results import load_run
 
     for gate in suite.gates:
@@ -180,6 +182,57 @@ def preflight(loaded: LoadedSuite, *, baseline: str | Path | None, template_dir:
         )
 
 
+def _undecidable_gates(loaded: LoadedSuite, datasets: dict[str, Dataset], baseline: str | Path | None) -> list[str]:
+    """Gates the configured examples cannot decide, judged from the baseline run before any model runs."""
+    from .plan import plan_suite
+
+    if not any(parse_gate(g.check).uses_baseline for g in loaded.suite.gates):
+        return []
+    out = []
+    for p in plan_suite(loaded, baseline=baseline, datasets=datasets):
+        if p.decidable is False or (p.n_needed is None and p.sd is not None):
+            out.append(f"gate {p.gate!r} [{p.model}]: {p.advice} (sd: {p.sd_source}); `auditkit plan` says more")
+    return out
+
+
+def check_baselines(loaded: LoadedSuite, datasets: dict[str, Dataset], baseline: str | Path | None) -> None:
+    """Every baseline gate's baseline run has the job it needs, on the same examples: said before any model loads."""
+    from .gates.evaluate import baseline_job
+    from .results import load_run
+
+    suite = loaded.suite
+    problems: list[str] = []
+    for gate in suite.gates:
+        expr = parse_gate(gate.check)
+        base = gate.baseline or baseline or suite.baseline
+        if not expr.uses_baseline or gate.against is not None or base is None or expr.task not in datasets:
+            continue
+        run = load_run(base)
+        models = [
+            m.name for m, t in suite.jobs() if t.name == expr.task and (gate.models is None or m.name in gate.models)
+        ]
+        for model in models:
+            try:
+                job = baseline_job(run, model, expr.task, expr)
+            except AuditkitError as exc:
+                problems.append(str(exc))
+                break
+            if job.dataset_fingerprint != datasets[expr.task].fingerprint:
+                problems.append(
+                    f"gate {gate.label!r}: the baseline run {run.results.run_id} evaluated {expr.task} on other"
+                    f" examples (data fingerprint {job.dataset_fingerprint[:12]}, this suite's"
+                    f" {datasets[expr.task].fingerprint[:12]})"
+                )
+                break
+    if problems:
+        raise SuiteError(
+            "the baseline cannot be compared with this suite:\n    " + "\n    ".join(problems),
+            source=str(loaded.path),
+            hint="point baseline: (or --baseline) at a run of the same tasks on the same dataset selection;"
+            " nothing was computed or written",
+        )
+
+
 def run_suite(
     path: str | Path,
     *,
@@ -194,6 +247,7 @@ def run_suite(
     report_formats: Sequence[str] = ("html", "md"),
     template_dir: str | Path | None = None,
     junit: str | Path | None = None,
+    until_decided: bool = False,
 ) -> RunOutcome:
     """Run every job of the suite at ``path``, audit its cards, apply its gates, render its report, and publish.
 
@@ -206,6 +260,9 @@ def run_suite(
     chunk: a repeated run recomputes nothing and an interrupted one resumes where it stopped.
     ``runner="ray"`` computes the chunks on a Ray cluster (``address``; default: a new local one) with
     ``workers`` model copies (default: one per CPU of the cluster); everything else stays here.
+
+    ``until_decided`` sees each gated job's examples in a seeded random order and stops it as soon as
+    all its gates are decided (:mod:`auditkit.until_decided`); the job records ``sequential``.
     """
     from .audit import audit_card
     from .gates import evaluate_gates, write_outputs
@@ -220,8 +277,12 @@ def run_suite(
         raise ReportError(f"unknown report format(s) {unknown}", hint=f"use {', '.join(FORMATS.names())}")
     preflight(loaded, baseline=baseline, template_dir=template_dir)
     datasets = load_datasets(loaded)
+    check_baselines(loaded, datasets, baseline)
+    undecidable = _undecidable_gates(loaded, datasets, baseline)
     # Warnings are said even with --quiet: they are what the suite did not expect.
     warn = Console(stderr=True, log_path=False)
+    for line in undecidable:
+        warn.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
     for name, dataset in datasets.items():
         for warning in dataset.warnings:
             warn.print(f"[yellow]warning:[/yellow] {escape(f'task {name}: {warning}')}", highlight=False)
@@ -247,7 +308,9 @@ def run_suite(
         raise SuiteError(f"address and workers apply to a cluster runner, not {runner!r}", hint="use --runner ray")
     executor = factory(address, workers) if factory is not None else None
     try:
-        jobs, models_info = _run_jobs(loaded, datasets, writer, console, quiet, use_cache, executor)
+        jobs, models_info = _run_jobs(
+            loaded, datasets, writer, console, quiet, use_cache, executor, baseline, until_decided
+        )
         for name, record in models_info.items():
             record.warnings = model_warnings.get(name, [])
         results = Results(
@@ -354,6 +417,8 @@ def _run_jobs(
     quiet: bool,
     use_cache: bool,
     executor: Executor | None,
+    baseline: str | Path | None = None,
+    until_decided: bool = False,
 ) -> tuple[list[Job], dict[str, ModelRecord]]:
     """Every job, model by model (each model loaded once, for all its tasks), results in suite order."""
     suite = loaded.suite
@@ -387,7 +452,28 @@ def _run_jobs(
                 # Local QA counts windows; endpoints and cluster chunks count examples.
                 unit = "windows" if head == "question-answering" and model.cacheable and shards is None else "examples"
                 sink = _RichSink(progress, f"{model.name} · {task.name} ({unit})")
-                predictions = predict_cached(task, model, dataset, sink, use_cache=use_cache, shards=shards)
+                sequential: SequentialRecord | None = None
+                gates_here, blocked = (
+                    job_gates(suite, model.name, task.name, str(baseline or suite.baseline or "") or None)
+                    if until_decided and task.sequential
+                    else ([], None)
+                )
+                if gates_here:
+                    predictions, dataset, sequential = run_until_decided(
+                        task,
+                        model,
+                        dataset,
+                        gates_here,
+                        suite=suite,
+                        make_job=functools.partial(_provisional_job, task, model),
+                        progress=sink,
+                        use_cache=use_cache,
+                    )
+                    console.log(escape(f"{model.name} · {task.name}: {sequential.reason}"))
+                else:
+                    predictions = predict_cached(task, model, dataset, sink, use_cache=use_cache, shards=shards)
+                    if blocked is not None:
+                        sequential = not_sequential(dataset, blocked, suite)
                 if model_spec.single_request_latency and task.single_requests:
                     predictions.timing.update(
                         single_request_latency(task, model, dataset, model_spec.single_request_latency)
@@ -396,25 +482,17 @@ def _run_jobs(
                 source = _display_model_source(model.source)
                 models_info[model.name] = ModelRecord(source=source, fingerprint=model.fingerprint, info=model.info)
                 scores, failures = _score(task, model, dataset, predictions, loaded, console)
-                relative = writer.write_predictions(model.name, task.name, scores.per_example)
-                n_scored = len(scores.per_example)
-                jobs_out[index] = Job.model_validate(
-                    {
-                        "model": model.name,
-                        "task": task.name,
-                        "kind": task.kind,
-                        "dataset_fingerprint": dataset.fingerprint,
-                        "model_fingerprint": model.fingerprint["model_sha256"],
-                        "params_fingerprint": task.params_fingerprint(),
-                        "params": task_spec.params.model_dump(mode="json"),
-                        "metrics": {name: {**est.to_dict(), "n": n_scored} for name, est in scores.metrics.items()},
-                        "details": scores.details,
-                        "timing": predictions.timing,
-                        "notes": predictions.notes,
-                        "predictions": relative,
-                        "failures": failures,
+                per_example = in_order(scores.per_example, dataset) if gates_here else scores.per_example
+                relative = writer.write_predictions(model.name, task.name, per_example)
+                job = _job(task, model, datasets[task.name], scores, relative, failures, predictions)
+                if sequential is not None:
+                    job.sequential = sequential
+                if sequential is not None and sequential.stopped != "not sequential":
+                    job.metrics = {
+                        name: MetricEstimate.model_validate(record)
+                        for name, record in anytime_metrics(task, job, per_example, suite.bootstrap.confidence).items()
                     }
-                )
+                jobs_out[index] = job
                 summary = ", ".join(f"{name} {est.value:.2f}" for name, est in list(scores.metrics.items())[:3])
                 origin = (
                     " (cached)"
@@ -431,3 +509,38 @@ def _run_jobs(
         for loaded_model in cache.values():
             loaded_model.close()
     return [jobs_out[i] for i in range(len(order))], models_info
+
+
+def _provisional_job(task: Task[Any], model: Model, scores: Scores, scored: Dataset) -> Job:
+    """The job record the task's metric definitions read while ``--until-decided`` is still looking."""
+    return _job(task, model, scored, scores, "", None, None)
+
+
+def _job(
+    task: Task[Any],
+    model: Model,
+    dataset: Dataset,
+    scores: Scores,
+    predictions_file: str,
+    failures: dict[str, Any] | None,
+    predictions: Predictions | None,
+) -> Job:
+    """A job's typed record; ``dataset`` is the selection the suite asked for (its fingerprint pairs runs)."""
+    n_scored = len(scores.per_example)
+    return Job.model_validate(
+        {
+            "model": model.name,
+            "task": task.name,
+            "kind": task.kind,
+            "dataset_fingerprint": dataset.fingerprint,
+            "model_fingerprint": model.fingerprint["model_sha256"],
+            "params_fingerprint": task.params_fingerprint(),
+            "params": task.spec.params.model_dump(mode="json"),
+            "metrics": {name: {**est.to_dict(), "n": n_scored} for name, est in scores.metrics.items()},
+            "details": scores.details,
+            "timing": predictions.timing if predictions is not None else {},
+            "notes": predictions.notes if predictions is not None else [],
+            "predictions": predictions_file,
+            "failures": failures,
+        }
+    )

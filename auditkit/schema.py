@@ -374,6 +374,26 @@ class DatasetSpec(StrictModel):
         return self
 
 
+class DecisionSpec(StrictModel):
+    """How gates turn intervals into GO / NO_GO / INCONCLUSIVE (see the README's "How auditkit decides")."""
+
+    alpha: float = Field(
+        default=0.05,
+        gt=0.0,
+        lt=0.5,
+        description="the chance of any wrong verdict the run allows (one-sided per gate, before correction)",
+    )
+    multiple_comparisons: Literal["holm", "bh", "none"] = Field(
+        default="holm",
+        description="holm: family-wise error (Holm 1979); bh: false discovery rate (Benjamini-Hochberg 1995)",
+    )
+    on_inconclusive: Literal["fail", "pass", "inconclusive"] = Field(
+        default="inconclusive", description="exit code of an INCONCLUSIVE run: fail -> 1, pass -> 0, inconclusive -> 3"
+    )
+    power: float = Field(default=0.8, gt=0.0, lt=1.0, description="power for minimum detectable effects and plans")
+    look_every: int = Field(default=64, ge=4, description="--until-decided: examples between two looks")
+
+
 class BootstrapSpec(StrictModel):
     resamples: int = Field(default=1000, ge=1, description="bootstrap resamples per interval (at least 1)")
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
@@ -407,19 +427,23 @@ class GateSpec(StrictModel):
     models: list[str] | None = Field(
         default=None, description="models the gate applies to (default: every model that ran the task)"
     )
-    significance: float | None = Field(
-        default=None,
-        gt=0.0,
-        lt=1.0,
-        description="regression gates: fail only when the paired bootstrap shows the drop at this confidence",
-    )
     baseline: Path | None = Field(
         default=None, description="baseline run directory for this gate (default: the suite's)"
+    )
+    against: str | None = Field(
+        default=None,
+        description="compare with this model's job in the same run instead of a baseline run"
+        " (served vs released: 'baseline' in the check, and '<task>.agreement', mean that model)",
     )
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "significance" in value:
+            raise ValueError(
+                "'significance' was removed: every baseline gate is now decided on the paired interval of its"
+                " difference; set the level for all gates with 'decision: {alpha: 0.05}'"
+            )
         return {"check": value} if isinstance(value, str) else value
 
     @field_validator("check")
@@ -431,9 +455,12 @@ class GateSpec(StrictModel):
     _baseline_path = field_validator("baseline", mode="before")(resolve_optional_path)
 
     @model_validator(mode="after")
-    def _significance_needs_baseline(self) -> GateSpec:
-        if self.significance is not None and not parse_gate(self.check).uses_baseline:
-            raise ValueError("'significance' applies to regression gates ('... baseline ...') only")
+    def _agreement_needs_against(self) -> GateSpec:
+        expr = parse_gate(self.check)
+        if expr.metric == "agreement" and self.against is None:
+            raise ValueError("'<task>.agreement' compares two models' answers: name the other with 'against: MODEL'")
+        if self.against is not None and self.baseline is not None:
+            raise ValueError("a gate compares with either 'against' (a model of this run) or 'baseline' (a run)")
         return self
 
     @property

@@ -24,7 +24,16 @@ from .endpoints.contracts import CONTRACTS
 from .errors import SuiteError
 from .expressions import parse_gate
 from .models.synthetic import shipped_configs
-from .schema import NAME_PATTERN, BootstrapSpec, GateSpec, ModelSpec, StrictModel, TaskSpecBase, resolve_optional_path
+from .schema import (
+    NAME_PATTERN,
+    BootstrapSpec,
+    DecisionSpec,
+    GateSpec,
+    ModelSpec,
+    StrictModel,
+    TaskSpecBase,
+    resolve_optional_path,
+)
 from .tasks import TASKS
 
 
@@ -39,6 +48,7 @@ class Suite(StrictModel):
     models: list[ModelSpec] = Field(min_length=1)
     tasks: list[TaskSpecBase] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
+    decision: DecisionSpec = DecisionSpec()
     baseline: Path | None = Field(
         default=None, description="baseline run directory for regression gates (`--baseline` overrides)"
     )
@@ -79,6 +89,14 @@ class Suite(StrictModel):
                     ("gates", i) if gate.model_fields_set == {"check"} else ("gates", i, "check")
                 )
                 problems.append((where, f"gate {gate.check!r} names task {expr.task!r}; the suite's tasks are {tasks}"))
+            if gate.against is not None and gate.against not in known:
+                problems.append(
+                    (
+                        ("gates", i, "against"),
+                        f"gate {gate.label!r} compares against unknown model {gate.against!r}; the suite defines"
+                        f" {known}",
+                    )
+                )
             for j, model in enumerate(gate.models or []):
                 if model not in known:
                     problems.append(

@@ -36,6 +36,8 @@ LAYERS: list[tuple[str, ...]] = [
         "auditkit.latency",
         "auditkit.scoring",
         "auditkit.runner",
+        "auditkit.until_decided",
+        "auditkit.plan",
         "auditkit.scale",
         "auditkit.endpoints.serve",
     ),

@@ -205,7 +205,7 @@ def test_audit_cli_report_and_gates(run: Path, tmp_path: Path) -> None:
     proc = cli("gate", str(run), "--suite", str(gates), "--audit", str(out), "--out", str(tmp_path / "gated"))
     assert (
         proc.returncode == 1
-        and "FAIL card.claims_failed <= 0 [qa]" in proc.stderr
-        and "pass card.inconsistencies <= 1 [qa]" in proc.stderr
+        and "NO_GO card.claims_failed <= 0 [qa]" in proc.stderr
+        and "GO card.inconsistencies <= 1 [qa]" in proc.stderr
     )
     assert cli("audit-card", str(tmp_path / "missing.md")).returncode == 2

@@ -1,4 +1,4 @@
-"""Release gates: parsing, each gate kind passing and failing, exit codes, JUnit XML, step summary, no re-runs."""
+"""Release gates: parsing, each gate kind's verdicts (GO / NO_GO / INCONCLUSIVE), exit codes, JUnit, step summary."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from auditkit.expressions import GateSyntaxError, parse_gate
 from auditkit.gates import gate
 from auditkit.results import MANIFEST_FILE, RESULTS_FILE, atomic_write_json, load_results
 from auditkit.results.store import build_manifest
+from auditkit.schema import GateSpec
 from auditkit.suite import load_suite
 from auditkit.tasks.classification import classification_metric_defs
 
@@ -107,8 +108,12 @@ def test_suite_validation_of_gates(tmp_path: Path) -> None:
         SuiteError, match=r"gates\[0\]: gate 'squad.f1 >= 3' names task 'squad'; the suite's tasks are \['sst2', 'v2'\]"
     ):
         load_suite(_suite_with(tmp_path, '"squad.f1 >= 3"'))
-    with pytest.raises(SuiteError, match="'significance' applies to regression gates"):
+    with pytest.raises(SuiteError, match=r"gates\[0\]: 'significance' was removed: every baseline gate is now decided"):
         load_suite(_suite_with(tmp_path, '{check: "sst2.accuracy >= 3", significance: 0.95}'))
+    with pytest.raises(SuiteError, match="name the other with 'against: MODEL'"):
+        load_suite(_suite_with(tmp_path, '"sst2.agreement >= 99"'))
+    with pytest.raises(SuiteError, match=r"gates\[0\].against: .* against unknown model 'nope'"):
+        load_suite(_suite_with(tmp_path, '{check: "sst2.agreement >= 99", against: nope}'))
     with pytest.raises(
         SuiteError, match=r"gates\[0\]\.models\[0\]: gate 'sst2.accuracy >= 3' names unknown model 'nope'"
     ):
@@ -122,7 +127,8 @@ def test_threshold_latency_and_official_gates(run: Path, tmp_path: Path) -> None
     best_f1 = next(j for j in results.jobs if j.task == "v2").details["official"]["best_f1"]
     suite = _suite_with(
         tmp_path,
-        f'"sst2.accuracy >= {accuracy - 1:.2f}"',
+        f'"sst2.accuracy >= {accuracy - 30:.2f}"',
+        f'"sst2.accuracy >= {accuracy + 30:.2f}"',
         f'"sst2.accuracy >= {accuracy + 1:.2f}"',
         '"sst2.latency.p95_ms <= 100000 ms"',
         '"sst2.latency.p95_ms <= 0.001 ms"',
@@ -130,35 +136,76 @@ def test_threshold_latency_and_official_gates(run: Path, tmp_path: Path) -> None
         '{check: "v2.HasAns_f1 <= 100", name: "sanity"}',
     )
     report = gate(run, gates=load_suite(suite).suite.gates)
-    assert [(r.kind, r.passed) for r in report.results] == [
-        ("threshold", True),
-        ("threshold", False),
-        ("latency", True),
-        ("latency", False),
-        ("threshold", True),
-        ("threshold", True),
+    assert [(r.kind, r.verdict, r.test) for r in report.results] == [
+        ("threshold", "GO", "Wilson score"),
+        ("threshold", "NO_GO", "Wilson score"),
+        ("threshold", "INCONCLUSIVE", "Wilson score"),  # 1 point above the estimate, with n = 120
+        ("latency", "GO", "bootstrap over requests"),
+        ("latency", "NO_GO", "bootstrap over requests"),
+        ("threshold", "GO", "exact value"),  # official figures have no sampling distribution here
+        ("threshold", "GO", "bootstrap percentile"),
     ]
-    assert report.results[1].message.startswith(f"accuracy = {accuracy:.4g} (95% CI [")
-    assert report.results[5].gate == "sanity"
+    inconclusive = report.results[2]
+    assert inconclusive.low is not None and inconclusive.high is not None
+    assert inconclusive.low < accuracy + 1 < inconclusive.high and inconclusive.n == 120
+    assert "straddles" in inconclusive.message and inconclusive.mde is not None and inconclusive.mde > 1
+    assert report.results[1].message.startswith(f"accuracy = {accuracy:.4g}")
+    assert report.verdict == "NO_GO" and report.exit_code == 1
+    assert report.results[6].gate == "sanity"
+    # Holm: the levels the family's tests were judged at are alpha/m ... alpha, never above alpha.
+    levels = sorted(r.alpha for r in report.results if r.alpha is not None)
+    assert levels[0] == pytest.approx(0.05 / 6) and levels[-1] <= 0.05
 
 
 @requires_data
-def test_regression_gates_with_and_without_significance(run: Path, tmp_path: Path) -> None:
+def test_non_inferiority_decided_on_the_paired_interval(run: Path, tmp_path: Path) -> None:
     big = _baseline(run, tmp_path / "big", flip_to_correct=30)  # baseline 25 points better: a real drop
     small = _baseline(run, tmp_path / "small", flip_to_correct=2)  # baseline 1.7 points better: within noise
-    suite = _suite_with(
-        tmp_path, '"sst2.accuracy >= baseline - 0.5"', '{check: "sst2.accuracy >= baseline - 0.5", significance: 0.95}'
+    suite = _suite_with(tmp_path, '"sst2.accuracy >= baseline - 0.5"', '"sst2.accuracy <= baseline + 50"')
+    drop, sanity = gate(run, gates=load_suite(suite).suite.gates, baseline=big).results
+    assert (drop.kind, drop.verdict, drop.test, drop.quantity) == (
+        "non-inferiority",
+        "NO_GO",
+        "paired bootstrap",
+        "difference",
     )
-    plain_big, significant_big = gate(run, gates=load_suite(suite).suite.gates, baseline=big).results
-    assert (plain_big.kind, plain_big.passed) == ("regression", False)
-    assert (significant_big.kind, significant_big.passed) == ("significant regression", False)
-    assert significant_big.delta_high < -0.5 and "a significant regression" in significant_big.message
-    plain_small, significant_small = gate(run, gates=load_suite(suite).suite.gates, baseline=small).results
-    assert plain_small.passed is False and plain_small.bound == pytest.approx(plain_small.baseline_value - 0.5)
-    assert significant_small.passed is True and "not significant, passes" in significant_small.message
-    assert significant_small.delta_low < -0.5 < significant_small.delta_high
+    assert drop.high is not None and drop.high < -0.5 and drop.difference == pytest.approx(-25.0, abs=0.01)
+    assert sanity.verdict == "GO"
+    noise, _ = gate(run, gates=load_suite(suite).suite.gates, baseline=small).results
+    # The point estimate (-1.7) misses the margin, but the paired interval straddles it: not a decision.
+    assert noise.verdict == "INCONCLUSIVE" and noise.difference is not None and noise.difference < -0.5
+    assert noise.low is not None and noise.high is not None and noise.low < -0.5 < noise.high
     with pytest.raises(GateError, match="compares with a baseline, but none was given"):
         gate(run, gates=load_suite(suite).suite.gates)
+
+
+@requires_data
+def test_served_vs_released_agreement_gate(run: Path, tmp_path: Path) -> None:
+    """Two models of one run compared example by example: identical answers and the paired metric change."""
+    twin = tmp_path / "twin"
+    shutil.copytree(run, twin)
+    results = json.loads((twin / RESULTS_FILE).read_text())
+    job = next(j for j in results["jobs"] if j["task"] == "sst2")
+    copy = {**job, "model": "served", "predictions": "predictions/served/sst2.parquet"}
+    results["jobs"].append(copy)
+    results["models"]["served"] = results["models"]["cls"]
+    (twin / "predictions" / "served").mkdir()
+    frame = pd.read_parquet(twin / "predictions" / "cls" / "sst2.parquet")
+    frame.loc[:5, "predicted_index"] = 1 - frame.loc[:5, "predicted_index"]  # 6 of 120 answers differ
+    frame["prediction"] = frame["predicted_index"].map({0: "negative", 1: "positive"})
+    frame["correct"] = frame["predicted_index"] == frame["gold_index"]
+    frame.to_parquet(twin / "predictions" / "served" / "sst2.parquet")
+    (twin / RESULTS_FILE).write_text(json.dumps(results))
+    atomic_write_json(twin / MANIFEST_FILE, build_manifest(twin))
+    gates = [
+        GateSpec(check="sst2.agreement >= 99", models=["served"], against="cls"),
+        GateSpec(check="sst2.agreement >= 50", models=["served"], against="cls"),
+        GateSpec(check="sst2.accuracy >= baseline - 60", models=["served"], against="cls"),
+    ]
+    strict, loose, delta = gate(twin, gates=gates).results
+    assert strict.kind == "agreement" and strict.measured == pytest.approx(95.0) and strict.verdict == "NO_GO"
+    assert loose.verdict == "GO" and loose.test == "Wilson score" and loose.n == 120
+    assert delta.verdict == "GO" and delta.test == "paired bootstrap" and delta.model == "served"
 
 
 @requires_data
@@ -180,21 +227,39 @@ def test_cli_exit_codes_junit_and_step_summary(run: Path, tmp_path: Path) -> Non
     proc = cli(
         "gate", str(run), "--suite", str(failing), "--junit", str(junit), env={"GITHUB_STEP_SUMMARY": str(summary)}
     )
-    assert proc.returncode == 1 and "FAIL sst2.accuracy >= 101 [cls]" in proc.stderr
+    assert proc.returncode == 1 and "NO_GO sst2.accuracy >= 101 [cls]" in proc.stderr
+    assert "decision: NO_GO (1 GO, 1 NO_GO, 0 INCONCLUSIVE; alpha 0.05, Holm correction)" in proc.stderr
     text = summary.read_text()
-    assert "### auditkit release gates: FAILED (1 of 2)" in text and "| ❌ | sst2.accuracy &gt;= 101 | cls |" in text
+    assert "### auditkit release decision: ❌ NO_GO" in text and "| ❌ NO_GO | sst2.accuracy &gt;= 101 | cls |" in text
     root = ET.parse(junit).getroot()
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
-    assert len(suites) == 1 and {"name", "tests", "failures", "errors"} <= set(suites[0].attrib)
+    assert len(suites) == 1 and {"name", "tests", "failures", "errors", "skipped"} <= set(suites[0].attrib)
     cases = suites[0].findall("testcase")
     assert suites[0].get("tests") == str(len(cases)) == "2" and suites[0].get("failures") == "1"
     assert all({"name", "classname"} <= set(c.attrib) for c in cases)
     failure = cases[0].find("failure")
-    assert failure is not None and "accuracy = " in failure.get("message") and ">= 101: fails" in failure.get("message")
+    assert failure is not None and "accuracy = " in failure.get("message") and ": NO_GO" in failure.get("message")
     assert cases[1].find("failure") is None
     verdict = json.loads((run.parent / f"{run.name}.gate" / "gates.json").read_text())
-    assert verdict["passed"] is False and verdict["failed"] == 1 and verdict["results"][0]["bound"] == 101.0
+    assert verdict["verdict"] == "NO_GO" and verdict["exit_code"] == 1 and verdict["failed"] == 1
+    assert verdict["results"][0]["bound"] == 101.0 and verdict["results"][0]["verdict"] == "NO_GO"
+    first = verdict["results"][0]
+    assert first["test"] == "Wilson score" and first["n"] == 120 and first["low"] < first["high"]
+    # INCONCLUSIVE: exit 3 by default, a skipped JUnit test with the reason; on_inconclusive maps it.
+    accuracy = load_results(run).jobs[0].metrics["accuracy"].value
+    unsure = f'"sst2.accuracy >= {accuracy + 1:.2f}"'
+    for policy, code in (
+        ("", 3),
+        ("decision: {on_inconclusive: fail}\n", 1),
+        ("decision: {on_inconclusive: pass}\n", 0),
+    ):
+        path = write_suite(tmp_path / f"unsure{code}.yaml", policy + SUITE.replace("GATES", f"  - {unsure}\n"))
+        proc = cli("gate", str(run), "--suite", str(path), "--junit", str(junit))
+        assert proc.returncode == code, proc.stderr
+        assert "INCONCLUSIVE sst2.accuracy" in proc.stderr and "straddles" in proc.stderr
+        skipped = ET.parse(junit).getroot().find("testsuite/testcase/skipped")
+        assert skipped is not None and skipped.get("message", "").startswith("INCONCLUSIVE: accuracy = ")
     bad = write_suite(tmp_path / "bad.yaml", SUITE.replace("GATES", '  - "sst2.nope >= 1"\n'))
     proc = cli("gate", str(run), "--suite", str(bad))
     assert proc.returncode == 2 and "error:" in proc.stderr and "Traceback" not in proc.stderr
@@ -219,7 +284,7 @@ def test_regating_never_runs_a_model(run: Path, tmp_path: Path, monkeypatch: pyt
 
 
 @requires_data
-def test_run_exits_1_when_a_gate_fails(tmp_path: Path) -> None:
+def test_run_exits_1_on_no_go(tmp_path: Path) -> None:
     suite = _suite_with(tmp_path, '"sst2.accuracy >= 101"')
     suite.write_text(
         suite.read_text()
@@ -230,5 +295,5 @@ def test_run_exits_1_when_a_gate_fails(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     run_dir = Path(proc.stdout.strip())
     gates = json.loads((run_dir / "gates.json").read_text())
-    assert (run_dir / "gates.junit.xml").is_file() and gates["passed"] is False
-    assert "## Release gates: FAILED (1 of 1)" in (run_dir / "report" / "report.md").read_text()
+    assert (run_dir / "gates.junit.xml").is_file() and gates["verdict"] == "NO_GO"
+    assert "NO_GO" in (run_dir / "report" / "report.md").read_text()

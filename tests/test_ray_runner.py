@@ -58,6 +58,11 @@ tasks:
             else (["id", "model_label", "correct"], "confidence")
         )
         pd.testing.assert_frame_equal(a[exact], b[exact])
+        # Latency percentiles merged over the workers' chunks are those of all the raw samples, not averages.
+        raw = 1000 * np.asarray(job_ray.timing.batch_seconds)
+        assert len(raw) == job_ray.timing.batches and len(raw) >= 3
+        for q in (50, 95, 99):
+            assert getattr(job_ray.timing, f"batch_latency_ms_p{q}") == pytest.approx(float(np.percentile(raw, q)))
         np.testing.assert_allclose(a[close].to_numpy(float), b[close].to_numpy(float), rtol=1e-5, atol=1e-6)
     assert json.loads((clustered.run_dir / "results.json").read_text())["runner"]["ray_version"] == ray.__version__
 

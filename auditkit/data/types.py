@@ -92,6 +92,10 @@ class Dataset:
         """Examples ``start:stop`` as a dataset of their own (its fingerprint is of that content)."""
         return self._with_examples(self.examples[start:stop])
 
+    def take(self, indices: list[int]) -> Dataset:
+        """The examples at ``indices``, in that order (a shuffled prefix, for ``--until-decided``)."""
+        return self._with_examples([self.examples[i] for i in indices])
+
     def without(self, ids: set[str]) -> Dataset:
         """The dataset minus the examples ``ids`` (e.g. those an endpoint failed to answer)."""
         return self._with_examples([e for e in self.examples if e.id not in ids])

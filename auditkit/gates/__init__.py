@@ -1,4 +1,4 @@
-"""Release gates: thresholds, regressions (optionally significance-aware) and latency budgets, from results alone.
+"""Release gates: GO / NO_GO / INCONCLUSIVE decisions on thresholds, baselines, agreement and latency, from results.
 
 Gate verdicts are written to their own files (``gates.json``, JUnit XML): a published run is never
 modified, so re-gating a run writes beside it, into ``<run_id>.gate/`` by default.
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..results import load_run
-from ..schema import GateSpec
+from ..schema import DecisionSpec, GateSpec
 from .evaluate import GateReport, GateResult, evaluate_gates
 from .outputs import GATES_FILE, JUNIT_FILE, junit_xml, markdown_summary, write_outputs
 
@@ -36,12 +36,13 @@ def gate(
     junit: str | Path | None = None,
     out_dir: str | Path | None = None,
     card_audits: list[dict[str, Any]] | None = None,
+    decision: DecisionSpec | None = None,
 ) -> GateReport:
     """Evaluate a run's gates (its own suite's, or ``gates``) and write gates.json and JUnit XML.
 
     ``baseline`` overrides the suite's baseline run for regression gates. Outputs go to ``out_dir``
     (default ``<run_id>.gate/`` beside the run); ``card.*`` gates read ``card_audits``, else the
-    audits the run recorded when it was published.
+    audits the run recorded when it was published. ``decision`` overrides the suite's ``decision:``.
     """
     run = load_run(results_dir)
     spec = run.results.suite.spec
@@ -51,7 +52,7 @@ def gate(
     if card_audits is None:
         stored = run.dir / "card_audits.json"
         card_audits = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else []
-    report = evaluate_gates(run, gates, baseline or default_baseline, card_audits)
+    report = evaluate_gates(run, gates, baseline or default_baseline, card_audits, decision)
     target = Path(out_dir) if out_dir else run.dir.parent / f"{run.dir.name}.gate"
     write_outputs(report, run.results, target, Path(junit) if junit else None)
     return report

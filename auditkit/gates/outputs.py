@@ -7,59 +7,78 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..results import Results, atomic_write_json, atomic_write_text
-from .evaluate import GateReport
+from .evaluate import GateReport, GateResult
 
 GATES_FILE = "gates.json"
 JUNIT_FILE = "gates.junit.xml"
 
 
 def junit_xml(report: GateReport, suite: str) -> str:
-    """One <testcase> per (gate, model); failures carry the measured value, the bound and the CI."""
-    failures = len(report.failures)
-    root = ET.Element(
-        "testsuites", name="auditkit gates", tests=str(len(report.results)), failures=str(failures), errors="0"
-    )
-    suite_el = ET.SubElement(
-        root,
-        "testsuite",
-        name=f"auditkit.gates.{suite}",
-        tests=str(len(report.results)),
-        failures=str(failures),
-        errors="0",
-        skipped="0",
-        time="0",
-    )
+    """One <testcase> per (gate, model): NO_GO is a failure, INCONCLUSIVE a skipped test carrying the reason."""
+    counts = report.counts()
+    totals = {
+        "tests": str(len(report.results)),
+        "failures": str(counts["NO_GO"]),
+        "errors": "0",
+        "skipped": str(counts["INCONCLUSIVE"]),
+    }
+    root = ET.Element("testsuites", {"name": "auditkit gates", **{k: v for k, v in totals.items() if k != "skipped"}})
+    suite_el = ET.SubElement(root, "testsuite", {"name": f"auditkit.gates.{suite}", **totals, "time": "0"})
+    props = ET.SubElement(suite_el, "properties")
+    for name, value in (
+        ("verdict", report.verdict),
+        ("alpha", f"{report.alpha:g}"),
+        ("multiple_comparisons", report.correction),
+        ("on_inconclusive", report.on_inconclusive),
+    ):
+        ET.SubElement(props, "property", name=name, value=value)
     for r in report.results:
         case = ET.SubElement(
             suite_el, "testcase", classname=f"auditkit.{suite}.{r.task}", name=f"{r.gate} [{r.model}]", time="0"
         )
-        if not r.passed:
+        if r.verdict == "NO_GO":
             failure = ET.SubElement(case, "failure", message=r.message, type=r.kind)
             failure.text = r.message
+        elif r.verdict == "INCONCLUSIVE":
+            ET.SubElement(case, "skipped", message=f"INCONCLUSIVE: {r.message}")
         out = ET.SubElement(case, "system-out")
         out.text = r.message
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+MARKS = {"GO": "✅ GO", "NO_GO": "❌ NO_GO", "INCONCLUSIVE": "⚠️ INCONCLUSIVE"}
+
+
+def _interval(r: GateResult) -> str:
+    if r.low is None or r.high is None or r.alpha is None:
+        return "–"
+    return f"[{r.low:.4g}, {r.high:.4g}] ({1 - 2 * r.alpha:.1%}, n={r.n})"
+
+
 def markdown_summary(report: GateReport, suite: str, run_id: str) -> str:
-    """A Markdown table of every gate, for ``$GITHUB_STEP_SUMMARY`` (and humans)."""
+    """A Markdown table of every gate, for ``$GITHUB_STEP_SUMMARY`` (and humans): the verdict first."""
     from ..report.render import md_escape
 
-    status = "passed" if report.passed else f"FAILED ({len(report.failures)} of {len(report.results)})"
+    c = report.counts()
+    correction = {"holm": "Holm (family-wise error)", "bh": "Benjamini-Hochberg (false discovery rate)"}.get(
+        report.correction, "none"
+    )
     lines = [
-        f"### auditkit release gates: {status}",
+        f"### auditkit release decision: {MARKS[report.verdict]}",
         "",
-        f"Suite `{suite}`, run `{run_id}`" + (f", baseline `{report.baseline}`" if report.baseline else ""),
+        f"Suite `{suite}`, run `{run_id}`"
+        + (f", baseline `{report.baseline}`" if report.baseline else "")
+        + f". {c['GO']} GO, {c['NO_GO']} NO_GO, {c['INCONCLUSIVE']} INCONCLUSIVE; alpha {report.alpha:g},"
+        f" correction: {correction}.",
         "",
-        "| | Gate | Model | Measured | Bound | Detail |",
-        "|---|---|---|--:|--:|---|",
+        "| Verdict | Gate | Model | Measured | Interval (level, n) | Test | Detail |",
+        "|---|---|---|--:|---|---|---|",
     ]
     for r in report.results:
-        mark = "✅" if r.passed else "❌"
         lines.append(
-            f"| {mark} | {md_escape(r.gate)} | {md_escape(r.model)} | {r.measured:.4g} | {r.bound:.4g} |"
-            f" {md_escape(r.message)} |"
+            f"| {MARKS[r.verdict]} | {md_escape(r.gate)} | {md_escape(r.model)} | {r.measured:.4g} |"
+            f" {_interval(r)} | {md_escape(r.test)} | {md_escape(r.message)} |"
         )
     return "\n".join(lines) + "\n"
 

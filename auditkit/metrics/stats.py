@@ -105,29 +105,39 @@ class MetricDef:
     """A metric as a statistic of per-example column sums, so it can be bootstrapped and compared pairwise.
 
     ``binary`` is the per-example 0/1 outcome for metrics that are a proportion of correct answers
-    (accuracy, exact match): comparisons of those also get McNemar's test.
+    (accuracy, exact match): comparisons of those also get McNemar's test, and gates Wilson's interval.
+    ``values`` is set for metrics that are ``scale`` x the mean of per-example values lying in ``bounds``
+    (NaN: not in the metric's subset): those can be decided sequentially, with anytime-valid intervals.
     """
 
     columns: np.ndarray
     statistic: SumsStatistic
     binary: np.ndarray | None = None
+    values: np.ndarray | None = None
+    bounds: tuple[float, float] = (0.0, 1.0)
+    scale: float = 100.0
 
     def estimate(self, *, resamples: int, confidence: float, seed: int, value: float | None = None) -> Estimate:
         return estimate(
             self.columns, self.statistic, resamples=resamples, confidence=confidence, seed=seed, value=value
         )
 
+    def resampled(self, resamples: int, seed: int) -> np.ndarray:
+        """The statistic on ``resamples`` bootstrap samples (for tests of a gate's bound)."""
+        return self.statistic(resampled_sums(self.columns, resamples, seed), self.columns.shape[0])
 
-def mean_def(values: np.ndarray, *, binary: bool = False) -> MetricDef:
-    """Mean of per-example values in percent (values in 0..1)."""
+
+def mean_def(values: np.ndarray, *, binary: bool = False, bounds: tuple[float, float] = (0.0, 1.0)) -> MetricDef:
+    """Mean of per-example values in percent (values in ``bounds``, 0..1 unless said)."""
     values = np.asarray(values, dtype=np.float64)
-    return MetricDef(values[:, None], percent_mean, values if binary else None)
+    return MetricDef(values[:, None], percent_mean, values if binary else None, values, bounds)
 
 
-def subset_mean_def(values: np.ndarray, mask: np.ndarray, *, binary: bool = False) -> MetricDef:
+def subset_mean_def(
+    values: np.ndarray, mask: np.ndarray, *, binary: bool = False, bounds: tuple[float, float] = (0.0, 1.0)
+) -> MetricDef:
     """Mean over the examples where ``mask`` holds, in percent; resampling keeps the subset's size random."""
     values = np.asarray(values, dtype=np.float64)
     mask = np.asarray(mask, dtype=np.float64)
-    return MetricDef(
-        np.column_stack([values * mask, mask]), percent_ratio, np.where(mask > 0, values, np.nan) if binary else None
-    )
+    inside = np.where(mask > 0, values, np.nan)
+    return MetricDef(np.column_stack([values * mask, mask]), percent_ratio, inside if binary else None, inside, bounds)

@@ -19,6 +19,7 @@ import yaml
 
 from .. import charts
 from ..metrics.compare import wins
+from ..metrics.latency import percentile_ci
 from ..pairing import paired_deltas
 from ..results import Job, Run
 from ..tasks import task_class
@@ -78,6 +79,18 @@ def _latency_chart(job: Job, values_ms: list[float], what: str, xlabel: str) -> 
     return chart("latency", title, body, job.model, job.task)
 
 
+#: Fewer timed samples than this get no p95 interval: a bootstrap of a tail from a handful of points says nothing.
+MIN_TAIL_SAMPLES = 20
+
+
+def _p95_ci(seconds: list[float] | None) -> str | None:
+    """The p95's 95% bootstrap interval over the raw samples, as text; None when there are too few."""
+    if not seconds or len(seconds) < MIN_TAIL_SAMPLES:
+        return None
+    low, high = percentile_ci(1000 * np.asarray(seconds), 95, 0.95, seed=0)
+    return f"[{low:.1f}, {high:.1f}]"
+
+
 def _latency(job: Job, model_info: dict[str, Any]) -> dict[str, Any]:
     t = job.timing
     pairs = zip(t.batch_seconds or [], t.batch_items or [], strict=True)
@@ -92,6 +105,7 @@ def _latency(job: Job, model_info: dict[str, Any]) -> dict[str, Any]:
         "examples_per_second": fmt(t.examples_per_second, 1),
         "p50": fmt(t.batch_latency_ms_p50, 1),
         "p95": fmt(t.batch_latency_ms_p95, 1),
+        "p95_ci": _p95_ci(t.batch_seconds),
         "p99": fmt(t.batch_latency_ms_p99, 1),
         "batches": t.batches,
         "batch_size": t.batch_size_used,
@@ -124,6 +138,7 @@ def _request_latency(job: Job) -> dict[str, Any]:
         "retries": t.retries,
         "p50": fmt(t.request_latency_ms_p50, 1),
         "p95": fmt(t.request_latency_ms_p95, 1),
+        "p95_ci": _p95_ci(t.request_seconds),
         "p99": fmt(t.request_latency_ms_p99, 1),
         "compute_p50": fmt(t.batch_latency_ms_p50, 1) if t.batch_latency_ms_p50 is not None else "not reported",
         "batch_size": t.batch_size_used,
@@ -290,6 +305,15 @@ def _caveats(run: Run) -> list[str]:
             f" cover the {f['total'] - f['excluded']} answered examples only."
         )
     for job in results.jobs:
+        seq = job.sequential
+        if seq is not None and seq.stopped != "not sequential":
+            notes.append(
+                f"{job.model} · {job.task}: run with --until-decided, it used {seq.n_used} of {seq.n_available}"
+                f" examples in a random order (seed {seq.order_seed}) and {seq.reason}; its intervals for mean"
+                " metrics are anytime-valid confidence sequences, valid despite the data-dependent stop."
+            )
+        elif seq is not None:
+            notes.append(f"{job.model} · {job.task}: --until-decided {seq.reason}.")
         for note in [*job.notes, *task_class(job.kind).caveats(job)]:
             notes.append(f"{job.model} · {job.task}: {note.rstrip('.')}.")
         widest = max(
@@ -319,6 +343,41 @@ def _audit_view(audit: dict[str, Any]) -> dict[str, Any]:
     lists = {"claims": claims, "inconsistencies": audit["inconsistencies"], "stale_code": audit["stale_code"]}
     hidden = sum(max(0, len(rows) - AUDIT_ROWS) for rows in lists.values())
     return {**audit, **{key: rows[:AUDIT_ROWS] for key, rows in lists.items()}, "hidden": hidden}
+
+
+def _decision_view(gates: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The release decision for the top of the report: the run's verdict, then one line per gate."""
+    if not gates or "verdict" not in gates:
+        return None
+    decision = gates.get("decision", {})
+    correction = {"holm": "Holm's correction (family-wise error)", "bh": "Benjamini-Hochberg (false discovery rate)"}
+    rows = []
+    for g in gates["results"]:
+        interval = None
+        if g.get("low") is not None and g.get("high") is not None and g.get("alpha") is not None:
+            what = "difference" if g.get("quantity") == "difference" else "value"
+            interval = (
+                f"{what} in [{g['low']:.4g}, {g['high']:.4g}] ({1 - 2 * g['alpha']:.1%}"
+                f"{' anytime-valid' if g.get('anytime_valid') else ''}, n={g['n']})"
+            )
+        rows.append(
+            {
+                "verdict": g["verdict"],
+                "gate": g["gate"],
+                "model": g["model"],
+                "measured": fmt(g["measured"], 2),
+                "interval": interval,
+                "test": g.get("test", ""),
+                "message": g["message"],
+            }
+        )
+    return {
+        "verdict": gates["verdict"],
+        "counts": gates["counts"],
+        "alpha": decision.get("alpha"),
+        "correction": correction.get(decision.get("multiple_comparisons", ""), "no correction"),
+        "rows": rows,
+    }
 
 
 def build_report(
@@ -422,6 +481,7 @@ def build_report(
         "comparisons": _comparisons_for(run, run, pairs, "", ""),
         "sections": sections,
         "gates": gates,
+        "decision": _decision_view(gates),
         "card_audits": [_audit_view(audit) for audit in card_audits or []],
         "caveats": _caveats(run),
         "model_index": {name: model_index(run, name) for name in results.models},

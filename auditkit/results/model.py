@@ -38,6 +38,9 @@ class MetricEstimate(Record):
     confidence: float
     resamples: int
     n: int | None = Field(default=None, description="examples the value is computed over")
+    interval: Literal["bootstrap percentile", "anytime-valid confidence sequence"] | None = Field(
+        default=None, description="how low/high were made (None: bootstrap percentile, the default)"
+    )
 
 
 class Failure(Record):
@@ -88,6 +91,7 @@ class Timing(Record):
     single_request_ms_p95: float | None = None
     single_request_ms_p99: float | None = None
     single_request_ms_mean: float | None = None
+    single_request_seconds: list[float] | None = None
     requests: int | None = None
     attempts: int | None = None
     retries: int | None = None
@@ -103,6 +107,19 @@ class Timing(Record):
         """A scalar timing figure by name (gates address them as ``latency.<key>``); None when absent."""
         value = getattr(self, key, None)
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+class SequentialRecord(Record):
+    """How a job run with ``--until-decided`` stopped: its predictions are stored in the order they were seen."""
+
+    n_used: int
+    n_available: int
+    look_every: int
+    order_seed: int
+    looks: list[int] = Field(description="examples seen at each look")
+    stopped: Literal["decided", "exhausted", "not sequential"]
+    reason: str
+    alpha: float = Field(description="the one-sided level each gate's test stopped at (alpha / gates, Bonferroni)")
 
 
 class Job(Record):
@@ -121,6 +138,7 @@ class Job(Record):
     notes: list[str] = Field(default_factory=list)
     predictions: str = Field(description="per-example table, relative to the run directory")
     failures: FailureRecord | None = None
+    sequential: SequentialRecord | None = None
 
 
 class ModelRecord(Record):

@@ -116,6 +116,12 @@ class Task(ABC, Generic[SpecT]):
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: Label names for data that names none (classification falls back to SST-2's).
     default_labels: ClassVar[list[str] | None] = None
+    #: The per-example column holding the model's answer: two models agree on an example when it is equal
+    #: (``<task>.agreement`` gates: served vs released). None: the task has no single answer per row.
+    answer_column: ClassVar[str | None] = None
+    #: Whether rows are independent examples that may be seen in a random order and stopped early
+    #: (``--until-decided``); bias probes are not, their variants only mean something together.
+    sequential: ClassVar[bool] = False
 
     def __init__(self, spec: SpecT) -> None:
         self.spec: SpecT = spec

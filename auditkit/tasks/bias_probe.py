@@ -379,14 +379,14 @@ class BiasProbeTask(Task[BiasProbeSpec]):
                 defs["raw_stereotype_consistent_rate"] = subset_mean_def(
                     inst["raw_consistent"].to_numpy(float), has_stereotype, binary=True
                 )
-                defs["stereotyped_bias"] = subset_mean_def(stereotyped, has_stereotype)
+                defs["stereotyped_bias"] = subset_mean_def(stereotyped, has_stereotype, bounds=(-1.0, 1.0))
             defs["bias_magnitude"] = mean_def(inst["bias_a"].abs().to_numpy())
-            defs["position_bias"] = mean_def(_first_share(frame) - 0.5)
+            defs["position_bias"] = mean_def(_first_share(frame) - 0.5, bounds=(-0.5, 0.5))
             defs["abstention_rate"] = mean_def(frame["chosen"].isin(["none", "neither"]).to_numpy(float), binary=True)
             return defs
         inst = counterfactual_instances(frame)
         return {
-            "counterfactual_gap": mean_def(inst["gap"].to_numpy()),
+            "counterfactual_gap": mean_def(inst["gap"].to_numpy(), bounds=(-1.0, 1.0)),
             "name_sensitivity": mean_def(inst["spread"].to_numpy()),
         }
 

@@ -104,6 +104,8 @@ def map_labels(
 class ClassificationTask(Task[ClassificationSpec]):
     kind = "classification"
     data_kind = "classification"
+    answer_column = "prediction"
+    sequential = True
     head = "sequence-classification"
     Spec = ClassificationSpec
     metrics = declare(

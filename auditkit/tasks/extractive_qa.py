@@ -83,6 +83,8 @@ class ExtractiveQASpec(TaskSpecBase):
 class ExtractiveQATask(Task[ExtractiveQASpec]):
     kind = "extractive_qa"
     data_kind = "qa"
+    answer_column = "prediction"
+    sequential = True
     head = "question-answering"
     Spec = ExtractiveQASpec
     metrics = declare(
