@@ -36,7 +36,7 @@ app = typer.Typer(
     name="auditkit",
     help="Evaluate and audit transformer models with declarative suites.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
@@ -452,6 +452,10 @@ def card(
     results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
     model: Annotated[str, typer.Option("--model", help="Which of the run's models the card is for.")],
     out: Annotated[Path | None, typer.Option("--out", help="Write the card here (default: stdout).")] = None,
+    eval_results: Annotated[
+        Path | None,
+        typer.Option("--eval-results", help="Also write the Hub's .eval_results/<task>.yaml files into this folder."),
+    ] = None,
 ) -> None:
     """Write a Hugging Face model card for a model from a run: model-index, uses, bias, results with intervals.
 
@@ -460,12 +464,21 @@ def card(
     from .report.card import model_card
     from .results import atomic_write_text, load_run
 
-    text = model_card(load_run(results_dir), model)
+    run = load_run(results_dir)
+    text = model_card(run, model)
     if out is None:
         typer.echo(text, nl=False)
     else:
         atomic_write_text(out, text)
         err.print(escape(f"card: {out}"), highlight=False)
+    if eval_results is not None:
+        from .report.hub import write_eval_results
+
+        files, skipped = write_eval_results(run, model, eval_results)
+        for path in files:
+            err.print(escape(f"eval results: {path}"), highlight=False)
+        for task, why in skipped.items():
+            err.print(escape(f"not exported: {task} ({why})"), highlight=False)
 
 
 @app.command()
@@ -657,9 +670,21 @@ def _env_int(name: str, default: int) -> int:
     return int(value)
 
 
+def command() -> Any:
+    """The click command behind :data:`app`, with flags shown as flags: typer's help gives boolean flags a
+    ``<bool>`` metavar, which reads as if ``--quiet`` took a value."""
+    cmd = typer.main.get_command(app)
+    commands = [cmd, *getattr(cmd, "commands", {}).values()]
+    for each in commands:
+        for param in each.params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+    return cmd
+
+
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(app())
+    sys.exit(command()(prog_name="auditkit"))
 
 
 if __name__ == "__main__":

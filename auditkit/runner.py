@@ -13,10 +13,13 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from rich.console import Console
 from rich.markup import escape
@@ -35,12 +38,15 @@ from .data import Dataset, load_dataset
 from .environment import environment
 from .errors import AuditkitError, ModelError, ReportError, SuiteError
 from .expressions import parse_gate
+from .inmemory import Materialized, materialize
 from .latency import single_request_latency
+from .metrics.external import compute, load_metric
 from .models import Model, check_model, open_model
 from .redact import redact_suite_spec
 from .results import Job, MetricEstimate, Results, Run, RunWriter, SequentialRecord
 from .results.model import DatasetRecord, ModelRecord, RunnerRecord, SuiteRecord
-from .suite import LoadedSuite, load_suite
+from .schema import EvaluateMetricSpec
+from .suite import LoadedSuite, Suite
 from .tasks import make_task
 from .tasks.base import Predictions, Scores, Task
 from .until_decided import anytime_metrics, in_order, job_gates, not_sequential, run_until_decided
@@ -49,7 +55,11 @@ from .version import __version__
 
 @dataclass
 class RunOutcome:
-    """A published run, and its gate verdict when the suite has gates (or endpoint models)."""
+    """A published run, and its gate decision when the suite has gates (or endpoint models).
+
+    What a notebook needs next is a method away: the figures as pandas frames, the report, a
+    re-decided gate (another baseline, other gates), a model card -- all from the stored run.
+    """
 
     run_dir: Path
     results: Results
@@ -58,6 +68,49 @@ class RunOutcome:
     @property
     def passed(self) -> bool:
         return self.gates is None or bool(self.gates.passed)
+
+    def to_pandas(self, per_example: bool = False) -> pd.DataFrame:
+        """One row per (model, task, metric) with value, interval and n; or, with ``per_example``, every
+        job's per-example table stacked, with ``model`` and ``task`` columns first."""
+        import pandas as pd
+
+        if per_example:
+            frames = [
+                Run(self.run_dir, self.results).predictions(j.model, j.task).assign(model=j.model, task=j.task)
+                for j in self.results.jobs
+            ]
+            stacked = pd.concat(frames, ignore_index=True)
+            return stacked[["model", "task", *[c for c in stacked.columns if c not in ("model", "task")]]]
+        rows = [
+            {"model": j.model, "task": j.task, "metric": name, "value": e.value, "low": e.low, "high": e.high,
+             "confidence": e.confidence, "n": e.n}
+            for j in self.results.jobs
+            for name, e in j.metrics.items()
+        ]  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def report(self, out_dir: str | Path | None = None, formats: Sequence[str] = ("html", "md")) -> list[Path]:
+        """Render the run's report again (default into ``<run_id>.report/`` beside the run); returns the files."""
+        from .report import report
+
+        return report(self.run_dir, out_dir=out_dir, formats=formats)
+
+    def gate(self, **kwargs: Any) -> Any:
+        """Re-decide gates on the stored run (``auditkit.gates.gate``'s keyword arguments); returns a GateReport."""
+        from .gates import gate
+
+        return gate(self.run_dir, **kwargs)
+
+    def card(self, model: str) -> str:
+        """A Hugging Face model card (README.md text) for ``model`` from this run."""
+        from .report.card import model_card
+
+        return model_card(Run(self.run_dir, self.results), model)
+
+
+def show_progress(console: Console, quiet: bool) -> bool:
+    """Progress bars only for a person at a terminal: not with --quiet, not into a file or pipe, not in CI."""
+    return not quiet and console.is_terminal and not os.environ.get("CI")
 
 
 class _RichSink:
@@ -234,7 +287,7 @@ def check_baselines(loaded: LoadedSuite, datasets: dict[str, Dataset], baseline:
 
 
 def run_suite(
-    path: str | Path,
+    path: str | Path | Mapping[str, Any] | Suite,
     *,
     output_dir: str | Path | None = None,
     quiet: bool = False,
@@ -251,6 +304,10 @@ def run_suite(
 ) -> RunOutcome:
     """Run every job of the suite at ``path``, audit its cards, apply its gates, render its report, and publish.
 
+    ``path`` may also be a dict with the YAML's structure or a :class:`Suite`, with Python objects where
+    paths and ids go (a DataFrame, ``datasets.Dataset`` or list of dicts as a task's ``dataset``; a model
+    with its ``tokenizer``, or a pipeline, as a model's ``id``): see :mod:`auditkit.inmemory`.
+
     Everything that can be checked is checked before any model loads (:func:`preflight`). The run is
     assembled out of sight and published in one rename, with gates.json, card_audits.json and the
     report inside it; a run that fails its own configuration is never published. A failing *gate*
@@ -264,23 +321,56 @@ def run_suite(
     ``until_decided`` sees each gated job's examples in a seeded random order and stops it as soon as
     all its gates are decided (:mod:`auditkit.until_decided`); the job records ``sequential``.
     """
+    started = time.perf_counter()
+    console = console or Console(stderr=True, quiet=quiet, log_path=False)
+    materialized = materialize(path)
+    try:
+        return _run_suite(
+            materialized, output_dir=output_dir, quiet=quiet, console=console, use_cache=use_cache, runner=runner,
+            address=address, workers=workers, baseline=baseline, report_formats=report_formats,
+            template_dir=template_dir, junit=junit, until_decided=until_decided, started=started,
+        )  # fmt: skip
+    finally:
+        materialized.cleanup()
+
+
+def _run_suite(
+    materialized: Materialized,
+    *,
+    output_dir: str | Path | None,
+    quiet: bool,
+    console: Console,
+    use_cache: bool,
+    runner: str,
+    address: str | None,
+    workers: int | None,
+    baseline: str | Path | None,
+    report_formats: Sequence[str],
+    template_dir: str | Path | None,
+    junit: str | Path | None,
+    until_decided: bool,
+    started: float,
+) -> RunOutcome:
     from .audit import audit_card
     from .gates import evaluate_gates, write_outputs
     from .report import AUDITS_FILE, FORMATS, render_run
 
-    started = time.perf_counter()
-    console = console or Console(stderr=True, quiet=quiet, log_path=False)
-    loaded = load_suite(path)
+    loaded = materialized.loaded
     suite = loaded.suite
     unknown = [f for f in report_formats if f not in FORMATS]
     if unknown:
         raise ReportError(f"unknown report format(s) {unknown}", hint=f"use {', '.join(FORMATS.names())}")
     preflight(loaded, baseline=baseline, template_dir=template_dir)
     datasets = load_datasets(loaded)
+    for name, what in materialized.dataset_sources.items():
+        datasets[name].source = what
     check_baselines(loaded, datasets, baseline)
     undecidable = _undecidable_gates(loaded, datasets, baseline)
     # Warnings are said even with --quiet: they are what the suite did not expect.
     warn = Console(stderr=True, log_path=False)
+    plugins = {
+        spec.name: [(metric, load_metric(metric)) for metric in spec.evaluate] for spec in suite.tasks
+    }  # loaded before any model: a missing metric module fails in seconds
     for line in undecidable:
         warn.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
     for name, dataset in datasets.items():
@@ -309,10 +399,11 @@ def run_suite(
     executor = factory(address, workers) if factory is not None else None
     try:
         jobs, models_info = _run_jobs(
-            loaded, datasets, writer, console, quiet, use_cache, executor, baseline, until_decided
+            loaded, datasets, writer, console, quiet, use_cache, executor, baseline, until_decided, plugins
         )
         for name, record in models_info.items():
             record.warnings = model_warnings.get(name, [])
+            record.source = materialized.model_sources.get(name, record.source)
         results = Results(
             run_id=writer.run_id,
             created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -321,11 +412,11 @@ def run_suite(
             suite=SuiteRecord(
                 name=suite.name,
                 description=suite.description,
-                path=_relative(Path(path)),
+                path=_relative(loaded.path) if loaded.path.is_file() else str(loaded.path),
                 sha256=loaded.sha256,
                 seed=suite.seed,
                 bootstrap=suite.bootstrap.model_dump(),
-                spec=redact_suite_spec(suite.model_dump(mode="json")),
+                spec=materialized.describe(redact_suite_spec(suite.model_dump(mode="json"))),
             ),
             environment=environment(),
             models=models_info,
@@ -419,6 +510,7 @@ def _run_jobs(
     executor: Executor | None,
     baseline: str | Path | None = None,
     until_decided: bool = False,
+    plugins: dict[str, list[tuple[EvaluateMetricSpec, Any]]] | None = None,
 ) -> tuple[list[Job], dict[str, ModelRecord]]:
     """Every job, model by model (each model loaded once, for all its tasks), results in suite order."""
     suite = loaded.suite
@@ -435,7 +527,9 @@ def _run_jobs(
         TimeRemainingColumn(),
     ]
     try:
-        with Progress(*columns, console=console, disable=quiet, transient=False) as progress:
+        with Progress(
+            *columns, console=console, disable=not show_progress(console, quiet), transient=False
+        ) as progress:
             for index in by_model:
                 model_spec, task_spec = order[index]
                 task = make_task(task_spec)
@@ -492,6 +586,13 @@ def _run_jobs(
                         name: MetricEstimate.model_validate(record)
                         for name, record in anytime_metrics(task, job, per_example, suite.bootstrap.confidence).items()
                     }
+                for spec, module in (plugins or {}).get(task.name, []):
+                    for name, value in compute(spec, module, task.evaluate_inputs(per_example)).items():
+                        job.metrics[name] = MetricEstimate(
+                            value=value, low=value, high=value, confidence=suite.bootstrap.confidence,
+                            resamples=0, n=len(per_example), interval="none",
+                        )  # fmt: skip
+                        job.notes.append(f"{name} comes from the evaluate module {Path(spec.module).name}")
                 jobs_out[index] = job
                 summary = ", ".join(f"{name} {est.value:.2f}" for name, est in list(scores.metrics.items())[:3])
                 origin = (

@@ -348,7 +348,7 @@ class DatasetSpec(StrictModel):
     config: str | None = None
     split: str = "validation"
     revision: str | None = None
-    format: Literal["squad", "tsv", "jsonl", "hub", "probes"] | None = None
+    format: Literal["squad", "tsv", "jsonl", "csv", "parquet", "hub", "probes"] | None = None
     labels: list[str] | None = Field(default=None, description="label names, index order (classification)")
     limit: int | None = Field(default=None, ge=1, description="use the first N examples")
     sample: int | None = Field(default=None, ge=1, description="use N examples drawn with the suite seed")
@@ -409,6 +409,33 @@ class BootstrapSettings(TypedDict):
     seed: int
 
 
+class EvaluateMetricSpec(StrictModel):
+    """A metric from the ``evaluate`` library, computed over a job's per-example predictions after scoring.
+
+    ``module`` is a local metric folder or script (relative to the suite), an installed module as
+    ``package.module:ClassName`` (an ``evaluate.Metric`` subclass), or a name ``evaluate.load`` knows
+    (from its cache when offline). auditkit's own official-exact metrics stay the task's metrics; these
+    are added beside them as ``<name>`` (one number) or ``<name>_<key>`` (several).
+    """
+
+    module: str
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="default: the module's")
+    keys: list[str] | None = Field(default=None, description="outputs to keep (default: every number)")
+    args: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of compute()")
+
+    @field_validator("module")
+    @classmethod
+    def _local_paths_resolve(cls, value: str, info: ValidationInfo) -> str:
+        looks_like_path = value.endswith(".py") or value.startswith((".", "/", "~")) or "/" in value
+        if not looks_like_path or ":" in value:
+            return value
+        base = Path((info.context or {}).get("base_dir", "."))
+        path = (base / Path(value).expanduser()).resolve()
+        if not path.exists():
+            raise ValueError(f"evaluate metric not found: {path} (a local metric folder or .py script)")
+        return str(path)
+
+
 class TaskSpecBase(StrictModel):
     """Fields every task has; each task kind subclasses it with ``kind`` and its own ``params``."""
 
@@ -417,6 +444,9 @@ class TaskSpecBase(StrictModel):
     params: StrictModel = StrictModel()
     dataset: DatasetSpec
     models: list[str] | None = Field(default=None, description="model names to run (default: all)")
+    evaluate: list[EvaluateMetricSpec] = Field(
+        default_factory=list, description="extra metrics from the evaluate library (see README, Plug-in metrics)"
+    )
 
 
 class GateSpec(StrictModel):

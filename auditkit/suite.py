@@ -170,24 +170,38 @@ def load_suite(path: str | Path) -> LoadedSuite:
             if isinstance(exc, yamlsafe.UnsafeYAML)
             else "fix the YAML syntax (indentation, colons, quotes)",
         ) from None
+    return validate_suite(
+        data, source=path, base_dir=path.parent.resolve(), root=root, sha256=hashlib.sha256(raw).hexdigest()
+    )
+
+
+def validate_suite(
+    data: Any, *, source: Path, base_dir: Path, sha256: str, root: yaml.Node | None = None
+) -> LoadedSuite:
+    """Validate a suite's data (parsed YAML, or a dict from Python); ``root`` (the YAML nodes) adds line numbers.
+
+    Relative paths resolve against ``base_dir``; every problem is reported at once, with its key path.
+    """
     if not isinstance(data, dict):
         raise SuiteError(
-            "a suite must be a mapping with 'name', 'models' and 'tasks'", source=str(path), location="top level"
+            "a suite must be a mapping with 'name', 'models' and 'tasks'", source=str(source), location="top level"
         )
     try:
-        context = {**validation_context(path.parent.resolve()), "cross_references_checked_by_loader": True}
+        context = {**validation_context(base_dir), "cross_references_checked_by_loader": True}
         suite = suite_model().model_validate(data, context=context)
     except ValidationError as exc:
-        raise SuiteError(_describe(exc, root), source=str(path), hint="see the suite reference in README.md") from None
+        raise SuiteError(
+            _describe(exc, root), source=str(source), hint="see the suite reference in README.md"
+        ) from None
     problems = suite.cross_reference_problems()
     if problems:
         described = [f"{_yaml_line(root, list(loc))}{_dotted(list(loc))}: {message}" for loc, message in problems]
         raise SuiteError(
             "invalid suite:\n    " + "\n    ".join(described),
-            source=str(path),
+            source=str(source),
             hint="every name a task or gate uses must be defined once in the suite",
         )
-    return LoadedSuite(suite, path, hashlib.sha256(raw).hexdigest())
+    return LoadedSuite(suite, source, sha256)
 
 
 def _describe(exc: ValidationError, root: yaml.Node | None) -> str:

@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
         "auditkit.runner",
         "auditkit.until_decided",
         "auditkit.plan",
+        "auditkit.inmemory",
         "auditkit.scale",
         "auditkit.endpoints.serve",
     ),

@@ -18,6 +18,7 @@ from conftest import requires_data, write_suite
 from auditkit.errors import GateError, SuiteError
 from auditkit.expressions import GateSyntaxError, parse_gate
 from auditkit.gates import gate
+from auditkit.metrics.decide import RANGE_TEST
 from auditkit.results import MANIFEST_FILE, RESULTS_FILE, atomic_write_json, load_results
 from auditkit.results.store import build_manifest
 from auditkit.schema import GateSpec
@@ -143,7 +144,7 @@ def test_threshold_latency_and_official_gates(run: Path, tmp_path: Path) -> None
         ("latency", "GO", "bootstrap over requests"),
         ("latency", "NO_GO", "bootstrap over requests"),
         ("threshold", "GO", "exact value"),  # official figures have no sampling distribution here
-        ("threshold", "GO", "bootstrap percentile"),
+        ("threshold", "GO", RANGE_TEST),  # F1 cannot exceed 100: decided by the metric's range
     ]
     inconclusive = report.results[2]
     assert inconclusive.low is not None and inconclusive.high is not None
@@ -245,7 +246,7 @@ def test_cli_exit_codes_junit_and_step_summary(run: Path, tmp_path: Path) -> Non
     assert verdict["verdict"] == "NO_GO" and verdict["exit_code"] == 1 and verdict["failed"] == 1
     assert verdict["results"][0]["bound"] == 101.0 and verdict["results"][0]["verdict"] == "NO_GO"
     first = verdict["results"][0]
-    assert first["test"] == "Wilson score" and first["n"] == 120 and first["low"] < first["high"]
+    assert first["test"] == RANGE_TEST and first["n"] == 120  # 101% is beyond any accuracy
     # INCONCLUSIVE: exit 3 by default, a skipped JUnit test with the reason; on_inconclusive maps it.
     accuracy = load_results(run).jobs[0].metrics["accuracy"].value
     unsure = f'"sst2.accuracy >= {accuracy + 1:.2f}"'
@@ -297,3 +298,28 @@ def test_run_exits_1_on_no_go(tmp_path: Path) -> None:
     gates = json.loads((run_dir / "gates.json").read_text())
     assert (run_dir / "gates.junit.xml").is_file() and gates["verdict"] == "NO_GO"
     assert "NO_GO" in (run_dir / "report" / "report.md").read_text()
+
+
+@requires_data
+def test_an_incompatible_baseline_is_reported_before_any_model_loads(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import auditkit.models.hf as hf
+    from auditkit.runner import run_suite
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a model was loaded before the baseline was checked")
+
+    monkeypatch.setattr(hf, "load_model", forbidden)
+    monkeypatch.setattr(hf, "materialize", forbidden)
+    other_data = _suite_with(tmp_path, '"sst2.accuracy >= baseline - 1"')
+    other_data.write_text(other_data.read_text().replace("limit: 120", "limit: 100"))
+    with pytest.raises(SuiteError, match=r"evaluated sst2 on other examples \(data fingerprint") as info:
+        run_suite(other_data, baseline=run, quiet=True)
+    assert "nothing was computed or written" in str(info.value)
+    renamed = _suite_with(tmp_path, '"sst2.accuracy >= baseline - 1"')
+    renamed.write_text(
+        renamed.read_text().replace("{name: sst2,", "{name: sentiment,").replace('"sst2.', '"sentiment.')
+    )
+    with pytest.raises(SuiteError, match="has no job for model 'cls' on task 'sentiment'"):
+        run_suite(renamed, baseline=run, quiet=True)

@@ -6,6 +6,7 @@ module plus one entry here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,30 @@ def _read_jsonl(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[s
     return list(text.from_rows(records, names, str(spec.path), places)), {"label_names": names}
 
 
+@FORMATS.register("csv")
+def _read_csv(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
+    return _from_table(hub.load_local_rows("csv", spec.file), spec, kind)
+
+
+@FORMATS.register("parquet")
+def _read_parquet(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
+    return _from_table(hub.load_local_rows("parquet", spec.file), spec, kind)
+
+
+def _from_table(rows: list[dict[str, Any]], spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
+    """Rows read through ``datasets`` (CSV, Parquet, in-memory frames) as examples, like JSON Lines records;
+    a CSV cell holds text, so QA ``answers`` there is JSON text ({"text": [...], "answer_start": [...]})."""
+    places = [f"row {i + 1}" for i in range(len(rows))]
+    if kind == "qa":
+        for row in rows:
+            if isinstance(row.get("answers"), str):
+                row["answers"] = json.loads(row["answers"])
+        examples = squad.from_rows(rows, str(spec.path), places)
+        return list(examples), {"squad_version": "2.0" if any(e.is_impossible for e in examples) else "1.1"}
+    names = spec.labels or _names_from_records(rows, spec)
+    return list(text.from_rows(rows, names, str(spec.path), places)), {"label_names": names}
+
+
 @FORMATS.register("hub")
 def _read_hub(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
     rows, hub_names = hub.load_rows(spec.hub_id, spec.config, spec.split, spec.revision)
@@ -147,6 +172,8 @@ EXTENSIONS = {
     ".tsv": "tsv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
     ".yaml": "probes",
     ".yml": "probes",
 }

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
+
+#: Variables that put ``datasets`` offline: then only the local cache answers.
+OFFLINE_VARIABLES = ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+
+
+def load_local_rows(builder: str, path: Path) -> list[dict[str, Any]]:
+    """Rows of a local CSV or Parquet file, read by ``datasets``' packaged builder (offline, no hub)."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        table = datasets.load_dataset(builder, data_files=str(path), split="train")
+    except Exception as exc:  # pyarrow and datasets raise many types for a malformed file
+        raise DatasetError(
+            f"could not read the {builder} file: {type(exc).__name__}: {exc}".strip(),
+            source=str(path),
+            hint=f"check that the file is valid {builder} with the columns of its task (see README, Suites)",
+        ) from None
+    return [dict(row) for row in table]
 
 
 def load_rows(
@@ -17,10 +38,15 @@ def load_rows(
     try:
         ds = datasets.load_dataset(repo_id, name=config, split=split, revision=revision)
     except Exception as exc:  # datasets raises many types (ConnectionError, DatasetNotFoundError, ValueError, ...)
+        offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in OFFLINE_VARIABLES)
         raise DatasetError(
             f"could not load split {split!r} of hub dataset {repo_id!r}: {type(exc).__name__}: {exc}".strip(),
             source=repo_id,
-            hint="check the id, config and split; without network access use a local file ('path:') instead",
+            hint="offline mode (HF_DATASETS_OFFLINE/HF_HUB_OFFLINE) reads only datasets already in the local cache"
+            f" ({datasets.config.HF_DATASETS_CACHE}): load it once with network access, or use a local file"
+            " ('path:')"
+            if offline
+            else "check the id, config and split; without network access use a local file ('path:') instead",
         ) from None
     label_feature: Any = ds.features.get("label") if hasattr(ds, "features") else None
     names = list(label_feature.names) if getattr(label_feature, "names", None) else None

@@ -93,10 +93,12 @@ class ModelService:
             return qa.write_qa([p.answers or [NO_ANSWER] for p in predictions], body), compute * 1000
         classify: ClassificationServer = capability(self.contract, ClassificationServer, "serve text classification")
         texts = classify.read_classify(body)
+        options = classify.classify_parameters(body)
         started = time.perf_counter()
-        out = self.model.classification_engine().predict(texts)
+        out = self.model.classification_engine(activation=options.function_to_apply).predict(texts)
         compute = time.perf_counter() - started
-        return classify.write_classify([out.ranked(i) for i in range(len(texts))], body), compute * 1000
+        ranked = [out.ranked(i)[: options.top_k] for i in range(len(texts))]
+        return classify.write_classify(ranked, body), compute * 1000
 
     def _qa_settings(self, params: dict[str, Any]) -> QASettings:
         from ..tasks.extractive_qa import QAParams

@@ -210,7 +210,7 @@ def metric_evidence(defn: MetricDef, op: str, bound: float, *, sequential: bool,
     """Evidence for ``metric op bound`` from one job's per-example definition of the metric."""
     values = _sequential_values(defn)
     n = defn.columns.shape[0] if values is None else len(values)
-    settled = certain(op, bound, defn.scale * defn.bounds[0], defn.scale * defn.bounds[1], "range", n)
+    settled = certain(op, bound, defn.scale * defn.bounds[0], defn.scale * defn.bounds[1], n)
     if settled is not None and (defn.binary is not None or defn.values is not None):
         return settled
     if sequential and values is not None:

@@ -84,7 +84,11 @@ def _no_interval(alpha: float) -> tuple[float, float]:
     return math.nan, math.nan
 
 
-def certain(op: str, bound: float, low: float, high: float, test: str, n: int) -> Evidence | None:
+#: The "test" of a gate the metric's range decides (``accuracy >= 0``, ``f1 <= 100``, ``accuracy >= 101``).
+RANGE_TEST = "bound at or beyond the end of the metric's range"
+
+
+def certain(op: str, bound: float, low: float, high: float, n: int) -> Evidence | None:
     """Evidence for a gate whose answer the metric's range [low, high] settles (``accuracy >= 0``: always
     holds; ``f1 <= 100``: always holds; ``f1 > 120``: never), else None."""
     side = _sides(op)
@@ -98,8 +102,7 @@ def certain(op: str, bound: float, low: float, high: float, test: str, n: int) -
     def interval(alpha: float) -> tuple[float, float]:
         return low, high
 
-    return Evidence(f"{test} (the bound is at the metric's range)", n, 0.0 if always else 1.0, 0.0 if never else 1.0,
-                    None, interval)  # fmt: skip
+    return Evidence(RANGE_TEST, n, 0.0 if always else 1.0, 0.0 if never else 1.0, None, interval)
 
 
 def bootstrap_evidence(samples: np.ndarray, op: str, bound: float, n: int, test: str) -> Evidence:
@@ -133,7 +136,7 @@ def wilson_evidence(successes: int, n: int, op: str, bound: float, scale: float 
     """
     if n == 0:
         return Evidence("Wilson score", 0, 1.0, 1.0, None, _no_interval)
-    settled = certain(op, bound, 0.0, scale, "Wilson score", n)
+    settled = certain(op, bound, 0.0, scale, n)
     if settled is not None:
         return settled
     p_hat, b = successes / n, bound / scale

@@ -32,7 +32,8 @@ def _evaluation_lines(run: Run, job: Job) -> list[str]:
             lines.append(f"On {name} it reaches {claims} ({intervals}; n = {figures[0][1].n}).")
     # Every figure of the job, for readers; in parentheses, which claim readers (and auditkit's audit) pass over.
     every = "; ".join(
-        f"{task.metric_info(metric).name} {est.value:.2f} [{est.low:.2f}, {est.high:.2f}]"
+        f"{task.metric_info(metric).name} {est.value:.2f}"
+        + (f" [{est.low:.2f}, {est.high:.2f}]" if est.has_interval else " (no interval)")
         for metric, est in job.metrics.items()
     )
     return [*lines, "", f"All figures, with 95% intervals: ({every}).", ""]

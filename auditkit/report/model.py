@@ -51,11 +51,40 @@ def _human(n: int | None) -> str:
     return str(n)
 
 
+#: Below this many examples a bootstrap interval is not shown: resampling a handful of values says nothing.
+MIN_INTERVAL_N = 10
+
+
+def p_text(p: float) -> str:
+    """A p-value as people read it: ``< 0.0001`` rather than 0.0000, four decimals otherwise."""
+    if not math.isfinite(p):
+        return "–"
+    return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
+
+
+def _digits(width: float) -> int:
+    """Decimals that suit an interval of ``width``: two significant figures of the width, 0 to 4 decimals."""
+    if not math.isfinite(width) or width <= 0:
+        return 2
+    return max(0, min(4, 1 - math.floor(math.log10(width))))
+
+
 def _metric_rows(job: Job) -> list[dict[str, Any]]:
+    """Each metric with its unit, its interval (or why there is none), the interval's kind and n."""
     task = task_class(job.kind)
     rows = []
     for key, est in job.metrics.items():
         info = task.metric_info(key)
+        digits = _digits(est.high - est.low) if est.has_interval else 2
+        if est.interval == "none":
+            ci = "none (a plug-in metric, computed once)"
+        elif not est.has_interval:
+            ci = "none"
+        elif est.n is not None and est.n < MIN_INTERVAL_N:
+            ci = f"too few examples for an interval (n = {est.n})"
+        else:
+            kind = " anytime-valid" if est.interval == "anytime-valid confidence sequence" else ""
+            ci = f"[{info.format(est.low, digits)}, {info.format(est.high, digits)}]{kind}"
         rows.append(
             {
                 "key": key,
@@ -65,7 +94,12 @@ def _metric_rows(job: Job) -> list[dict[str, Any]]:
                 "low": est.low,
                 "high": est.high,
                 "n": est.n,
-                "text": f"{fmt(est.value)} [{fmt(est.low)}, {fmt(est.high)}]",
+                "value_text": info.format(est.value, digits),
+                "ci": ci,
+                "text": f"{info.format(est.value, digits)} {ci}"
+                if ci.startswith("[")
+                else info.format(est.value, digits),
+                "has_interval": est.has_interval,
             }
         )
     return rows
@@ -208,7 +242,8 @@ def _comparisons_for(
         deltas: list[dict[str, Any]] = []
         for delta in paired:
             info = task.metric_info(delta.metric)
-            if len(frame_a) < MIN_PAIRED:
+            tested = len(frame_a) >= MIN_PAIRED
+            if not tested:
                 verdict = f"too few examples to test (n={len(frame_a)})"
             elif delta.significant:
                 a_value, b_value = job_a.metrics[delta.metric].value, job_b.metrics[delta.metric].value
@@ -220,7 +255,11 @@ def _comparisons_for(
                 {
                     **delta.to_dict(),
                     "name": info.name,
-                    "text": f"{delta.delta:+.2f} [{delta.low:+.2f}, {delta.high:+.2f}]",
+                    "text": f"{delta.delta:+.2f} [{delta.low:+.2f}, {delta.high:+.2f}]"
+                    if tested
+                    else f"{delta.delta:+.2f}",
+                    "p_text": p_text(delta.p_value) if tested else "–",
+                    "n": len(frame_a),
                     "verdict": verdict,
                 }
             )

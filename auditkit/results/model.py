@@ -13,6 +13,7 @@ the only reader (through the task registry).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,9 +39,16 @@ class MetricEstimate(Record):
     confidence: float
     resamples: int
     n: int | None = Field(default=None, description="examples the value is computed over")
-    interval: Literal["bootstrap percentile", "anytime-valid confidence sequence"] | None = Field(
-        default=None, description="how low/high were made (None: bootstrap percentile, the default)"
+    interval: Literal["bootstrap percentile", "anytime-valid confidence sequence", "none"] | None = Field(
+        default=None,
+        description="how low/high were made (None: bootstrap percentile, the default; none: a plug-in metric"
+        " computed once, without an interval: low and high then equal the value)",
     )
+
+    @property
+    def has_interval(self) -> bool:
+        """Whether low/high are an interval worth showing (not a plug-in's point value, not NaN)."""
+        return self.interval != "none" and math.isfinite(self.low) and math.isfinite(self.high)
 
 
 class Failure(Record):

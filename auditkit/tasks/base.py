@@ -165,6 +165,14 @@ class Task(ABC, Generic[SpecT]):
     def metric_info(cls, key: str) -> MetricInfo:
         return cls.metrics.get(key) or MetricInfo(key, key, "count", "higher", None, None)
 
+    @classmethod
+    def evaluate_inputs(cls, frame: pd.DataFrame) -> dict[str, list[Any]]:
+        """The per-example predictions as ``evaluate``'s ``compute(predictions=..., references=...)`` wants
+        them for this kind of task; a task without a convention says so."""
+        from ..errors import SuiteError
+
+        raise SuiteError(f"task kind {cls.kind!r} has no evaluate input convention, so it takes no evaluate metrics")
+
     @staticmethod
     @abstractmethod
     def metric_defs(frame: pd.DataFrame, job: Job) -> dict[str, MetricDef]:

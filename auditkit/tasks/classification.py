@@ -211,6 +211,14 @@ class ClassificationTask(Task[ClassificationSpec]):
         """The model's inputs: single texts (pair tasks return the second text of each pair too)."""
         return [e.text for e in dataset.typed(TextExample)], None
 
+    @classmethod
+    def evaluate_inputs(cls, frame: pd.DataFrame) -> dict[str, list[Any]]:
+        """Label indices, as evaluate's accuracy, f1, precision, recall, matthews_correlation take them."""
+        return {
+            "predictions": [int(x) for x in frame["predicted_index"]],
+            "references": [int(x) for x in frame["gold_index"]],
+        }
+
     @staticmethod
     def metric_defs(frame: pd.DataFrame, job: Job) -> dict[str, MetricDef]:
         return classification_metric_defs(frame, len(job.details["labels"]), job.params["calibration_bins"])

@@ -165,6 +165,26 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
         return score_qa(predictions, dataset, self.metric(dataset), bootstrap, seed)
 
+    @classmethod
+    def evaluate_inputs(cls, frame: pd.DataFrame) -> dict[str, list[Any]]:
+        """evaluate's SQuAD layout: ``{"id", "prediction_text"}`` and ``{"id", "answers": {"text", "answer_start"}}``
+        (what its squad and squad_v2 metrics take)."""
+        return {
+            "predictions": [
+                {"id": str(r["id"]), "prediction_text": str(r["prediction"])} for r in frame.to_dict("records")
+            ],
+            "references": [
+                {
+                    "id": str(r["id"]),
+                    "answers": {
+                        "text": [str(t) for t in r["gold_answers"]],
+                        "answer_start": [int(x) for x in r["gold_starts"]],
+                    },
+                }
+                for r in frame.to_dict("records")
+            ],
+        }
+
     @staticmethod
     def metric_defs(frame: pd.DataFrame, job: Job) -> dict[str, MetricDef]:
         return qa_metric_defs(frame, job.details["metric"])

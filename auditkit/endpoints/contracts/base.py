@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 from ...errors import ContractError
 from ...schema import EndpointMapping, EndpointTask
@@ -87,6 +88,19 @@ class ClassificationServer(ABC):
 
     @abstractmethod
     def write_classify(self, scores: list[list[dict[str, Any]]], request: Any) -> Any: ...
+
+    def classify_parameters(self, body: Any) -> ClassifyParameters:
+        """The request's scoring options (``top_k``, ``function_to_apply``); a contract without any has none."""
+        return ClassifyParameters()
+
+
+@dataclass(frozen=True)
+class ClassifyParameters:
+    """The text-classification pipeline's options a request may set: how many labels come back (None: all,
+    best first) and which function turns logits into scores (None: the model's default)."""
+
+    top_k: int | None = None
+    function_to_apply: Literal["softmax", "sigmoid", "none"] | None = None
 
 
 STRINGS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}

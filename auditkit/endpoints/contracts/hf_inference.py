@@ -17,6 +17,7 @@ from .base import (
     STRINGS,
     ClassificationClient,
     ClassificationServer,
+    ClassifyParameters,
     Contract,
     QAClient,
     QAServer,
@@ -26,6 +27,8 @@ from .base import (
     strings,
 )
 
+#: Parameters a text-classification request may carry (the hosted API's and the pipeline's names).
+CLASSIFY_PARAMETERS = ("top_k", "function_to_apply")
 #: Pipeline parameters a QA request may carry (the pipeline's own names).
 QA_PARAMETERS = ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "handle_impossible_answer", "align_to_words")
 
@@ -51,7 +54,17 @@ class HFInference(Contract, QAClient, ClassificationClient, QAServer, Classifica
     }
     classify_request_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
-        "properties": {"inputs": STRINGS, "parameters": {"type": "object"}},
+        "properties": {
+            "inputs": STRINGS,
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "top_k": {"type": ["integer", "null"], "minimum": 1},
+                    "function_to_apply": {"enum": ["sigmoid", "softmax", "none"]},
+                },
+                "additionalProperties": False,
+            },
+        },
         "required": ["inputs"],
     }
     classify_response_schema: ClassVar[dict[str, Any]] = {
@@ -111,3 +124,20 @@ class HFInference(Contract, QAClient, ClassificationClient, QAServer, Classifica
 
     def write_classify(self, scores: list[list[dict[str, Any]]], request: Any) -> Any:
         return scores
+
+    def classify_parameters(self, body: Any) -> ClassifyParameters:
+        """``top_k`` (a positive integer, or null for every label) and ``function_to_apply`` (sigmoid, softmax,
+        none), as the hosted Inference API and the text-classification pipeline take them."""
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise Violation("parameters must be an object")
+        unknown = sorted(set(parameters) - set(CLASSIFY_PARAMETERS))
+        if unknown:
+            raise Violation(f"unknown parameter(s) {unknown}; known: {list(CLASSIFY_PARAMETERS)}")
+        top_k = parameters.get("top_k")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise Violation(f"parameter top_k: expected a positive integer or null, got {top_k!r}")
+        function = parameters.get("function_to_apply")
+        if function is not None and function not in ("sigmoid", "softmax", "none"):
+            raise Violation(f"parameter function_to_apply: expected sigmoid, softmax or none, got {function!r}")
+        return ClassifyParameters(top_k=top_k, function_to_apply=function)

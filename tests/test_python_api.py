@@ -1,0 +1,274 @@
+"""The Python API on objects: dict suites, DataFrames, datasets.Dataset, lists of dicts, loaded models and
+pipelines, CSV/Parquet through `datasets`; and the typed outcome's to_pandas / report / gate / card."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import DATA, requires_data
+
+import auditkit
+from auditkit.errors import DatasetError, SuiteError
+
+MODELS = Path(os.environ.get("AUDITKIT_MODELS", DATA.parent / "models")).resolve()
+requires_models = pytest.mark.skipif(
+    not (MODELS / "minilm-sst2" / "config.json").is_file(),
+    reason=f"the trained checkpoints are absent ({MODELS}); set AUDITKIT_MODELS to a copy of shared/models",
+)
+
+
+def _sst2(n: int) -> pd.DataFrame:
+    frame = pd.read_csv(DATA / "sst2" / "dev.tsv", sep="\t", quoting=3).head(n)
+    return frame.rename(columns={"sentence": "text"})
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory: pytest.TempPathFactory) -> auditkit.runner.RunOutcome:  # type: ignore[name-defined]
+    """One in-memory suite: a DataFrame and a loaded model object, a list of dicts and a pipeline."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    if not (MODELS / "minilm-sst2" / "config.json").is_file() or not (DATA / "sst2" / "dev.tsv").is_file():
+        pytest.skip("needs ../shared/models/minilm-sst2 and ../shared/data/sst2/dev.tsv")
+    out = tmp_path_factory.mktemp("api")
+    model = AutoModelForSequenceClassification.from_pretrained(MODELS / "minilm-sst2")
+    tokenizer = AutoTokenizer.from_pretrained(MODELS / "minilm-sst2")
+    classifier = pipeline("text-classification", model=model, tokenizer=tokenizer, device="cpu")
+    frame = _sst2(48)
+    suite = {
+        "name": "notebook",
+        "output_dir": str(out),
+        "bootstrap": {"resamples": 200},
+        "models": [
+            {"name": "object", "id": model, "tokenizer": tokenizer},
+            {"name": "pipe", "model": classifier},
+            {"name": "dir", "id": str(MODELS / "minilm-sst2")},
+        ],
+        "tasks": [
+            {"name": "frame", "kind": "classification", "dataset": frame, "models": ["object", "dir"]},
+            {"name": "dicts", "kind": "classification", "dataset": frame.to_dict("records"), "models": ["pipe"]},
+            {
+                "name": "sst2",
+                "kind": "classification",
+                "dataset": {"path": DATA / "sst2" / "dev.tsv", "limit": 48},
+                "models": ["dir"],
+            },
+        ],
+        "gates": ["frame.accuracy >= 50"],
+    }
+    return auditkit.run_suite(suite, quiet=True)
+
+
+@requires_data
+@requires_models
+def test_objects_run_like_files(outcome) -> None:  # type: ignore[no-untyped-def]
+    jobs = {(j.model, j.task): j for j in outcome.results.jobs}
+    # A model object and the same checkpoint's directory give identical per-example answers and metrics.
+    assert jobs[("object", "frame")].metrics["accuracy"].value == jobs[("dir", "frame")].metrics["accuracy"].value
+    assert jobs[("object", "frame")].model_fingerprint == jobs[("dir", "frame")].model_fingerprint
+    assert jobs[("pipe", "dicts")].metrics["accuracy"].value == jobs[("dir", "frame")].metrics["accuracy"].value
+    results = outcome.results
+    assert results.datasets["frame"].source == "in-memory pandas.DataFrame, 48 rows"
+    assert results.datasets["dicts"].source == "in-memory list of 48 dicts"
+    assert results.models["object"].source == "in-memory BertForSequenceClassification"
+    assert results.models["pipe"].source.startswith("in-memory pipeline('text-classification')")
+    assert results.suite.path == "<in-memory suite>"
+    assert "auditkit-objects-" not in (outcome.run_dir / "results.json").read_text()  # no temporary path leaks
+    assert outcome.gates is not None and outcome.gates.verdict == "GO"
+
+
+@requires_data
+@requires_models
+def test_outcome_frames_report_gate_and_card(outcome, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    metrics = outcome.to_pandas()
+    assert {"model", "task", "metric", "value", "low", "high", "n"} <= set(metrics.columns)
+    row = metrics[(metrics.model == "dir") & (metrics.metric == "accuracy")].iloc[0]
+    assert row.n == 48 and row.low <= row.value <= row.high
+    examples = outcome.to_pandas(per_example=True)
+    assert list(examples.columns[:2]) == ["model", "task"] and len(examples) == 4 * 48
+    files = outcome.report(out_dir=tmp_path / "report", formats=["md"])
+    assert [f.name for f in files] == ["report.md"] and "Release decision" in files[0].read_text()
+    decision = outcome.gate(gates=[auditkit.schema.GateSpec(check="frame.accuracy >= 101")], out_dir=tmp_path / "g")
+    assert decision.verdict == "NO_GO" and json.loads((tmp_path / "g" / "gates.json").read_text())["exit_code"] == 1
+    card = outcome.card("dir")
+    assert card.startswith("---\n") and "model-index" in card
+
+
+@requires_data
+def test_wrong_types_and_bad_keys_are_one_clear_error(tmp_path: Path) -> None:
+    base = {"name": "bad", "output_dir": str(tmp_path), "models": [{"name": "m", "id": "x/y"}]}
+    with pytest.raises(SuiteError, match=r"tasks\[0\]\.dataset: expected a mapping .* DataFrame, .* got int"):
+        auditkit.run_suite({**base, "tasks": [{"name": "t", "kind": "classification", "dataset": 42}]})
+    with pytest.raises(SuiteError, match=r"models\[0\]\.id: expected a hub id or directory, .* got object"):
+        auditkit.run_suite({**base, "models": [{"name": "m", "id": object()}], "tasks": []})
+    with pytest.raises(SuiteError, match="a suite is a path to a YAML file, a dict or an auditkit Suite, not int"):
+        auditkit.run_suite(3)  # type: ignore[arg-type]
+    with pytest.raises(SuiteError, match=r"unknown key 'batch_sise' -- did you mean 'batch_size'"):
+        auditkit.run_suite(
+            {
+                **base,
+                "models": [{"name": "m", "id": "x/y", "batch_sise": 3}],
+                "tasks": [{"name": "t", "kind": "classification", "dataset": _sst2(4)}],
+            }
+        )
+
+
+@requires_data
+def test_csv_and_parquet_load_through_datasets(tmp_path: Path) -> None:
+    from auditkit.data import load_dataset
+    from auditkit.schema import DatasetSpec
+
+    frame = _sst2(20)
+    frame.to_csv(tmp_path / "sst2.csv", index=False)
+    frame.to_parquet(tmp_path / "sst2.parquet", index=False)
+    tsv = load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=20), "classification", name="t")
+    for path in (tmp_path / "sst2.csv", tmp_path / "sst2.parquet"):
+        ds = load_dataset(DatasetSpec(path=path), "classification", name="t")
+        assert [(e.text, e.label) for e in ds.examples] == [(e.text, e.label) for e in tsv.examples]
+    qa = pd.DataFrame(
+        [
+            {
+                "id": "q1",
+                "question": "Who?",
+                "context": "Alice ran.",
+                "answers": {"text": ["Alice"], "answer_start": [0]},
+            },
+            {"id": "q2", "question": "Why?", "context": "Bob sat.", "answers": {"text": [], "answer_start": []}},
+        ]
+    )
+    qa.to_parquet(tmp_path / "qa.parquet", index=False)
+    ds = load_dataset(DatasetSpec(path=tmp_path / "qa.parquet"), "qa", name="qa")
+    assert ds.squad_version == "2.0" and [e.id for e in ds.examples] == ["q1", "q2"]
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DatasetError, match="could not read the parquet file") as info:
+        load_dataset(DatasetSpec(path=tmp_path / "broken.parquet"), "classification", name="t")
+    assert "broken.parquet" in str(info.value)
+
+
+def test_hub_ids_offline_say_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditkit.data import load_dataset
+    from auditkit.schema import DatasetSpec
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(DatasetError, match=r"offline mode .* reads only datasets already in the local cache"):
+        load_dataset(DatasetSpec(hub="nobody/not-cached-anywhere"), "classification", name="t")
+
+
+@requires_data
+@requires_models
+def test_hub_eval_results_and_model_index_round_trip(outcome, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """.eval_results entries written with huggingface_hub's own writer parse back with its parser; the card's
+    model-index survives ModelCard / metadata_load."""
+    import yaml
+    from huggingface_hub import ModelCard, metadata_load, parse_eval_result_entries
+
+    from auditkit.cli import command
+
+    runner_args = ["card", str(outcome.run_dir), "--model", "dir", "--out", str(tmp_path / "README.md")]
+    with pytest.raises(SystemExit) as done:
+        command()([*runner_args, "--eval-results", str(tmp_path)], prog_name="auditkit")
+    assert done.value.code == 0
+    [file] = sorted((tmp_path / ".eval_results").glob("*.yaml"))
+    entries = parse_eval_result_entries(yaml.safe_load(file.read_text()))
+    by_task = {e.task_id: e for e in entries}
+    accuracy = next(j for j in outcome.results.jobs if j.task == "sst2").metrics["accuracy"]
+    entry = by_task["sst2-accuracy"]
+    assert entry.dataset_id == "nyu-mll/glue" and entry.value == pytest.approx(round(accuracy.value, 4))
+    assert file.name == "sst2.yaml"  # the in-memory frame is not claimed to be a Hub benchmark
+    assert "48 of 872 examples (first 48)" in (entry.notes or "") and "95% CI" in (entry.notes or "")
+    card = ModelCard.load(tmp_path / "README.md")
+    index = card.data.to_dict()["model-index"][0]["results"]
+    assert index[0]["dataset"]["split"] and any(m["value"] == entry.value for r in index for m in r["metrics"])
+    assert metadata_load(tmp_path / "README.md")["model-index"] == card.data.to_dict()["model-index"]
+
+
+FIXTURE_METRIC = Path(__file__).parent / "fixtures" / "evaluate_metrics" / "balanced_accuracy"
+
+
+@requires_data
+@requires_models
+def test_evaluate_plugin_metrics_in_results_report_and_gates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local metric folder and an installed module's class, computed over the per-example predictions."""
+    (tmp_path / "my_metrics.py").write_text(
+        "import evaluate, datasets\n"
+        "class Agreement(evaluate.Metric):\n"
+        "    def _info(self):\n"
+        "        return evaluate.MetricInfo(description='', citation='', inputs_description='',\n"
+        "            features=datasets.Features({'predictions': datasets.Value('int64'),"
+        " 'references': datasets.Value('int64')}))\n"
+        "    def _compute(self, predictions, references):\n"
+        "        return {'agreement': sum(p == r for p, r in zip(predictions, references)) / len(references)}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    frame = _sst2(40)
+    outcome = auditkit.run_suite(
+        {
+            "name": "plugins",
+            "output_dir": str(tmp_path / "runs"),
+            "bootstrap": {"resamples": 100},
+            "models": [{"name": "sst2", "id": str(MODELS / "minilm-sst2")}],
+            "tasks": [
+                {
+                    "name": "sst2",
+                    "kind": "classification",
+                    "dataset": frame,
+                    "evaluate": [{"module": str(FIXTURE_METRIC)}, {"module": "my_metrics:Agreement", "name": "agree"}],
+                }
+            ],
+            "gates": ["sst2.balanced_accuracy >= 0.5", "sst2.agree <= 1"],
+        },
+        quiet=True,
+    )
+    metrics = outcome.results.jobs[0].metrics
+    per_example = outcome.to_pandas(per_example=True)
+    gold, pred = per_example["gold_index"], per_example["predicted_index"]
+    recalls = [float((pred[gold == c] == c).mean()) for c in sorted(set(gold))]
+    assert metrics["balanced_accuracy"].value == pytest.approx(sum(recalls) / len(recalls))
+    assert metrics["balanced_accuracy_support"].value == 40 and metrics["agree"].interval == "none"
+    assert metrics["agree"].value == pytest.approx(metrics["accuracy"].value / 100)  # our accuracy, as evaluate sees it
+    assert [r.verdict for r in outcome.gates.results] == ["GO", "GO"]
+    assert outcome.gates.results[0].test == "exact value"
+    report = (outcome.run_dir / "report" / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| sst2 | sst2 | balanced\\_accuracy |"))
+    assert row.endswith("| none (a plug-in metric, computed once) | 40 |")
+    assert "balanced\\_accuracy comes from the evaluate module balanced\\_accuracy" in report
+    with pytest.raises(SuiteError, match="cannot load evaluate metric 'no_such_module:Nope'"):
+        auditkit.run_suite(
+            {
+                "name": "plugins",
+                "output_dir": str(tmp_path / "runs"),
+                "models": [{"name": "sst2", "id": str(MODELS / "minilm-sst2")}],
+                "tasks": [
+                    {
+                        "name": "t",
+                        "kind": "classification",
+                        "dataset": frame,
+                        "evaluate": [{"module": "no_such_module:Nope"}],
+                    }
+                ],
+            },
+            quiet=True,
+        )
+
+
+@requires_data
+@requires_models
+def test_readme_notebook_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The README's notebook example, executed as written (data and models from the shared folders)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Python API on objects") :]
+    code = section[
+        section.index("```python\n") + len("```python\n") : section.index("```\n", section.index("```python"))
+    ]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUDITKIT_MODELS", str(MODELS))
+    monkeypatch.setenv("AUDITKIT_DATA", str(DATA))
+    scope: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    printed = capsys.readouterr().out
+    assert printed.startswith("GO\n") and "accuracy" in printed
+    assert scope["card"].startswith("---\n")  # type: ignore[union-attr]
+    assert all(Path(p).is_file() for p in scope["report_files"])  # type: ignore[union-attr]
