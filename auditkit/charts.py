@@ -47,6 +47,17 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> str:
     )
 
 
+def _wrap(label: str, width: int) -> list[str]:
+    """A label on at most two lines of ``width`` characters, split at a space; the rest of a very long label is
+    shortened with an ellipsis (the full text stays in the bar's tooltip and the tables)."""
+    if len(label) <= width:
+        return [label]
+    cut = label.rfind(" ", 0, width + 1)
+    cut = cut if cut > 0 else width
+    first, rest = label[:cut].rstrip(), label[cut:].strip()
+    return [first, rest if len(rest) <= width else rest[: width - 1] + "…"]
+
+
 def _nice_max(value: float) -> float:
     if value <= 0 or not math.isfinite(value):
         return 1.0
@@ -68,7 +79,8 @@ def bar_chart(
     """Horizontal bars, one group per row label, one bar per series, with CI whiskers where given."""
     label_width, plot_width, bar_h, gap = 170, 420, 14, 10
     series = max((len(bars) for _, bars in groups), default=1)
-    group_h = series * bar_h + gap
+    label_lines = max((len(_wrap(label, 26)) for label, _ in groups), default=1)
+    group_h = max(series * bar_h, 14 * label_lines) + gap
     legend_h = 22 if legend else 0
     height = 40 + legend_h + len(groups) * group_h + 24
     width = label_width + plot_width + 80
@@ -88,8 +100,10 @@ def bar_chart(
         body.append(_text(x, height - 8, f"{value:g}{unit}", anchor="middle", fill="#4a5568", size=11))
     for g, (label, bars) in enumerate(groups):
         gy = y0 + g * group_h
-        shown = label if len(label) <= 26 else label[:25] + "…"
-        body.append(_text(label_width - 8, gy + series * bar_h / 2 + 4, shown, anchor="end"))
+        lines = _wrap(label, 26)
+        first_y = gy + series * bar_h / 2 + 4 - 7 * (len(lines) - 1)
+        for k, line in enumerate(lines):
+            body.append(_text(label_width - 8, first_y + 14 * k, line, anchor="end"))
         for s, (series_name, value, low, high) in enumerate(bars):
             y = gy + s * bar_h
             color = PALETTE[s % len(PALETTE)]
@@ -118,11 +132,16 @@ def bar_chart(
     return _svg(width, height, title, body)
 
 
+#: Fewer samples than this are drawn one by one (a strip of ticks): a histogram of five values is one or two bars.
+MIN_HISTOGRAM = 12
+
+
 def histogram(
     values: Sequence[float], *, title: str, xlabel: str, bins: int = 20, marks: Sequence[tuple[str, float]] = ()
 ) -> str:
-    """A histogram with optional labelled vertical marks (percentiles)."""
-    width, height, left, plot_w, plot_h = 620, 256, 50, 540, 160
+    """A histogram with a count axis and optional labelled vertical marks (percentiles); few values become a strip
+    of ticks instead, since a histogram of a handful of values is one or two bars."""
+    width, height, left, plot_w, plot_h = 520, 236, 56, 440, 140
     finite = [v for v in values if math.isfinite(v)]
     body = [_text(8, 20, title, weight="600", size=13)]
     if not finite:
@@ -131,19 +150,38 @@ def histogram(
     lo, hi = min(finite), max(finite)
     if hi <= lo:
         hi = lo + 1.0
-    counts = [0] * bins
-    for v in finite:
-        counts[min(bins - 1, int((v - lo) / (hi - lo) * bins))] += 1
-    peak = max(counts)
     y_base = 46 + plot_h
-    bin_width = (hi - lo) / bins
-    for i, c in enumerate(counts):
-        h = plot_h * c / peak
-        x = left + i * plot_w / bins
+    body.append(f'<line x1="{left}" y1="{y_base}" x2="{left + plot_w}" y2="{y_base}" stroke="#a0aec0"/>')
+    if len(finite) < MIN_HISTOGRAM:
+        for v in finite:
+            x = left + plot_w * (v - lo) / (hi - lo)
+            body.append(
+                f'<line x1="{x:.1f}" y1="{y_base - 40}" x2="{x:.1f}" y2="{y_base}" stroke="{PALETTE[0]}"'
+                f' stroke-width="2"><title>{escape(_num(v))}</title></line>'
+            )
+        body.append(_text(left, 60, f"each of the {len(finite)} samples (too few for a histogram)", fill="#4a5568"))
+    else:
+        bins = max(5, min(bins, round(math.sqrt(len(finite)) * 2)))
+        counts = [0] * bins
+        for v in finite:
+            counts[min(bins - 1, int((v - lo) / (hi - lo) * bins))] += 1
+        peak = max(counts)
+        bin_width = (hi - lo) / bins
+        for i, c in enumerate(counts):
+            h = plot_h * c / peak
+            x = left + i * plot_w / bins
+            body.append(
+                f'<rect x="{x:.1f}" y="{y_base - h:.1f}" width="{plot_w / bins - 1:.1f}" height="{h:.1f}"'
+                f' fill="{PALETTE[0]}" opacity="0.8">'
+                f"<title>{escape(f'{_num(lo + i * bin_width)}–{_num(lo + (i + 1) * bin_width)}: {c}')}</title></rect>"
+            )
+        body.append(f'<line x1="{left}" y1="46" x2="{left}" y2="{y_base}" stroke="#a0aec0"/>')
+        for tick in (0, peak // 2, peak) if peak > 1 else (0, peak):
+            y = y_base - plot_h * tick / peak
+            body.append(_text(left - 6, y + 4, str(tick), anchor="end", fill="#4a5568", size=11))
         body.append(
-            f'<rect x="{x:.1f}" y="{y_base - h:.1f}" width="{plot_w / bins - 1:.1f}" height="{h:.1f}"'
-            f' fill="{PALETTE[0]}" opacity="0.8">'
-            f"<title>{escape(f'{_num(lo + i * bin_width)}–{_num(lo + (i + 1) * bin_width)}: {c}')}</title></rect>"
+            f'<text x="14" y="{46 + plot_h / 2:.1f}" text-anchor="middle" font-size="11" fill="#4a5568"'
+            f' transform="rotate(-90 14 {46 + plot_h / 2:.1f})">count</text>'
         )
     for tick in range(5):
         value = lo + (hi - lo) * tick / 4

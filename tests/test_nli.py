@@ -103,7 +103,7 @@ def test_nli_runs_scores_and_gates_end_to_end(nli_run: Path) -> None:
     gates = json.loads((nli_run / "gates.json").read_text())
     assert gates["passed"] and [g["check"] for g in gates["results"]] == ["mnli.accuracy >= 0", "mnli.ece <= 100"]
     md = (nli_run / "report" / "report.md").read_text()
-    assert "Natural-language inference" in md and "Per class" in md and "Accuracy (3-way)" in md
+    assert "Natural-language inference" in md and "Per class" in md and "Accuracy \\(3-way\\)" in md
     index = yaml.safe_load((nli_run / "report" / "model-index" / "tiny-nli.yaml").read_text())
     [entry] = index["model-index"][0]["results"]
     assert entry["task"]["name"] == "Natural Language Inference" and entry["dataset"]["name"] == "MNLI"

@@ -117,10 +117,17 @@ def test_run_writes_both_reports_with_model_card_sections(run_dir: Path) -> None
         assert f"\n## {heading}" in md
     assert 'id="bias"' not in html and "## Bias probes" not in md  # no bias-probe task: no empty section
     results = load_results(run_dir)
+    from auditkit.report.model import _metric_rows
+
     for job in results.jobs:
-        for est in job.metrics.values():
-            for figure in (f"{est.value:.2f}", f"[{est.low:.2f}, {est.high:.2f}]"):
-                assert figure in html and figure in md
+        for row in _metric_rows(job):
+            # Each figure with its unit, its interval (or why none) and n, in both formats.
+            assert f"{row['value_text']}</td>" in html and f"| {row['value_text']} | {row['ci']} | {row['n']} |" in md
+            if row["unit"] == "%":
+                assert row["value_text"].endswith("%") and (row["ci"].endswith("%]") or not row["ci"].startswith("["))
+            est = job.metrics[row["key"]]
+            if est.n is not None and est.n >= 10 and est.has_interval:
+                assert row["ci"].startswith("[") and str(round(est.low, 0))[:1] in row["ci"]
         assert f"{job.timing.examples_per_second:.1f}" in html
     assert results.suite.sha256 in html and results.suite.sha256 in md
     assert "built offline" in html and "near chance" in md

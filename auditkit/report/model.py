@@ -62,6 +62,13 @@ def p_text(p: float) -> str:
     return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
 
 
+def _significant(value: float) -> int:
+    """Decimals that show a figure without an interval to three significant digits (0 to 4 decimals)."""
+    if not math.isfinite(value) or value == 0:
+        return 1
+    return max(0, min(4, 2 - math.floor(math.log10(abs(value)))))
+
+
 def _digits(width: float) -> int:
     """Decimals that suit an interval of ``width``: two significant figures of the width, 0 to 4 decimals."""
     if not math.isfinite(width) or width <= 0:
@@ -75,7 +82,8 @@ def _metric_rows(job: Job) -> list[dict[str, Any]]:
     rows = []
     for key, est in job.metrics.items():
         info = task.metric_info(key)
-        digits = _digits(est.high - est.low) if est.has_interval else 2
+        shown = est.has_interval and (est.n is None or est.n >= MIN_INTERVAL_N)
+        digits = _digits(est.high - est.low) if shown else _significant(est.value)
         if est.interval == "none":
             ci = "none (a plug-in metric, computed once)"
         elif not est.has_interval:
@@ -384,12 +392,63 @@ def _audit_view(audit: dict[str, Any]) -> dict[str, Any]:
     return {**audit, **{key: rows[:AUDIT_ROWS] for key, rows in lists.items()}, "hidden": hidden}
 
 
+#: Fewer examples than this in a headline figure earn a "small n" caveat at the top of the report.
+SMALL_N = 100
+
+
+def _summary(run: Run, gates: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per model, the one-line answer: each task's headline figure with its interval and n, the model's gate
+    verdicts, and the caveats that change how to read them. The report opens with this."""
+    results = run.results
+    verdicts: dict[str, list[str]] = {}
+    for g in (gates or {}).get("results", []):
+        verdicts.setdefault(str(g["model"]), []).append(str(g["verdict"]))
+    out = []
+    for name, record in results.models.items():
+        lines, caveats = [], []
+        if record.source.startswith("build:"):
+            caveats.append("random weights: built offline, not trained; its scores say nothing about a real model")
+        for job in results.jobs_of(name):
+            if not job.metrics:
+                continue
+            headline = task_class(job.kind).headline
+            key = next((k for k in headline if k in job.metrics), next(iter(job.metrics)))
+            est = job.metrics[key]
+            [row] = [r for r in _metric_rows(job) if r["key"] == key]
+            lines.append(
+                {"task": job.task, "metric": row["name"], "value": row["value_text"], "ci": row["ci"], "n": est.n}
+            )
+            data = results.datasets[job.task]
+            if data.selection != "all":
+                how = "a sample" if "sample" in data.selection else "a subset"
+                caveats.append(f"{job.task}: {data.examples} of {data.total_available} examples ({how})")
+            if est.n is not None and est.n < SMALL_N:
+                caveats.append(f"{job.task}: small n ({est.n}): wide intervals")
+            if job.sequential is not None and job.sequential.stopped == "decided":
+                caveats.append(
+                    f"{job.task}: stopped early at {job.sequential.n_used} of {job.sequential.n_available} examples"
+                    " (--until-decided); intervals are anytime-valid"
+                )
+        mine = verdicts.get(name, [])
+        verdict = "NO_GO" if "NO_GO" in mine else "INCONCLUSIVE" if "INCONCLUSIVE" in mine else "GO" if mine else None
+        out.append(
+            {
+                "model": name,
+                "verdict": verdict,
+                "gates": len(mine),
+                "figures": lines,
+                "caveats": list(dict.fromkeys(caveats)),
+            }
+        )
+    return out
+
+
 def _decision_view(gates: dict[str, Any] | None) -> dict[str, Any] | None:
     """The release decision for the top of the report: the run's verdict, then one line per gate."""
     if not gates or "verdict" not in gates:
         return None
     decision = gates.get("decision", {})
-    correction = {"holm": "Holm's correction (family-wise error)", "bh": "Benjamini-Hochberg (false discovery rate)"}
+    correction = {"holm": "Holm's correction for many gates", "bh": "Benjamini-Hochberg's false discovery rate control"}
     rows = []
     for g in gates["results"]:
         interval = None
@@ -521,6 +580,7 @@ def build_report(
         "sections": sections,
         "gates": gates,
         "decision": _decision_view(gates),
+        "summary": _summary(run, gates),
         "card_audits": [_audit_view(audit) for audit in card_audits or []],
         "caveats": _caveats(run),
         "model_index": {name: model_index(run, name) for name in results.models},

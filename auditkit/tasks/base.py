@@ -119,6 +119,8 @@ class Task(ABC, Generic[SpecT]):
     #: The per-example column holding the model's answer: two models agree on an example when it is equal
     #: (``<task>.agreement`` gates: served vs released). None: the task has no single answer per row.
     answer_column: ClassVar[str | None] = None
+    #: The figure that answers "how good is it?" for this task, first found wins (the report opens with it).
+    headline: ClassVar[tuple[str, ...]] = ()
     #: Whether rows are independent examples that may be seen in a random order and stopped early
     #: (``--until-decided``); bias probes are not, their variants only mean something together.
     sequential: ClassVar[bool] = False

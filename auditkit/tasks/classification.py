@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..engine.types import ProgressSink
     from ..models import Model
 
-WORST_EXAMPLES = 5
+WORST_EXAMPLES = 3
 
 
 class ClassificationParams(StrictModel):
@@ -104,6 +104,7 @@ def map_labels(
 class ClassificationTask(Task[ClassificationSpec]):
     kind = "classification"
     data_kind = "classification"
+    headline = ("accuracy",)
     answer_column = "prediction"
     sequential = True
     head = "sequence-classification"

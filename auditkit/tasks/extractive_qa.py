@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ..engine.types import ProgressSink
     from ..models import Model
 
-WORST_EXAMPLES = 5
+WORST_EXAMPLES = 3
 
 
 class QAParams(StrictModel):
@@ -83,6 +83,7 @@ class ExtractiveQASpec(TaskSpecBase):
 class ExtractiveQATask(Task[ExtractiveQASpec]):
     kind = "extractive_qa"
     data_kind = "qa"
+    headline = ("f1",)
     answer_column = "prediction"
     sequential = True
     head = "question-answering"
@@ -200,7 +201,7 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
         if "by_answerability" in details:
             slices.append(slice_table("By answerability (SQuAD v2)", details["by_answerability"], ["exact", "f1"]))
         articles = dict(sorted(details["by_article"].items(), key=lambda kv: kv[1]["f1"]))
-        slices.append(slice_table("By article (weakest first)", articles, ["exact", "f1"], limit=12))
+        slices.append(slice_table("By article (weakest first)", articles, ["exact", "f1"], limit=8))
         wrong = (
             frame[(frame["f1"] == 0) & ~frame["missing"].astype(bool)]
             .sort_values("score", ascending=False, kind="stable")
