@@ -35,7 +35,17 @@ def classifier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait(timeout=30)
 
 
+@pytest.fixture
+def loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """huggingface_hub's offline mode (set for every test) refuses every request, loopback included; these tests
+    talk only to `auditkit serve` on 127.0.0.1, so the client is allowed out for them."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "is_offline_mode", lambda: False)
+
+
 @requires_models
+@pytest.mark.usefixtures("loopback_allowed")
 def test_classification_top_k_and_function_to_apply(classifier: str) -> None:
     from huggingface_hub import InferenceClient
     from transformers import pipeline
@@ -75,6 +85,7 @@ def test_classification_parameter_errors_are_422s(classifier: str) -> None:
 
 
 @requires_models
+@pytest.mark.usefixtures("loopback_allowed")
 def test_question_answering_parameters(tmp_path: Path) -> None:
     from huggingface_hub import InferenceClient
 
