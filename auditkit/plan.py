@@ -91,9 +91,9 @@ def plan_suite(
             for m, t in suite.jobs()
             if t.name == expr.task and (gate.models is None or m.name in gate.models) and m.name != gate.against
         ]
-        n_config = len(datasets[expr.task])
         base_dir = gate.baseline or baseline or suite.baseline
         for model in models:
+            n_config = len(datasets[expr.task])
             spread: float | None = sd
             spread_source = "stated (--sd)" if sd is not None else "unknown"
             distance: float | None = None
@@ -128,6 +128,10 @@ def plan_suite(
                 if spread is None:
                     spread, spread_source = float(np.std(values, ddof=1)), "pilot run"
                 distance, distance_source = abs(found[1] - expr.threshold), "pilot's value to the bound"
+            if found is not None and found[2].dataset_fingerprint == datasets[expr.task].fingerprint:
+                # The pilot ran on exactly these examples: count n in the metric's own units (bias probes
+                # score instances of four variants, a subset metric its subset).
+                n_config = int(np.sum(~np.isnan(found[0])))
             needed = n_needed(spread, distance, level, power) if spread is not None and distance is not None else None
             at_n = mde(spread / math.sqrt(n_config), level, power) if spread is not None and n_config else None
             decidable = None if needed is None else needed <= n_config

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ..errors import ReportError
 from ..results import Run, atomic_write_text
 from ..tasks import task_class
 
@@ -39,9 +40,21 @@ class EvalResults:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+def _hub() -> Any:
+    """huggingface_hub with the ``.eval_results`` API (1.x and later); a clear error on older releases."""
+    import huggingface_hub
+
+    if not hasattr(huggingface_hub, "EvalResultEntry"):
+        raise ReportError(
+            f"huggingface_hub {huggingface_hub.__version__} cannot write .eval_results files",
+            hint="pip install 'huggingface_hub>=1.0' (transformers 4.57 pins an older one; transformers 5 does not)",
+        )
+    return huggingface_hub
+
+
 def eval_results(run: Run, model: str) -> EvalResults:
     """``EvalResultEntry`` objects for ``model``'s jobs on Hub benchmarks, from the stored run."""
-    from huggingface_hub import EvalResultEntry
+    EvalResultEntry = _hub().EvalResultEntry
 
     results = run.results
     out = EvalResults()
@@ -82,9 +95,8 @@ def eval_results(run: Run, model: str) -> EvalResults:
 
 def write_eval_results(run: Run, model: str, out_dir: str | Path) -> tuple[list[Path], dict[str, str]]:
     """Write ``<out_dir>/.eval_results/<task>.yaml`` for each benchmark job; return the files and what was skipped."""
-    from huggingface_hub import eval_result_entries_to_yaml
-
     found = eval_results(run, model)
+    eval_result_entries_to_yaml = _hub().eval_result_entries_to_yaml
     written = []
     for task, entries in found.entries.items():
         target = Path(out_dir) / ".eval_results" / f"{task}.yaml"
