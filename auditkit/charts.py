@@ -137,17 +137,24 @@ MIN_HISTOGRAM = 12
 
 
 def histogram(
-    values: Sequence[float], *, title: str, xlabel: str, bins: int = 20, marks: Sequence[tuple[str, float]] = ()
+    values: Sequence[float],
+    *,
+    title: str,
+    xlabel: str,
+    bins: int = 20,
+    marks: Sequence[tuple[str, float]] = (),
+    x_range: tuple[float, float] | None = None,
 ) -> str:
     """A histogram with a count axis and optional labelled vertical marks (percentiles); few values become a strip
-    of ticks instead, since a histogram of a handful of values is one or two bars."""
+    of ticks instead, since a histogram of a handful of values is one or two bars. ``x_range`` fixes the axis,
+    so charts of several models on one task share a scale."""
     width, height, left, plot_w, plot_h = 520, 236, 56, 440, 140
     finite = [v for v in values if math.isfinite(v)]
     body = [_text(8, 20, title, weight="600", size=13)]
     if not finite:
         body.append(_text(left, 100, "no data"))
         return _svg(width, height, title, body)
-    lo, hi = min(finite), max(finite)
+    lo, hi = x_range if x_range is not None else (min(finite), max(finite))
     if hi <= lo:
         hi = lo + 1.0
     y_base = 46 + plot_h

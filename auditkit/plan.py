@@ -103,7 +103,7 @@ def plan_suite(
                 base_run = load_run(base_dir) if base_dir is not None and gate.against is None else pilot_run
                 base = None
                 if base_run is not None:
-                    job = baseline_job(base_run, gate.against or model, expr.task, expr)
+                    job = baseline_job(base_run, gate.against or gate.baseline_model or model, expr.task, expr)
                     base = _per_example(base_run, job.model, expr.task, expr.metric)
                 if found is not None and base is not None:
                     frame = pilot_run.predictions(found[2].model, expr.task) if pilot_run is not None else None
@@ -144,6 +144,11 @@ def plan_suite(
                 )
             elif decidable:
                 advice = f"decidable: about {needed} of the {n_config} examples suffice"
+            elif distance_source.startswith("the margin"):
+                advice = (
+                    f"if the candidate performs like the baseline, n={n_config} cannot show it: about {needed}"
+                    f" examples are needed (or a margin of at least {at_n:.3g}); a large regression is still caught"
+                )
             else:
                 advice = (
                     f"not decidable at n={n_config}: about {needed} examples are needed (or widen the margin to"

@@ -266,7 +266,7 @@ def check_baselines(loaded: LoadedSuite, datasets: dict[str, Dataset], baseline:
         ]
         for model in models:
             try:
-                job = baseline_job(run, model, expr.task, expr)
+                job = baseline_job(run, gate.baseline_model or model, expr.task, expr)
             except AuditkitError as exc:
                 problems.append(str(exc))
                 break

@@ -460,6 +460,11 @@ class GateSpec(StrictModel):
     baseline: Path | None = Field(
         default=None, description="baseline run directory for this gate (default: the suite's)"
     )
+    baseline_model: str | None = Field(
+        default=None,
+        description="which model's job in the baseline run to compare with (default: the same model's, or the"
+        " task's only job)",
+    )
     against: str | None = Field(
         default=None,
         description="compare with this model's job in the same run instead of a baseline run"
@@ -489,7 +494,7 @@ class GateSpec(StrictModel):
         expr = parse_gate(self.check)
         if expr.metric == "agreement" and self.against is None:
             raise ValueError("'<task>.agreement' compares two models' answers: name the other with 'against: MODEL'")
-        if self.against is not None and self.baseline is not None:
+        if self.against is not None and (self.baseline is not None or self.baseline_model is not None):
             raise ValueError("a gate compares with either 'against' (a model of this run) or 'baseline' (a run)")
         return self
 

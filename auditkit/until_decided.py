@@ -75,7 +75,7 @@ def job_gates(suite: Suite, model: str, task: str, baseline: str | None) -> tupl
         base_run = base_job = None
         if expr.uses_baseline:
             base_run = load_run(_baseline_dir(gate, baseline))
-            base_job = baseline_job(base_run, model, task, expr)
+            base_job = baseline_job(base_run, gate.baseline_model or model, task, expr)
         out.append(JobGate(expr, base_job, base_run))
     return out, None
 

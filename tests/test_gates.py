@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -323,3 +324,36 @@ def test_an_incompatible_baseline_is_reported_before_any_model_loads(
     )
     with pytest.raises(SuiteError, match="has no job for model 'cls' on task 'sentiment'"):
         run_suite(renamed, baseline=run, quiet=True)
+
+
+@requires_data
+def test_baseline_model_names_the_job_to_compare_with(run: Path, tmp_path: Path) -> None:
+    """A baseline run with several jobs on the task: `baseline_model` picks one (here a perfect 'released')."""
+    two = tmp_path / "two"
+    shutil.copytree(run, two)
+    results = json.loads((two / RESULTS_FILE).read_text())
+    job = next(j for j in results["jobs"] if j["task"] == "sst2")
+    results["jobs"].append(
+        {**copy.deepcopy(job), "model": "released", "predictions": "predictions/released/sst2.parquet"}
+    )
+    results["models"]["released"] = results["models"]["cls"]
+    (two / "predictions" / "released").mkdir()
+    frame = pd.read_parquet(two / "predictions" / "cls" / "sst2.parquet")
+    frame["predicted_index"] = frame["gold_index"]
+    frame["correct"] = True
+    frame.to_parquet(two / "predictions" / "released" / "sst2.parquet")
+    results["jobs"][-1]["metrics"]["accuracy"]["value"] = 100.0
+    (two / RESULTS_FILE).write_text(json.dumps(results))
+    atomic_write_json(two / MANIFEST_FILE, build_manifest(two))
+    same, released = gate(
+        run,
+        gates=[
+            GateSpec(check="sst2.accuracy >= baseline - 1"),
+            GateSpec(check="sst2.accuracy >= baseline - 1", baseline_model="released"),
+        ],
+        baseline=two,
+    ).results
+    assert same.verdict == "GO" and same.difference == pytest.approx(0.0)  # cls against its own copy
+    assert released.verdict == "NO_GO" and released.baseline_value == pytest.approx(100.0)
+    with pytest.raises(GateError, match=r"has no job for model 'nobody' on task 'sst2' \(it has cls, released\)"):
+        gate(run, gates=[GateSpec(check="sst2.accuracy >= baseline - 1", baseline_model="nobody")], baseline=two)

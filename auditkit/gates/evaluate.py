@@ -250,8 +250,8 @@ def baseline_job(baseline: Run, model: str, task: str, expr: GateExpr) -> Job:
         return candidates[0]
     raise GateError(
         f"gate {expr.text!r}: the baseline run {baseline.results.run_id} has no job for model {model!r}"
-        f" on task {task!r}",
-        hint="point the gate at a baseline run of the same suite",
+        f" on task {task!r} (it has {', '.join(sorted(j.model for j in candidates)) or 'none'})",
+        hint="point the gate at a baseline run of the same suite, or name the baseline's model with 'baseline_model:'",
     )
 
 
@@ -425,7 +425,7 @@ def _reference(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> tuple
             hint="set 'baseline:' in the suite or pass --baseline DIR",
         )
     baseline = ctx.baseline(base_dir)
-    base_job = baseline_job(baseline, job.model, job.task, expr)
+    base_job = baseline_job(baseline, gate.baseline_model or job.model, job.task, expr)
     check_same_data(base_job, job, expr, f"the baseline run {baseline.results.run_id}")
     name = f"baseline run {baseline.results.run_id}"
     return base_job, _figure(base_job, expr, name), name

@@ -19,7 +19,7 @@ import yaml
 
 from .. import charts
 from ..metrics.compare import wins
-from ..metrics.latency import percentile_ci
+from ..metrics.latency import bootstrap_latency, percentile_ci
 from ..pairing import paired_deltas
 from ..results import Job, Run
 from ..tasks import task_class
@@ -113,11 +113,12 @@ def _metric_rows(job: Job) -> list[dict[str, Any]]:
     return rows
 
 
-def _latency_chart(job: Job, values_ms: list[float], what: str, xlabel: str) -> Chart:
+def _latency_chart(job: Job, values_ms: list[float], what: str, xlabel: str, x_max: float | None = None) -> Chart:
     """A histogram of a job's latencies with its p50/p95/p99 marked."""
     marks = [(f"p{q}", float(np.percentile(values_ms, q))) for q in (50, 95, 99)] if values_ms else []
     title = f"{what} — {job.model} · {job.task}"
-    body = charts.histogram(values_ms, title=title, xlabel=xlabel, marks=marks)
+    x_range = (0.0, x_max) if x_max else None
+    body = charts.histogram(values_ms, title=title, xlabel=xlabel, marks=marks, x_range=x_range)
     return chart("latency", title, body, job.model, job.task)
 
 
@@ -133,10 +134,15 @@ def _p95_ci(seconds: list[float] | None) -> str | None:
     return f"[{low:.1f}, {high:.1f}]"
 
 
-def _latency(job: Job, model_info: dict[str, Any]) -> dict[str, Any]:
+def _per_item_ms(job: Job) -> list[float]:
+    """Per batch, its wall time divided by its items: the latency histogram's values."""
+    pairs = zip(job.timing.batch_seconds or [], job.timing.batch_items or [], strict=True)
+    return [1000 * seconds / n for seconds, n in pairs if n]
+
+
+def _latency(job: Job, model_info: dict[str, Any], x_max: float | None = None) -> dict[str, Any]:
     t = job.timing
-    pairs = zip(t.batch_seconds or [], t.batch_items or [], strict=True)
-    per_example_ms = [1000 * seconds / n for seconds, n in pairs if n]
+    per_example_ms = _per_item_ms(job)
     unit = task_class(job.kind).latency_unit
     what, xlabel = f"Model time per {unit}, per batch", f"ms per {unit} (batch time / batch size)"
     return {
@@ -154,7 +160,7 @@ def _latency(job: Job, model_info: dict[str, Any]) -> dict[str, Any]:
         "device": model_info.get("device"),
         "dtype": model_info.get("dtype"),
         "tokens_per_second": fmt(t.tokens_per_second, 0),
-        "chart": _latency_chart(job, per_example_ms, what, xlabel),
+        "chart": _latency_chart(job, per_example_ms, what, xlabel, x_max),
         "single": {
             "examples": t.single_request_examples,
             "p50": fmt(t.single_request_ms_p50, 1),
@@ -231,6 +237,35 @@ def model_index(run: Run, model: str) -> str:
     )
 
 
+def _latency_delta(job_a: Job, job_b: Job, seed: int) -> dict[str, Any] | None:
+    """B - A of the batch-latency p95 with a two-sample bootstrap interval over each job's timed batches
+    (they are different batches, so not paired); lower is better. None without enough samples."""
+    a, b = job_a.timing.batch_seconds or [], job_b.timing.batch_seconds or []
+    if len(a) < MIN_TAIL_SAMPLES or len(b) < MIN_TAIL_SAMPLES:
+        return None
+    ms_a, ms_b = 1000 * np.asarray(a), 1000 * np.asarray(b)
+    boot = bootstrap_latency(ms_b, "p95_ms", 2000, seed + 1) - bootstrap_latency(ms_a, "p95_ms", 2000, seed)
+    low, high = (float(x) for x in np.quantile(boot, [0.025, 0.975]))
+    p95_a, p95_b = float(np.percentile(ms_a, 95)), float(np.percentile(ms_b, 95))
+    significant = low > 0 or high < 0
+    return {
+        "metric": "latency.p95_ms",
+        "name": "Batch latency p95 (ms, lower is better)",
+        "a": p95_a,
+        "b": p95_b,
+        "delta": p95_b - p95_a,
+        "low": low,
+        "high": high,
+        "text": f"{p95_b - p95_a:+.1f} [{low:+.1f}, {high:+.1f}]",
+        "p_text": "–",
+        "test": "two-sample bootstrap over batches",
+        "b_only_correct": None,
+        "a_only_correct": None,
+        "n": f"{len(a)} / {len(b)} batches",
+        "verdict": ("B worse" if low > 0 else "B better") if significant else "no significant difference",
+    }
+
+
 def _comparisons_for(
     run_a: Run,
     run_b: Run,
@@ -271,6 +306,16 @@ def _comparisons_for(
                     "verdict": verdict,
                 }
             )
+        latency = _latency_delta(job_a, job_b, seed)
+        if latency is not None:
+            deltas.append(latency)
+        compared = {delta.metric for delta in paired}
+        omitted = [
+            f"{task.metric_info(k).name} (no per-example definition to pair)"
+            for k in job_a.metrics
+            if k in job_b.metrics and k not in compared
+        ] + [f"{task.metric_info(k).name} (only in {'A' if k in job_a.metrics else 'B'})"
+             for k in sorted(set(job_a.metrics) ^ set(job_b.metrics))]  # fmt: skip
         a_name, b_name = f"{label_a}{job_a.model}", f"{label_b}{job_b.model}"
         win_counts, disagreements, agreement = None, [], None
         if task.pairing is not None:
@@ -318,6 +363,7 @@ def _comparisons_for(
                 "a": a_name,
                 "b": b_name,
                 "deltas": deltas,
+                "omitted": omitted,
                 "wins": win_counts,
                 "n": len(frame_a),
                 "agreement": agreement,
@@ -527,6 +573,11 @@ def build_report(
         for task, d in results.datasets.items()
     ]
     jobs, latency, request_latency, metric_table, sections = [], [], [], [], []
+    shared_axis: dict[str, float] = {}  # one latency scale per task, so its models' charts compare by eye
+    for job in results.jobs:
+        values = _per_item_ms(job)
+        if values:
+            shared_axis[job.task] = max(shared_axis.get(job.task, 0.0), max(values))
     for job in results.jobs:
         task = task_class(job.kind)
         frame = run.predictions(job.model, job.task)
@@ -550,7 +601,7 @@ def build_report(
         if job.timing.latency_scope == "request":
             request_latency.append(_request_latency(job))
         else:
-            latency.append(_latency(job, results.models[job.model].info))
+            latency.append(_latency(job, results.models[job.model].info, shared_axis.get(job.task)))
     by_task: dict[str, list[Job]] = {}
     for job in results.jobs:
         by_task.setdefault(job.task, []).append(job)
