@@ -357,3 +357,16 @@ def test_baseline_model_names_the_job_to_compare_with(run: Path, tmp_path: Path)
     assert released.verdict == "NO_GO" and released.baseline_value == pytest.approx(100.0)
     with pytest.raises(GateError, match=r"has no job for model 'nobody' on task 'sst2' \(it has cls, released\)"):
         gate(run, gates=[GateSpec(check="sst2.accuracy >= baseline - 1", baseline_model="nobody")], baseline=two)
+
+
+@requires_data
+def test_regating_a_run_whose_stored_gates_are_outdated_says_what_to_do(run: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    results = json.loads((old / RESULTS_FILE).read_text())
+    results["suite"]["spec"]["gates"] = [{"check": "sst2.accuracy >= baseline - 1", "significance": 0.95}]
+    (old / RESULTS_FILE).write_text(json.dumps(results))
+    atomic_write_json(old / MANIFEST_FILE, build_manifest(old))
+    with pytest.raises(GateError, match="its suite's gates no longer validate: 'significance' was removed") as info:
+        gate(old)
+    assert "--suite" in str(info.value)

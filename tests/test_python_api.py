@@ -29,6 +29,7 @@ def _sst2(n: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> auditkit.runner.RunOutcome:  # type: ignore[name-defined]
     """One in-memory suite: a DataFrame and a loaded model object, a list of dicts and a pipeline."""
+    import datasets
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
     if not (MODELS / "minilm-sst2" / "config.json").is_file() or not (DATA / "sst2" / "dev.tsv").is_file():
@@ -50,6 +51,12 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> auditkit.runner.RunOutc
         "tasks": [
             {"name": "frame", "kind": "classification", "dataset": frame, "models": ["object", "dir"]},
             {"name": "dicts", "kind": "classification", "dataset": frame.to_dict("records"), "models": ["pipe"]},
+            {
+                "name": "hfds",
+                "kind": "classification",
+                "dataset": datasets.Dataset.from_pandas(frame),
+                "models": ["pipe"],
+            },
             {
                 "name": "sst2",
                 "kind": "classification",
@@ -73,6 +80,8 @@ def test_objects_run_like_files(outcome) -> None:  # type: ignore[no-untyped-def
     results = outcome.results
     assert results.datasets["frame"].source == "in-memory pandas.DataFrame, 48 rows"
     assert results.datasets["dicts"].source == "in-memory list of 48 dicts"
+    assert results.datasets["hfds"].source == "in-memory datasets.Dataset, 48 rows"
+    assert jobs[("pipe", "hfds")].dataset_fingerprint == jobs[("pipe", "dicts")].dataset_fingerprint
     assert results.models["object"].source == "in-memory BertForSequenceClassification"
     assert results.models["pipe"].source.startswith("in-memory pipeline('text-classification')")
     assert results.suite.path == "<in-memory suite>"
@@ -88,7 +97,7 @@ def test_outcome_frames_report_gate_and_card(outcome, tmp_path: Path) -> None:  
     row = metrics[(metrics.model == "dir") & (metrics.metric == "accuracy")].iloc[0]
     assert row.n == 48 and row.low <= row.value <= row.high
     examples = outcome.to_pandas(per_example=True)
-    assert list(examples.columns[:2]) == ["model", "task"] and len(examples) == 4 * 48
+    assert list(examples.columns[:2]) == ["model", "task"] and len(examples) == 5 * 48
     files = outcome.report(out_dir=tmp_path / "report", formats=["md"])
     assert [f.name for f in files] == ["report.md"] and "Release decision" in files[0].read_text()
     decision = outcome.gate(gates=[auditkit.schema.GateSpec(check="frame.accuracy >= 101")], out_dir=tmp_path / "g")

@@ -273,3 +273,14 @@ def test_html_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path)
         browser.close()
     assert not problems, problems
     assert shot.stat().st_size > 50_000
+
+
+@requires_data
+def test_a_gates_file_from_before_verdicts_is_not_shown_as_a_decision(run_dir: Path, tmp_path: Path) -> None:
+    from auditkit.report.model import build_report
+    from auditkit.results import load_run
+
+    legacy = {"passed": True, "total": 1, "failed": 0, "results": [{"gate": "g", "passed": True}]}
+    view = build_report(load_run(run_dir), gates=legacy)
+    assert view["gates"] is None and view["decision"] is None
+    assert any("predates release verdicts" in c for c in view["caveats"])

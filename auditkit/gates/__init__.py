@@ -10,6 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from ..errors import GateError
 from ..results import load_run
 from ..schema import DecisionSpec, GateSpec
 from .evaluate import GateReport, GateResult, evaluate_gates
@@ -47,7 +50,14 @@ def gate(
     run = load_run(results_dir)
     spec = run.results.suite.spec
     if gates is None:
-        gates = [GateSpec.model_validate(g) for g in spec.get("gates", [])]
+        try:
+            gates = [GateSpec.model_validate(g) for g in spec.get("gates", [])]
+        except ValidationError as exc:  # a run made by an older auditkit, e.g. with the removed 'significance'
+            problem = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+            raise GateError(
+                f"run {run.results.run_id}: its suite's gates no longer validate: {problem}",
+                hint="pass the gates again with --suite SUITE (a suite file with current gates)",
+            ) from None
     default_baseline = spec.get("baseline")
     if card_audits is None:
         stored = run.dir / "card_audits.json"

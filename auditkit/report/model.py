@@ -512,6 +512,7 @@ def _decision_view(gates: dict[str, Any] | None) -> dict[str, Any] | None:
                 "measured": fmt(g["measured"], 2),
                 "interval": interval,
                 "test": g.get("test", ""),
+                "mde": f"{g['mde']:.3g}" if g.get("mde") is not None else "–",
                 "message": g["message"],
             }
         )
@@ -532,6 +533,9 @@ def build_report(
     ``gates`` and ``card_audits`` are the run's gate verdicts and card audits, when it has them.
     """
     results = run.results
+    legacy_gates = gates is not None and "verdict" not in gates
+    if legacy_gates:  # gates.json from before verdicts (pass/fail only): not shown as a decision
+        gates = None
     seed = results.suite.seed
     resamples = int(results.suite.bootstrap["resamples"])
     models = []
@@ -633,7 +637,15 @@ def build_report(
         "decision": _decision_view(gates),
         "summary": _summary(run, gates),
         "card_audits": [_audit_view(audit) for audit in card_audits or []],
-        "caveats": _caveats(run),
+        "caveats": _caveats(run)
+        + (
+            [
+                "This run's gates.json predates release verdicts (GO / NO_GO / INCONCLUSIVE): run"
+                " `auditkit gate RUN_DIR` to decide its gates, then `auditkit report` again."
+            ]
+            if legacy_gates
+            else []
+        ),
         "model_index": {name: model_index(run, name) for name in results.models},
         "reproducibility": {
             "auditkit": results.auditkit_version,
