@@ -57,6 +57,18 @@ _GATE = re.compile(
 )
 
 
+def holds(op: str, measured: float, bound: float) -> bool:
+    """Whether ``measured op bound`` is true, for one of :data:`OPERATORS`."""
+    return {
+        ">=": measured >= bound,
+        ">": measured > bound,
+        "<=": measured <= bound,
+        "<": measured < bound,
+        "==": measured == bound,
+        "!=": measured != bound,
+    }[op]
+
+
 class GateSyntaxError(ValueError):
     """A gate expression that does not fit the grammar; the message says what is expected."""
 
@@ -93,14 +105,7 @@ class GateExpr:
         return self.baseline_offset or 0.0
 
     def holds(self, measured: float, bound: float) -> bool:
-        return {
-            ">=": measured >= bound,
-            ">": measured > bound,
-            "<=": measured <= bound,
-            "<": measured < bound,
-            "==": measured == bound,
-            "!=": measured != bound,
-        }[self.op]
+        return holds(self.op, measured, bound)
 
     @property
     def higher_is_better(self) -> bool:

@@ -26,6 +26,7 @@ from .metrics.decide import mde, n_needed
 from .results import Run, load_run
 from .suite import LoadedSuite, load_suite
 from .tasks import task_class
+from .until_decided import tested_pairs
 
 
 @dataclass
@@ -79,8 +80,7 @@ def plan_suite(
         datasets = load_datasets(loaded)
     pilot_run = load_run(pilot) if pilot is not None else None
     alpha, power = suite.decision.alpha, suite.decision.power
-    family = max(1, sum(1 for g in suite.gates if parse_gate(g.check).task != "card"))
-    level = alpha / family  # the strictest Holm level: what the first test must reach
+    level = alpha / tested_pairs(suite)  # the strictest Holm level: what the first of its tests must reach
     plans: list[GatePlan] = []
     for gate in suite.gates:
         expr = parse_gate(gate.check)

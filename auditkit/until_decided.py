@@ -28,8 +28,7 @@ from .expressions import GateExpr, parse_gate
 from .gates.evaluate import aligned, baseline_job, metric_evidence, paired_evidence
 from .metrics.sequential import confidence_sequence
 from .models import Model
-from .results import Job, Run, SequentialRecord, load_run
-from .schema import GateSpec
+from .results import Job, SequentialRecord, load_run
 from .suite import Suite
 from .tasks import task_class
 from .tasks.base import Predictions, Scores, Task
@@ -41,7 +40,7 @@ class JobGate:
 
     expr: GateExpr
     baseline: Job | None
-    baseline_run: Run | None
+    baseline_frame: pd.DataFrame | None  # the baseline job's per-example table, read once for every look
 
 
 def tested_pairs(suite: Suite) -> int:
@@ -72,16 +71,13 @@ def job_gates(suite: Suite, model: str, task: str, baseline: str | None) -> tupl
             continue  # decided afterwards, on the requests that ran
         if gate.against is not None or len(expr.path) != 1:
             return [], f"gate {gate.label!r} ({expr.metric}) is not a mean of per-example values"
-        base_run = base_job = None
+        base_job = base_frame = None
         if expr.uses_baseline:
-            base_run = load_run(_baseline_dir(gate, baseline))
+            base_run = load_run(str(gate.baseline or baseline or ""))
             base_job = baseline_job(base_run, gate.baseline_model or model, task, expr)
-        out.append(JobGate(expr, base_job, base_run))
+            base_frame = base_run.predictions(base_job.model, base_job.task)
+        out.append(JobGate(expr, base_job, base_frame))
     return out, None
-
-
-def _baseline_dir(gate: GateSpec, baseline: str | None) -> str:
-    return str(gate.baseline or baseline or "")
 
 
 def _undecided(
@@ -96,12 +92,10 @@ def _undecided(
         if defn is None or defn.values is None:
             open_gates.append(f"{expr.metric} (not a mean of per-example values)")
             continue
-        if gate.baseline is None or gate.baseline_run is None:
+        if gate.baseline is None or gate.baseline_frame is None:
             evidence = metric_evidence(defn, expr.op, expr.threshold, sequential=True, seed=seed)
         else:
-            base = aligned(
-                gate.baseline_run.predictions(gate.baseline.model, gate.baseline.task), frame["id"], "baseline"
-            )
+            base = aligned(gate.baseline_frame, frame["id"], "the baseline run")
             base_def = task_class(gate.baseline.kind).metric_defs(base, gate.baseline)[expr.metric]
             evidence = paired_evidence(base_def, defn, expr.op, expr.offset, sequential=True, seed=seed)
         if evidence.p_decision > level:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GateError
-from ..expressions import LATENCY_KEYS, GateExpr, parse_gate
+from ..expressions import LATENCY_KEYS, GateExpr, holds, parse_gate
 from ..metrics.decide import (
     Correction,
     Evidence,
@@ -38,12 +38,12 @@ from ..metrics.decide import (
     bootstrap_evidence,
     certain,
     decide,
-    holds,
     mde,
     wilson_evidence,
+    worst,
 )
 from ..metrics.info import info_for
-from ..metrics.latency import bootstrap_latency
+from ..metrics.latency import bootstrap_latency, bootstrap_latency_difference
 from ..metrics.sequential import betting_evidence
 from ..metrics.stats import MetricDef, resampled_sums
 from ..results import Job, Run, load_run
@@ -105,8 +105,7 @@ class GateReport:
 
     @property
     def verdict(self) -> Verdict:
-        verdicts = {r.verdict for r in self.results}
-        return "NO_GO" if "NO_GO" in verdicts else ("INCONCLUSIVE" if "INCONCLUSIVE" in verdicts else "GO")
+        return worst(r.verdict for r in self.results)
 
     @property
     def passed(self) -> bool:
@@ -310,6 +309,13 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
             measured=measured, bound=bound, verdict="INCONCLUSIVE", message="", **{"test": "exact value", **extra},
         )  # fmt: skip
 
+    def versus(kind: str, measured: float, base_value: float) -> GateResult:
+        """A gate on the difference from a reference figure: its bound, difference and margin follow from it."""
+        return new(
+            kind, measured, base_value + expr.offset, quantity="difference", baseline_value=base_value,
+            difference=measured - base_value, margin=expr.offset,
+        )  # fmt: skip
+
     if expr.metric == "agreement":
         assert gate.against is not None
         other = _job_of(run, gate.against, job.task, expr)
@@ -343,21 +349,11 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
             result.test, result.n = evidence.test, len(samples)
             return _Pending(result, expr.op, expr.threshold, evidence)
         base_job, base_value, base_name = _reference(ctx, gate, expr, job)
-        result = new(
-            "latency regression",
-            measured,
-            base_value + expr.offset,
-            quantity="difference",
-            baseline_value=base_value,
-            difference=measured - base_value,
-            margin=expr.offset,
-        )
+        result = versus("latency regression", measured, base_value)
         base_samples = latency_samples(base_job, expr.path[1])
         if samples is None or base_samples is None or len(samples) < 2 or len(base_samples) < 2:
             return _Pending(result, expr.op, expr.offset, None)
-        boot = bootstrap_latency(samples, expr.path[1], GATE_RESAMPLES, ctx.seed) - bootstrap_latency(
-            base_samples, expr.path[1], GATE_RESAMPLES, ctx.seed + 1
-        )
+        boot = bootstrap_latency_difference(samples, base_samples, expr.path[1], GATE_RESAMPLES, ctx.seed)
         evidence = bootstrap_evidence(boot, expr.op, expr.offset, len(samples), "two-sample bootstrap over requests")
         result.test, result.n = evidence.test, len(samples)
         return _Pending(result, expr.op, expr.offset, evidence)
@@ -383,15 +379,7 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
         metric_info.direction == "higher" and (expr.op in ("<=", "<"))
     ):
         kind += f" (against {metric_info.key}'s direction: {metric_info.direction} is better)"
-    result = new(
-        kind,
-        measured,
-        base_value + expr.offset,
-        quantity="difference",
-        baseline_value=base_value,
-        difference=measured - base_value,
-        margin=expr.offset,
-    )
+    result = versus(kind, measured, base_value)
     if defn is None or frame is None:
         return _Pending(result, expr.op, expr.offset, None)
     base_run = ctx.run if gate.against is not None else ctx.baseline(gate.baseline or ctx.baseline_dir or "")

@@ -21,7 +21,7 @@ Everything here is pure numpy on per-example values or resampled statistics.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal
@@ -30,28 +30,17 @@ import numpy as np
 
 Verdict = Literal["GO", "NO_GO", "INCONCLUSIVE"]
 Correction = Literal["holm", "bh", "none"]
-VERDICTS: tuple[Verdict, ...] = ("GO", "NO_GO", "INCONCLUSIVE")
 _NORMAL = NormalDist()
 
 
-def worst(verdicts: list[Verdict]) -> Verdict:
-    """The run's verdict: NO_GO if any gate says so, else INCONCLUSIVE if any is undecided, else GO."""
+def worst(verdicts: Iterable[str]) -> Verdict:
+    """The verdict of several gates: NO_GO if any says so, else INCONCLUSIVE if any is undecided, else GO."""
+    verdicts = set(verdicts)
     if "NO_GO" in verdicts:
         return "NO_GO"
     if "INCONCLUSIVE" in verdicts:
         return "INCONCLUSIVE"
     return "GO"
-
-
-def holds(op: str, value: float, bound: float) -> bool:
-    return {
-        ">=": value >= bound,
-        ">": value > bound,
-        "<=": value <= bound,
-        "<": value < bound,
-        "==": value == bound,
-        "!=": value != bound,
-    }[op]
 
 
 @dataclass(frozen=True)

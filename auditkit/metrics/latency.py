@@ -29,6 +29,17 @@ def bootstrap_latency(samples: np.ndarray, key: str, resamples: int, seed: int) 
     return out
 
 
+def bootstrap_latency_difference(
+    candidate: np.ndarray, baseline: np.ndarray, key: str, resamples: int, seed: int
+) -> np.ndarray:
+    """Candidate minus baseline of the latency figure, each resampled on its own: two runs time different
+    requests (or batches), so the samples are not paired."""
+    difference: np.ndarray = bootstrap_latency(candidate, key, resamples, seed) - bootstrap_latency(
+        baseline, key, resamples, seed + 1
+    )
+    return difference
+
+
 def percentile_ci(
     samples_ms: np.ndarray, q: int, confidence: float, seed: int, resamples: int = 2000
 ) -> tuple[float, float]:

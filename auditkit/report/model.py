@@ -19,7 +19,8 @@ import yaml
 
 from .. import charts
 from ..metrics.compare import wins
-from ..metrics.latency import bootstrap_latency, percentile_ci
+from ..metrics.decide import worst
+from ..metrics.latency import bootstrap_latency_difference, percentile_ci
 from ..pairing import paired_deltas
 from ..results import Job, Run
 from ..tasks import task_class
@@ -244,7 +245,7 @@ def _latency_delta(job_a: Job, job_b: Job, seed: int) -> dict[str, Any] | None:
     if len(a) < MIN_TAIL_SAMPLES or len(b) < MIN_TAIL_SAMPLES:
         return None
     ms_a, ms_b = 1000 * np.asarray(a), 1000 * np.asarray(b)
-    boot = bootstrap_latency(ms_b, "p95_ms", 2000, seed + 1) - bootstrap_latency(ms_a, "p95_ms", 2000, seed)
+    boot = bootstrap_latency_difference(ms_b, ms_a, "p95_ms", 2000, seed)
     low, high = (float(x) for x in np.quantile(boot, [0.025, 0.975]))
     p95_a, p95_b = float(np.percentile(ms_a, 95)), float(np.percentile(ms_b, 95))
     significant = low > 0 or high < 0
@@ -476,7 +477,7 @@ def _summary(run: Run, gates: dict[str, Any] | None) -> list[dict[str, Any]]:
                     " (--until-decided); intervals are anytime-valid"
                 )
         mine = verdicts.get(name, [])
-        verdict = "NO_GO" if "NO_GO" in mine else "INCONCLUSIVE" if "INCONCLUSIVE" in mine else "GO" if mine else None
+        verdict = worst(mine) if mine else None
         out.append(
             {
                 "model": name,
