@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,28 @@ DATA = Path(os.environ.get("AUDITKIT_DATA", REPO.parent / "shared" / "data")).re
 requires_data = pytest.mark.skipif(
     not (DATA / "squad" / "dev-v1.1.json").is_file(),
     reason=f"the shared data folder is absent ({DATA}); set AUDITKIT_DATA to a copy of shared/data",
+)
+#: The trained checkpoints (../shared/models, or $AUDITKIT_MODELS) that tests judge real figures with.
+MODELS = Path(os.environ.get("AUDITKIT_MODELS", REPO.parent / "shared" / "models")).resolve()
+requires_models = pytest.mark.skipif(
+    not all((MODELS / name / "model.safetensors").is_file() for name in ("minilm-squad", "minilm-sst2"))
+    or not (DATA / "sst2" / "dev.tsv").is_file(),
+    reason=f"the trained checkpoints ({MODELS}) or the shared data ({DATA}) are absent;"
+    " set AUDITKIT_MODELS and AUDITKIT_DATA to copies of shared/models and shared/data",
+)
+#: Debian's Chromium for the browser tests, and the flags it needs on these closed-network machines.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+requires_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it; `apt-get install chromium`)"
 )
 
 

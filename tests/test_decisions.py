@@ -8,24 +8,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATA, requires_data, write_suite
+from conftest import MODELS, requires_data, requires_models, write_suite
 
 from auditkit.metrics.decide import adjust, bootstrap_evidence, decide, mde, n_needed, wilson_evidence
 from auditkit.metrics.sequential import bet_against_bound, betting_evidence, log_capital
 
 ALPHA = 0.05
-MODELS = Path(os.environ.get("AUDITKIT_MODELS", DATA.parent / "models")).resolve()
-requires_models = pytest.mark.skipif(
-    not (MODELS / "minilm-squad" / "config.json").is_file(),
-    reason=f"the trained checkpoints are absent ({MODELS}); set AUDITKIT_MODELS to a copy of shared/models",
-)
 
 
 def _slack(rate: float, runs: int) -> float:

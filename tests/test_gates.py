@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,25 @@ def _baseline(run: Path, where: Path, flip_to_correct: int) -> Path:
     results["run_id"] = "baseline-" + str(flip_to_correct)
     (where / RESULTS_FILE).write_text(json.dumps(results))
     atomic_write_json(where / MANIFEST_FILE, build_manifest(where))  # a run of its own, published as such
+    return where
+
+
+def _with_sst2_model(run: Path, where: Path, name: str, edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Path:
+    """A copy of ``run`` (a run of its own, published as such) with one more sst2 job, of model ``name``: the
+    classifier's per-example table changed by ``edit``, its correctness and stored accuracy following."""
+    shutil.copytree(run, where)
+    results = json.loads((where / RESULTS_FILE).read_text())
+    job = copy.deepcopy(next(j for j in results["jobs"] if j["task"] == "sst2"))
+    frame = edit(pd.read_parquet(where / "predictions" / "cls" / "sst2.parquet"))
+    frame["correct"] = frame["predicted_index"] == frame["gold_index"]
+    (where / "predictions" / name).mkdir()
+    frame.to_parquet(where / "predictions" / name / "sst2.parquet")
+    job.update(model=name, predictions=f"predictions/{name}/sst2.parquet")
+    job["metrics"]["accuracy"]["value"] = 100.0 * float(frame["correct"].mean())
+    results["jobs"].append(job)
+    results["models"][name] = results["models"]["cls"]
+    (where / RESULTS_FILE).write_text(json.dumps(results))
+    atomic_write_json(where / MANIFEST_FILE, build_manifest(where))
     return where
 
 
@@ -184,21 +204,13 @@ def test_non_inferiority_decided_on_the_paired_interval(run: Path, tmp_path: Pat
 @requires_data
 def test_served_vs_released_agreement_gate(run: Path, tmp_path: Path) -> None:
     """Two models of one run compared example by example: identical answers and the paired metric change."""
-    twin = tmp_path / "twin"
-    shutil.copytree(run, twin)
-    results = json.loads((twin / RESULTS_FILE).read_text())
-    job = next(j for j in results["jobs"] if j["task"] == "sst2")
-    copy = {**job, "model": "served", "predictions": "predictions/served/sst2.parquet"}
-    results["jobs"].append(copy)
-    results["models"]["served"] = results["models"]["cls"]
-    (twin / "predictions" / "served").mkdir()
-    frame = pd.read_parquet(twin / "predictions" / "cls" / "sst2.parquet")
-    frame.loc[:5, "predicted_index"] = 1 - frame.loc[:5, "predicted_index"]  # 6 of 120 answers differ
-    frame["prediction"] = frame["predicted_index"].map({0: "negative", 1: "positive"})
-    frame["correct"] = frame["predicted_index"] == frame["gold_index"]
-    frame.to_parquet(twin / "predictions" / "served" / "sst2.parquet")
-    (twin / RESULTS_FILE).write_text(json.dumps(results))
-    atomic_write_json(twin / MANIFEST_FILE, build_manifest(twin))
+
+    def six_differ(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.loc[:5, "predicted_index"] = 1 - frame.loc[:5, "predicted_index"]  # 6 of 120 answers differ
+        frame["prediction"] = frame["predicted_index"].map({0: "negative", 1: "positive"})
+        return frame
+
+    twin = _with_sst2_model(run, tmp_path / "twin", "served", six_differ)
     gates = [
         GateSpec(check="sst2.agreement >= 99", models=["served"], against="cls"),
         GateSpec(check="sst2.agreement >= 50", models=["served"], against="cls"),
@@ -329,22 +341,12 @@ def test_an_incompatible_baseline_is_reported_before_any_model_loads(
 @requires_data
 def test_baseline_model_names_the_job_to_compare_with(run: Path, tmp_path: Path) -> None:
     """A baseline run with several jobs on the task: `baseline_model` picks one (here a perfect 'released')."""
-    two = tmp_path / "two"
-    shutil.copytree(run, two)
-    results = json.loads((two / RESULTS_FILE).read_text())
-    job = next(j for j in results["jobs"] if j["task"] == "sst2")
-    results["jobs"].append(
-        {**copy.deepcopy(job), "model": "released", "predictions": "predictions/released/sst2.parquet"}
-    )
-    results["models"]["released"] = results["models"]["cls"]
-    (two / "predictions" / "released").mkdir()
-    frame = pd.read_parquet(two / "predictions" / "cls" / "sst2.parquet")
-    frame["predicted_index"] = frame["gold_index"]
-    frame["correct"] = True
-    frame.to_parquet(two / "predictions" / "released" / "sst2.parquet")
-    results["jobs"][-1]["metrics"]["accuracy"]["value"] = 100.0
-    (two / RESULTS_FILE).write_text(json.dumps(results))
-    atomic_write_json(two / MANIFEST_FILE, build_manifest(two))
+
+    def perfect(frame: pd.DataFrame) -> pd.DataFrame:
+        frame["predicted_index"] = frame["gold_index"]
+        return frame
+
+    two = _with_sst2_model(run, tmp_path / "two", "released", perfect)
     same, released = gate(
         run,
         gates=[

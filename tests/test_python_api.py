@@ -4,21 +4,14 @@ pipelines, CSV/Parquet through `datasets`; and the typed outcome's to_pandas / r
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import DATA, requires_data
+from conftest import DATA, MODELS, requires_data, requires_models
 
 import auditkit
 from auditkit.errors import DatasetError, SuiteError
-
-MODELS = Path(os.environ.get("AUDITKIT_MODELS", DATA.parent / "models")).resolve()
-requires_models = pytest.mark.skipif(
-    not (MODELS / "minilm-sst2" / "config.json").is_file(),
-    reason=f"the trained checkpoints are absent ({MODELS}); set AUDITKIT_MODELS to a copy of shared/models",
-)
 
 
 def _sst2(n: int) -> pd.DataFrame:

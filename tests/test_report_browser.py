@@ -6,36 +6,24 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM, CHROMIUM_ARGS, requires_chromium
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "reports" / "examples" / "offline-demo" / "report.html"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 AXE = Path(os.environ.get("AXE_CORE_JS", REPO / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"))
 ARTIFACTS = Path(os.environ.get("AUDITKIT_TEST_ARTIFACTS", REPO / ".test-artifacts"))
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it; `apt-get install chromium`)"
-)
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright (a test extra) is not installed")
     with playwright.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import DATA, requires_data, write_suite
+from conftest import CHROMIUM, CHROMIUM_ARGS, DATA, requires_chromium, requires_data, write_suite
 
 from auditkit.metrics.compare import mcnemar_exact
 from auditkit.report import compare, report
@@ -226,29 +226,13 @@ def test_report_cli_errors(run_dir: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2 and "template folder not found" in proc.stderr
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @requires_data
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it; `apt-get install chromium`)"
-)
+@requires_chromium
 def test_html_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright (a test extra) is not installed")
     problems: list[str] = []
     with playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.on(
             "console",

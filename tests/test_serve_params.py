@@ -4,19 +4,13 @@ own InferenceClient on loopback against the trained checkpoints (and the pipelin
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import DATA
+from conftest import MODELS, requires_models
 from test_endpoints import _serve
 
-MODELS = Path(os.environ.get("AUDITKIT_MODELS", DATA.parent / "models")).resolve()
-requires_models = pytest.mark.skipif(
-    not (MODELS / "minilm-sst2" / "config.json").is_file(),
-    reason=f"the trained checkpoints are absent ({MODELS}); set AUDITKIT_MODELS to a copy of shared/models",
-)
 TEXTS = ["a gorgeous, witty, seductive movie.", "the plot is nothing but boilerplate clichés from start to finish"]
 CONTEXT = (
     "Super Bowl 50 was an American football game to determine the champion of the National Football League (NFL)"

@@ -3,18 +3,12 @@ equal the transformers pipelines', on weights that learned their task (random we
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATA, REPO
+from conftest import DATA, MODELS, REPO, requires_models
 
-MODELS = Path(os.environ.get("AUDITKIT_MODELS", REPO.parent / "shared" / "models")).resolve()
-requires_models = pytest.mark.skipif(
-    not (MODELS / "minilm-squad" / "model.safetensors").is_file() or not (DATA / "sst2" / "dev.tsv").is_file(),
-    reason=f"the trained checkpoints are absent ({MODELS}); set AUDITKIT_MODELS to a copy of shared/models",
-)
 HELD_OUT = MODELS / "minilm-squad-held-out.txt"
 
 
