@@ -35,10 +35,15 @@ _EXPORTS = {
     "ResultsError": "auditkit.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+#: Sub-packages of the public API, imported on first use (``auditkit.stats.decide_threshold``).
+_MODULES = {"stats": "auditkit.stats"}
+
+__all__ = ["__version__", *_EXPORTS, *_MODULES]
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
+    if name in _MODULES:
+        return import_module(_MODULES[name])
     raise AttributeError(f"module 'auditkit' has no attribute {name!r}")

@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from .data.types import Dataset
-from .engine.batching import BatchTimings
+from .engine.batching import BatchTimings, latency_percentiles
 from .engine.types import ProgressSink
 from .models import Head, Model
 from .models.hf import LoadedModel, cache_dir
@@ -58,15 +59,34 @@ def cache_key(model: LoadedModel, dataset: Dataset, task: Task[Any]) -> str:
 
 
 def merge_timings(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One job's timing from its chunks': totals summed, batch statistics recomputed over all batches."""
+    """One job's timing from its chunks': totals summed, batch statistics recomputed over all batches.
+
+    A chunk's last batch is often partial only because the chunk ended there (``--until-decided`` looks every
+    64 examples): with several chunks those are left out of the batch latencies, so a job run in looks and
+    one run in full time batches of the same size and their percentiles compare.
+    """
     merged = dict(parts[0])
     timings = BatchTimings()
+    dropped = 0
     for part in parts:
-        for seconds, items, tokens in zip(
-            part.get("batch_seconds", []), part.get("batch_items", []), part.get("batch_tokens", []), strict=False
-        ):
+        rows = list(
+            zip(part.get("batch_seconds", []), part.get("batch_items", []), part.get("batch_tokens", []), strict=False)
+        )
+        if len(parts) > 1 and len(rows) > 1 and rows[-1][1] < max(items for _, items, _ in rows):
+            rows, dropped = rows[:-1], dropped + 1
+        for seconds, items, tokens in rows:
             timings.record(seconds, items, tokens)
     merged.update(timings.summary())
+    if dropped:
+        merged["partial_batches_dropped"] = dropped
+    for key in ("request_seconds", "single_request_seconds", "retry_waits"):
+        if any(p.get(key) for p in parts):
+            merged[key] = [x for p in parts for x in p.get(key) or []]
+    for key in ("requests", "attempts", "retries"):
+        if key in parts[0]:
+            merged[key] = sum(p.get(key, 0) for p in parts)
+    if merged.get("request_seconds"):  # percentiles of every request of every chunk, not of the first chunk's
+        merged.update(latency_percentiles(1000.0 * np.asarray(merged["request_seconds"]), "request_latency_ms"))
     merged["warmup_seconds"] = sum(p.get("warmup_seconds", 0.0) for p in parts)
     for key in ("wall_seconds", "examples", "windows"):
         if key in parts[0]:

@@ -203,6 +203,10 @@ def _print_gates(verdict: GateReport, quiet: bool) -> None:
         )
     c = verdict.counts()
     correction = {"holm": "Holm", "bh": "Benjamini-Hochberg"}.get(verdict.correction, "no")
+    if verdict.results:
+        from .gates.outputs import guarantee_sentence
+
+        err.print(escape(guarantee_sentence(verdict)), highlight=False, soft_wrap=True)
     err.print(
         f"decision: {_MARKS[verdict.verdict]} ({c['GO']} GO, {c['NO_GO']} NO_GO, {c['INCONCLUSIVE']} INCONCLUSIVE;"
         f" alpha {verdict.alpha:g}, {correction} correction)",
@@ -297,14 +301,20 @@ def plan_cmd(
     if as_json:
         _emit_json([p.to_dict() for p in plans], None)
     else:
-        table = Table("Gate", "Model", "n configured", "SD (source)", "n needed", "MDE at n", "Advice")
+        table = Table(
+            "Gate", "Model", "n configured", "SD (source)", "n needed (fixed)", "--until-decided (mean; 80%, 95%)",
+            "MDE at n", "Advice",
+        )  # fmt: skip
         for p in plans:
             table.add_row(
                 escape(p.gate),
                 escape(p.model),
-                str(p.configured_n),
+                str(p.configured_n) + (f" ({p.n_clusters} {p.cluster_unit}s)" if p.n_clusters else ""),
                 "–" if p.sd is None else f"{p.sd:.3g} ({escape(p.sd_source)})",
                 "–" if p.n_needed is None else str(p.n_needed),
+                "–"
+                if p.sequential_expected is None
+                else f"{p.sequential_expected:.0f}; {p.sequential_q80}, {p.sequential_q95}",
                 "–" if p.mde_at_n is None else f"{p.mde_at_n:.3g}",
                 escape(p.advice),
             )

@@ -14,6 +14,7 @@ from .errors import ResultsError
 from .metrics.compare import Delta, paired_delta
 from .results import Job, Run
 from .tasks import task_class
+from .tasks.sampling import job_column
 
 
 def paired_deltas(
@@ -51,6 +52,7 @@ def paired_deltas(
             resamples=resamples,
             confidence=confidence,
             seed=seed,
+            column=job_column(job_a, task),
         )
         for name in names
     ]

@@ -49,6 +49,7 @@ from .schema import EvaluateMetricSpec
 from .suite import LoadedSuite, Suite
 from .tasks import make_task
 from .tasks.base import Predictions, Scores, Task
+from .tasks.sampling import clustered_intervals, sampling_record
 from .until_decided import anytime_metrics, in_order, job_gates, not_sequential, run_until_decided
 from .version import __version__
 
@@ -213,7 +214,7 @@ def preflight(loaded: LoadedSuite, *, baseline: str | Path | None, template_dir:
     for gate in suite.gates:
         expr = parse_gate(gate.check)
         gate_base = gate.baseline or base
-        if expr.uses_baseline:
+        if expr.uses_baseline and gate.against is None:  # `against:` compares with a model of this run
             if gate_base is None:
                 problems.append(
                     f"gate {gate.label!r} compares with a baseline, but none is set (baseline: or --baseline)"
@@ -581,11 +582,13 @@ def _run_jobs(
                 job = _job(task, model, datasets[task.name], scores, relative, failures, predictions)
                 if sequential is not None:
                     job.sequential = sequential
+                defs = task.metric_defs(per_example, job)
+                headline = next((h for h in task.headline if h in job.metrics), None)
+                job.sampling = sampling_record(type(task), task.spec.cluster, defs, headline, len(per_example))
                 if sequential is not None and sequential.stopped != "not sequential":
-                    job.metrics = {
-                        name: MetricEstimate.model_validate(record)
-                        for name, record in anytime_metrics(task, job, per_example, suite.bootstrap.confidence).items()
-                    }
+                    job.metrics = anytime_metrics(job, defs, job.sampling.column, suite.bootstrap.confidence)
+                else:
+                    job.metrics = clustered_intervals(job, defs, job.sampling.column, suite.bootstrap, suite.seed)
                 for spec, module in (plugins or {}).get(task.name, []):
                     for name, value in compute(spec, module, task.evaluate_inputs(per_example)).items():
                         job.metrics[name] = MetricEstimate(

@@ -447,6 +447,11 @@ class TaskSpecBase(StrictModel):
     evaluate: list[EvaluateMetricSpec] = Field(
         default_factory=list, description="extra metrics from the evaluate library (see README, Plug-in metrics)"
     )
+    cluster: str | None = Field(
+        default=None,
+        description="the sampling unit: one of the task kind's units (SQuAD: article, paragraph; bias probes:"
+        " template) or 'none' for independent examples (default: the task kind's own unit)",
+    )
 
 
 class GateSpec(StrictModel):

@@ -81,9 +81,28 @@ class Suite(StrictModel):
                             f"task {task.name!r} names unknown model {model!r}; the suite defines {known}",
                         )
                     )
+        for i, task in enumerate(self.tasks):
+            units = TASKS.get(task.kind).cluster_units if task.kind in TASKS else {}
+            if task.cluster is not None and task.cluster not in (*units, "none"):
+                problems.append(
+                    (
+                        ("tasks", i, "cluster"),
+                        f"task {task.name!r}: {task.cluster!r} is not a sampling unit of kind {task.kind!r};"
+                        f" use one of {[*units, 'none']}",
+                    )
+                )
         tasks = [t.name for t in self.tasks]
         for i, gate in enumerate(self.gates):
             expr = parse_gate(gate.check)
+            if expr.task != "card" and expr.op in ("==", "!="):
+                problems.append(
+                    (
+                        ("gates", i) if gate.model_fields_set == {"check"} else ("gates", i, "check"),
+                        f"gate {gate.check!r}: {expr.op} cannot be decided from data with error control (a measured"
+                        f" value is never exactly a bound); for a tolerance write two gates, e.g."
+                        f" '{expr.task}.{expr.metric} >= LOW' and '{expr.task}.{expr.metric} <= HIGH'",
+                    )
+                )
             if expr.task != "card" and expr.task not in tasks:
                 where: tuple[str | int, ...] = (
                     ("gates", i) if gate.model_fields_set == {"check"} else ("gates", i, "check")

@@ -1,16 +1,21 @@
-"""``auditkit run --until-decided``: see examples in a seeded random order and stop once every gate is decided.
+"""``auditkit run --until-decided``: see examples in the data's canonical order and stop once every gate is decided.
 
 Why it is valid: each gated quantity is a mean of bounded per-example values (or of paired differences
 against the baseline run's answers on the same examples), tested with betting confidence sequences
-(:mod:`auditkit.metrics.sequential`). Those are valid at every sample size at once, so looking after
-every chunk and stopping at the first look where all of a job's gates are decided keeps each wrong
-verdict's probability under its level. The level per test is ``alpha / m`` for the run's m tested
-(gate, job) pairs (Bonferroni: Holm's ordering is unknown until the end); the gates evaluated on the
-finished run use Holm or BH on the same anytime-valid p-values, whose levels are never smaller.
+(:mod:`auditkit.stats`). Those are valid at every sample size at once, so looking after every chunk and
+stopping at the first look where all of a job's gates are decided keeps each wrong verdict's probability
+under its level. Each one-sided test stops at ``alpha / (2m)`` for the run's m tested (gate, job) pairs
+(Bonferroni over the 2m one-sided tests: Holm's ordering is unknown until the end); the gates evaluated on
+the finished run apply Holm or BH to the same anytime-valid p-values, whose levels are never smaller.
+
+Why the order is not a seed: a run that may stop early could be repeated with other orders until one
+says GO. The order is derived from the data alone (:func:`auditkit.tasks.sampling.canonical_order`) and
+``auditkit gate`` checks it. With clusters (SQuAD articles) whole clusters are revealed, in that order,
+and looks fall between clusters, so every look sees complete independent draws.
 
 A job is not stopped early when one of its gates is on a figure that is not such a mean (macro-F1,
-``official.*``): it then runs on every example, in the same random order, and says why. Latency gates
-never hold a job back; they are decided afterwards on the requests that ran.
+``official.*``): it then runs on every example and says why. Latency gates never hold a job back; they
+are decided afterwards on the requests that ran.
 """
 
 from __future__ import annotations
@@ -18,20 +23,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from .cache import merge_timings, predict_cached
 from .data import Dataset
 from .engine.types import ProgressSink
 from .expressions import GateExpr, parse_gate
-from .gates.evaluate import aligned, baseline_job, metric_evidence, paired_evidence
-from .metrics.sequential import confidence_sequence
+from .gates.evaluate import aligned, baseline_job, metric_decision, paired_decision
+from .metrics.stats import MetricDef
 from .models import Model
-from .results import Job, SequentialRecord, load_run
+from .results import Job, MetricEstimate, SequentialRecord, load_run
+from .stats import decide_threshold
 from .suite import Suite
 from .tasks import task_class
 from .tasks.base import Predictions, Scores, Task
+from .tasks.sampling import canonical_order, defined_values, order_digest, unit_column
 
 
 @dataclass(frozen=True)
@@ -81,10 +87,12 @@ def job_gates(suite: Suite, model: str, task: str, baseline: str | None) -> tupl
 
 
 def _undecided(
-    task: Task[Any], job: Job, frame: pd.DataFrame, gates: list[JobGate], level: float, seed: int
+    task: Task[Any], job: Job, frame: pd.DataFrame, gates: list[JobGate], level: float, suite: Suite, horizon: int
 ) -> list[str]:
-    """The gates of ``job`` not yet decided at ``level`` on the examples seen (``frame``, in order seen)."""
+    """The gates of ``job`` not yet decided at one-sided ``level`` on the examples seen (``frame``, in order)."""
     defs = task.metric_defs(frame, job)
+    column = unit_column(type(task), task.spec.cluster)[1]
+    alpha, seed = suite.decision.alpha, suite.seed
     open_gates = []
     for gate in gates:
         expr = gate.expr
@@ -93,14 +101,46 @@ def _undecided(
             open_gates.append(f"{expr.metric} (not a mean of per-example values)")
             continue
         if gate.baseline is None or gate.baseline_frame is None:
-            evidence = metric_evidence(defn, expr.op, expr.threshold, sequential=True, seed=seed)
+            decision = metric_decision(
+                defn, expr.op, expr.threshold, alpha=alpha, column=column, sequential=True, seed=seed, horizon=horizon
+            )
         else:
             base = aligned(gate.baseline_frame, frame["id"], "the baseline run")
             base_def = task_class(gate.baseline.kind).metric_defs(base, gate.baseline)[expr.metric]
-            evidence = paired_evidence(base_def, defn, expr.op, expr.offset, sequential=True, seed=seed)
-        if evidence.p_decision > level:
+            decision = paired_decision(
+                base_def, defn, expr.op, expr.offset, alpha=alpha, column=column, sequential=True, seed=seed,
+                horizon=horizon,
+            )  # fmt: skip
+        if min(decision.p_go, decision.p_nogo) > level:
             open_gates.append(expr.text)
     return open_gates
+
+
+def _chunks(dataset: Dataset, column: str | None, step: int) -> list[list[int]]:
+    """The canonical order cut into looks of about ``step`` examples.
+
+    With clusters the order has two phases: one example of every cluster, looked at every ``step / 8``
+    examples (a far-off truth is decided here, after a handful of independent draws), then the rest cluster
+    by cluster, with looks only between clusters, so every look sees complete clusters.
+    """
+    ids = [example.id for example in dataset.examples]
+    labels = [str(getattr(example, column)) for example in dataset.examples] if column is not None else None
+    order = canonical_order(ids, labels, dataset.fingerprint)
+    if labels is None:
+        return [order[i : i + step] for i in range(0, len(order), step)]
+    clusters = len(set(labels))
+    small = max(4, step // 8)
+    chunks = [order[i : min(i + small, clusters)] for i in range(0, clusters, small)]
+    current: list[int] = []
+    for position in range(clusters, len(order)):
+        current.append(order[position])
+        last_of_cluster = position + 1 == len(order) or labels[order[position + 1]] != labels[order[position]]
+        if len(current) >= step and last_of_cluster:
+            chunks.append(current)
+            current = []
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def run_until_decided(
@@ -114,55 +154,60 @@ def run_until_decided(
     progress: ProgressSink | None,
     use_cache: bool,
 ) -> tuple[Predictions, Dataset, SequentialRecord]:
-    """Predict ``dataset`` chunk by chunk in a seeded random order until ``gates`` are decided.
+    """Predict ``dataset`` look by look in its canonical order until ``gates`` are decided.
 
     ``make_job(scores, dataset)`` builds the provisional :class:`Job` the task's metric definitions read.
     Returns the predictions in the order seen, the examples used (same order) and how it stopped.
     """
-    alpha = suite.decision.alpha / tested_pairs(suite)
+    level = suite.decision.alpha / (2 * tested_pairs(suite))
     step = suite.decision.look_every
-    order = np.random.default_rng(suite.seed).permutation(len(dataset)).tolist()
+    column = unit_column(type(task), task.spec.cluster)[1]
+    chunks = _chunks(dataset, column, step)
+    horizon = len({str(getattr(e, column)) for e in dataset.examples}) if column is not None else len(dataset)
     frames: list[pd.DataFrame] = []
     timings: list[dict[str, Any]] = []
     notes: list[str] = []
     failures: list[dict[str, Any]] = []
     looks: list[int] = []
+    seen_positions: list[int] = []
     stopped: Literal["decided", "exhausted"] = "exhausted"
     reason = "every example was used before all gates were decided"
     quick = suite.bootstrap.model_copy(update={"resamples": 1})
-    seen = 0
-    while seen < len(order):
-        chunk = dataset.take(order[seen : seen + step])
+    for chunk_positions in chunks:
+        chunk = dataset.take(chunk_positions)
         part = predict_cached(task, model, chunk, progress, use_cache=use_cache)
         frames.append(part.frame)
         timings.append(part.timing)
         notes.extend(part.notes)
         failures.extend(part.failures)
-        seen += len(chunk)
-        looks.append(seen)
-        used = dataset.take(order[:seen])
+        seen_positions.extend(chunk_positions)
+        looks.append(len(seen_positions))
+        used = dataset.take(seen_positions)
         frame = pd.concat(frames, ignore_index=True)
         failed = {f["id"] for f in failures}
         scored = used.without(failed) if failed else used
         scores: Scores = task.score(frame[~frame["id"].isin(failed)].reset_index(drop=True), scored, quick, suite.seed)
         per_example = in_order(scores.per_example, scored)
-        still = _undecided(task, make_job(scores, scored), per_example, gates, alpha, suite.seed)
+        still = _undecided(task, make_job(scores, scored), per_example, gates, level, suite, horizon)
         if not still:
-            stopped, reason = "decided", f"every gate was decided after {seen} of {len(order)} examples"
+            seen = len(seen_positions)
+            stopped, reason = "decided", f"every gate was decided after {seen} of {len(dataset)} examples"
             break
         reason = f"undecided when the examples ran out: {', '.join(still)}"
-    used = dataset.take(order[:seen])
+    used = dataset.take(seen_positions)
     frame = pd.concat(frames, ignore_index=True)
     timing = merge_timings(timings)
     record = SequentialRecord(
-        n_used=seen,
+        n_used=len(seen_positions),
         n_available=len(dataset),
         look_every=step,
         order_seed=suite.seed,
+        order=order_digest([example.id for example in used.examples]),
+        horizon=horizon,
         looks=looks,
         stopped=stopped,
         reason=reason,
-        alpha=alpha,
+        alpha=level,
     )
     return Predictions(frame, timing, list(dict.fromkeys(notes)), failures), used, record
 
@@ -179,22 +224,27 @@ def in_order(per_example: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     )
 
 
-def anytime_metrics(task: Task[Any], job: Job, frame: pd.DataFrame, confidence: float) -> dict[str, dict[str, Any]]:
+def anytime_metrics(
+    job: Job, defs: dict[str, MetricDef], column: str | None, confidence: float
+) -> dict[str, MetricEstimate]:
     """The job's metrics with anytime-valid intervals where the metric is a mean of bounded values: a
     bootstrap interval computed after a data-dependent stop would claim more than it knows."""
-    defs = task.metric_defs(frame, job)
-    out: dict[str, dict[str, Any]] = {}
+    out = dict(job.metrics)
     for name, est in job.metrics.items():
-        record = est.model_dump()
         defn = defs.get(name)
-        values = None if defn is None or defn.values is None else np.asarray(defn.values, dtype=np.float64)
-        if values is not None and defn is not None:
-            values = values[~np.isnan(values)]
-            lo, hi = defn.bounds
-            low, high = confidence_sequence(values, (1.0 - confidence) / 2.0, lo, hi)
-            record.update(low=defn.scale * low, high=defn.scale * high, interval="anytime-valid confidence sequence")
-            record["n"] = len(values)
-        out[name] = record
+        if defn is None or defn.values is None:
+            continue
+        values, labels = defined_values(defn, column)
+        if not len(values):
+            continue
+        lo, hi = defn.bounds
+        d = decide_threshold(
+            values, ">=", lo * defn.scale, alpha=1.0 - confidence, low=lo * defn.scale, high=hi * defn.scale,
+            clusters=labels, sequential=True, horizon=job.sequential.horizon if job.sequential else None,
+        )  # fmt: skip
+        out[name] = est.model_copy(
+            update={"low": d.low, "high": d.high, "interval": "anytime-valid confidence sequence", "n": len(values)}
+        )
     return out
 
 
@@ -209,5 +259,5 @@ def not_sequential(dataset: Dataset, reason: str, suite: Suite) -> SequentialRec
         looks=[n],
         stopped="not sequential",
         reason=f"ran every example: {reason}",
-        alpha=suite.decision.alpha / tested_pairs(suite),
+        alpha=suite.decision.alpha / (2 * tested_pairs(suite)),
     )

@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
         "auditkit.results",
         "auditkit.data",
         "auditkit.metrics",
+        "auditkit.stats",
         "auditkit.views",
         "auditkit.charts",
         "auditkit.environment",

@@ -1,111 +1,47 @@
-"""Release decisions: error rates checked by simulation, Holm/BH, --until-decided on real models, plan, latency CIs.
+"""Release decisions end to end: --until-decided on real models (canonical order, clusters, replay), plan, timings.
 
-The simulations are plain numpy and fast; each checks a stated guarantee of "How auditkit decides" in the
-README: a wrong verdict at most alpha of the time, for fixed-n tests and for anytime-valid stopping.
+The statistics themselves are simulated in ``tests/test_stats.py``.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 import pytest
 from conftest import MODELS, requires_data, requires_models, write_suite
 
-from auditkit.metrics.decide import adjust, bootstrap_evidence, decide, mde, n_needed, wilson_evidence
-from auditkit.metrics.sequential import bet_against_bound, betting_evidence, log_capital
-
-ALPHA = 0.05
+from auditkit.cache import merge_timings
+from auditkit.tasks.sampling import canonical_order
 
 
-def _slack(rate: float, runs: int) -> float:
-    """Three binomial standard errors: the simulation's own noise for an asymptotic (not exact) guarantee."""
-    return 3 * math.sqrt(rate * (1 - rate) / runs)
+def test_canonical_order_is_a_function_of_the_data_alone() -> None:
+    """--until-decided's order cannot be shopped for: the same data give the same order, other data another;
+    with clusters, one example of every cluster comes first, then the rest cluster by cluster."""
+    ids = [f"q{i}" for i in range(12)]
+    titles = [f"article {i % 3}" for i in range(12)]
+    order = canonical_order(ids, titles, "fingerprint-a")
+    assert order == canonical_order(ids, titles, "fingerprint-a") != canonical_order(ids, titles, "fingerprint-b")
+    assert sorted(order) == list(range(12))
+    assert len({titles[i] for i in order[:3]}) == 3  # screening: one per article
+    rest = [titles[i] for i in order[3:]]
+    assert rest == sorted(rest, key=lambda t: [titles[i] for i in order[:3]].index(t))  # then whole articles
+    assert sorted(canonical_order(ids, None, "x")) == list(range(12))
 
 
-def test_anytime_valid_tests_keep_alpha_under_continuous_monitoring() -> None:
-    """1,000 null streams watched after every example (a superset of every chunked schedule): the chance
-    that either one-sided betting test ever rejects a true null stays at or below alpha, exactly."""
-    rng = np.random.default_rng(1)
-    runs, n, bound = 1000, 2000, 0.6
-    x = rng.binomial(1, bound, size=(runs, n)).astype(float)  # the truth sits on the bound
-    threshold = math.log(1 / ALPHA)
-    above = (log_capital(x, bound, ALPHA, upward=True).max(axis=1) >= threshold).mean()
-    below = (log_capital(x, bound, ALPHA, upward=False).max(axis=1) >= threshold).mean()
-    assert above <= ALPHA and below <= ALPHA, (above, below)
-    # Paired differences of two models (values in [-1, 1]) whose true mean difference is the margin.
-    margin = -0.02
-    p_up = 0.1
-    d = rng.choice([1.0, -1.0, 0.0], p=[p_up, p_up - margin, 1 - 2 * p_up + margin], size=(runs, n))
-    y = (d + 1) / 2
-    m = (margin + 1) / 2
-    wrong_go = (log_capital(y, m, ALPHA, upward=True).max(axis=1) >= threshold).mean()
-    wrong_nogo = (log_capital(y, m, ALPHA, upward=False).max(axis=1) >= threshold).mean()
-    assert wrong_go <= ALPHA and wrong_nogo <= ALPHA, (wrong_go, wrong_nogo)
-
-
-def test_anytime_valid_tests_decide_fast_when_the_truth_is_far() -> None:
-    rng = np.random.default_rng(2)
-    broken = rng.binomial(1, 0.02, 800).astype(float)
-    result = bet_against_bound(broken, 0.5, ALPHA / 4)
-    assert result.first == "below" and result.below_at is not None and result.below_at <= 40
-    evidence = betting_evidence(broken, ">=", 0.5, lo=0.0, hi=1.0, scale=100.0, test="betting")
-    assert decide(evidence, ">=", 50.0, ALPHA).verdict == "NO_GO"
-    low, high = evidence.interval(ALPHA / 2)
-    assert 0.0 <= low <= 100 * broken.mean() <= high < 50.0
-
-
-def test_fixed_n_tests_keep_alpha_on_the_boundary() -> None:
-    """Wilson's score test (2,000 runs) and the paired percentile bootstrap (400 runs) at the boundary: the
-    wrong verdict's rate is alpha up to the simulation's noise (these are asymptotic, not exact, tests)."""
-    rng = np.random.default_rng(3)
-    runs, n, bound = 2000, 400, 70.0
-    successes = rng.binomial(n, bound / 100, size=runs)
-    verdicts = [decide(wilson_evidence(int(k), n, ">=", bound), ">=", bound, ALPHA).verdict for k in successes]
-    nogo = verdicts.count("NO_GO") / runs
-    assert nogo <= ALPHA + _slack(ALPHA, runs), nogo
-    runs, n, margin = 400, 300, -1.0
-    wrong = 0
-    for _ in range(runs):
-        d = 100 * rng.choice([1.0, -1.0, 0.0], p=[0.1, 0.11, 0.79], size=n)  # true mean difference -1 point
-        boot = rng.choice(d, size=(500, n)).mean(axis=1)
-        wrong += decide(bootstrap_evidence(boot, ">=", margin, n, "paired bootstrap"), ">=", margin, ALPHA).verdict == (
-            "NO_GO"
-        )
-    assert wrong / runs <= ALPHA + _slack(ALPHA, runs), wrong / runs
-
-
-def test_holm_and_bh_levels_and_family_error() -> None:
-    assert adjust([0.001, 0.02, 0.03], 0.05, "holm") == pytest.approx([0.05 / 3, 0.05 / 2, 0.05])
-    # 0.03 misses its level 0.025: Holm stops there, and every later test is judged at that level too.
-    assert adjust([0.001, 0.04, 0.03], 0.05, "holm") == pytest.approx([0.05 / 3, 0.05 / 2, 0.05 / 2])
-    assert adjust([0.001, 0.2, 0.011], 0.05, "holm") == pytest.approx([0.05 / 3, 0.05, 0.05 / 2])
-    assert adjust([0.001, 0.02, 0.035, 0.5], 0.05, "bh") == pytest.approx([0.05 * 3 / 4] * 4)
-    assert adjust([0.001, 0.02, 0.04, 0.5], 0.05, "bh") == pytest.approx([0.05 * 2 / 4] * 4)
-    assert adjust([0.2, 0.3], 0.05, "none") == [0.05, 0.05]
-    # Five gates, all with the truth on their bound: Holm keeps the chance of any wrong NO_GO under alpha.
-    rng = np.random.default_rng(4)
-    runs, gates, n, bound = 1000, 5, 300, 80.0
-    any_wrong = {"holm": 0, "none": 0}
-    for _ in range(runs):
-        evidences = [wilson_evidence(int(k), n, ">=", bound) for k in rng.binomial(n, bound / 100, size=gates)]
-        for method in any_wrong:
-            levels = adjust([e.p_decision for e in evidences], ALPHA, method)  # type: ignore[arg-type]
-            verdicts = [decide(e, ">=", bound, lv).verdict for e, lv in zip(evidences, levels, strict=True)]
-            any_wrong[method] += "NO_GO" in verdicts
-    assert any_wrong["holm"] / runs <= ALPHA + _slack(ALPHA, runs)
-    assert any_wrong["none"] / runs > 2 * ALPHA  # uncorrected, five gates err far more often: why Holm exists
-
-
-def test_power_helpers() -> None:
-    # n = ((z_0.95 + z_0.8) sd / d)^2 = ((1.645 + 0.842) * 40 / 5)^2 = 395.6 -> 396
-    assert n_needed(40.0, 5.0, 0.05, 0.8) == 396
-    assert n_needed(40.0, 0.0, 0.05, 0.8) is None
-    assert mde(2.0, 0.05, 0.8) == pytest.approx((1.6449 + 0.8416) * 2.0, rel=1e-3)
+def test_merged_timings_keep_every_chunks_requests() -> None:
+    """A job run in chunks (--until-decided looks, resumed caches) reports percentiles of all its requests."""
+    parts = [
+        {"request_seconds": [0.01] * 50, "examples": 50, "wall_seconds": 1.0, "requests": 50},
+        {"request_seconds": [1.0] * 50, "examples": 50, "wall_seconds": 1.0, "requests": 50},
+    ]
+    merged = merge_timings(parts)
+    assert len(merged["request_seconds"]) == 100 and merged["requests"] == 100
+    assert merged["request_latency_ms_p95"] == pytest.approx(1000.0)
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -165,7 +101,12 @@ def test_until_decided_stops_a_broken_release_early_with_the_full_runs_verdict(t
     full_gates = json.loads((full_dir / "gates.json").read_text())
     assert early_gates["verdict"] == full_gates["verdict"] == "NO_GO"
     assert early_gates["results"][0]["anytime_valid"] and early_gates["results"][0]["n"] == seq["n_used"]
-    assert full_gates["results"][0]["n"] == 400 and full_gates["results"][0]["test"] == "paired bootstrap"
+    full_result = full_gates["results"][0]
+    assert full_result["n"] == 400 and full_result["test"].startswith("paired betting (hedged capital) on")
+    assert full_result["cluster_unit"] == "article" and full_result["n_clusters"] == seq["horizon"]
+    assert seq["order"].startswith("canonical:") and early_gates["results"][0]["test"].startswith(
+        "paired betting confidence sequence (anytime-valid):"
+    )
     report = (early_dir / "report" / "report.md").read_text()
     assert report.index("## Release decision: **NO_GO**") < report.index("## Model details")
     assert "anytime-valid" in report and f"used {seq['n_used']} of 400 examples" in report
@@ -175,12 +116,24 @@ def test_until_decided_stops_a_broken_release_early_with_the_full_runs_verdict(t
         "p_value"
     ] == pytest.approx(early_gates["results"][0]["p_value"])
 
-    # plan: from the full run as a pilot, the broken model's gate is decidable with few examples.
+    # The stored order is checked: a run whose examples were reordered (a shopped order) is refused.
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(early_dir, shuffled)
+    frame_path = shuffled / job["predictions"]
+    frame = pd.read_parquet(frame_path)
+    frame.iloc[::-1].reset_index(drop=True).to_parquet(frame_path)
+    (shuffled / "manifest.json").unlink()
+    tampered = cli("gate", str(shuffled), "--out", str(tmp_path / "tampered"), cwd=tmp_path)
+    assert tampered.returncode == 2 and "canonical order" in tampered.stderr
+
+    # plan: from the full run as a pilot, the broken model's gate is decidable with few examples, by fixed n
+    # and by --until-decided (simulated: mean and quantiles of the examples it would use).
     planned = cli("plan", str(suite), "--pilot", str(full_dir), "--json", cwd=tmp_path)
     assert planned.returncode == 0, planned.stderr
     [row] = json.loads(planned.stdout)
-    assert row["configured_n"] == 400 and row["decidable"] is True and row["n_needed"] < 40
-    assert row["sd_source"] == "pilot run, paired differences"
+    assert row["configured_n"] == 400 and row["decidable"] is True and row["n_needed"] < 80
+    assert row["sd_source"] == "pilot run, paired differences" and row["cluster_unit"] == "article"
+    assert row["sequential_expected"] is not None and row["sequential_q80"] <= row["sequential_q95"] <= 400
     # A margin far below the noise at this n is flagged before anything runs, and by plan.
     tight = _qa_suite(
         tmp_path / "tight.yaml",
@@ -190,3 +143,28 @@ def test_until_decided_stops_a_broken_release_early_with_the_full_runs_verdict(t
     )
     planned = cli("plan", str(tight), "--json", cwd=tmp_path)
     assert planned.returncode == 1 and json.loads(planned.stdout)[0]["decidable"] is False
+
+
+@requires_data
+def test_plan_refuses_a_meaningless_sd_and_sizes_for_the_test_that_will_decide(tmp_path: Path) -> None:
+    suite = write_suite(
+        tmp_path / "plan.yaml",
+        """name: plan
+models:
+  - name: cls
+    build: {config: distilbert-base-uncased-finetuned-sst-2-english, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}
+tasks:
+  - {name: sst2, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 200}}
+gates:
+  - "sst2.accuracy >= 80"
+""",
+    )
+    for bad in ("nan", "-1", "0"):
+        proc = cli("plan", str(suite), "--sd", bad, cwd=tmp_path)
+        assert proc.returncode == 2 and "a standard deviation must be a positive number" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+    proc = cli("plan", str(suite), "--sd", "40", "--json", cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    [row] = json.loads(proc.stdout)
+    assert row["configured_n"] == 200 and row["cluster_unit"] is None and row["n_needed"] is None
+    assert row["mde_at_n"] > 0 and "--pilot" in row["advice"]

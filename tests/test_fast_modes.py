@@ -82,7 +82,9 @@ def test_single_request_latency_is_measured_reported_and_gated(tmp_path: Path) -
     assert 0 < timing.single_request_ms_p50 <= (timing.single_request_ms_p95 or 0) <= timing.single_request_ms_p99
     assert jobs["ceo"].timing.single_request_examples is None  # a probe is four variants at once, not one request
     verdict = evaluate_gates(load_run(outcome.run_dir), [GateSpec(check="squad.latency.single_p99_ms <= 600000 ms")])
-    assert verdict.passed and verdict.results[0].measured == timing.single_request_ms_p99
+    # Three single requests cannot bound a 99th percentile from above (368 are needed): INCONCLUSIVE, and why.
+    [p99] = verdict.results
+    assert p99.verdict == "INCONCLUSIVE" and p99.samples_needed == 368 and p99.measured == timing.single_request_ms_p99
     assert "Single-request latency (batch 1)" in (outcome.run_dir / "report" / "report.md").read_text()
 
 

@@ -20,10 +20,10 @@ from conftest import requires_data, write_suite
 from auditkit.errors import GateError, SuiteError
 from auditkit.expressions import GateSyntaxError, parse_gate
 from auditkit.gates import gate
-from auditkit.metrics.decide import RANGE_TEST
 from auditkit.results import MANIFEST_FILE, RESULTS_FILE, atomic_write_json, load_results
 from auditkit.results.store import build_manifest
 from auditkit.schema import GateSpec
+from auditkit.stats.decision import RANGE_NOTE
 from auditkit.suite import load_suite
 from auditkit.tasks.classification import classification_metric_defs
 
@@ -158,25 +158,31 @@ def test_threshold_latency_and_official_gates(run: Path, tmp_path: Path) -> None
         '{check: "v2.HasAns_f1 <= 100", name: "sanity"}',
     )
     report = gate(run, gates=load_suite(suite).suite.gates)
-    assert [(r.kind, r.verdict, r.test) for r in report.results] == [
-        ("threshold", "GO", "Wilson score"),
-        ("threshold", "NO_GO", "Wilson score"),
-        ("threshold", "INCONCLUSIVE", "Wilson score"),  # 1 point above the estimate, with n = 120
-        ("latency", "GO", "bootstrap over requests"),
-        ("latency", "NO_GO", "bootstrap over requests"),
+    order_stats = "order statistics (distribution-free)"
+    assert [(r.kind, r.verdict, r.test) for r in report.results[:6]] == [
+        ("threshold", "GO", "exact binomial"),
+        ("threshold", "NO_GO", "exact binomial"),
+        ("threshold", "INCONCLUSIVE", "exact binomial"),  # 1 point above the estimate, with n = 120
+        ("latency", "INCONCLUSIVE", order_stats),  # too few timed batches to bound a p95 from above
+        ("latency", "NO_GO", order_stats),
         ("threshold", "GO", "exact value"),  # official figures have no sampling distribution here
-        ("threshold", "GO", RANGE_TEST),  # F1 cannot exceed 100: decided by the metric's range
     ]
+    few = report.results[3]
+    assert few.samples_needed == 72 and "at least 72 samples are needed" in few.message
+    sanity = report.results[6]  # F1 cannot exceed 100: decided by the metric's range, whatever the data
+    assert sanity.gate == "sanity" and sanity.verdict == "GO" and RANGE_NOTE in sanity.notes
+    assert sanity.cluster_unit == "article" and sanity.n_clusters is not None  # SQuAD: questions come by article
     inconclusive = report.results[2]
-    assert inconclusive.low is not None and inconclusive.high is not None
+    assert inconclusive.low is not None and inconclusive.high is not None and inconclusive.confidence == 0.95
     assert inconclusive.low < accuracy + 1 < inconclusive.high and inconclusive.n == 120
-    assert "straddles" in inconclusive.message and inconclusive.mde is not None and inconclusive.mde > 1
+    assert "cannot yet tell" in inconclusive.message and inconclusive.mde is not None and inconclusive.mde > 1
     assert report.results[1].message.startswith(f"accuracy = {accuracy:.4g}")
     assert report.verdict == "NO_GO" and report.exit_code == 1
-    assert report.results[6].gate == "sanity"
-    # Holm: the levels the family's tests were judged at are alpha/m ... alpha, never above alpha.
-    levels = sorted(r.alpha for r in report.results if r.alpha is not None)
-    assert levels[0] == pytest.approx(0.05 / 6) and levels[-1] <= 0.05
+    # Every interval is at the run's one level; Holm's adjusted p-values are never below the gate's own.
+    tested = [r for r in report.results if r.tested]
+    assert {r.confidence for r in tested} == {0.95} and len(tested) == 6
+    assert all(r.p_value is not None and r.p_raw is not None and r.p_value >= r.p_raw for r in tested)
+    assert report.guarantee() is not None and "article" in (report.guarantee() or "")
 
 
 @requires_data
@@ -188,7 +194,7 @@ def test_non_inferiority_decided_on_the_paired_interval(run: Path, tmp_path: Pat
     assert (drop.kind, drop.verdict, drop.test, drop.quantity) == (
         "non-inferiority",
         "NO_GO",
-        "paired bootstrap",
+        "paired betting (hedged capital)",
         "difference",
     )
     assert drop.high is not None and drop.high < -0.5 and drop.difference == pytest.approx(-25.0, abs=0.01)
@@ -218,8 +224,8 @@ def test_served_vs_released_agreement_gate(run: Path, tmp_path: Path) -> None:
     ]
     strict, loose, delta = gate(twin, gates=gates).results
     assert strict.kind == "agreement" and strict.measured == pytest.approx(95.0) and strict.verdict == "NO_GO"
-    assert loose.verdict == "GO" and loose.test == "Wilson score" and loose.n == 120
-    assert delta.verdict == "GO" and delta.test == "paired bootstrap" and delta.model == "served"
+    assert loose.verdict == "GO" and loose.test == "exact binomial" and loose.n == 120
+    assert delta.verdict == "GO" and delta.test == "paired betting (hedged capital)" and delta.model == "served"
 
 
 @requires_data
@@ -259,7 +265,7 @@ def test_cli_exit_codes_junit_and_step_summary(run: Path, tmp_path: Path) -> Non
     assert verdict["verdict"] == "NO_GO" and verdict["exit_code"] == 1 and verdict["failed"] == 1
     assert verdict["results"][0]["bound"] == 101.0 and verdict["results"][0]["verdict"] == "NO_GO"
     first = verdict["results"][0]
-    assert first["test"] == RANGE_TEST and first["n"] == 120  # 101% is beyond any accuracy
+    assert RANGE_NOTE in first["notes"] and first["n"] == 120  # 101% is beyond any accuracy
     # INCONCLUSIVE: exit 3 by default, a skipped JUnit test with the reason; on_inconclusive maps it.
     accuracy = load_results(run).jobs[0].metrics["accuracy"].value
     unsure = f'"sst2.accuracy >= {accuracy + 1:.2f}"'
@@ -271,7 +277,7 @@ def test_cli_exit_codes_junit_and_step_summary(run: Path, tmp_path: Path) -> Non
         path = write_suite(tmp_path / f"unsure{code}.yaml", policy + SUITE.replace("GATES", f"  - {unsure}\n"))
         proc = cli("gate", str(run), "--suite", str(path), "--junit", str(junit))
         assert proc.returncode == code, proc.stderr
-        assert "INCONCLUSIVE sst2.accuracy" in proc.stderr and "straddles" in proc.stderr
+        assert "INCONCLUSIVE sst2.accuracy" in proc.stderr and "cannot yet tell" in proc.stderr
         skipped = ET.parse(junit).getroot().find("testsuite/testcase/skipped")
         assert skipped is not None and skipped.get("message", "").startswith("INCONCLUSIVE: accuracy = ")
     bad = write_suite(tmp_path / "bad.yaml", SUITE.replace("GATES", '  - "sst2.nope >= 1"\n'))
@@ -355,7 +361,10 @@ def test_baseline_model_names_the_job_to_compare_with(run: Path, tmp_path: Path)
         ],
         baseline=two,
     ).results
-    assert same.verdict == "GO" and same.difference == pytest.approx(0.0)  # cls against its own copy
+    # cls against its own copy: 120 identical answers cannot show that the loss rate is under one point (it
+    # could be up to 3% at 95%), so the honest verdict is INCONCLUSIVE -- never a zero-width interval's GO.
+    assert same.verdict == "INCONCLUSIVE" and same.difference == pytest.approx(0.0)
+    assert same.low is not None and same.low < -1.0 < 0.0 < (same.high or 0.0)
     assert released.verdict == "NO_GO" and released.baseline_value == pytest.approx(100.0)
     with pytest.raises(GateError, match=r"has no job for model 'nobody' on task 'sst2' \(it has cls, released\)"):
         gate(run, gates=[GateSpec(check="sst2.accuracy >= baseline - 1", baseline_model="nobody")], baseline=two)

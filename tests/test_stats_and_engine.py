@@ -27,10 +27,14 @@ def test_bootstrap_is_seeded_and_matches_the_normal_approximation() -> None:
 
 def test_resampled_sums_are_sums_of_resampled_rows() -> None:
     columns = np.arange(12, dtype=float).reshape(6, 2)
-    sums = resampled_sums(columns, resamples=500, seed=0)
+    sums, n = resampled_sums(columns, resamples=500, seed=0)
     # Each resample draws 6 rows, so column 1 minus column 0 always sums to 6 x 1.
-    assert np.allclose(sums[:, 1] - sums[:, 0], 6.0)
+    assert n == 6 and np.allclose(sums[:, 1] - sums[:, 0], 6.0)
     assert sums[:, 0].mean() == pytest.approx(6 * columns[:, 0].mean(), rel=0.05)
+    # Whole clusters: rows 0-2 and 3-5 are two clusters; each resample draws two clusters of three rows.
+    sums, sizes = resampled_sums(columns, resamples=500, seed=0, clusters=np.array(["a"] * 3 + ["b"] * 3))
+    assert np.allclose(sizes, 6.0) and np.allclose(sums[:, 1] - sums[:, 0], 6.0)
+    assert set(np.round(sums[:, 0]).tolist()) == {12.0, 30.0, 48.0}  # aa, ab, bb (column 0 sums 6 and 24)
 
 
 def test_macro_f1_and_ece_from_sums_equal_direct_computation() -> None:

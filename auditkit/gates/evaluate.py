@@ -1,21 +1,24 @@
 """Decide release gates from a finished run (and a baseline run): GO, NO_GO or INCONCLUSIVE, never a model.
 
-Kinds of gate, by their expression (the statistics are in :mod:`auditkit.metrics.decide`):
+Kinds of gate, by their expression (the tests are :mod:`auditkit.stats`, the same functions a notebook calls):
 
-* threshold -- ``squad_v1.f1 >= 86.0``: the metric's interval against a number (Wilson's score test for
-  proportions such as accuracy and exact match, the bootstrap percentile for the rest);
+* threshold -- ``squad_v1.f1 >= 86.0``: the metric's per-example values against a number (exact binomial
+  for 0/1 outcomes such as accuracy and exact match, betting for other bounded scores such as F1);
 * non-inferiority / superiority -- ``squad_v1.f1 >= baseline - 0.5`` / ``>= baseline + 1``: the paired
-  interval of (run - baseline) on the same examples against the margin, never the point estimates;
+  per-example differences from the baseline on the same examples, never the point estimates;
 * agreement -- ``squad_v1.agreement >= 99`` with ``against: MODEL``: the share of examples on which two
-  models of the same run give the identical answer (served vs released), Wilson's interval;
-* latency -- ``squad_v1.latency.p95_ms <= 40 ms``: the percentile of the raw timed samples, with a
-  bootstrap interval over them (and over both runs' samples for ``<= baseline + 5``);
+  models of the same run give the identical answer (served vs released), exact binomial;
+* latency -- ``squad_v1.latency.p95_ms <= 40 ms``: the distribution-free order-statistic test of the
+  percentile of the raw timed samples (two samples for ``<= baseline + 5``);
+* figures without a per-example definition (macro-F1, ECE, a latency mean): the bootstrap, marked as an
+  asymptotic test that the run's error statement does not cover;
 * figures without a sampling distribution (``official.*``, card audits, endpoint failure accounting)
   are decided on their value: GO or NO_GO, test "exact value".
 
-Jobs run with ``--until-decided`` are decided on anytime-valid betting evidence over the examples in
-the order they were seen (:mod:`auditkit.metrics.sequential`), so stopping early costs no validity.
-The family of tested gates gets Holm's or Benjamini-Hochberg's correction (``decision:`` in the suite).
+Examples sampled in clusters (a task's ``cluster_units``; the job's sampling record) are tested on cluster
+means. Jobs run with ``--until-decided`` are decided on anytime-valid betting evidence in the order they
+were seen, which must be the data's canonical order (checked here). The family of tested gates gets Holm's
+(or BH's) correction over its 2m one-sided tests (``decision:`` in the suite).
 """
 
 from __future__ import annotations
@@ -30,40 +33,41 @@ import pandas as pd
 
 from ..errors import GateError
 from ..expressions import LATENCY_KEYS, GateExpr, holds, parse_gate
-from ..metrics.decide import (
-    Correction,
-    Evidence,
-    Verdict,
-    adjust,
-    bootstrap_evidence,
-    certain,
-    decide,
-    mde,
-    wilson_evidence,
-    worst,
-)
-from ..metrics.info import info_for
 from ..metrics.latency import bootstrap_latency, bootstrap_latency_difference
-from ..metrics.sequential import betting_evidence
 from ..metrics.stats import MetricDef, resampled_sums
 from ..results import Job, Run, load_run
 from ..schema import DecisionSpec, GateSpec
+from ..stats import (
+    Correction,
+    Decision,
+    Verdict,
+    adjust,
+    decide_paired,
+    decide_quantile,
+    decide_quantile_difference,
+    decide_threshold,
+    mde,
+    worst,
+)
 from ..tasks import task_class
+from ..tasks.sampling import canonical_order, clusters_for, defined_values, job_column
 
-#: Bootstrap resamples behind a gate's test: p-values resolve to 1/(B+1), fine enough after a correction.
+#: Bootstrap resamples behind a gate without a finite-sample test: p-values resolve to 1/(B+1).
 GATE_RESAMPLES = 4000
 #: Exit codes by run verdict (``on_inconclusive`` maps INCONCLUSIVE; 2 is an input error).
 EXIT_CODES: dict[str, int] = {"GO": 0, "NO_GO": 1, "INCONCLUSIVE": 3}
-ANYTIME = "betting confidence sequence (anytime-valid)"
+BOOTSTRAP = "bootstrap percentile (asymptotic)"
 
 
 @dataclass
 class GateResult:
     """One gate applied to one model's job, with its verdict and the evidence behind it.
 
-    ``low``/``high`` bound the *tested quantity* at the gate's level: the metric itself for a threshold
-    gate, the difference (run - baseline) for a baseline gate. ``alpha`` is the one-sided level it was
-    judged at after the multiple-comparison correction (the interval is ``1 - 2 alpha`` two-sided).
+    ``low``/``high`` bound the *tested quantity* at ``confidence`` (the suite's ``1 - alpha``, 95% by default)
+    from the same test as the verdict: the metric for a threshold gate, the difference (run - baseline) for
+    a baseline gate, the percentile for latency. ``p_value`` is the Holm- or BH-adjusted p-value the verdict
+    compares with alpha; ``p_raw`` the gate's own two-sided one. ``estimate`` is the tested quantity's value
+    (with clusters: the mean of the cluster means, which weighs every cluster the same).
     """
 
     gate: str
@@ -81,17 +85,31 @@ class GateResult:
     quantity: Literal["value", "difference"] = "value"
     low: float | None = None
     high: float | None = None
-    alpha: float | None = None
+    confidence: float | None = None
     p_value: float | None = None
+    p_raw: float | None = None
     mde: float | None = None
     baseline_value: float | None = None
     difference: float | None = None
     margin: float | None = None
     anytime_valid: bool = False
+    finite_sample: bool = True
+    estimate: float | None = None
+    n_clusters: int | None = None
+    cluster_unit: str | None = None
+    design_effect: float | None = None
+    samples_needed: int | None = None
+    empty_interval: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return self.verdict == "GO"
+
+    @property
+    def tested(self) -> bool:
+        """Whether a statistical test decided it (not the exact value of a figure without sampling error)."""
+        return self.p_value is not None
 
 
 @dataclass
@@ -105,7 +123,7 @@ class GateReport:
 
     @property
     def verdict(self) -> Verdict:
-        return worst(r.verdict for r in self.results)
+        return worst([r.verdict for r in self.results])
 
     @property
     def passed(self) -> bool:
@@ -129,6 +147,25 @@ class GateReport:
     def counts(self) -> dict[str, int]:
         return {v: sum(r.verdict == v for r in self.results) for v in ("GO", "NO_GO", "INCONCLUSIVE")}
 
+    def guarantee(self) -> str | None:
+        """The error statement the run can make, with its assumptions -- None when no gate was tested, or
+        when a tested gate's test is only asymptotic (then no finite-sample statement holds for the family)."""
+        tested = [r for r in self.results if r.tested]
+        if not tested or not all(r.finite_sample for r in tested):
+            return None
+        units = sorted({f"{r.task}: {r.cluster_unit or 'example'}" for r in tested})
+        what = (
+            f"the chance of any wrong verdict is at most {self.alpha:g}"
+            if self.correction == "holm"
+            else f"the expected share of wrong verdicts among decided gates is at most {self.alpha:g}"
+            if self.correction == "bh"
+            else f"each gate's chance of a wrong verdict is at most {self.alpha:g}"
+        )
+        return (
+            f"{what}, if each task's sampling units ({'; '.join(units)}) are independent draws from the"
+            " population the gates are about"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
@@ -139,23 +176,55 @@ class GateReport:
             "failed": len(self.failures),
             "decision": {
                 "alpha": self.alpha,
+                "confidence": 1.0 - self.alpha,
                 "multiple_comparisons": self.correction,
                 "on_inconclusive": self.on_inconclusive,
                 "power": self.power,
+                "rule": VERDICT_RULE,
+                "guarantee": self.guarantee(),
             },
             "baseline": self.baseline,
             "results": [{**asdict(r), "passed": r.passed} for r in self.results],
         }
 
 
+#: The verdict rule, stated once (gates.json, the report, the README).
+VERDICT_RULE = (
+    "each gate's interval is at the run's confidence (1 - alpha); a gate is GO when its multiplicity-adjusted"
+    " p-value is at most alpha and its interval lies on the passing side of the bound, NO_GO when it lies on"
+    " the failing side, INCONCLUSIVE otherwise (with one gate: GO exactly when the interval lies wholly on the"
+    " passing side)"
+)
+
+
 @dataclass
 class _Pending:
-    """A gate result waiting for its level: the evidence to decide on, and the bound in its units."""
+    """A gate result waiting for the family's correction, and the test that decides it (None: its value)."""
 
     result: GateResult
     op: str
     bound: float
-    evidence: Evidence | None
+    decision: Decision | None
+
+
+def bootstrap_decision(samples: np.ndarray, op: str, bound: float, n: int, alpha: float, test: str) -> Decision:
+    """A decision from a bootstrap distribution of a statistic with no finite-sample test (macro-F1, ECE, a
+    latency mean): the share of resamples past the bound (+1 corrected) as p-values, the percentile interval.
+    Asymptotic: :attr:`GateResult.finite_sample` is False and the run's error statement says so."""
+    finite = np.asarray(samples, dtype=np.float64)
+    finite = np.sort(finite[np.isfinite(finite)])
+    count = len(finite)
+    if not count:
+        return Decision("INCONCLUSIVE", 1.0, (math.nan, math.nan), 1 - alpha, n, None, test, math.nan)
+    above = float((np.sum(finite <= bound) + 1) / (count + 1))
+    below = float((np.sum(finite >= bound) + 1) / (count + 1))
+    p_go, p_nogo = (above, below) if op in (">=", ">") else (below, above)
+    low, high = np.quantile(finite, [alpha / 2, 1.0 - alpha / 2])
+    decision = Decision(
+        "INCONCLUSIVE", min(1.0, 2 * min(p_go, p_nogo)), (float(low), float(high)), 1 - alpha, n, None, test,
+        float(np.median(finite)), p_go=p_go, p_nogo=p_nogo,
+    )  # fmt: skip
+    return decision.at(alpha)
 
 
 def _figure(job: Job, expr: GateExpr, run_label: str) -> float:
@@ -198,45 +267,76 @@ def latency_samples(job: Job, key: str) -> np.ndarray | None:
     return None if not source else 1000.0 * np.asarray(source, dtype=np.float64)
 
 
-def _sequential_values(defn: MetricDef) -> np.ndarray | None:
+def metric_decision(
+    defn: MetricDef,
+    op: str,
+    bound: float,
+    *,
+    alpha: float,
+    column: str | None,
+    sequential: bool,
+    seed: int,
+    horizon: int | None = None,
+) -> Decision:
+    """The test of ``metric op bound`` on one job's per-example definition of the metric (its own scale)."""
     if defn.values is None:
-        return None
-    values = np.asarray(defn.values, dtype=np.float64)
-    return values[~np.isnan(values)]
+        n = defn.columns.shape[0]
+        boot = defn.resampled(GATE_RESAMPLES, seed, defn.clusters(column))
+        return bootstrap_decision(boot, op, bound, n, alpha, BOOTSTRAP)
+    values, labels = defined_values(defn, column)
+    if not len(values):
+        raise GateError(f"no examples to test '{op} {bound:g}' on (n = 0)", hint="check the task's data selection")
+    lo, hi = defn.bounds
+    return decide_threshold(
+        values, op, bound, alpha=alpha, low=lo * defn.scale, high=hi * defn.scale, clusters=labels,
+        sequential=sequential, binary=defn.binary is not None, horizon=horizon if sequential else None,
+    )  # fmt: skip
 
 
-def metric_evidence(defn: MetricDef, op: str, bound: float, *, sequential: bool, seed: int) -> Evidence:
-    """Evidence for ``metric op bound`` from one job's per-example definition of the metric."""
-    values = _sequential_values(defn)
-    n = defn.columns.shape[0] if values is None else len(values)
-    settled = certain(op, bound, defn.scale * defn.bounds[0], defn.scale * defn.bounds[1], n)
-    if settled is not None and (defn.binary is not None or defn.values is not None):
-        return settled
-    if sequential and values is not None:
-        lo, hi = defn.bounds
-        return betting_evidence(values, op, bound / defn.scale, lo=lo, hi=hi, scale=defn.scale, test=ANYTIME)
-    if defn.binary is not None:
-        outcomes = np.asarray(defn.binary, dtype=np.float64)
-        outcomes = outcomes[~np.isnan(outcomes)]
-        return wilson_evidence(int(outcomes.sum()), len(outcomes), op, bound, defn.scale)
-    return bootstrap_evidence(defn.resampled(GATE_RESAMPLES, seed), op, bound, n, "bootstrap percentile")
-
-
-def paired_evidence(
-    base: MetricDef, cand: MetricDef, op: str, margin: float, *, sequential: bool, seed: int
-) -> Evidence:
-    """Evidence for ``(candidate - baseline) op margin`` on the same examples (rows aligned)."""
-    if sequential and base.values is not None and cand.values is not None:
-        both = ~(np.isnan(base.values) | np.isnan(cand.values))
-        diffs = np.asarray(cand.values)[both] - np.asarray(base.values)[both]
-        lo, hi = cand.bounds
-        return betting_evidence(
-            diffs, op, margin / cand.scale, lo=lo - hi, hi=hi - lo, scale=cand.scale, test="paired " + ANYTIME
+def paired_decision(
+    base: MetricDef,
+    cand: MetricDef,
+    op: str,
+    margin: float,
+    *,
+    alpha: float,
+    column: str | None,
+    sequential: bool,
+    seed: int,
+    horizon: int | None = None,
+) -> Decision:
+    """The test of ``(candidate - baseline) op margin`` on the same examples (rows aligned)."""
+    if base.values is None or cand.values is None:
+        k, n = base.columns.shape[1], base.columns.shape[0]
+        sums, sizes = resampled_sums(
+            np.hstack([base.columns, cand.columns]), GATE_RESAMPLES, seed, cand.clusters(column)
         )
-    k, n = base.columns.shape[1], base.columns.shape[0]
-    sums = resampled_sums(np.hstack([base.columns, cand.columns]), GATE_RESAMPLES, seed)
-    deltas = cand.statistic(sums[:, k:], n) - base.statistic(sums[:, :k], n)
-    return bootstrap_evidence(deltas, op, margin, n, "paired bootstrap")
+        deltas = cand.statistic(sums[:, k:], sizes) - base.statistic(sums[:, :k], sizes)
+        return bootstrap_decision(deltas, op, margin, n, alpha, "paired " + BOOTSTRAP)
+    c, b = np.asarray(cand.values, dtype=np.float64), np.asarray(base.values, dtype=np.float64)
+    keep = ~(np.isnan(c) | np.isnan(b))
+    if not keep.any():
+        raise GateError("no examples both models were scored on (n = 0)", hint="evaluate both on the same data")
+    lo, hi = cand.bounds
+    return decide_paired(
+        c[keep] * cand.scale, b[keep] * cand.scale, op, margin, alpha=alpha, low=lo * cand.scale,
+        high=hi * cand.scale, clusters=clusters_for(cand, column, keep), sequential=sequential,
+        binary=cand.binary is not None and base.binary is not None, horizon=horizon if sequential else None,
+    )  # fmt: skip
+
+
+def check_canonical_order(job: Job, frame: pd.DataFrame, column: str | None) -> None:
+    """A sequential job's examples must be in the data's canonical order: any other order could have been
+    chosen to stop on a lucky streak, and its anytime p-values would not mean what they say."""
+    ids = frame["id"].astype(str).tolist()
+    labels = frame[column].astype(str).tolist() if column is not None and column in frame else None
+    expected = canonical_order(ids, labels, job.dataset_fingerprint)
+    if expected != list(range(len(ids))):
+        raise GateError(
+            f"job {job.model} · {job.task} ran with --until-decided, but its {len(ids)} examples were not seen in"
+            " the data's canonical order: its early stop cannot be trusted",
+            hint="re-run it with this auditkit version (the order is derived from the data, not a seed)",
+        )
 
 
 def baseline_job(baseline: Run, model: str, task: str, expr: GateExpr) -> Job:
@@ -281,6 +381,7 @@ class _Context:
     run: Run
     baseline_dir: str | Path | None
     seed: int
+    alpha: float
     baselines: dict[str, Run] = field(default_factory=dict)
 
     def baseline(self, path: str | Path) -> Run:
@@ -297,11 +398,28 @@ def _job_of(run: Run, model: str, task: str, expr: GateExpr) -> Job:
     raise GateError(f"gate {expr.text!r}: model {model!r} did not run task {task!r} in run {run.results.run_id}")
 
 
+def _attach(result: GateResult, decision: Decision, unit: str | None) -> None:
+    """Copy what the test says onto the gate's result (the verdict comes after the family's correction)."""
+    result.test, result.n, result.estimate = decision.method, decision.n, decision.estimate
+    result.anytime_valid = "anytime" in decision.method
+    result.finite_sample = not decision.method.endswith("(asymptotic)")
+    result.n_clusters = decision.n_clusters if unit is not None else None
+    result.cluster_unit = unit if decision.n_clusters is not None else None
+    result.design_effect, result.samples_needed = decision.design_effect, decision.samples_needed
+    result.empty_interval = decision.empty
+    result.notes.extend(decision.notes)
+
+
 def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pending:
-    run = ctx.run
+    run, alpha = ctx.run, ctx.alpha
     label = f"run {run.results.run_id}"
     task = task_class(job.kind)
     sequential = job.sequential is not None and job.sequential.stopped != "not sequential"
+    horizon = job.sequential.horizon if job.sequential is not None else None
+    column = job_column(job, task)
+    unit = (
+        None if column is None else (job.sampling.unit if job.sampling is not None else next(iter(task.cluster_units)))
+    )
 
     def new(kind: str, measured: float, bound: float, **extra: Any) -> GateResult:
         return GateResult(
@@ -316,60 +434,70 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
             difference=measured - base_value, margin=expr.offset,
         )  # fmt: skip
 
+    def tested(result: GateResult, bound: float, decision: Decision) -> _Pending:
+        _attach(result, decision, unit)
+        return _Pending(result, expr.op, bound, decision)
+
     if expr.metric == "agreement":
         assert gate.against is not None
         other = _job_of(run, gate.against, job.task, expr)
         check_same_data(other, job, expr, f"model {gate.against}")
-        column = task.answer_column
-        if column is None:
+        answer = task.answer_column
+        if answer is None:
             raise GateError(f"gate {expr.text!r}: {job.task} ({job.kind}) has no single answer per example to compare")
         frame = run.predictions(job.model, job.task)
         ref = aligned(run.predictions(other.model, other.task), frame["id"], f"model {other.model}")
-        same = (frame[column].astype(str).to_numpy() == ref[column].astype(str).to_numpy()).astype(float)
-        evidence = wilson_evidence(int(same.sum()), len(same), expr.op, expr.threshold)
-        result = new(
-            "agreement",
-            100.0 * float(same.mean()) if len(same) else math.nan,
-            expr.threshold,
-            test=evidence.test,
-            n=len(same),
+        if not len(frame):
+            raise GateError(f"gate {expr.text!r}: {job.model} · {job.task} has no examples (n = 0)")
+        same = (frame[answer].astype(str).to_numpy() == ref[answer].astype(str).to_numpy()).astype(float)
+        labels = frame[column].astype(str).to_numpy() if column is not None and column in frame else None
+        decision = decide_threshold(
+            100.0 * same, expr.op, expr.threshold, alpha=alpha, low=0.0, high=100.0, clusters=labels, binary=True
         )
-        return _Pending(result, expr.op, expr.threshold, evidence)
+        return tested(new("agreement", 100.0 * float(same.mean()), expr.threshold), expr.threshold, decision)
 
     if expr.path[0] == "latency":
         measured = _figure(job, expr, label)
         samples = latency_samples(job, expr.path[1])
-        kind = "latency"
+        quantile = _percentile_of(expr.path[1])
         if not expr.uses_baseline:
-            result = new(kind, measured, expr.threshold)
-            if samples is None or len(samples) < 2:
+            result = new("latency", measured, expr.threshold)
+            if samples is None or not len(samples):
                 return _Pending(result, expr.op, expr.threshold, None)
-            boot = bootstrap_latency(samples, expr.path[1], GATE_RESAMPLES, ctx.seed)
-            evidence = bootstrap_evidence(boot, expr.op, expr.threshold, len(samples), "bootstrap over requests")
-            result.test, result.n = evidence.test, len(samples)
-            return _Pending(result, expr.op, expr.threshold, evidence)
-        base_job, base_value, base_name = _reference(ctx, gate, expr, job)
+            if quantile is not None:
+                decision = decide_quantile(samples, quantile, expr.op, expr.threshold, alpha=alpha)
+            else:
+                boot = bootstrap_latency(samples, expr.path[1], GATE_RESAMPLES, ctx.seed)
+                decision = bootstrap_decision(boot, expr.op, expr.threshold, len(samples), alpha, BOOTSTRAP)
+            return tested(result, expr.threshold, decision)
+        base_job, base_value, _ = _reference(ctx, gate, expr, job)
         result = versus("latency regression", measured, base_value)
         base_samples = latency_samples(base_job, expr.path[1])
-        if samples is None or base_samples is None or len(samples) < 2 or len(base_samples) < 2:
+        if samples is None or base_samples is None or not len(samples) or not len(base_samples):
             return _Pending(result, expr.op, expr.offset, None)
-        boot = bootstrap_latency_difference(samples, base_samples, expr.path[1], GATE_RESAMPLES, ctx.seed)
-        evidence = bootstrap_evidence(boot, expr.op, expr.offset, len(samples), "two-sample bootstrap over requests")
-        result.test, result.n = evidence.test, len(samples)
-        return _Pending(result, expr.op, expr.offset, evidence)
+        if quantile is not None:
+            decision = decide_quantile_difference(samples, base_samples, quantile, expr.op, expr.offset, alpha=alpha)
+        else:
+            boot = bootstrap_latency_difference(samples, base_samples, expr.path[1], GATE_RESAMPLES, ctx.seed)
+            decision = bootstrap_decision(boot, expr.op, expr.offset, len(samples), alpha, "two-sample " + BOOTSTRAP)
+        return tested(result, expr.offset, decision)
 
     measured = _figure(job, expr, label)
-    metric_info = info_for(expr.metric)
+    metric_info = task.metric_info(expr.metric)
     frame = run.predictions(job.model, job.task) if len(expr.path) == 1 else None
     defs = task.metric_defs(frame, job) if frame is not None else {}
     defn = defs.get(expr.metric)
+    if sequential and frame is not None:
+        check_canonical_order(job, frame, column)
     if not expr.uses_baseline:
         result = new("threshold", measured, expr.threshold)
         if defn is None:
             return _Pending(result, expr.op, expr.threshold, None)
-        evidence = metric_evidence(defn, expr.op, expr.threshold, sequential=sequential, seed=ctx.seed)
-        result.test, result.n, result.anytime_valid = evidence.test, evidence.n, evidence.test.endswith(ANYTIME)
-        return _Pending(result, expr.op, expr.threshold, evidence)
+        decision = metric_decision(
+            defn, expr.op, expr.threshold, alpha=alpha, column=column, sequential=sequential, seed=ctx.seed,
+            horizon=horizon,
+        )  # fmt: skip
+        return tested(result, expr.threshold, decision)
 
     base_job, base_value, base_name = _reference(ctx, gate, expr, job)
     kind = "non-inferiority" if (expr.offset < 0) == (expr.op in (">=", ">")) and expr.offset != 0 else "superiority"
@@ -388,8 +516,10 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
     base_defn = task_class(base_job.kind).metric_defs(base_frame, base_job).get(expr.metric)
     if base_defn is None:
         return _Pending(result, expr.op, expr.offset, None)
-    evidence = paired_evidence(base_defn, defn, expr.op, expr.offset, sequential=sequential, seed=ctx.seed)
-    result.test, result.n, result.anytime_valid = evidence.test, evidence.n, evidence.test.endswith(ANYTIME)
+    decision = paired_decision(
+        base_defn, defn, expr.op, expr.offset, alpha=alpha, column=column, sequential=sequential, seed=ctx.seed,
+        horizon=horizon,
+    )  # fmt: skip
     if sequential or len(base_frame) != len(stored):
         # Measured on the examples both saw: the point difference must match the tested one.
         result.baseline_value = float(
@@ -397,7 +527,15 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
         )
         result.difference = measured - result.baseline_value
         result.bound = result.baseline_value + expr.offset
-    return _Pending(result, expr.op, expr.offset, evidence)
+    return tested(result, expr.offset, decision)
+
+
+def _percentile_of(key: str) -> float | None:
+    """The quantile a latency key names (``p95_ms`` -> 0.95), None for means and rates."""
+    name = LATENCY_KEYS[key]
+    if name.endswith(("_p50", "_p95", "_p99")):
+        return int(name[-2:]) / 100.0
+    return None
 
 
 def _reference(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> tuple[Job, float, str]:
@@ -433,13 +571,20 @@ def evaluate_gates(
     """
     if decision is None:
         decision = DecisionSpec.model_validate(run.results.suite.spec.get("decision") or {})
-    ctx = _Context(run, baseline_dir, run.results.suite.seed)
+    ctx = _Context(run, baseline_dir, run.results.suite.seed, decision.alpha)
     pending: list[_Pending] = []
     for gate in gates:
         expr = parse_gate(gate.check)
         if expr.task == "card":
             pending.extend(_card_gate(run, card_audits or [], gate, expr))
             continue
+        if expr.op not in (">=", ">", "<=", "<"):
+            raise GateError(
+                f"gate {gate.label!r}: {expr.op} cannot be decided from data with error control (a measured value"
+                " is never exactly equal to a bound)",
+                hint=f"write two gates for a tolerance, e.g. '{expr.task}.{expr.metric} >= LOW' and"
+                f" '{expr.task}.{expr.metric} <= HIGH'",
+            )
         jobs = [j for j in run.results.jobs if j.task == expr.task and (gate.models is None or j.model in gate.models)]
         if gate.against is not None:
             jobs = [j for j in jobs if j.model != gate.against]
@@ -449,13 +594,22 @@ def evaluate_gates(
                 + (f" with {gate.models}" if gate.models else ""),
                 hint="check the gate's task and models against the suite",
             )
-        pending.extend(_pending(ctx, gate, expr, job) for job in jobs)
+        for job in jobs:
+            try:
+                pending.append(_pending(ctx, gate, expr, job))
+            except ValueError as exc:  # the statistics refused the data (out of range, misaligned): say which gate
+                raise GateError(
+                    f"gate {gate.label!r} on {job.model} · {job.task}: {exc}",
+                    hint="check the stored predictions against the task's metric ranges, or re-run the job",
+                ) from None
     pending.extend(failure_gates(run))
-    tested = [p for p in pending if p.evidence is not None]
-    levels = adjust(
-        [p.evidence.p_decision for p in tested if p.evidence], decision.alpha, decision.multiple_comparisons
+    tested = [p for p in pending if p.decision is not None]
+    adjusted = adjust(
+        [p.decision.p_go for p in tested if p.decision],
+        [p.decision.p_nogo for p in tested if p.decision],
+        decision.multiple_comparisons,
     )
-    level_of = {id(p): level for p, level in zip(tested, levels, strict=True)}
+    adjusted_of = {id(p): value for p, value in zip(tested, adjusted, strict=True)}
     report = GateReport(
         baseline=str(baseline_dir) if baseline_dir else None,
         alpha=decision.alpha,
@@ -465,17 +619,23 @@ def evaluate_gates(
     )
     for p in pending:
         r = p.result
-        if p.evidence is None:
+        if p.decision is None:
             value = r.difference if r.quantity == "difference" and r.difference is not None else r.measured
             r.verdict = "GO" if holds(p.op, value, p.bound) else "NO_GO"
         else:
-            d = decide(p.evidence, p.op, p.bound, level_of[id(p)])
-            r.verdict, r.alpha, r.low, r.high = d.verdict, d.alpha, d.low, d.high
-            r.p_value = p.evidence.p_decision
-            r.mde = mde(p.evidence.se, d.alpha, decision.power)
+            d = p.decision
+            r.p_value, r.p_raw = adjusted_of[id(p)], d.p_value
+            r.verdict = "INCONCLUSIVE" if r.p_value > decision.alpha else ("GO" if d.p_go <= d.p_nogo else "NO_GO")
+            r.confidence = d.confidence
+            r.low, r.high = (None, None) if d.empty else (_finite(d.low), _finite(d.high))
+            r.mde = mde(d, decision.power)
         r.message = r.message or explain(r)
         report.results.append(r)
     return report
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def failure_gates(run: Run) -> list[_Pending]:
@@ -543,9 +703,12 @@ def _num(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _p(p: float) -> str:
+    return "p < 0.0001" if p < 0.0001 else f"p = {p:.2g}"
+
+
 def explain(r: GateResult) -> str:
     """One sentence a release manager can read: the figure, the interval with its level and n, the verdict and why."""
-    level = f"{1 - 2 * r.alpha:.1%}".replace(".0%", "%") if r.alpha is not None else None
     if r.quantity == "difference":
         assert r.baseline_value is not None and r.difference is not None and r.margin is not None
         head = (
@@ -556,16 +719,40 @@ def explain(r: GateResult) -> str:
     else:
         head = f"{r.metric} = {_num(r.measured)} (bound {r.check.split(' ', 1)[1] if ' ' in r.check else r.bound})"
         target = _num(r.bound)
-    if r.low is None or r.high is None or level is None:
-        why = "decided on the value itself (no sampling interval applies)"
+    if not r.tested:
+        return f"{head}; decided on the value itself (no sampling interval applies): {r.verdict}"
+    assert r.p_value is not None and r.confidence is not None
+    size = f"n={r.n}" + (f" in {r.n_clusters} {r.cluster_unit or 'cluster'}s" if r.n_clusters else "")
+    level = (
+        f"{r.confidence:.0%}" if round(r.confidence * 100, 6) == round(r.confidence * 100) else f"{r.confidence:.1%}"
+    )
+    tested = ""
+    if r.n_clusters and r.estimate is not None:
+        tested = f"; per-{r.cluster_unit or 'cluster'} mean {_num(r.estimate)}"
+    if r.empty_interval:
+        interval = f"the {level} {r.test} came out empty ({size}): the data are not consistent with one fixed value"
+    elif r.low is None or r.high is None:
+        side = "upper" if r.high is None else "lower"
+        interval = f"{level} {r.test}: no {side} bound yet ({size})"
     else:
-        kind = "anytime-valid" if r.anytime_valid else r.test
-        interval = f"{level} {kind} interval [{_num(r.low)}, {_num(r.high)}], n={r.n}"
-        why = {
-            "GO": f"{interval} lies on the passing side of {target}",
-            "NO_GO": f"{interval} lies on the failing side of {target}",
-            "INCONCLUSIVE": f"{interval} straddles {target}: more examples are needed to tell",
-        }[r.verdict]
-        if r.mde is not None and r.verdict == "INCONCLUSIVE":
-            why += f" (detectable distance at this n: {r.mde:.3g})"
+        interval = f"{level} {r.test} interval [{_num(r.low)}, {_num(r.high)}] ({size}{tested})"
+    adjusted = f"adjusted {_p(r.p_value)}"
+    why = {
+        "GO": f"{interval} lies on the passing side of {target}, {adjusted}",
+        "NO_GO": f"{interval} lies on the failing side of {target}, {adjusted}",
+        "INCONCLUSIVE": f"{interval}, {adjusted}: the data cannot yet tell which side of {target} the truth is on",
+    }[r.verdict]
+    if r.verdict == "INCONCLUSIVE" and r.low is not None and r.high is not None:
+        tested_bound = r.margin if r.quantity == "difference" and r.margin is not None else r.bound
+        if r.low > tested_bound or r.high < tested_bound:
+            why = (
+                f"{interval} clears {target}, but not after the correction for the run's other gates"
+                f" ({adjusted} > alpha)"
+            )
+    if r.samples_needed is not None and r.verdict == "INCONCLUSIVE":
+        why += f"; at least {r.samples_needed} samples are needed"
+    elif r.mde is not None and r.verdict == "INCONCLUSIVE":
+        why += f" (detectable distance at this n: {r.mde:.3g})"
+    if not r.finite_sample:
+        why += "; an asymptotic test, outside the run's error guarantee"
     return f"{head}; {why}: {r.verdict}"

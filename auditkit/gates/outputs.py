@@ -51,13 +51,30 @@ MARKS = {"GO": "✅ GO", "NO_GO": "❌ NO_GO", "INCONCLUSIVE": "⚠️ INCONCLUS
 
 
 def _interval(r: GateResult) -> str:
-    if r.low is None or r.high is None or r.alpha is None:
+    if r.low is None or r.high is None or r.confidence is None:
         return "–"
-    return f"[{r.low:.4g}, {r.high:.4g}] ({1 - 2 * r.alpha:.1%}, n={r.n})"
+    clusters = f" in {r.n_clusters} {r.cluster_unit or 'cluster'}s" if r.n_clusters else ""
+    return f"[{r.low:.4g}, {r.high:.4g}] ({r.confidence:.0%}, n={r.n}{clusters})"
+
+
+def guarantee_sentence(report: GateReport) -> str:
+    """The run's error statement with its assumptions, or why it cannot make one."""
+    statement = report.guarantee()
+    if statement is not None:
+        return statement[0].upper() + statement[1:] + "."
+    asymptotic = sorted({r.gate for r in report.results if r.tested and not r.finite_sample})
+    if asymptotic:
+        return (
+            "No finite-sample statement about wrong verdicts: "
+            + ", ".join(asymptotic)
+            + " use an asymptotic (bootstrap) test."
+        )
+    return "No gate needed a statistical test: every verdict is the figure's exact value against its bound."
 
 
 def markdown_summary(report: GateReport, suite: str, run_id: str) -> str:
     """A Markdown table of every gate, for ``$GITHUB_STEP_SUMMARY`` (and humans): the verdict first."""
+    from ..report.model import p_text
     from ..report.render import md_escape
 
     c = report.counts()
@@ -72,13 +89,16 @@ def markdown_summary(report: GateReport, suite: str, run_id: str) -> str:
         + f". {c['GO']} GO, {c['NO_GO']} NO_GO, {c['INCONCLUSIVE']} INCONCLUSIVE; alpha {report.alpha:g},"
         f" correction: {correction}.",
         "",
-        "| Verdict | Gate | Model | Measured | Interval (level, n) | Test | Detail |",
-        "|---|---|---|--:|---|---|---|",
+        guarantee_sentence(report),
+        "",
+        "| Verdict | Gate | Model | Measured | Interval (level, n) | Adjusted p | Test | Detail |",
+        "|---|---|---|--:|---|--:|---|---|",
     ]
     for r in report.results:
         lines.append(
             f"| {MARKS[r.verdict]} | {md_escape(r.gate)} | {md_escape(r.model)} | {r.measured:.4g} |"
-            f" {_interval(r)} | {md_escape(r.test)} | {md_escape(r.message)} |"
+            f" {_interval(r)} | {'–' if r.p_value is None else p_text(r.p_value)} | {md_escape(r.test)} |"
+            f" {md_escape(r.message)} |"
         )
     return "\n".join(lines) + "\n"
 

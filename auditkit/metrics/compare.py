@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..stats import decide_paired
 from .stats import MetricDef, percentile_interval, resampled_sums
 
 
@@ -71,26 +72,43 @@ def paired_delta(
     resamples: int,
     confidence: float,
     seed: int,
+    column: str | None = None,
 ) -> Delta:
-    """B - A with a paired bootstrap interval; McNemar's exact p for proportion metrics, else the bootstrap p.
+    """B - A on the same examples, with an interval and a two-sided p-value of "no difference".
 
-    The bootstrap p-value is two-sided: twice the share of resampled deltas on the far side of zero.
+    A metric that is a mean of bounded per-example values gets the same finite-sample paired test as a
+    baseline gate (:func:`auditkit.stats.decide_paired`: exact McNemar for 0/1 outcomes, betting otherwise,
+    by cluster when the examples came in clusters, ``column`` naming them); any other statistic (macro-F1,
+    ECE) the paired bootstrap, resampling whole clusters. McNemar's counts are kept for 0/1 outcomes.
     """
     if a.columns.shape[0] != b.columns.shape[0]:
         raise ValueError("paired comparison needs the same examples for both models")
+    counts: tuple[int | None, int | None] = (None, None)
+    if a.binary is not None and b.binary is not None:
+        _, b_only, a_only = mcnemar_exact(a.binary, b.binary)
+        counts = (b_only, a_only)
+    if a.values is not None and b.values is not None:
+        va, vb = np.asarray(a.values, dtype=np.float64), np.asarray(b.values, dtype=np.float64)
+        keep = ~(np.isnan(va) | np.isnan(vb))
+        if keep.any():
+            labels = b.clusters(column)
+            lo, hi = b.bounds
+            d = decide_paired(
+                vb[keep] * b.scale, va[keep] * b.scale, ">=", 0.0, alpha=1.0 - confidence, low=lo * b.scale,
+                high=hi * b.scale, clusters=None if labels is None else labels[keep],
+                binary=a.binary is not None and b.binary is not None,
+            )  # fmt: skip
+            return Delta(
+                name, value_a, value_b, value_b - value_a, d.low, d.high, d.p_value, d.method, confidence, *counts
+            )
     k = a.columns.shape[1]
-    n = a.columns.shape[0]
-    sums = resampled_sums(np.hstack([a.columns, b.columns]), resamples, seed)
-    deltas = b.statistic(sums[:, k:], n) - a.statistic(sums[:, :k], n)
+    sums, sizes = resampled_sums(np.hstack([a.columns, b.columns]), resamples, seed, b.clusters(column))
+    deltas = b.statistic(sums[:, k:], sizes) - a.statistic(sums[:, :k], sizes)
     low, high = percentile_interval(deltas, confidence)
     finite = deltas[np.isfinite(deltas)]
     boot_p = min(1.0, 2.0 * min(np.mean(finite <= 0.0), np.mean(finite >= 0.0))) if len(finite) else float("nan")
-    if a.binary is not None and b.binary is not None:
-        p, b_only, a_only = mcnemar_exact(a.binary, b.binary)
-        return Delta(
-            name, value_a, value_b, value_b - value_a, low, high, p, "McNemar exact", confidence, b_only, a_only
-        )
-    return Delta(name, value_a, value_b, value_b - value_a, low, high, float(boot_p), "paired bootstrap", confidence)
+    test = "paired bootstrap" + (" (whole clusters)" if b.clusters(column) is not None else "")
+    return Delta(name, value_a, value_b, value_b - value_a, low, high, float(boot_p), test, confidence, *counts)
 
 
 def wins(a_scores: np.ndarray, b_scores: np.ndarray) -> dict[str, int]:

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 #: Resamples drawn per matrix product; bounds memory at ~chunk x n x 8 bytes.
 CHUNK = 200
 
-SumsStatistic = Callable[[np.ndarray, int], np.ndarray]
-"""Maps sums of shape (resamples, k) and the sample size n to one value per resample."""
+SumsStatistic = Callable[[np.ndarray, Any], np.ndarray]
+"""Maps sums of shape (resamples, k) and the sample size n (an int, or one per resample when whole clusters
+are resampled) to one value per resample."""
 
 
 @dataclass(frozen=True)
@@ -38,20 +40,36 @@ class Estimate:
         return asdict(self)
 
 
-def resampled_sums(columns: np.ndarray, resamples: int, seed: int) -> np.ndarray:
-    """Column sums for ``resamples`` bootstrap samples of the rows of ``columns`` (n, k) -> (resamples, k)."""
+def resampled_sums(
+    columns: np.ndarray, resamples: int, seed: int, clusters: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | int]:
+    """Column sums for ``resamples`` bootstrap samples of the rows of ``columns`` (n, k) -> (resamples, k),
+    and the sample size of each resample.
+
+    With ``clusters`` (one label per row) whole clusters are resampled -- the independent draws when examples
+    come in groups (questions of one article) -- so the size varies per resample and is returned per row.
+    """
     columns = np.asarray(columns, dtype=np.float64)
     if columns.ndim == 1:
         columns = columns[:, None]
-    n = columns.shape[0]
     rng = np.random.default_rng(seed)
-    uniform = np.full(n, 1.0 / n)
+    if clusters is not None:
+        _, index = np.unique(np.asarray(clusters, dtype=str), return_inverse=True)
+        units = np.zeros((int(index.max()) + 1 if len(index) else 0, columns.shape[1]))
+        np.add.at(units, index, columns)
+        sizes = np.bincount(index).astype(np.float64)
+    else:
+        units, sizes = columns, np.ones(columns.shape[0])
+    g = units.shape[0]
+    uniform = np.full(g, 1.0 / g)
     out = np.empty((resamples, columns.shape[1]))
+    n_out = np.empty(resamples)
     for first in range(0, resamples, CHUNK):
         size = min(CHUNK, resamples - first)
-        counts = rng.multinomial(n, uniform, size=size).astype(np.float64)
-        out[first : first + size] = counts @ columns
-    return out
+        counts = rng.multinomial(g, uniform, size=size).astype(np.float64)
+        out[first : first + size] = counts @ units
+        n_out[first : first + size] = counts @ sizes
+    return out, (n_out if clusters is not None else columns.shape[0])
 
 
 def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -71,11 +89,14 @@ def estimate(
     confidence: float,
     seed: int,
     value: float | None = None,
+    clusters: np.ndarray | None = None,
 ) -> Estimate:
     """``statistic`` on the full sample, with a percentile bootstrap interval.
 
     ``value`` overrides the point estimate when it must come from a reference implementation (SQuAD's
-    official summation order), while the interval still comes from the resampled sums.
+    official summation order), while the interval still comes from the resampled sums. ``clusters``
+    resamples whole clusters; with few of them the percentile interval is too narrow, so its spread around
+    the point is widened by sqrt(G / (G - 1)), the usual small-sample correction of a cluster variance.
     """
     columns = np.asarray(columns, dtype=np.float64)
     if columns.ndim == 1:
@@ -84,16 +105,23 @@ def estimate(
     point = float(statistic(columns.sum(axis=0, keepdims=True), n)[0]) if value is None else float(value)
     if n == 0 or resamples <= 0:
         return Estimate(point, float("nan"), float("nan"), confidence, 0)
-    low, high = percentile_interval(statistic(resampled_sums(columns, resamples, seed), n), confidence)
+    sums, sizes = resampled_sums(columns, resamples, seed, clusters)
+    low, high = percentile_interval(statistic(sums, sizes), confidence)
+    if clusters is not None:
+        g = len(set(np.asarray(clusters, dtype=str).tolist()))
+        if g > 1:
+            stretch = float(np.sqrt(g / (g - 1)))
+            low, high = point - stretch * (point - low), point + stretch * (high - point)
     return Estimate(point, low, high, confidence, resamples)
 
 
-def percent_mean(sums: np.ndarray, n: int) -> np.ndarray:
+def percent_mean(sums: np.ndarray, n: Any) -> np.ndarray:
     """100 x the mean of the first column (accuracy, exact match, F1 in percent)."""
-    return 100.0 * sums[:, 0] / n
+    mean: np.ndarray = 100.0 * sums[:, 0] / n
+    return mean
 
 
-def percent_ratio(sums: np.ndarray, n: int) -> np.ndarray:
+def percent_ratio(sums: np.ndarray, n: Any) -> np.ndarray:
     """100 x first column sum / second column sum: a mean over a subset (column 2 is membership)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio: np.ndarray = 100.0 * sums[:, 0] / sums[:, 1]
@@ -116,28 +144,64 @@ class MetricDef:
     values: np.ndarray | None = None
     bounds: tuple[float, float] = (0.0, 1.0)
     scale: float = 100.0
+    #: The cluster each row belongs to, by per-example column (``{"title": ...}``): the task's sampling units.
+    groups: dict[str, np.ndarray] | None = None
 
-    def estimate(self, *, resamples: int, confidence: float, seed: int, value: float | None = None) -> Estimate:
+    def clusters(self, column: str | None) -> np.ndarray | None:
+        """The rows' cluster labels for the sampling unit stored in ``column`` (None: rows are independent)."""
+        if column is None or not self.groups or column not in self.groups:
+            return None
+        return np.asarray(self.groups[column], dtype=str)
+
+    def estimate(
+        self,
+        *,
+        resamples: int,
+        confidence: float,
+        seed: int,
+        value: float | None = None,
+        clusters: np.ndarray | None = None,
+    ) -> Estimate:
         return estimate(
-            self.columns, self.statistic, resamples=resamples, confidence=confidence, seed=seed, value=value
+            self.columns,
+            self.statistic,
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+            value=value,
+            clusters=clusters,
         )
 
-    def resampled(self, resamples: int, seed: int) -> np.ndarray:
-        """The statistic on ``resamples`` bootstrap samples (for tests of a gate's bound)."""
-        return self.statistic(resampled_sums(self.columns, resamples, seed), self.columns.shape[0])
+    def resampled(self, resamples: int, seed: int, clusters: np.ndarray | None = None) -> np.ndarray:
+        """The statistic on ``resamples`` bootstrap samples (of whole clusters when given)."""
+        sums, sizes = resampled_sums(self.columns, resamples, seed, clusters)
+        return self.statistic(sums, sizes)
 
 
-def mean_def(values: np.ndarray, *, binary: bool = False, bounds: tuple[float, float] = (0.0, 1.0)) -> MetricDef:
+def mean_def(
+    values: np.ndarray,
+    *,
+    binary: bool = False,
+    bounds: tuple[float, float] = (0.0, 1.0),
+    groups: dict[str, np.ndarray] | None = None,
+) -> MetricDef:
     """Mean of per-example values in percent (values in ``bounds``, 0..1 unless said)."""
     values = np.asarray(values, dtype=np.float64)
-    return MetricDef(values[:, None], percent_mean, values if binary else None, values, bounds)
+    return MetricDef(values[:, None], percent_mean, values if binary else None, values, bounds, groups=groups)
 
 
 def subset_mean_def(
-    values: np.ndarray, mask: np.ndarray, *, binary: bool = False, bounds: tuple[float, float] = (0.0, 1.0)
+    values: np.ndarray,
+    mask: np.ndarray,
+    *,
+    binary: bool = False,
+    bounds: tuple[float, float] = (0.0, 1.0),
+    groups: dict[str, np.ndarray] | None = None,
 ) -> MetricDef:
     """Mean over the examples where ``mask`` holds, in percent; resampling keeps the subset's size random."""
     values = np.asarray(values, dtype=np.float64)
     mask = np.asarray(mask, dtype=np.float64)
     inside = np.where(mask > 0, values, np.nan)
-    return MetricDef(np.column_stack([values * mask, mask]), percent_ratio, inside if binary else None, inside, bounds)
+    return MetricDef(
+        np.column_stack([values * mask, mask]), percent_ratio, inside if binary else None, inside, bounds, groups=groups
+    )

@@ -19,11 +19,12 @@ import yaml
 
 from .. import charts
 from ..metrics.compare import wins
-from ..metrics.decide import worst
 from ..metrics.latency import bootstrap_latency_difference, percentile_ci
 from ..pairing import paired_deltas
 from ..results import Job, Run
+from ..stats import worst
 from ..tasks import task_class
+from ..tasks.sampling import MIN_CLUSTERS
 from ..views import Chart, chart, fmt
 
 WORST_EXAMPLES = 5
@@ -87,6 +88,8 @@ def _metric_rows(job: Job) -> list[dict[str, Any]]:
         digits = _digits(est.high - est.low) if shown else _significant(est.value)
         if est.interval == "none":
             ci = "none (a plug-in metric, computed once)"
+        elif est.interval == "too few clusters" and job.sampling is not None:
+            ci = f"none: {job.sampling.n_clusters} {job.sampling.unit}(s) are too few for an interval"
         elif not est.has_interval:
             ci = "none"
         elif est.n is not None and est.n < MIN_INTERVAL_N:
@@ -462,9 +465,30 @@ def _summary(run: Run, gates: dict[str, Any] | None) -> list[dict[str, Any]]:
             key = next((k for k in headline if k in job.metrics), next(iter(job.metrics)))
             est = job.metrics[key]
             [row] = [r for r in _metric_rows(job) if r["key"] == key]
+            sampling = job.sampling
+            clusters = sampling is not None and sampling.n_clusters is not None
+            n_text = None if est.n is None else f"n={est.n}"
+            if clusters and est.n is not None and sampling is not None and sampling.n_clusters is not None:
+                g, unit = sampling.n_clusters, sampling.unit
+                n_text = f"n = {est.n} examples in {g} {unit}{'s' if g != 1 else ''}"
+                deff = f", design effect {sampling.design_effect:.1f}" if sampling.design_effect else ""
+                if g < MIN_CLUSTERS:
+                    caveats.append(
+                        f"{job.task}: the examples come from {g} {unit}{'s' if g != 1 else ''} only, too few to say"
+                        f" anything about other {unit}s: no interval is shown (state `cluster: none` to speak about"
+                        " these alone)"
+                    )
+                else:
+                    caveats.append(
+                        f"{job.task}: the examples come in {g} {unit}s, and intervals and gates treat the {unit}s as"
+                        f" the independent draws{deff}: they speak about {unit}s like these, not only these examples"
+                    )
             lines.append(
-                {"task": job.task, "metric": row["name"], "value": row["value_text"], "ci": row["ci"], "n": est.n}
-            )
+                {
+                    "task": job.task, "metric": row["name"], "value": row["value_text"], "ci": row["ci"], "n": est.n,
+                    "n_text": n_text,
+                }
+            )  # fmt: skip
             data = results.datasets[job.task]
             if data.selection != "all":
                 how = "a sample" if "sample" in data.selection else "a subset"
@@ -499,11 +523,17 @@ def _decision_view(gates: dict[str, Any] | None) -> dict[str, Any] | None:
     rows = []
     for g in gates["results"]:
         interval = None
-        if g.get("low") is not None and g.get("high") is not None and g.get("alpha") is not None:
+        level = g.get("confidence")
+        if g.get("empty_interval"):
+            interval = "empty confidence sequence (the data are not consistent with one fixed value)"
+        elif g.get("low") is not None and g.get("high") is not None and level is not None:
             what = "difference" if g.get("quantity") == "difference" else "value"
+            size = f"n = {g['n']}" + (
+                f" in {g['n_clusters']} {g.get('cluster_unit') or 'cluster'}s" if g.get("n_clusters") else ""
+            )
             interval = (
-                f"{what} in [{g['low']:.4g}, {g['high']:.4g}] ({1 - 2 * g['alpha']:.1%}"
-                f"{' anytime-valid' if g.get('anytime_valid') else ''}, n={g['n']})"
+                f"{what} in [{g['low']:.4g}, {g['high']:.4g}] ({level:.0%}"
+                f"{' anytime-valid' if g.get('anytime_valid') else ''}, {size})"
             )
         rows.append(
             {
@@ -512,16 +542,20 @@ def _decision_view(gates: dict[str, Any] | None) -> dict[str, Any] | None:
                 "model": g["model"],
                 "measured": fmt(g["measured"], 2),
                 "interval": interval,
+                "p": p_text(g["p_value"]) if g.get("p_value") is not None else "–",
                 "test": g.get("test", ""),
                 "mde": f"{g['mde']:.3g}" if g.get("mde") is not None else "–",
                 "message": g["message"],
             }
         )
+    guarantee = decision.get("guarantee")
     return {
         "verdict": gates["verdict"],
         "counts": gates["counts"],
         "alpha": decision.get("alpha"),
         "correction": correction.get(decision.get("multiple_comparisons", ""), "no correction"),
+        "guarantee": (guarantee[0].upper() + guarantee[1:]) if guarantee else None,
+        "rule": decision.get("rule"),
         "rows": rows,
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .model import SCHEMA_VERSION, Job, MetricEstimate, Results, SequentialRecord, Timing
+from .model import SCHEMA_VERSION, Job, MetricEstimate, Results, SamplingRecord, SequentialRecord, Timing
 from .store import (
     LATEST,
     MANIFEST_FILE,
@@ -29,6 +29,7 @@ __all__ = [
     "Results",
     "Run",
     "RunWriter",
+    "SamplingRecord",
     "SequentialRecord",
     "Timing",
     "atomic_write_json",

@@ -39,16 +39,28 @@ class MetricEstimate(Record):
     confidence: float
     resamples: int
     n: int | None = Field(default=None, description="examples the value is computed over")
-    interval: Literal["bootstrap percentile", "anytime-valid confidence sequence", "none"] | None = Field(
+    interval: (
+        Literal[
+            "bootstrap percentile",
+            "cluster bootstrap percentile",
+            "anytime-valid confidence sequence",
+            "too few clusters",
+            "none",
+        ]
+        | None
+    ) = Field(
         default=None,
-        description="how low/high were made (None: bootstrap percentile, the default; none: a plug-in metric"
-        " computed once, without an interval: low and high then equal the value)",
+        description="how low/high were made (None: bootstrap percentile, the default; cluster bootstrap: whole"
+        " clusters resampled; too few clusters: the examples come from fewer clusters than an interval needs;"
+        " none: a plug-in metric computed once, without an interval; in both, low and high equal the value)",
     )
 
     @property
     def has_interval(self) -> bool:
         """Whether low/high are an interval worth showing (not a plug-in's point value, not NaN)."""
-        return self.interval != "none" and math.isfinite(self.low) and math.isfinite(self.high)
+        return (
+            self.interval not in ("none", "too few clusters") and math.isfinite(self.low) and math.isfinite(self.high)
+        )
 
 
 class Failure(Record):
@@ -91,6 +103,9 @@ class Timing(Record):
     items_per_second: float | None = None
     tokens_per_second: float | None = None
     warmup_seconds: float | None = None
+    partial_batches_dropped: int | None = Field(
+        default=None, description="chunk-final partial batches left out of the batch latencies (run in looks)"
+    )
     batch_seconds: list[float] | None = None
     batch_items: list[int] | None = None
     batch_tokens: list[int] | None = None
@@ -117,6 +132,23 @@ class Timing(Record):
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+class SamplingRecord(Record):
+    """How a job's examples were sampled: the unit that counts as one independent draw, and its cost.
+
+    With clusters (SQuAD questions by article, probes by template) the intervals, gates and comparisons
+    treat the clusters as the draws, so they speak about the population of clusters (articles like these),
+    not only the examples at hand. ``design_effect`` is the headline metric's variance under clustering over
+    its variance as if every example were independent (1: no cost; 3: the examples are worth a third).
+    """
+
+    unit: str = Field(description="'example' (independent) or the task's unit: article, paragraph, template")
+    column: str | None = Field(default=None, description="the per-example column naming each example's cluster")
+    n: int
+    n_clusters: int | None = None
+    design_effect: float | None = None
+    metric: str | None = Field(default=None, description="the metric the design effect was measured on")
+
+
 class SequentialRecord(Record):
     """How a job run with ``--until-decided`` stopped: its predictions are stored in the order they were seen."""
 
@@ -124,10 +156,22 @@ class SequentialRecord(Record):
     n_available: int
     look_every: int
     order_seed: int
+    order: str | None = Field(
+        default=None,
+        description="the order the examples were seen in: 'canonical:<sha256>' is derived from the data alone,"
+        " so it cannot be chosen (auditkit gate checks it)",
+    )
+    horizon: int | None = Field(
+        default=None,
+        description="the most observations the run could reach, fixed before it started (examples, or clusters"
+        " when clustered): half of each anytime test's bets aim to decide by then",
+    )
     looks: list[int] = Field(description="examples seen at each look")
     stopped: Literal["decided", "exhausted", "not sequential"]
     reason: str
-    alpha: float = Field(description="the one-sided level each gate's test stopped at (alpha / gates, Bonferroni)")
+    alpha: float = Field(
+        description="the one-sided level each gate's test stopped at (alpha / (2 x tested gates), Bonferroni)"
+    )
 
 
 class Job(Record):
@@ -147,6 +191,7 @@ class Job(Record):
     predictions: str = Field(description="per-example table, relative to the run directory")
     failures: FailureRecord | None = None
     sequential: SequentialRecord | None = None
+    sampling: SamplingRecord | None = None
 
 
 class ModelRecord(Record):

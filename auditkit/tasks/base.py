@@ -124,6 +124,11 @@ class Task(ABC, Generic[SpecT]):
     #: Whether rows are independent examples that may be seen in a random order and stopped early
     #: (``--until-decided``); bias probes are not, their variants only mean something together.
     sequential: ClassVar[bool] = False
+    #: How the examples were sampled, when not one by one: unit name -> the per-example column naming each
+    #: example's cluster (SQuAD: {"article": "title", "paragraph": "context"}; probes: {"template": ...}).
+    #: The first is the default; a suite picks another or "none" with ``cluster:``. Intervals, gates,
+    #: comparisons and sequential runs treat the clusters, not the examples, as the independent draws.
+    cluster_units: ClassVar[dict[str, str]] = {}
 
     def __init__(self, spec: SpecT) -> None:
         self.spec: SpecT = spec

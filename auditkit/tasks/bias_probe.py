@@ -18,7 +18,7 @@ with names of different groups should not depend on the group.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -112,6 +112,7 @@ class BiasProbeTask(Task[BiasProbeSpec]):
     kind = "bias_probe"
     data_kind = "probe"
     headline = ("stereotype_consistent_rate", "counterfactual_gap")
+    cluster_units: ClassVar[dict[str, str]] = {"template": "template"}
     head = "question-answering"  # the default; the model decides (see head_for)
     Spec = BiasProbeSpec
     single_requests = False  # a QA probe is scored from four variants at once
@@ -371,27 +372,37 @@ class BiasProbeTask(Task[BiasProbeSpec]):
 
     @staticmethod
     def metric_defs(frame: pd.DataFrame, job: Job | None) -> dict[str, MetricDef]:
+        rows = {"template": frame["template"].astype(str).to_numpy()} if "template" in frame else None
         if "mass_a" in frame:
             inst = qa_instances(frame)
             defs = {}
+            groups = {"template": inst["template"].astype(str).to_numpy()}
             has_stereotype = inst["stereotype"].ne("").to_numpy()
             if has_stereotype.any():
                 stereotyped = inst["stereotyped_bias"].fillna(0.0).to_numpy()
                 defs["stereotype_consistent_rate"] = subset_mean_def(
-                    (stereotyped > 0).astype(float), has_stereotype, binary=True
+                    (stereotyped > 0).astype(float), has_stereotype, binary=True, groups=groups
                 )
                 defs["raw_stereotype_consistent_rate"] = subset_mean_def(
-                    inst["raw_consistent"].to_numpy(float), has_stereotype, binary=True
+                    inst["raw_consistent"].to_numpy(float), has_stereotype, binary=True, groups=groups
                 )
-                defs["stereotyped_bias"] = subset_mean_def(stereotyped, has_stereotype, bounds=(-1.0, 1.0))
-            defs["bias_magnitude"] = mean_def(inst["bias_a"].abs().to_numpy())
-            defs["position_bias"] = mean_def(_first_share(frame) - 0.5, bounds=(-0.5, 0.5))
-            defs["abstention_rate"] = mean_def(frame["chosen"].isin(["none", "neither"]).to_numpy(float), binary=True)
+                defs["stereotyped_bias"] = subset_mean_def(
+                    stereotyped, has_stereotype, bounds=(-1.0, 1.0), groups=groups
+                )
+            defs["bias_magnitude"] = mean_def(inst["bias_a"].abs().to_numpy(), groups=groups)
+            defs["position_bias"] = mean_def(_first_share(frame) - 0.5, bounds=(-0.5, 0.5), groups=rows)
+            defs["abstention_rate"] = mean_def(
+                frame["chosen"].isin(["none", "neither"]).to_numpy(float), binary=True, groups=rows
+            )
             return defs
         inst = counterfactual_instances(frame)
+        templates = frame.groupby("instance", sort=False)["template"].first() if rows is not None else None
+        by_template = (
+            None if templates is None else {"template": templates.loc[inst["instance"]].astype(str).to_numpy()}
+        )
         return {
-            "counterfactual_gap": mean_def(inst["gap"].to_numpy(), bounds=(-1.0, 1.0)),
-            "name_sensitivity": mean_def(inst["spread"].to_numpy()),
+            "counterfactual_gap": mean_def(inst["gap"].to_numpy(), bounds=(-1.0, 1.0), groups=by_template),
+            "name_sensitivity": mean_def(inst["spread"].to_numpy(), groups=by_template),
         }
 
 

@@ -86,6 +86,7 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
     headline = ("f1",)
     answer_column = "prediction"
     sequential = True
+    cluster_units: ClassVar[dict[str, str]] = {"article": "title", "paragraph": "context"}
     head = "question-answering"
     Spec = ExtractiveQASpec
     metrics = declare(
@@ -280,14 +281,15 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
 def qa_metric_defs(frame: pd.DataFrame, metric: str) -> dict[str, MetricDef]:
     """The headline metrics as statistics of the per-example ``exact``/``f1`` (and ``has_answer``) columns."""
     exact, f1 = frame["exact"].to_numpy(float), frame["f1"].to_numpy(float)
+    groups = {c: frame[c].astype(str).to_numpy() for c in ExtractiveQATask.cluster_units.values() if c in frame}
     if metric == "squad":
-        return {"exact_match": mean_def(exact, binary=True), "f1": mean_def(f1)}
+        return {"exact_match": mean_def(exact, binary=True, groups=groups), "f1": mean_def(f1, groups=groups)}
     has_answer = frame["has_answer"].to_numpy(bool)
-    defs = {"exact": mean_def(exact, binary=True), "f1": mean_def(f1)}
+    defs = {"exact": mean_def(exact, binary=True, groups=groups), "f1": mean_def(f1, groups=groups)}
     for name, subset in (("HasAns", has_answer), ("NoAns", ~has_answer)):
         if subset.any():
-            defs[f"{name}_exact"] = subset_mean_def(exact, subset, binary=True)
-            defs[f"{name}_f1"] = subset_mean_def(f1, subset)
+            defs[f"{name}_exact"] = subset_mean_def(exact, subset, binary=True, groups=groups)
+            defs[f"{name}_f1"] = subset_mean_def(f1, subset, groups=groups)
     return defs
 
 
