@@ -22,6 +22,7 @@ from auditkit.expressions import GateSyntaxError, parse_gate
 from auditkit.gates import gate
 from auditkit.results import MANIFEST_FILE, RESULTS_FILE, atomic_write_json, load_results
 from auditkit.results.store import build_manifest
+from auditkit.runner import preflight
 from auditkit.schema import GateSpec
 from auditkit.stats.decision import RANGE_NOTE
 from auditkit.suite import load_suite
@@ -140,6 +141,22 @@ def test_suite_validation_of_gates(tmp_path: Path) -> None:
         SuiteError, match=r"gates\[0\]\.models\[0\]: gate 'sst2.accuracy >= 3' names unknown model 'nope'"
     ):
         load_suite(_suite_with(tmp_path, '{check: "sst2.accuracy >= 3", models: [nope]}'))
+    # Equality gates cannot be decided with error control: refused before any model loads, with the fix.
+    with pytest.raises(SuiteError, match=r"gates\[0\]: gate 'sst2.accuracy == 80': == cannot be decided .* two gates"):
+        load_suite(_suite_with(tmp_path, '"sst2.accuracy == 80"'))
+    # A sampling unit the task kind does not have is named with the ones it has.
+    with pytest.raises(SuiteError, match=r"tasks\[0\]\.cluster: .*'article' is not a sampling unit of kind"):
+        load_suite(
+            write_suite(
+                tmp_path / "c.yaml",
+                SUITE.replace("limit: 120}", "limit: 120}, cluster: article").replace(
+                    "GATES", '  - "sst2.accuracy >= 3"\n'
+                ),
+            )
+        )
+    # `against:` compares with a model of the same run: no baseline run is needed before models load.
+    served = _suite_with(tmp_path, '{check: "sst2.accuracy >= baseline - 1", models: [cls], against: qa}')
+    preflight(load_suite(served), baseline=None, template_dir=None)
 
 
 @requires_data

@@ -155,7 +155,7 @@ class SequentialRecord(Record):
     n_used: int
     n_available: int
     look_every: int
-    order_seed: int
+    order_seed: int = Field(description="the suite's seed; the order no longer depends on it (see 'order')")
     order: str | None = Field(
         default=None,
         description="the order the examples were seen in: 'canonical:<sha256>' is derived from the data alone,"
