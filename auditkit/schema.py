@@ -492,6 +492,15 @@ class GateSpec(StrictModel):
         parse_gate(value)  # raises GateSyntaxError (a ValueError) with the expected form
         return value
 
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        """A gate's name goes into JUnit XML, terminals and reports: control characters would make invalid XML
+        or move a reader's cursor, so they are an error here rather than a surprise there."""
+        if value is not None and any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+            raise ValueError(f"gate name {value!r} contains a control character: use printable text")
+        return value
+
     _baseline_path = field_validator("baseline", mode="before")(resolve_optional_path)
 
     @model_validator(mode="after")

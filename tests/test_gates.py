@@ -154,6 +154,9 @@ def test_suite_validation_of_gates(tmp_path: Path) -> None:
                 ),
             )
         )
+    # A control character in a gate's name (it reaches JUnit XML and terminals) is an input error.
+    with pytest.raises(SuiteError, match=r"gates\[0\]\.name: .*contains a control character"):
+        load_suite(_suite_with(tmp_path, '{check: "sst2.accuracy >= 3", name: "floor\\u001b[2J"}'))
     # `against:` compares with a model of the same run: no baseline run is needed before models load.
     served = _suite_with(tmp_path, '{check: "sst2.accuracy >= baseline - 1", models: [cls], against: qa}')
     preflight(load_suite(served), baseline=None, template_dir=None)
