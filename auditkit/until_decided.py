@@ -240,7 +240,7 @@ def anytime_metrics(
         lo, hi = defn.bounds
         d = decide_threshold(
             values, ">=", lo * defn.scale, alpha=1.0 - confidence, low=lo * defn.scale, high=hi * defn.scale,
-            clusters=labels, sequential=True, horizon=job.sequential.horizon if job.sequential else None,
+            clusters=labels, sequential=True, horizon=job.sequential.horizon if job.sequential else None, complete=True,
         )  # fmt: skip
         out[name] = est.model_copy(
             update={"low": d.low, "high": d.high, "interval": "anytime-valid confidence sequence", "n": len(values)}

@@ -219,3 +219,15 @@ def test_anytime_clustered_runs_screen_one_example_per_cluster_first() -> None:
         == "NO_GO"
     )
     assert stop <= 24, stop
+
+
+def test_watched_clusters_must_come_whole_and_the_open_one_waits() -> None:
+    """A watched clustered stream bets once per cluster, on its final mean: clusters come one after another,
+    and the last one counts only when the stream is known to end with it whole."""
+    x = np.r_[np.ones(5), np.zeros(5), np.ones(3)]
+    labels = ["a"] * 5 + ["b"] * 5 + ["c"] * 3
+    open_end = stats.decide_threshold(x, ">=", 0.5, clusters=labels, sequential=True)
+    closed = stats.decide_threshold(x, ">=", 0.5, clusters=labels, sequential=True, complete=True)
+    assert open_end.p_go >= closed.p_go  # "c" waits, so it cannot have added evidence for GO yet
+    with pytest.raises(ValueError, match="cluster by cluster"):
+        stats.decide_threshold(x, ">=", 0.5, clusters=["a", "b"] * 6 + ["a"], sequential=True)

@@ -290,6 +290,7 @@ def metric_decision(
     return decide_threshold(
         values, op, bound, alpha=alpha, low=lo * defn.scale, high=hi * defn.scale, clusters=labels,
         sequential=sequential, binary=defn.binary is not None, horizon=horizon if sequential else None,
+        complete=True,  # --until-decided looks only between clusters
     )  # fmt: skip
 
 
@@ -322,6 +323,7 @@ def paired_decision(
         c[keep] * cand.scale, b[keep] * cand.scale, op, margin, alpha=alpha, low=lo * cand.scale,
         high=hi * cand.scale, clusters=clusters_for(cand, column, keep), sequential=sequential,
         binary=cand.binary is not None and base.binary is not None, horizon=horizon if sequential else None,
+        complete=True,  # --until-decided looks only between clusters
     )  # fmt: skip
 
 

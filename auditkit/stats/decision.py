@@ -164,14 +164,47 @@ SCREENING_SHARE = 0.5
 SCREENING_TRUNCATION = 0.9
 
 
-def _phases(x: np.ndarray, clusters: Sequence[object] | np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+def _whole_clusters(x: np.ndarray, labels: list[object], start: int, complete: bool) -> np.ndarray:
+    """Means of the clusters of a watched stream from ``start`` on, in the order they come, each over all its
+    examples (before ``start`` too): one fixed observation per cluster, so the capital is one process.
+
+    The clusters must come one after the other (a cluster that reappears after another began is an error:
+    its mean would change after it was bet on). The last cluster counts only when the stream is known to end
+    with it whole (``complete``); otherwise it waits until the next one begins.
+    """
+    order = list(dict.fromkeys(labels[start:]))
+    closed: set[object] = set()
+    current: object = None
+    for label in labels[start:]:
+        if label != current:
+            if label in closed:
+                raise ValueError(
+                    f"sequential scores with clusters must come cluster by cluster: cluster {label!r} reappears after"
+                    " another began (reveal whole clusters, after at most one example of each)"
+                )
+            if current is not None:
+                closed.add(current)
+            current = label
+    if not complete and order:
+        order = order[:-1]
+    sums = dict.fromkeys(order, 0.0)
+    counts = dict.fromkeys(order, 0)
+    for label, value in zip(labels, x.tolist(), strict=True):
+        if label in sums:
+            sums[label] += value
+            counts[label] += 1
+    return np.array([sums[label] / counts[label] for label in order], dtype=np.float64)
+
+
+def _phases(
+    x: np.ndarray, clusters: Sequence[object] | np.ndarray | None, complete: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The two streams of a clustered anytime run, or None when it has no screening phase.
 
     Screening: the longest prefix in which every example comes from a new cluster (one example of each of
     several clusters, as ``--until-decided`` reveals them first); None when it holds fewer than two. Whole
-    clusters: the mean of every cluster that appears after the prefix (all its examples, the screening one
-    included), in the order they appear there. A run stopped while screening has no second stream yet; it
-    is judged as two phases all the same, so the rule is one and the same at every look.
+    clusters: :func:`_whole_clusters` of what follows. A run stopped while screening has no second stream
+    yet; it is judged as two phases all the same, so the rule is one and the same at every look.
     """
     if clusters is None:
         return None
@@ -183,14 +216,7 @@ def _phases(x: np.ndarray, clusters: Sequence[object] | np.ndarray | None) -> tu
     prefix = repeats[0] if repeats else len(labels)
     if prefix < 2:
         return None
-    later = list(dict.fromkeys(labels[prefix:]))
-    sums = dict.fromkeys(later, 0.0)
-    counts = dict.fromkeys(later, 0)
-    for label, value in zip(labels, x.tolist(), strict=True):
-        if label in sums:
-            sums[label] += value
-            counts[label] += 1
-    return x[:prefix], np.array([sums[label] / counts[label] for label in later], dtype=np.float64)
+    return x[:prefix], _whole_clusters(x, labels, prefix, complete)
 
 
 class _PhasedTest:
@@ -298,6 +324,7 @@ def _decide_mean(
     sequential: bool,
     binary: bool,
     horizon: int | None,
+    complete: bool,
     to_scale: tuple[float, float],
     prefix: str = "",
 ) -> Decision:
@@ -305,7 +332,7 @@ def _decide_mean(
     outcomes at a fixed n, betting otherwise; on cluster means with clusters, in two phases when watched."""
     sample = _sample(unit, clusters)
     a = alpha / 2.0
-    phases = _phases(unit, clusters) if sequential else None
+    phases = _phases(unit, clusters, complete) if sequential else None
     test: BettingTest | _PhasedTest
     if phases is not None:
         test = _PhasedTest(*phases, a, horizon)
@@ -320,7 +347,10 @@ def _decide_mean(
             "exact binomial", to_scale[0] + to_scale[1] * float(np.mean(sample.obs)), to_scale,
         )  # fmt: skip
     else:
-        test = BettingTest(np.clip(sample.obs, 0.0, 1.0), a, anytime=sequential, horizon=horizon)
+        obs = sample.obs
+        if sequential and sample.clustered and clusters is not None:  # one fixed mean per cluster, as it closes
+            obs = _whole_clusters(unit, np.asarray(clusters, dtype=object).ravel().tolist(), 0, complete)
+        test = BettingTest(np.clip(obs, 0.0, 1.0), a, anytime=sequential, horizon=horizon)
         method = "betting confidence sequence (anytime-valid)" if sequential else "betting (hedged capital)"
     origin, width = to_scale
     return _finish(
@@ -341,6 +371,7 @@ def decide_threshold(
     sequential: bool = False,
     binary: bool | None = None,
     horizon: int | None = None,
+    complete: bool = False,
 ) -> Decision:
     """Decide ``mean(scores) op bound`` for per-example ``scores`` in ``[low, high]``.
 
@@ -352,6 +383,9 @@ def decide_threshold(
     these happen not to: a sample of partial scores that came out all-or-nothing is not a binomial one.
     ``horizon`` (sequential only): the most observations the stream could reach, fixed before it started
     (examples, or clusters with ``clusters``); the bets then also aim to decide by its end.
+    Sequential with clusters: reveal whole clusters one after the other, optionally after one example of
+    each (the screening phase auditkit uses); ``complete`` says the scores end with a whole cluster (auditkit
+    looks only between clusters), else the last cluster is left out until the next one begins.
     """
     _check_alpha(alpha)
     _check_op(op)
@@ -360,7 +394,7 @@ def decide_threshold(
     unit = (x - low) / width
     return _decide_mean(
         unit, (float(bound) - low) / width, op, alpha=alpha, clusters=clusters, sequential=sequential,
-        binary=_is_binary(unit, binary), horizon=horizon, to_scale=(low, width),
+        binary=_is_binary(unit, binary), horizon=horizon, complete=complete, to_scale=(low, width),
     )  # fmt: skip
 
 
@@ -377,13 +411,14 @@ def decide_paired(
     sequential: bool = False,
     binary: bool | None = None,
     horizon: int | None = None,
+    complete: bool = False,
 ) -> Decision:
     """Decide ``mean(candidate - baseline) op margin``, the arrays aligned per example, scores in ``[low, high]``.
 
     Non-inferiority is ``op=">="`` with a negative margin, superiority a positive one. The differences lie
     in ``[low - high, high - low]``; with clusters, the test runs on each cluster's mean difference.
-    0/1 scores (``binary``, inferred when None) at margin 0 get the exact McNemar test. ``sequential`` and
-    ``horizon`` as in :func:`decide_threshold`.
+    0/1 scores (``binary``, inferred when None) at margin 0 get the exact McNemar test. ``sequential``,
+    ``horizon`` and ``complete`` as in :func:`decide_threshold`.
     """
     _check_alpha(alpha)
     _check_op(op)
@@ -411,7 +446,7 @@ def decide_paired(
         )  # fmt: skip
     return _decide_mean(
         unit, m, op, alpha=alpha, clusters=clusters, sequential=sequential, binary=False, horizon=horizon,
-        to_scale=to_scale, prefix="paired ",
+        complete=complete, to_scale=to_scale, prefix="paired ",
     )  # fmt: skip
 
 
