@@ -33,7 +33,7 @@ from .errors import SuiteError
 from .expressions import parse_gate
 from .gates.evaluate import aligned, baseline_job
 from .results import Job, Run, load_run
-from .stats import z
+from .stats import cluster_means, z
 from .stats.betting import BettingTest
 from .stats.decision import SCREENING_SHARE, SCREENING_TRUNCATION
 from .suite import LoadedSuite, Suite, load_suite
@@ -105,9 +105,7 @@ def _observations(values: np.ndarray, clusters: np.ndarray | None) -> tuple[np.n
     values = values[keep]
     if clusters is None:
         return values, np.ones(len(values))
-    _, index = np.unique(clusters[keep], return_inverse=True)
-    sizes = np.bincount(index).astype(np.float64)
-    return np.bincount(index, weights=values) / sizes, sizes
+    return cluster_means(values, clusters[keep])
 
 
 def _crossing(test: BettingTest, m: float, level: float) -> int | None:

@@ -34,7 +34,7 @@ import pandas as pd
 from ..errors import GateError
 from ..expressions import LATENCY_KEYS, GateExpr, holds, parse_gate
 from ..metrics.latency import bootstrap_latency, bootstrap_latency_difference
-from ..metrics.stats import MetricDef, resampled_sums
+from ..metrics.stats import MetricDef
 from ..results import Job, Run, load_run
 from ..schema import DecisionSpec, GateSpec
 from ..stats import (
@@ -215,14 +215,16 @@ def bootstrap_decision(samples: np.ndarray, op: str, bound: float, n: int, alpha
     finite = np.sort(finite[np.isfinite(finite)])
     count = len(finite)
     if not count:
-        return Decision("INCONCLUSIVE", 1.0, (math.nan, math.nan), 1 - alpha, n, None, test, math.nan)
+        return Decision(
+            "INCONCLUSIVE", 1.0, (math.nan, math.nan), 1 - alpha, n, None, test, math.nan, finite_sample=False
+        )
     above = float((np.sum(finite <= bound) + 1) / (count + 1))
     below = float((np.sum(finite >= bound) + 1) / (count + 1))
     p_go, p_nogo = (above, below) if op in (">=", ">") else (below, above)
     low, high = np.quantile(finite, [alpha / 2, 1.0 - alpha / 2])
     decision = Decision(
         "INCONCLUSIVE", min(1.0, 2 * min(p_go, p_nogo)), (float(low), float(high)), 1 - alpha, n, None, test,
-        float(np.median(finite)), p_go=p_go, p_nogo=p_nogo,
+        float(np.median(finite)), p_go=p_go, p_nogo=p_nogo, finite_sample=False,
     )  # fmt: skip
     return decision.at(alpha)
 
@@ -308,12 +310,8 @@ def paired_decision(
 ) -> Decision:
     """The test of ``(candidate - baseline) op margin`` on the same examples (rows aligned)."""
     if base.values is None or cand.values is None:
-        k, n = base.columns.shape[1], base.columns.shape[0]
-        sums, sizes = resampled_sums(
-            np.hstack([base.columns, cand.columns]), GATE_RESAMPLES, seed, cand.clusters(column)
-        )
-        deltas = cand.statistic(sums[:, k:], sizes) - base.statistic(sums[:, :k], sizes)
-        return bootstrap_decision(deltas, op, margin, n, alpha, "paired " + BOOTSTRAP)
+        deltas = base.resampled_change(cand, GATE_RESAMPLES, seed, cand.clusters(column))
+        return bootstrap_decision(deltas, op, margin, base.columns.shape[0], alpha, "paired " + BOOTSTRAP)
     c, b = np.asarray(cand.values, dtype=np.float64), np.asarray(base.values, dtype=np.float64)
     keep = ~(np.isnan(c) | np.isnan(b))
     if not keep.any():
@@ -403,8 +401,7 @@ def _job_of(run: Run, model: str, task: str, expr: GateExpr) -> Job:
 def _attach(result: GateResult, decision: Decision, unit: str | None) -> None:
     """Copy what the test says onto the gate's result (the verdict comes after the family's correction)."""
     result.test, result.n, result.estimate = decision.method, decision.n, decision.estimate
-    result.anytime_valid = "anytime" in decision.method
-    result.finite_sample = not decision.method.endswith("(asymptotic)")
+    result.anytime_valid, result.finite_sample = decision.anytime_valid, decision.finite_sample
     result.n_clusters = decision.n_clusters if unit is not None else None
     result.cluster_unit = unit if decision.n_clusters is not None else None
     result.design_effect, result.samples_needed = decision.design_effect, decision.samples_needed

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..stats import decide_paired
-from .stats import MetricDef, percentile_interval, resampled_sums
+from .stats import MetricDef, percentile_interval
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,7 @@ def paired_delta(
             return Delta(
                 name, value_a, value_b, value_b - value_a, d.low, d.high, d.p_value, d.method, confidence, *counts
             )
-    k = a.columns.shape[1]
-    sums, sizes = resampled_sums(np.hstack([a.columns, b.columns]), resamples, seed, b.clusters(column))
-    deltas = b.statistic(sums[:, k:], sizes) - a.statistic(sums[:, :k], sizes)
+    deltas = a.resampled_change(b, resamples, seed, b.clusters(column))
     low, high = percentile_interval(deltas, confidence)
     finite = deltas[np.isfinite(deltas)]
     boot_p = min(1.0, 2.0 * min(np.mean(finite <= 0.0), np.mean(finite >= 0.0))) if len(finite) else float("nan")

@@ -177,6 +177,16 @@ class MetricDef:
         sums, sizes = resampled_sums(self.columns, resamples, seed, clusters)
         return self.statistic(sums, sizes)
 
+    def resampled_change(
+        self, other: MetricDef, resamples: int, seed: int, clusters: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``other`` minus this metric on ``resamples`` *paired* bootstrap samples: one draw of rows (or whole
+        clusters) serves both, since both models answered the same examples."""
+        k = self.columns.shape[1]
+        sums, sizes = resampled_sums(np.hstack([self.columns, other.columns]), resamples, seed, clusters)
+        change: np.ndarray = other.statistic(sums[:, k:], sizes) - self.statistic(sums[:, :k], sizes)
+        return change
+
 
 def mean_def(
     values: np.ndarray,

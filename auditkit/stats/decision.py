@@ -57,7 +57,8 @@ class Decision:
     ``p_go``/``p_nogo`` are the one-sided p-values of "the gate fails"/"the gate holds"; ``p_value`` the
     two-sided one the verdict compares with alpha. ``estimate`` is the tested quantity's point value: with
     clusters, the mean of cluster means. ``samples_needed``: for a percentile too few samples bound at
-    this level, how many would.
+    this level, how many would. ``anytime_valid``: valid at any stopping time (a watched stream);
+    ``finite_sample``: False only for an asymptotic stand-in (a bootstrap), which no error statement covers.
     """
 
     verdict: Verdict
@@ -74,6 +75,8 @@ class Decision:
     samples_needed: int | None = None
     empty: bool = False
     notes: tuple[str, ...] = ()
+    anytime_valid: bool = False
+    finite_sample: bool = True
 
     @property
     def low(self) -> float:
@@ -138,23 +141,36 @@ class _Sample:
         return self.n_clusters is not None and self.n_clusters < self.n
 
 
+def cluster_means(values: np.ndarray, labels: Sequence[object] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's mean of ``values`` and its size, clusters in the order they first appear."""
+    codes: dict[object, int] = {}
+    index = np.fromiter(
+        (codes.setdefault(label, len(codes)) for label in np.asarray(labels, dtype=object).ravel()),
+        dtype=np.int64,
+        count=len(values),
+    )
+    sizes = np.bincount(index, minlength=len(codes)).astype(np.float64)
+    return np.bincount(index, weights=values, minlength=len(codes)) / sizes, sizes
+
+
+def design_effect(values: np.ndarray, means: np.ndarray) -> float | None:
+    """Var(mean of the cluster means) / Var(mean as if every value were independent): how much clustering
+    widens an interval, squared (None with fewer than two clusters, one cluster per value, or constant data)."""
+    g, n = len(means), len(values)
+    if not 1 < g < n:
+        return None
+    item_var = float(np.var(values, ddof=1))
+    return None if item_var <= 0 else float(np.var(means, ddof=1) / g) / (item_var / n)
+
+
 def _sample(x: np.ndarray, clusters: Sequence[object] | np.ndarray | None) -> _Sample:
     if clusters is None:
         return _Sample(x, len(x), None, None)
     labels = np.asarray(clusters, dtype=object).ravel()
     if len(labels) != len(x):
         raise ValueError(f"clusters has {len(labels)} labels for {len(x)} values: give one label per value")
-    codes: dict[object, int] = {}
-    index = np.fromiter((codes.setdefault(label, len(codes)) for label in labels), dtype=np.int64, count=len(x))
-    sizes = np.bincount(index)
-    means = np.bincount(index, weights=x) / sizes  # clusters in the order they first appear
-    g = len(sizes)
-    deff = None
-    if 1 < g < len(x):
-        item_var = float(np.var(x, ddof=1))
-        if item_var > 0:
-            deff = float(np.var(means, ddof=1) / g) / (item_var / len(x))
-    return _Sample(means, len(x), g, deff)
+    means, _ = cluster_means(x, labels)
+    return _Sample(means, len(x), len(means), design_effect(x, means))
 
 
 #: With clusters, the share of alpha an anytime run spends on its screening phase (one example per cluster).
@@ -273,6 +289,7 @@ def _finish(
     estimate: float,
     to_scale: tuple[float, float],
     notes: tuple[str, ...] = (),
+    anytime: bool = False,
 ) -> Decision:
     """The decision from the two one-sided p-values at ``m`` and the unit-scale interval (mapped back)."""
     higher = op in (">=", ">")
@@ -293,14 +310,14 @@ def _finish(
         confidence=1.0 - alpha,
         n=sample.n,
         n_clusters=sample.n_clusters,
-        method=method
-        + (f" on {sample.n_clusters} cluster means" if sample.clustered and "cluster" not in method else ""),
+        method=method,
         estimate=estimate,
         p_go=p_go,
         p_nogo=p_nogo,
         design_effect=sample.design_effect,
         empty=empty,
         notes=notes,
+        anytime_valid=anytime,
     )
 
 
@@ -352,10 +369,12 @@ def _decide_mean(
             obs = _whole_clusters(unit, np.asarray(clusters, dtype=object).ravel().tolist(), 0, complete)
         test = BettingTest(np.clip(obs, 0.0, 1.0), a, anytime=sequential, horizon=horizon)
         method = "betting confidence sequence (anytime-valid)" if sequential else "betting (hedged capital)"
+        if sample.clustered:
+            method += f" on {sample.n_clusters} cluster means"
     origin, width = to_scale
     return _finish(
         op, m, test.p_above(m), test.p_below(m), test.interval(a), alpha, sample, prefix + method,
-        origin + width * float(np.mean(sample.obs)), to_scale,
+        origin + width * float(np.mean(sample.obs)), to_scale, anytime=sequential,
     )  # fmt: skip
 
 

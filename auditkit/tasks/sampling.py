@@ -18,6 +18,7 @@ from ..errors import SuiteError
 from ..metrics.stats import MetricDef
 from ..results.model import Job, MetricEstimate, SamplingRecord
 from ..schema import BootstrapSpec
+from ..stats import cluster_means, design_effect
 from .base import Task
 
 NONE = "none"
@@ -82,21 +83,8 @@ def sampling_record(
     if defn.values is not None:
         values = np.asarray(defn.values, dtype=np.float64)
         keep = ~np.isnan(values)
-        deff = design_effect(values[keep], labels[keep])
+        deff = design_effect(values[keep], cluster_means(values[keep], labels[keep])[0])
     return SamplingRecord(unit=name, column=column, n=n, n_clusters=n_clusters, design_effect=deff, metric=metric)
-
-
-def design_effect(values: np.ndarray, labels: np.ndarray) -> float | None:
-    """Var(mean of cluster means) / Var(mean as if independent): how much clustering widens the interval^2."""
-    _, index = np.unique(labels, return_inverse=True)
-    g = int(index.max()) + 1 if len(index) else 0
-    if g < 2 or g >= len(values):
-        return None
-    means = np.bincount(index, weights=values) / np.bincount(index)
-    item_var = float(np.var(values, ddof=1))
-    if item_var <= 0:
-        return None
-    return float(np.var(means, ddof=1) / g) / (item_var / len(values))
 
 
 def clustered_intervals(
