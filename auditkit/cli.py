@@ -500,23 +500,18 @@ def validate(
     ] = True,
 ) -> None:
     """Check a suite (schema, paths and, by default, local dataset files) without running models."""
-    from .data import load_dataset
     from .suite import load_suite
-    from .tasks import make_task
+    from .tasks import load_task_data
 
     loaded = load_suite(suite)
     table = Table(title=f"suite {loaded.suite.name}: valid", title_justify="left")
     for column in ("task", "kind", "models", "dataset", "examples"):
         table.add_column(column)
     for spec in loaded.suite.tasks:
-        task = make_task(spec)
         models = ", ".join(spec.models or [m.name for m in loaded.suite.models])
         source = spec.dataset.hub or str(spec.dataset.path)
         if data and spec.dataset.path is not None:
-            dataset = load_dataset(
-                spec.dataset, task.data_kind, name=spec.name, seed=loaded.suite.seed, default_labels=task.default_labels
-            )
-            count = str(len(dataset))
+            count = str(len(load_task_data(spec, loaded.suite.seed)))
         else:
             count = "not read (hub)" if spec.dataset.hub else "not read"
         table.add_row(spec.name, spec.kind, models, source, count)

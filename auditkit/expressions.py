@@ -104,13 +104,6 @@ class GateExpr:
         """The allowed change of a baseline gate (``baseline - 0.5`` -> -0.5; 0 for a threshold gate)."""
         return self.baseline_offset or 0.0
 
-    def holds(self, measured: float, bound: float) -> bool:
-        return holds(self.op, measured, bound)
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.op in (">=", ">")
-
 
 def parse_gate(text: str) -> GateExpr:
     """Parse one gate expression or raise :class:`GateSyntaxError` explaining the expected form."""

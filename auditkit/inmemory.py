@@ -165,5 +165,6 @@ def _frame(dataset: Any, index: int) -> tuple[Any, str]:
     raise SuiteError(
         f"tasks[{index}].dataset: expected {DATA_OBJECTS}, got {type(dataset).__name__}",
         source="<in-memory suite>",
-        hint="columns as in the file formats: text + label (classification); id, question, context, answers (QA)",
+        hint="columns as the task kind reads them from any file: e.g. text + label (classification); id, question,"
+        " context, answers (extractive_qa)",
     )

@@ -34,7 +34,7 @@ from rich.progress import (
 )
 
 from .cache import RUNNERS, Executor, predict_cached
-from .data import Dataset, load_dataset
+from .data import Dataset
 from .environment import environment
 from .errors import AuditkitError, ModelError, ReportError, SuiteError
 from .expressions import parse_gate
@@ -47,7 +47,7 @@ from .results import Job, MetricEstimate, Results, Run, RunWriter, SequentialRec
 from .results.model import DatasetRecord, ModelRecord, RunnerRecord, SuiteRecord
 from .schema import EvaluateMetricSpec
 from .suite import LoadedSuite, Suite
-from .tasks import make_task
+from .tasks import load_task_data, make_task
 from .tasks.base import Predictions, Scores, Task
 from .tasks.sampling import clustered_intervals, sampling_record
 from .until_decided import anytime_metrics, in_order, job_gates, not_sequential, run_until_decided
@@ -186,10 +186,7 @@ def load_datasets(loaded: LoadedSuite) -> dict[str, Dataset]:
     suite = loaded.suite
     datasets = {}
     for spec in suite.tasks:
-        task = make_task(spec)
-        datasets[spec.name] = load_dataset(
-            spec.dataset, task.data_kind, name=spec.name, seed=suite.seed, default_labels=task.default_labels
-        )
+        datasets[spec.name] = load_task_data(spec, suite.seed)
     return datasets
 
 
@@ -429,9 +426,8 @@ def _run_suite(
                     total_available=ds.total_available,
                     selection=ds.selection,
                     kind=ds.kind,
-                    squad_version=ds.squad_version,
                     label_names=ds.label_names,
-                    probe_set=ds.info.get("probe_set"),
+                    details=ds.info,
                     warnings=ds.warnings,
                 )
                 for name, ds in datasets.items()

@@ -348,7 +348,9 @@ class DatasetSpec(StrictModel):
     config: str | None = None
     split: str = "validation"
     revision: str | None = None
-    format: Literal["squad", "tsv", "jsonl", "csv", "parquet", "hub", "probes"] | None = None
+    format: str | None = Field(
+        default=None, description="a registered dataset format (squad, tsv, jsonl, csv, parquet, hub, probes, ...)"
+    )
     labels: list[str] | None = Field(default=None, description="label names, index order (classification)")
     limit: int | None = Field(default=None, ge=1, description="use the first N examples")
     sample: int | None = Field(default=None, ge=1, description="use N examples drawn with the suite seed")
@@ -361,6 +363,16 @@ class DatasetSpec(StrictModel):
     exclude_articles: list[str] | None = Field(default=None, description="QA: leave out these article titles")
 
     _path_exists = field_validator("path", mode="before")(existing_file("dataset file"))
+
+    @field_validator("format")
+    @classmethod
+    def _registered_format(cls, value: str | None) -> str | None:
+        from .data import DATASET_FORMATS
+
+        if value is not None and value not in DATASET_FORMATS:
+            raise ValueError(f"unknown dataset format {value!r}; use one of {', '.join(DATASET_FORMATS.names())}")
+        return value
+
     _articles_exists = field_validator("articles_file", mode="before")(existing_file("article list"))
 
     @model_validator(mode="after")

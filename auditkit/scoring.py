@@ -16,11 +16,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .data.squad import load_squad_json
-from .data.types import Dataset
+from .data import DatasetRequest, load_dataset
 from .errors import DatasetError
 from .schema import BootstrapSpec
-from .tasks.extractive_qa import score_qa
+from .tasks.extractive_qa import ExtractiveQATask, score_qa
 
 
 def _answer_problem(value: Any) -> str | None:
@@ -73,12 +72,11 @@ def score_predictions(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Official SQuAD figures for a predictions file, plus CIs, breakdowns and coverage."""
-    examples, version = load_squad_json(Path(dataset))
+    request = DatasetRequest(Path(dataset), None, None, "validation", None, "squad", None, None, None)
+    ds = load_dataset(request, ExtractiveQATask, name=Path(dataset).stem)
+    version = ds.info["squad_version"]
     preds = _read_mapping(Path(predictions), "predictions", _answer_problem)
-    ds = Dataset(
-        name=Path(dataset).stem, kind="qa", source=str(dataset), examples=list(examples), squad_version=version
-    )
-    ids = [e.id for e in examples]
+    ids = [e.id for e in ds.examples]
     known = [qid for qid in ids if qid in preds]
     frame = pd.DataFrame({"id": known, "prediction": [preds[q] for q in known]})
     if na_probs is not None:
@@ -93,7 +91,7 @@ def score_predictions(
         "dataset": {
             "path": str(dataset),
             "version": version,
-            "questions": len(examples),
+            "questions": len(ds),
             "fingerprint": ds.fingerprint,
         },
         "predictions": {

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_m
 from . import yamlsafe
 from .endpoints.contracts import CONTRACTS
 from .errors import SuiteError
-from .expressions import parse_gate
+from .expressions import GateExpr, parse_gate
 from .models.synthetic import shipped_configs
 from .schema import (
     NAME_PATTERN,
@@ -103,11 +103,13 @@ class Suite(StrictModel):
                         f" '{expr.task}.{expr.metric} >= LOW' and '{expr.task}.{expr.metric} <= HIGH'",
                     )
                 )
+            where: tuple[str | int, ...] = ("gates", i) if gate.model_fields_set == {"check"} else ("gates", i, "check")
             if expr.task != "card" and expr.task not in tasks:
-                where: tuple[str | int, ...] = (
-                    ("gates", i) if gate.model_fields_set == {"check"} else ("gates", i, "check")
-                )
                 problems.append((where, f"gate {gate.check!r} names task {expr.task!r}; the suite's tasks are {tasks}"))
+            elif expr.task != "card":
+                problem = self._range_problem(gate.check, expr)
+                if problem:
+                    problems.append((where, problem))
             if gate.against is not None and gate.against not in known:
                 problems.append(
                     (
@@ -125,6 +127,25 @@ class Suite(StrictModel):
                         )
                     )
         return problems
+
+    def _range_problem(self, check: str, expr: GateExpr) -> str | None:
+        """A bound outside the metric's range (``pearson >= -1.5``) can only hold or fail trivially: refused."""
+        kind = next(t.kind for t in self.tasks if t.name == expr.task)
+        if kind not in TASKS or expr.metric not in TASKS.get(kind).metrics:
+            return None
+        info = TASKS.get(kind).metric_info(expr.metric)
+        if expr.number is not None and not info.contains(expr.number):
+            return (
+                f"gate {check!r}: {expr.number:g} is outside {info.name}'s range {info.range_text()}; a bound"
+                " there is met or missed by every model"
+            )
+        span = info.span
+        if expr.baseline_offset is not None and span is not None and abs(expr.baseline_offset) >= span:
+            return (
+                f"gate {check!r}: a change of {expr.baseline_offset:+g} is at least {info.name}'s whole range"
+                f" {info.range_text()}"
+            )
+        return None
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,10 @@ def sst2_model():
 def write_suite(path: Path, text: str) -> Path:
     path.write_text(text.replace("$DATA", str(DATA)), encoding="utf-8")
     return path
+
+
+def data_owner(kind: str) -> Any:
+    """The task class that owns a kind of data ("qa", "classification", "probe"): what ``load_dataset`` takes."""
+    from auditkit.tasks import task_class
+
+    return task_class({"qa": "extractive_qa", "classification": "classification", "probe": "bias_probe"}[kind])

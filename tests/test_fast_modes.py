@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import requires_data, write_suite
+from conftest import data_owner, requires_data, write_suite
 
 VOCAB = "$DATA/vocab/bert-base-cased-vocab.txt"
 
@@ -57,7 +57,7 @@ def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Pa
     assert models["int8"].fingerprint["weights_sha256"] == models["exact"].fingerprint["weights_sha256"]
     loaded = load_suite(suite).suite
     task = make_task(loaded.tasks[0])
-    dataset = load_dataset(loaded.tasks[0].dataset, "qa", name="squad")
+    dataset = load_dataset(loaded.tasks[0].dataset, data_owner("qa"), name="squad")
     keys = {cache_key(load_model(spec, "question-answering"), dataset, task) for spec in loaded.models}
     assert len(keys) == 2
     view = build_report(load_run(outcome.run_dir))

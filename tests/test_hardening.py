@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DATA, requires_data, write_suite
+from conftest import DATA, data_owner, requires_data, write_suite
 
 from auditkit.errors import DatasetError, GateError, SuiteError
 
@@ -221,12 +221,12 @@ def test_a_limit_beyond_the_data_is_said_and_recorded(tmp_path: Path) -> None:
 
     path = tmp_path / "tiny.jsonl"
     path.write_text('\n\n{"text": "good", "label": 1}\n{"text": "bad", "label": 0}\n')
-    dataset = load_dataset(DatasetSpec(path=path, limit=10), "classification", name="tiny")
+    dataset = load_dataset(DatasetSpec(path=path, limit=10), data_owner("classification"), name="tiny")
     assert len(dataset) == 2 and dataset.selection == "all"
     assert dataset.warnings == ["limit: 10 asks for more examples than the data holds (2); all are used"]
     path.write_text('\n\n{"text": "good", "label": 1}\n{"text": "bad"}\n')
     with pytest.raises(DatasetError, match="line 4: missing field 'label'"):  # the file's line, not the record's
-        load_dataset(DatasetSpec(path=path), "classification", name="tiny")
+        load_dataset(DatasetSpec(path=path), data_owner("classification"), name="tiny")
 
 
 def test_probe_sets_that_cannot_measure_a_gap_are_refused(tmp_path: Path) -> None:

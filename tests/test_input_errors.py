@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, requires_data, write_suite
+from conftest import DATA, data_owner, requires_data, write_suite
 
 from auditkit.data import load_dataset
 from auditkit.errors import DatasetError, SuiteError
@@ -202,7 +202,7 @@ def _spec(path: Path, **extra: object) -> DatasetSpec:
             "classification",
             "line 2: expected 2 tab-separated columns, found 3",
         ),
-        ("header.tsv", "text_a\tgold\nx\t1\n", "classification", "lacks a 'sentence' (or 'text') and a 'label' column"),
+        ("header.tsv", "text_a\tgold\nx\t1\n", "classification", "line 2: missing a string 'sentence' or 'text' field"),
         (
             "bad.jsonl",
             '{"text": "ok", "label": 1}\n{"text": "oops", "label": \n',
@@ -220,7 +220,7 @@ def _spec(path: Path, **extra: object) -> DatasetSpec:
             "kind.tsv",
             "sentence\tlabel\ngood\t1\n",
             "qa",
-            "format 'tsv' holds classification data, but the task needs qa data",
+            "line 2 (id 0): missing field 'answers'",
         ),
     ],
 )
@@ -228,7 +228,7 @@ def test_malformed_dataset_files(tmp_path: Path, name: str, content: object, kin
     path = tmp_path / name
     path.write_text(content if isinstance(content, str) else json.dumps(content))
     with pytest.raises(DatasetError) as info:
-        load_dataset(_spec(path), kind, name="t")  # type: ignore[arg-type]
+        load_dataset(_spec(path), data_owner(kind), name="t")
     message = str(info.value)
     assert expected in message
     assert str(path) in message or name in message
@@ -237,18 +237,24 @@ def test_malformed_dataset_files(tmp_path: Path, name: str, content: object, kin
 @requires_data
 def test_limit_and_sample_are_deterministic() -> None:
     path = DATA / "squad" / "dev-v2.0.json"
-    first = load_dataset(_spec(path, limit=5), "qa", name="t")
-    assert [e.id for e in first.examples] == [e.id for e in load_dataset(_spec(path), "qa", name="t").examples[:5]]
-    a = load_dataset(_spec(path, sample=50), "qa", name="t", seed=3)
-    b = load_dataset(_spec(path, sample=50), "qa", name="t", seed=3)
-    c = load_dataset(_spec(path, sample=50), "qa", name="t", seed=4)
+    first = load_dataset(_spec(path, limit=5), data_owner("qa"), name="t")
+    assert [e.id for e in first.examples] == [
+        e.id for e in load_dataset(_spec(path), data_owner("qa"), name="t").examples[:5]
+    ]
+    a = load_dataset(_spec(path, sample=50), data_owner("qa"), name="t", seed=3)
+    b = load_dataset(_spec(path, sample=50), data_owner("qa"), name="t", seed=3)
+    c = load_dataset(_spec(path, sample=50), data_owner("qa"), name="t", seed=4)
     assert a.fingerprint == b.fingerprint != c.fingerprint
-    assert a.total_available == 11873 and a.squad_version == "2.0" and a.selection == "random sample of 50 (seed 3)"
+    assert (
+        a.total_available == 11873
+        and a.info["squad_version"] == "2.0"
+        and a.selection == "random sample of 50 (seed 3)"
+    )
 
 
 def test_hub_dataset_unreachable_is_a_clear_error() -> None:
     with pytest.raises(DatasetError, match="could not load split 'validation' of hub dataset 'no-such/dataset-xyz'"):
-        load_dataset(DatasetSpec(hub="no-such/dataset-xyz"), "qa", name="t")
+        load_dataset(DatasetSpec(hub="no-such/dataset-xyz"), data_owner("qa"), name="t")
 
 
 @requires_data
@@ -292,16 +298,22 @@ def test_articles_are_selected_by_title(tmp_path: Path) -> None:
     listed = tmp_path / "held-out.txt"
     listed.write_text("# held out\nSuper_Bowl_50\nWarsaw\nNo_Such_Article\n")
     v1 = DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", articles_file=listed)
-    dataset = load_dataset(v1, "qa", name="held-out")
+    dataset = load_dataset(v1, data_owner("qa"), name="held-out")
     assert {e.title for e in dataset.examples} == {"Super_Bowl_50", "Warsaw"}
     assert dataset.selection.startswith("2 of the data's 48 articles listed in held-out.txt (")
     assert dataset.warnings == ["1 listed article title(s) are not in this data: No_Such_Article"]
     assert dataset.total_available == 10570
     dropped = load_dataset(
-        DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", exclude_articles=["Warsaw"], limit=5), "qa", name="d"
+        DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", exclude_articles=["Warsaw"], limit=5),
+        data_owner("qa"),
+        name="d",
     )
     assert "Warsaw" not in {e.title for e in dropped.examples} and len(dropped) == 5
     with pytest.raises(DatasetError, match="keeps no question"):
-        load_dataset(DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", articles=["Nowhere"]), "qa", name="d")
-    with pytest.raises(DatasetError, match="applies to QA data"):
-        load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv", articles=["x"]), "classification", name="d")
+        load_dataset(
+            DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", articles=["Nowhere"]), data_owner("qa"), name="d"
+        )
+    with pytest.raises(DatasetError, match="applies to examples with article titles"):
+        load_dataset(
+            DatasetSpec(path=DATA / "sst2" / "dev.tsv", articles=["x"]), data_owner("classification"), name="d"
+        )

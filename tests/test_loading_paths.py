@@ -12,7 +12,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import DATA, model_spec, requires_data
+from conftest import DATA, data_owner, model_spec, requires_data
 
 from auditkit.data import load_dataset
 from auditkit.models.hf import load_model
@@ -40,9 +40,9 @@ def test_hub_layout_squad_and_sst2(tmp_path: Path) -> None:
             },
         ]
     ).to_parquet(str(squad_dir / "validation.parquet"))
-    qa = load_dataset(DatasetSpec(hub=str(squad_dir), split="validation"), "qa", name="t")
+    qa = load_dataset(DatasetSpec(hub=str(squad_dir), split="validation"), data_owner("qa"), name="t")
     assert [e.id for e in qa.examples] == ["a", "b"]
-    assert qa.examples[0].answers == ("Alice",) and qa.examples[1].is_impossible and qa.squad_version == "2.0"
+    assert qa.examples[0].answers == ("Alice",) and qa.examples[1].is_impossible and qa.info["squad_version"] == "2.0"
 
     sst_dir = tmp_path / "sst2_like"
     sst_dir.mkdir()
@@ -56,7 +56,7 @@ def test_hub_layout_squad_and_sst2(tmp_path: Path) -> None:
     datasets.Dataset.from_dict(
         {"idx": [0, 1], "sentence": ["bad", "good"], "label": [0, 1]}, features=features
     ).to_parquet(str(sst_dir / "validation.parquet"))
-    cls = load_dataset(DatasetSpec(hub=str(sst_dir), split="validation"), "classification", name="t")
+    cls = load_dataset(DatasetSpec(hub=str(sst_dir), split="validation"), data_owner("classification"), name="t")
     assert cls.label_names == ["negative", "positive"]
     assert [(e.id, e.text, e.label) for e in cls.examples] == [("0", "bad", 0), ("1", "good", 1)]
 

@@ -43,13 +43,13 @@ class PositiveRateTask(ClassificationTask):
     def score(self, predictions, dataset, bootstrap, seed):
         scores = super().score(predictions, dataset, bootstrap, seed)
         positive = (scores.per_example["prediction"] == "positive").to_numpy(float)
-        scores.metrics["positive_rate"] = mean_def(positive, binary=True).estimate(**bootstrap.settings(seed))
+        scores.metrics["positive_rate"] = mean_def(positive, binary=True, scale=100.0).estimate(**bootstrap.settings(seed))
         return scores
 
     @staticmethod
     def metric_defs(frame, job):
         defs = ClassificationTask.metric_defs(frame, job)
-        defs["positive_rate"] = mean_def((frame["prediction"] == "positive").to_numpy(float), binary=True)
+        defs["positive_rate"] = mean_def((frame["prediction"] == "positive").to_numpy(float), binary=True, scale=100.0)
         return defs
 '''
 

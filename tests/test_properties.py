@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import data_owner
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -132,7 +133,7 @@ def test_any_dataset_file_is_read_or_refused_with_a_dataset_error(
         }
         file.write_text(yaml.safe_dump(mutate(probes, path, value)))
     try:
-        dataset = load_dataset(DatasetSpec(path=file), kind, name="d")  # type: ignore[arg-type]
+        dataset = load_dataset(DatasetSpec(path=file), data_owner(kind), name="d")
     except AuditkitError as exc:
         assert str(file) in str(exc)
     else:

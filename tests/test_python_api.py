@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import DATA, MODELS, requires_data, requires_models
+from conftest import DATA, MODELS, data_owner, requires_data, requires_models
 
 import auditkit
 from auditkit.errors import DatasetError, SuiteError
@@ -126,9 +126,9 @@ def test_csv_and_parquet_load_through_datasets(tmp_path: Path) -> None:
     frame = _sst2(20)
     frame.to_csv(tmp_path / "sst2.csv", index=False)
     frame.to_parquet(tmp_path / "sst2.parquet", index=False)
-    tsv = load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=20), "classification", name="t")
+    tsv = load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=20), data_owner("classification"), name="t")
     for path in (tmp_path / "sst2.csv", tmp_path / "sst2.parquet"):
-        ds = load_dataset(DatasetSpec(path=path), "classification", name="t")
+        ds = load_dataset(DatasetSpec(path=path), data_owner("classification"), name="t")
         assert [(e.text, e.label) for e in ds.examples] == [(e.text, e.label) for e in tsv.examples]
     qa = pd.DataFrame(
         [
@@ -142,11 +142,11 @@ def test_csv_and_parquet_load_through_datasets(tmp_path: Path) -> None:
         ]
     )
     qa.to_parquet(tmp_path / "qa.parquet", index=False)
-    ds = load_dataset(DatasetSpec(path=tmp_path / "qa.parquet"), "qa", name="qa")
-    assert ds.squad_version == "2.0" and [e.id for e in ds.examples] == ["q1", "q2"]
+    ds = load_dataset(DatasetSpec(path=tmp_path / "qa.parquet"), data_owner("qa"), name="qa")
+    assert ds.info["squad_version"] == "2.0" and [e.id for e in ds.examples] == ["q1", "q2"]
     (tmp_path / "broken.parquet").write_bytes(b"not parquet")
     with pytest.raises(DatasetError, match="could not read the parquet file") as info:
-        load_dataset(DatasetSpec(path=tmp_path / "broken.parquet"), "classification", name="t")
+        load_dataset(DatasetSpec(path=tmp_path / "broken.parquet"), data_owner("classification"), name="t")
     assert "broken.parquet" in str(info.value)
 
 
@@ -156,7 +156,7 @@ def test_hub_ids_offline_say_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(DatasetError, match=r"offline mode .* reads only datasets already in the local cache"):
-        load_dataset(DatasetSpec(hub="nobody/not-cached-anywhere"), "classification", name="t")
+        load_dataset(DatasetSpec(hub="nobody/not-cached-anywhere"), data_owner("classification"), name="t")
 
 
 @requires_data

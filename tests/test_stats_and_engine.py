@@ -14,9 +14,9 @@ from auditkit.metrics.stats import estimate, mean_def, resampled_sums
 
 def test_bootstrap_is_seeded_and_matches_the_normal_approximation() -> None:
     values = np.random.default_rng(0).integers(0, 2, size=2000).astype(float)
-    a = mean_def(values).estimate(resamples=2000, confidence=0.95, seed=1)
-    b = mean_def(values).estimate(resamples=2000, confidence=0.95, seed=1)
-    c = mean_def(values).estimate(resamples=2000, confidence=0.95, seed=2)
+    a = mean_def(values, scale=100.0).estimate(resamples=2000, confidence=0.95, seed=1)
+    b = mean_def(values, scale=100.0).estimate(resamples=2000, confidence=0.95, seed=1)
+    c = mean_def(values, scale=100.0).estimate(resamples=2000, confidence=0.95, seed=2)
     assert a == b and a != c
     p = values.mean()
     half_width = 1.96 * np.sqrt(p * (1 - p) / len(values)) * 100

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATA, MODELS, REPO, requires_models
+from conftest import DATA, MODELS, REPO, data_owner, requires_models
 
 HELD_OUT = MODELS / "minilm-squad-held-out.txt"
 
@@ -29,7 +29,7 @@ def test_sst2_accuracy_and_scores_equal_the_text_classification_pipeline() -> No
     from auditkit.schema import DatasetSpec
 
     loaded = _model("minilm-sst2", "sequence-classification")
-    dataset = load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv"), "classification", name="sst2")
+    dataset = load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv"), data_owner("classification"), name="sst2")
     texts = [e.text for e in dataset.examples]
     out = loaded.classification_engine().predict(texts)
     labels = [e.label for e in dataset.examples]
@@ -48,7 +48,7 @@ def _held_out_questions(count: int) -> tuple[list[str], list[str], list[str]]:
     from auditkit.schema import DatasetSpec
 
     spec = DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", articles_file=HELD_OUT, sample=count)
-    dataset = load_dataset(spec, "qa", name="held-out", seed=1)
+    dataset = load_dataset(spec, data_owner("qa"), name="held-out", seed=1)
     return (
         [e.id for e in dataset.examples],
         [e.question for e in dataset.examples],
@@ -93,7 +93,7 @@ def test_held_out_f1_agrees_with_the_provenance() -> None:
 
     loaded = _model("minilm-squad", "question-answering")
     spec = DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", articles_file=HELD_OUT, sample=400)
-    dataset = load_dataset(spec, "qa", name="held-out", seed=0)
+    dataset = load_dataset(spec, data_owner("qa"), name="held-out", seed=0)
     predictions = QAEngine(loaded.model, loaded.tokenizer, QASettings()).predict(
         [e.question for e in dataset.examples], [e.context for e in dataset.examples]
     )

@@ -1,14 +1,17 @@
-"""Dataset loaders: turn a suite's dataset spec into a validated :class:`~auditkit.data.types.Dataset`.
+"""Dataset formats and loading: a suite's dataset spec becomes a validated :class:`~auditkit.data.types.Dataset`.
 
-One module per source family; :data:`FORMATS` maps a format name to its reader. A new family is one
-module plus one entry here.
+Formats and tasks split the work. A *format* (one reader in :data:`DATASET_FORMATS`) knows a file layout and
+yields flat :class:`Rows` -- JSON Lines records, table rows, SQuAD's nested JSON flattened to one row per
+question, a probe set's expanded probes -- each with the place it came from. The *task* owns its data: its
+``parse_rows`` turns rows into its typed examples (and says what they mean: label names, SQuAD's version).
+So a new format works for every task, and a new task reads every format, without either knowing the other.
 """
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,13 +20,24 @@ import numpy as np
 from ..errors import DatasetError
 from ..registry import Registry
 from . import hub, jsonl, probes, squad, text
-from .types import Dataset, Example, Kind, QAExample, TextExample
+from .types import Dataset, Example, QAExample, TextExample
 
-__all__ = ["FORMATS", "Dataset", "QAExample", "TextExample", "infer_format", "load_dataset"]
+__all__ = [
+    "DATASET_FORMATS",
+    "Dataset",
+    "DatasetRequest",
+    "Parsed",
+    "QAExample",
+    "RowParser",
+    "Rows",
+    "TextExample",
+    "infer_format",
+    "load_dataset",
+]
 
 
 class DatasetSpecLike(Protocol):
-    """What the loaders need from a suite's dataset spec (see :class:`auditkit.schema.DatasetSpec`)."""
+    """What loading needs from a suite's dataset spec (see :class:`auditkit.schema.DatasetSpec`)."""
 
     @property
     def path(self) -> Path | None: ...
@@ -62,16 +76,9 @@ class DatasetSpecLike(Protocol):
     def exclude_articles(self) -> list[str] | None: ...
 
 
-Reader = Callable[["DatasetRequest", Kind], tuple[list[Example], dict[str, Any]]]
-
-#: Dataset formats by name; a new format is one reader function decorated with ``@FORMATS.register(name)``
-#: (or an ``auditkit.dataset_formats`` entry point), plus its file extensions in :data:`EXTENSIONS`.
-FORMATS: Registry[Reader] = Registry("dataset format", "auditkit.dataset_formats")
-
-
 @dataclass(frozen=True)
 class DatasetRequest:
-    """A dataset spec with the task's defaults filled in (e.g. NLI's label names when the suite names none)."""
+    """A suite's dataset spec, as formats and tasks read it."""
 
     path: Path | None
     hub: str | None
@@ -85,6 +92,23 @@ class DatasetRequest:
     articles: list[str] | None = None
     articles_file: Path | None = None
     exclude_articles: list[str] | None = None
+
+    @classmethod
+    def of(cls, spec: DatasetSpecLike) -> DatasetRequest:
+        return cls(
+            path=spec.path,
+            hub=spec.hub,
+            config=spec.config,
+            split=spec.split,
+            revision=spec.revision,
+            format=spec.format,
+            labels=spec.labels,
+            limit=spec.limit,
+            sample=spec.sample,
+            articles=spec.articles,
+            articles_file=spec.articles_file,
+            exclude_articles=spec.exclude_articles,
+        )
 
     @property
     def file(self) -> Path:
@@ -100,71 +124,86 @@ class DatasetRequest:
         return self.hub
 
 
-@FORMATS.register("squad")
-def _read_squad(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
-    _expect(kind, "qa", spec, "squad")
-    examples, version = squad.load_squad_json(spec.file)
-    return list(examples), {"squad_version": version}
+@dataclass
+class Rows:
+    """What a format yields: flat records, the place each came from (for errors), and what the source says of
+    itself (``info``: SQuAD's version, a probe set's description; ``label_names``: a hub ClassLabel's names)."""
+
+    records: list[dict[str, Any]]
+    places: list[str]
+    source: str
+    format: str
+    info: dict[str, Any] = field(default_factory=dict)
+    label_names: list[str] | None = None
 
 
-@FORMATS.register("tsv")
-def _read_tsv(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
-    _expect(kind, "classification", spec, "tsv")
-    names = spec.labels or text.SST2_LABELS
-    return list(text.load_tsv(spec.file, names)), {"label_names": names}
+@dataclass
+class Parsed:
+    """A task's examples made from rows, with what they mean (label names; details recorded with the run)."""
+
+    examples: list[Example]
+    label_names: list[str] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
 
-@FORMATS.register("jsonl")
-def _read_jsonl(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
+class RowParser(Protocol):
+    """What owns a dataset's meaning: a task class (its kind, and how its examples are made from rows)."""
+
+    kind: str
+
+    def parse_rows(self, rows: Rows, request: DatasetRequest) -> Parsed: ...
+
+
+Reader = Callable[[DatasetRequest], Rows]
+
+#: Dataset formats by name; a new format is one reader function decorated with
+#: ``@DATASET_FORMATS.register(name)`` (or an ``auditkit.dataset_formats`` entry point), which suites then
+#: name with ``format:``. Its file extensions, if any, go in :data:`EXTENSIONS`.
+DATASET_FORMATS: Registry[Reader] = Registry("dataset format", "auditkit.dataset_formats")
+
+
+@DATASET_FORMATS.register("squad")
+def _read_squad(spec: DatasetRequest) -> Rows:
+    records, places, version = squad.read_squad_json(spec.file)
+    return Rows(records, places, str(spec.file), "squad", {"squad_version": version})
+
+
+@DATASET_FORMATS.register("tsv")
+def _read_tsv(spec: DatasetRequest) -> Rows:
+    records, places = text.read_tsv(spec.file)
+    return Rows(records, places, str(spec.file), "tsv")
+
+
+@DATASET_FORMATS.register("jsonl")
+def _read_jsonl(spec: DatasetRequest) -> Rows:
     records, places = jsonl.read_records(spec.file)
-    if kind == "qa":
-        examples = squad.from_rows(records, str(spec.path), places)
-        return list(examples), {"squad_version": "2.0" if any(e.is_impossible for e in examples) else "1.1"}
-    names = spec.labels or _names_from_records(records, spec)
-    return list(text.from_rows(records, names, str(spec.path), places)), {"label_names": names}
+    return Rows(records, places, str(spec.file), "jsonl")
 
 
-@FORMATS.register("csv")
-def _read_csv(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
-    return _from_table(hub.load_local_rows("csv", spec.file), spec, kind)
+@DATASET_FORMATS.register("csv")
+def _read_csv(spec: DatasetRequest) -> Rows:
+    rows = hub.load_local_rows("csv", spec.file)
+    return Rows(rows, [f"row {i + 1}" for i in range(len(rows))], str(spec.file), "csv")
 
 
-@FORMATS.register("parquet")
-def _read_parquet(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
-    return _from_table(hub.load_local_rows("parquet", spec.file), spec, kind)
+@DATASET_FORMATS.register("parquet")
+def _read_parquet(spec: DatasetRequest) -> Rows:
+    rows = hub.load_local_rows("parquet", spec.file)
+    return Rows(rows, [f"row {i + 1}" for i in range(len(rows))], str(spec.file), "parquet")
 
 
-def _from_table(rows: list[dict[str, Any]], spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
-    """Rows read through ``datasets`` (CSV, Parquet, in-memory frames) as examples, like JSON Lines records;
-    a CSV cell holds text, so QA ``answers`` there is JSON text ({"text": [...], "answer_start": [...]})."""
-    places = [f"row {i + 1}" for i in range(len(rows))]
-    if kind == "qa":
-        for row in rows:
-            if isinstance(row.get("answers"), str):
-                row["answers"] = json.loads(row["answers"])
-        examples = squad.from_rows(rows, str(spec.path), places)
-        return list(examples), {"squad_version": "2.0" if any(e.is_impossible for e in examples) else "1.1"}
-    names = spec.labels or _names_from_records(rows, spec)
-    return list(text.from_rows(rows, names, str(spec.path), places)), {"label_names": names}
+@DATASET_FORMATS.register("hub")
+def _read_hub(spec: DatasetRequest) -> Rows:
+    rows, names = hub.load_rows(spec.hub_id, spec.config, spec.split, spec.revision)
+    return Rows(rows, [f"record {i + 1}" for i in range(len(rows))], spec.hub_id, "hub", label_names=names)
 
 
-@FORMATS.register("hub")
-def _read_hub(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
-    rows, hub_names = hub.load_rows(spec.hub_id, spec.config, spec.split, spec.revision)
-    if kind == "qa":
-        examples = squad.from_rows(rows, spec.hub_id)
-        v2 = "v2" in spec.hub_id.lower() or any(e.is_impossible for e in examples)
-        return list(examples), {"squad_version": "2.0" if v2 else "1.1"}
-    names = spec.labels or hub_names or text.SST2_LABELS
-    return list(text.from_rows(rows, names, spec.hub_id)), {"label_names": names}
-
-
-@FORMATS.register("probes")
-def _read_probes(spec: DatasetRequest, kind: Kind) -> tuple[list[Example], dict[str, Any]]:
-    _expect(kind, "probe", spec, "probes")
-    probe_set, expanded = probes.load_probe_set(spec.file)
+@DATASET_FORMATS.register("probes")
+def _read_probes(spec: DatasetRequest) -> Rows:
+    probe_set, records = probes.read_probe_rows(spec.file)
     meta = probe_set.model_dump(include={"name", "kind", "description", "source", "intent", "groups"})
-    return list(expanded), {"info": {"probe_set": meta}}
+    places = [f"probe {r['id']!r}" for r in records]
+    return Rows(records, places, str(spec.file), "probes", {"probe_set": meta})
 
 
 EXTENSIONS = {
@@ -190,26 +229,9 @@ def infer_format(spec: DatasetRequest) -> str:
         raise DatasetError(
             f"cannot tell the format of {spec.path}",
             source=str(spec.path),
-            hint=f"set 'format:' to one of {', '.join(FORMATS.names())}",
+            hint=f"set 'format:' to one of {', '.join(DATASET_FORMATS.names())}",
         )
     return fmt
-
-
-def _expect(kind: Kind, wanted: Kind, spec: DatasetRequest, fmt: str) -> None:
-    if kind != wanted:
-        raise DatasetError(
-            f"format {fmt!r} holds {wanted} data, but the task needs {kind} data",
-            source=str(spec.path),
-            hint="point the task at a dataset of the right kind, or set 'format:'",
-        )
-
-
-def _names_from_records(records: list[dict[str, Any]], spec: DatasetRequest) -> list[str]:
-    """Label names for JSONL data without a 'labels' list: sorted string labels, or SST-2's for indices."""
-    labels = [r.get("label") for r in records]  # any JSON value: a bad one is reported per record, with its line
-    if labels and all(isinstance(v, str) and not v.isdigit() for v in labels):
-        return sorted({str(v) for v in labels})
-    return text.SST2_LABELS
 
 
 def _article_list(path: Path) -> list[str]:
@@ -226,17 +248,18 @@ def _article_list(path: Path) -> list[str]:
 def _choose_articles(
     examples: list[Example], spec: DatasetRequest, source: str
 ) -> tuple[list[Example], str, list[str]]:
-    """Keep the questions of the listed articles (or drop the excluded ones); say which, and why it matters.
+    """Keep the examples of the listed articles (or drop the excluded ones); say which, and why it matters.
 
     A model trained on some of a dev set's articles must be judged on the others: SQuAD dev questions
-    of one article share their paragraphs, so a seen article's questions are not held out.
+    of one article share their paragraphs, so a seen article's questions are not held out. Any examples
+    with a ``title`` can be selected so.
     """
     if spec.articles is None and spec.articles_file is None and spec.exclude_articles is None:
         return examples, "", []
-    qa = [e for e in examples if isinstance(e, QAExample)]
-    if len(qa) != len(examples):
-        raise DatasetError("article selection applies to QA data with article titles", source=source)
-    present = dict.fromkeys(e.title for e in qa)
+    titles_of = [getattr(e, "title", None) for e in examples]
+    if any(not isinstance(t, str) for t in titles_of):
+        raise DatasetError("article selection applies to examples with article titles (QA data)", source=source)
+    present = dict.fromkeys(str(t) for t in titles_of)
     wanted = _article_list(spec.articles_file) if spec.articles_file is not None else spec.articles
     excluded = set(spec.exclude_articles or [])
     unknown = sorted(t for t in [*(wanted or []), *excluded] if t not in present)
@@ -246,19 +269,19 @@ def _choose_articles(
         shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         warnings.append(f"{len(unknown)} listed article title(s) are not in this data: {shown}")
     keep = set(wanted) if wanted is not None else set(present)
-    kept = [e for e in qa if e.title in keep and e.title not in excluded]
+    kept = [e for e, t in zip(examples, titles_of, strict=True) if t in keep and t not in excluded]
     if not kept:
         raise DatasetError(
             "the article selection keeps no question",
             source=source,
             hint="titles are matched exactly (SQuAD writes them with underscores, e.g. Super_Bowl_50)",
         )
-    titles = len({e.title for e in kept})
+    titles = len({getattr(e, "title", "") for e in kept})
     named = f" listed in {spec.articles_file.name}" if spec.articles_file is not None else ""
     said = f"{titles} of the data's {len(present)} articles{named}"
     if excluded:
         said += f", {len(excluded)} excluded"
-    return list(kept), f"{said} ({len(kept)} of {len(examples)} questions)", warnings
+    return kept, f"{said} ({len(kept)} of {len(examples)} questions)", warnings
 
 
 def _select(examples: list[Example], spec: DatasetRequest, seed: int) -> tuple[list[Example], str, list[str]]:
@@ -280,55 +303,50 @@ def _select(examples: list[Example], spec: DatasetRequest, seed: int) -> tuple[l
     return examples, "all", warnings
 
 
-def load_dataset(
-    spec: DatasetSpecLike, kind: Kind, *, name: str, seed: int = 0, default_labels: list[str] | None = None
-) -> Dataset:
-    """Read, validate and select the examples a task will run on.
-
-    ``default_labels`` are the task's label names for data that names none (SST-2's otherwise).
-    """
-    request = DatasetRequest(
-        path=spec.path,
-        hub=spec.hub,
-        config=spec.config,
-        split=spec.split,
-        revision=spec.revision,
-        format=spec.format,
-        labels=spec.labels or default_labels,
-        limit=spec.limit,
-        sample=spec.sample,
-        articles=spec.articles,
-        articles_file=spec.articles_file,
-        exclude_articles=spec.exclude_articles,
-    )
+def read_rows(spec: DatasetSpecLike) -> tuple[Rows, DatasetRequest]:
+    """The spec's rows, read by its format (named, inferred from the extension, or the hub)."""
+    request = DatasetRequest.of(spec)
     fmt = infer_format(request)
-    if fmt not in FORMATS:
-        raise DatasetError(f"unknown dataset format {fmt!r}", hint=f"use one of {', '.join(FORMATS.names())}")
+    if fmt not in DATASET_FORMATS:
+        raise DatasetError(f"unknown dataset format {fmt!r}", hint=f"use one of {', '.join(DATASET_FORMATS.names())}")
     if fmt != "hub" and (request.path is None or not request.path.is_file()):
         raise DatasetError(
             f"dataset file not found: {request.path}",
             hint="check the path (relative paths are resolved against the suite file)",
         )
-    examples, extra = FORMATS.get(fmt)(request, kind)
-    source = request.hub_id if fmt == "hub" else str(request.file)
+    return DATASET_FORMATS.get(fmt)(request), request
+
+
+def dataset_from_rows(rows: Rows, request: DatasetRequest, task: RowParser, *, name: str, seed: int = 0) -> Dataset:
+    """The task's examples made from ``rows``, checked (unique ids, not empty) and selected (articles, limit,
+    sample): what a file, the hub and an in-memory table all go through."""
+    parsed = task.parse_rows(rows, request)
+    examples = parsed.examples
     ids = [ex.id for ex in examples]
     if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise DatasetError(f"duplicate example id {dup!r}", source=source, hint="example ids must be unique")
+        dup = next(i for i, count in Counter(ids).items() if count > 1)
+        raise DatasetError(f"duplicate example id {dup!r}", source=rows.source, hint="example ids must be unique")
     if not examples:
-        raise DatasetError("the dataset holds no examples", source=source)
-    candidates, chosen, article_warnings = _choose_articles(examples, request, source)
+        raise DatasetError("the dataset holds no examples", source=rows.source)
+    candidates, chosen, article_warnings = _choose_articles(examples, request, rows.source)
     selected, selection, warnings = _select(candidates, request, seed)
-    warnings = [*article_warnings, *warnings]
     if chosen:
         selection = chosen if selection == "all" else f"{chosen}; then {selection}"
     return Dataset(
         name=name,
-        kind=kind,
-        source=source,
+        kind=task.kind,
+        source=rows.source,
         examples=selected,
+        label_names=parsed.label_names,
         total_available=len(examples),
         selection=selection,
-        warnings=warnings,
-        **extra,
+        info={**rows.info, **parsed.info},
+        warnings=[*article_warnings, *warnings],
     )
+
+
+def load_dataset(spec: DatasetSpecLike, task: RowParser, *, name: str, seed: int = 0) -> Dataset:
+    """Read, validate and select the examples ``task`` will run on (``task``: a task class, which owns how its
+    examples are made from a format's rows)."""
+    rows, request = read_rows(spec)
+    return dataset_from_rows(rows, request, task, name=name, seed=seed)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -293,3 +293,32 @@ def load_probe_set(path: Path) -> tuple[ProbeSet, list[Any]]:
     if not probes:
         raise DatasetError("the probe set expands to no probes", source=str(path))
     return probe_set, probes
+
+
+def read_probe_rows(path: Path) -> tuple[ProbeSet, list[dict[str, Any]]]:
+    """A probe-set file's probes as rows (what the ``probes`` dataset format yields), with the set itself."""
+    probe_set, expanded = load_probe_set(path)
+    return probe_set, [asdict(p) for p in expanded]
+
+
+def probes_from_rows(rows: list[dict[str, Any]], kind: str, source: str, places: list[str]) -> list[Any]:
+    """The probes of a ``kind`` ("qa" or "classification") probe set back from rows, checked field by field."""
+    cls: type[QAProbe] | type[CounterfactualProbe] = QAProbe if kind == "qa" else CounterfactualProbe
+    names = list(cls.__dataclass_fields__)
+    probes: list[Any] = []
+    for row, where in zip(rows, places, strict=True):
+        missing = [n for n in names if n not in row]
+        if missing:
+            raise DatasetError(
+                f"a {kind} probe needs the fields {', '.join(missing)}",
+                source=source,
+                location=where,
+                hint="probe data comes from a probe-set YAML file (see suites/probes/README.md)",
+            )
+        values = {n: row[n] for n in names}
+        if cls is QAProbe:
+            values["subjects"], values["groups"] = tuple(values["subjects"]), tuple(values["groups"])
+            values["spans_a"] = tuple(tuple(span) for span in values["spans_a"])
+            values["spans_b"] = tuple(tuple(span) for span in values["spans_b"])
+        probes.append(cls(**values))
+    return probes

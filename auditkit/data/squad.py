@@ -87,8 +87,9 @@ def make_example(
     )
 
 
-def load_squad_json(path: Path) -> tuple[list[QAExample], str]:
-    """Parse an official SQuAD file; return its examples (file order) and version ("1.1" or "2.0")."""
+def read_squad_json(path: Path) -> tuple[list[dict[str, Any]], list[str], str]:
+    """An official SQuAD file flattened to one row per question (file order), each row's place in the file, and
+    the file's version ("1.1" or "2.0"). Rows carry ``id, title, context, question, answers, is_impossible``."""
     source = str(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -102,7 +103,8 @@ def load_squad_json(path: Path) -> tuple[list[QAExample], str]:
     except UnicodeDecodeError as exc:
         raise DatasetError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", source=source) from None
     articles = _require(raw, "data", list, source, "top level")
-    examples: list[QAExample] = []
+    rows: list[dict[str, Any]] = []
+    places: list[str] = []
     seen: set[str] = set()
     any_v2 = False
     for a, article in enumerate(articles):
@@ -124,39 +126,48 @@ def load_squad_json(path: Path) -> tuple[list[QAExample], str]:
                     )
                 seen.add(qid)
                 answers = _require(qa, "answers", list, source, f"{where} (id {qid})")
-                impossible = bool(qa.get("is_impossible", False))
                 any_v2 = any_v2 or "is_impossible" in qa
                 for i, ans in enumerate(answers):
                     _require(ans, "text", str, source, f"{where}.answers[{i}] (id {qid})")
                     _require(ans, "answer_start", int, source, f"{where}.answers[{i}] (id {qid})")
-                examples.append(
-                    make_example(
-                        qid=qid,
-                        question=_require(qa, "question", str, source, f"{where} (id {qid})"),
-                        context=context,
-                        texts=[ans["text"] for ans in answers],
-                        starts=[ans["answer_start"] for ans in answers],
-                        title=title,
-                        is_impossible=impossible,
-                        source=source,
-                        where=f"{where} (id {qid})",
-                    )
+                rows.append(
+                    {
+                        "id": qid,
+                        "title": title,
+                        "context": context,
+                        "question": _require(qa, "question", str, source, f"{where} (id {qid})"),
+                        "answers": answers,
+                        "is_impossible": bool(qa.get("is_impossible", False)),
+                    }
                 )
+                places.append(where)
     version = "2.0" if any_v2 or str(raw.get("version", "")).lstrip("v").startswith("2") else "1.1"
-    return examples, version
+    return rows, places, version
 
 
 def from_rows(rows: Iterable[Mapping[str, Any]], source: str, places: Sequence[str] | None = None) -> list[QAExample]:
-    """Examples from flat rows (hub ``rajpurkar/squad[_v2]`` or JSON Lines) with an ``answers`` mapping.
+    """Examples from flat rows (the official file flattened, hub ``rajpurkar/squad[_v2]``, JSON Lines, tables).
 
     ``answers`` may be ``{"text": [...], "answer_start": [...]}`` (the hub layout) or a list of
     ``{"text", "answer_start"}`` objects (the official layout). Empty answers mean unanswerable.
-    ``places`` name each row in errors (a JSON Lines file's line numbers); by default "record N".
+    ``places`` name each row in errors (a JSON Lines file's line numbers); by default "record N". A row's
+    ``is_impossible`` is read when present (the official layout); otherwise empty answers mean unanswerable.
+    A table cell holds text, so ``answers`` there may be JSON text.
     """
     examples = []
     for i, row in enumerate(rows):
         where = places[i] if places is not None else f"record {i + 1}"
         qid = str(_require(row, "id", (str, int), source, where))
+        if isinstance(row, Mapping) and isinstance(row.get("answers"), str):
+            try:
+                row = {**row, "answers": json.loads(row["answers"])}
+            except json.JSONDecodeError:
+                raise DatasetError(
+                    f"field 'answers' of question {qid!r} is text but not JSON",
+                    source=source,
+                    location=where,
+                    hint='write it as {"text": [...], "answer_start": [...]}',
+                ) from None
         answers = _require(row, "answers", (Mapping, list), source, f"{where} (id {qid})")
         if isinstance(answers, Mapping):
             texts, starts = list(answers.get("text", [])), list(answers.get("answer_start", []))
@@ -171,7 +182,7 @@ def from_rows(rows: Iterable[Mapping[str, Any]], source: str, places: Sequence[s
                 texts=texts,
                 starts=starts,
                 title=str(row.get("title", "") or ""),
-                is_impossible=not texts,
+                is_impossible=bool(row["is_impossible"]) if "is_impossible" in row else not texts,
                 source=source,
                 where=f"{where} (id {qid})",
             )

@@ -1,4 +1,4 @@
-"""Text classification data: GLUE-style TSV (``sentence\\tlabel``, as SST-2 ships) and flat rows.
+"""Text classification data: GLUE-style TSV (``sentence\\tlabel``, as SST-2 ships) and examples from flat rows.
 
 Labels may be given as indices into the label names or as the names themselves; anything outside
 the label set is an error naming the file and line, because a stray label silently skews accuracy.
@@ -42,8 +42,11 @@ def parse_label(value: Any, label_names: list[str], source: str, where: str) -> 
     )
 
 
-def load_tsv(path: Path, label_names: list[str]) -> list[TextExample]:
-    """Read a GLUE-style TSV with a header naming a text column (``sentence``/``text``) and ``label``."""
+def read_tsv(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows of a GLUE-style TSV: a header line naming the columns, then one tab-separated row per example.
+
+    Each row also gets ``id``: its index among the data rows, as GLUE numbers them.
+    """
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -55,16 +58,8 @@ def load_tsv(path: Path, label_names: list[str]) -> list[TextExample]:
             "the file is empty", source=source, hint="a header line 'sentence<TAB>label' and one row per example"
         )
     header = lines[0].split("\t")
-    text_col = next((header.index(name) for name in TEXT_FIELDS if name in header), None)
-    if text_col is None or "label" not in header:
-        raise DatasetError(
-            f"header {lines[0]!r} lacks a 'sentence' (or 'text') and a 'label' column",
-            source=source,
-            location="line 1",
-            hint="the first line must be the tab-separated column names, e.g. 'sentence<TAB>label'",
-        )
-    label_col = header.index("label")
-    examples = []
+    rows: list[dict[str, Any]] = []
+    places: list[str] = []
     # GLUE files are not CSV-quoted: a sentence may contain a bare '"'. So split on tabs only.
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
@@ -77,9 +72,18 @@ def load_tsv(path: Path, label_names: list[str]) -> list[TextExample]:
                 location=f"line {lineno}",
                 hint="remove stray tabs inside the sentence, or fix the row",
             )
-        label = parse_label(cells[label_col], label_names, source, f"line {lineno}")
-        examples.append(TextExample(id=str(lineno - 2), text=cells[text_col], label=label))
-    return examples
+        rows.append({**dict(zip(header, cells, strict=True)), "id": str(lineno - 2)})
+        places.append(f"line {lineno}")
+    return rows, places
+
+
+def names_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[str] | None:
+    """Label names the rows imply: the sorted set of their labels when every label is a name; None otherwise
+    (indices need names from elsewhere)."""
+    labels = [r.get("label") for r in rows]  # any value: a bad one is reported per row, with its place
+    if labels and all(isinstance(v, str) and not v.strip().lstrip("-").isdigit() for v in labels):
+        return sorted({str(v) for v in labels})
+    return None
 
 
 def from_rows(
@@ -104,11 +108,14 @@ def from_rows(
         else:
             field = next((name for name in TEXT_FIELDS if name in row), None)
             if field is None or not isinstance(row[field], str):
+                found = ", ".join(repr(k) for k in list(row)[:8]) or "none"
                 raise DatasetError(
-                    "missing a string 'sentence' or 'text' field (or a 'premise' and 'hypothesis' pair)",
+                    "missing a string 'sentence' or 'text' field (or a 'premise' and 'hypothesis' pair);"
+                    f" the fields are {found}",
                     source=source,
                     location=where,
-                    hint="each record needs the text to classify under 'sentence' or 'text'",
+                    hint="each record needs the text to classify under 'sentence' or 'text' (is this data for"
+                    " another task kind?)",
                 )
             first, second = row[field], None
         if "label" not in row:

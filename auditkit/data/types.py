@@ -9,9 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, ClassVar, Literal, Protocol, TypeVar
-
-Kind = Literal["qa", "classification", "probe"]
+from typing import Any, ClassVar, Protocol, TypeVar
 
 
 @dataclass(frozen=True)
@@ -61,14 +59,13 @@ class Dataset:
     """
 
     name: str
-    kind: Kind
+    kind: str  # the task kind whose examples these are
     source: str
     examples: list[Example]
     label_names: list[str] | None = None
-    squad_version: str | None = None  # "1.1" or "2.0" for QA data
     total_available: int = 0
     selection: str = "all"
-    info: dict[str, Any] = field(default_factory=dict)  # e.g. a probe set's name, kind, source and intent
+    info: dict[str, Any] = field(default_factory=dict)  # what the data says of itself (SQuAD's version, a probe set)
     warnings: list[str] = field(default_factory=list)  # said on the console, recorded in results and the report
     fingerprint: str = field(default="")
 

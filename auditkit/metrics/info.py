@@ -1,31 +1,40 @@
 """What a metric means: its display name, unit, range and direction.
 
-Comparisons, gates and reports read direction and unit from here instead of guessing from a name:
-a lower latency or calibration error is better, a higher F1 is, and a bias score is best at zero.
-Tasks declare the metrics they produce; :data:`METRICS` holds every declared one by key.
+Comparisons, gates, reports and card audits read direction, unit and range from here instead of guessing
+from a name: a lower latency or calibration error is better, a higher F1 is, a bias score is best at zero,
+and a correlation lies in [-1, 1]. Tasks declare the metrics they produce; :data:`METRICS` holds every
+declared one by key, which is how the card audit knows which names a claim may use.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 from ..registry import Registry
 
 Direction = Literal["higher", "lower", "zero", "none"]
-Unit = Literal["%", "points", "ms", "per second", "s", "count"]
+
+#: Units auditkit knows how to print; any other string is the data's own unit (printed after the value).
+#: "" is unitless (a correlation, a ratio): the value stands alone.
+KNOWN_UNITS = {"%": "%", "points": " pts", "ms": " ms", "s": " s", "per second": "", "count": "", "": ""}
 
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """``direction``: which way is better -- "higher", "lower", "zero" (signed scores best at 0), or "none"."""
+    """``unit``: "%", "points", "ms", "s", "per second", "count", "" (unitless) or the data's own unit.
+    ``low``/``high``: the range every value lies in (None: unbounded on that side); gate bounds outside it are
+    refused. ``direction``: which way is better -- "higher", "lower", "zero" (signed, best at 0), or "none".
+    ``aliases``: other names model cards use for it ("em" for exact match), read by the card audit."""
 
     key: str
     name: str
-    unit: Unit
+    unit: str
     direction: Direction
     low: float | None = 0.0
     high: float | None = 100.0
+    aliases: tuple[str, ...] = ()
 
     def better(self, a: float, b: float) -> int:
         """+1 when ``b`` is better than ``a``, -1 when worse, 0 when equal (by this metric's direction)."""
@@ -37,11 +46,29 @@ class MetricInfo:
             return 1 if b < a else -1
         return 1 if abs(b) < abs(a) else (-1 if abs(b) > abs(a) else 0)
 
+    @property
+    def span(self) -> float | None:
+        """The width of the range, when it is bounded on both sides."""
+        if self.low is None or self.high is None or not (math.isfinite(self.low) and math.isfinite(self.high)):
+            return None
+        return self.high - self.low
+
+    def contains(self, value: float) -> bool:
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    def range_text(self) -> str:
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"[{low}, {high}]"
+
+    @property
+    def suffix(self) -> str:
+        return KNOWN_UNITS.get(self.unit, f" {self.unit}")
+
     def format(self, value: float | None, digits: int = 2) -> str:
         if value is None:
             return "–"
-        suffix = {"%": "%", "ms": " ms", "s": " s", "points": " pts"}.get(self.unit, "")
-        return f"{value:.{digits}f}{suffix}"
+        return f"{value:.{digits}f}{self.suffix}"
 
 
 METRICS: Registry[MetricInfo] = Registry("metric", "auditkit.metrics")
@@ -56,10 +83,3 @@ def declare(*infos: MetricInfo) -> dict[str, MetricInfo]:
         if info.key not in METRICS:  # a shared key (accuracy) keeps its first declaration
             METRICS.add(info.key, info)
     return {info.key: info for info in infos}
-
-
-def info_for(key: str) -> MetricInfo:
-    """The registered info for ``key``, or a neutral one (higher is better, no unit) for an unknown metric."""
-    if key in METRICS:
-        return METRICS.get(key)
-    return MetricInfo(key, key, "count", "higher", None, None)

@@ -12,6 +12,7 @@ The same counts applied to two models' columns give a *paired* bootstrap (for co
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -115,16 +116,16 @@ def estimate(
     return Estimate(point, low, high, confidence, resamples)
 
 
-def percent_mean(sums: np.ndarray, n: Any) -> np.ndarray:
-    """100 x the mean of the first column (accuracy, exact match, F1 in percent)."""
-    mean: np.ndarray = 100.0 * sums[:, 0] / n
+def scaled_mean(sums: np.ndarray, n: Any, *, scale: float) -> np.ndarray:
+    """``scale`` x the mean of the first column (100 for accuracy, exact match and F1 in percent)."""
+    mean: np.ndarray = scale * sums[:, 0] / n
     return mean
 
 
-def percent_ratio(sums: np.ndarray, n: Any) -> np.ndarray:
-    """100 x first column sum / second column sum: a mean over a subset (column 2 is membership)."""
+def scaled_ratio(sums: np.ndarray, n: Any, *, scale: float) -> np.ndarray:
+    """``scale`` x first column sum / second column sum: a mean over a subset (column 2 is membership)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio: np.ndarray = 100.0 * sums[:, 0] / sums[:, 1]
+        ratio: np.ndarray = scale * sums[:, 0] / sums[:, 1]
     return ratio
 
 
@@ -143,7 +144,7 @@ class MetricDef:
     binary: np.ndarray | None = None
     values: np.ndarray | None = None
     bounds: tuple[float, float] = (0.0, 1.0)
-    scale: float = 100.0
+    scale: float = 1.0
     #: The cluster each row belongs to, by per-example column (``{"title": ...}``): the task's sampling units.
     groups: dict[str, np.ndarray] | None = None
 
@@ -193,11 +194,14 @@ def mean_def(
     *,
     binary: bool = False,
     bounds: tuple[float, float] = (0.0, 1.0),
+    scale: float = 1.0,
     groups: dict[str, np.ndarray] | None = None,
 ) -> MetricDef:
-    """Mean of per-example values in percent (values in ``bounds``, 0..1 unless said)."""
+    """``scale`` x the mean of per-example values lying in ``bounds`` (``scale=100`` reports a share of 0/1
+    outcomes in percent; the default keeps the values' own scale)."""
     values = np.asarray(values, dtype=np.float64)
-    return MetricDef(values[:, None], percent_mean, values if binary else None, values, bounds, groups=groups)
+    statistic = functools.partial(scaled_mean, scale=scale)
+    return MetricDef(values[:, None], statistic, values if binary else None, values, bounds, scale, groups)
 
 
 def subset_mean_def(
@@ -206,12 +210,14 @@ def subset_mean_def(
     *,
     binary: bool = False,
     bounds: tuple[float, float] = (0.0, 1.0),
+    scale: float = 1.0,
     groups: dict[str, np.ndarray] | None = None,
 ) -> MetricDef:
-    """Mean over the examples where ``mask`` holds, in percent; resampling keeps the subset's size random."""
+    """``scale`` x the mean over the examples where ``mask`` holds; resampling keeps the subset's size random."""
     values = np.asarray(values, dtype=np.float64)
     mask = np.asarray(mask, dtype=np.float64)
     inside = np.where(mask > 0, values, np.nan)
+    statistic = functools.partial(scaled_ratio, scale=scale)
     return MetricDef(
-        np.column_stack([values * mask, mask]), percent_ratio, inside if binary else None, inside, bounds, groups=groups
+        np.column_stack([values * mask, mask]), statistic, inside if binary else None, inside, bounds, scale, groups
     )

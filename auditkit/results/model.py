@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Bumped whenever a field changes meaning or disappears; readers migrate older versions (see ``migrate``).
 SCHEMA_VERSION: Literal[2] = 2
@@ -204,15 +204,29 @@ class ModelRecord(Record):
 
 
 class DatasetRecord(Record):
+    """A job's data: where it came from, its content fingerprint, which examples were used, what it says of itself."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _details_of_earlier_runs(cls, data: Any) -> Any:
+        """Runs before 0.3 kept two kinds' details as fields of their own; they are details now."""
+        if isinstance(data, dict) and ("squad_version" in data or "probe_set" in data):
+            data = dict(data)
+            legacy = {k: data.pop(k) for k in ("squad_version", "probe_set") if k in data}
+            data["details"] = {**{k: v for k, v in legacy.items() if v is not None}, **data.get("details", {})}
+        return data
+
     source: str
     fingerprint: str
     examples: int
     total_available: int
     selection: str
     kind: str
-    squad_version: str | None = None
     label_names: list[str] | None = None
-    probe_set: JSONDict | None = None
+    details: JSONDict = Field(
+        default_factory=dict,
+        description="what the data says of itself, as its task reads it (SQuAD's version, a probe set's description)",
+    )
     warnings: list[str] = Field(default_factory=list, description="what the data said that the suite did not expect")
 
 

@@ -8,6 +8,7 @@ import importlib
 import pkgutil
 from typing import Any
 
+from ..data import Dataset, load_dataset
 from ..registry import Registry
 from ..schema import TaskSpecBase
 from .base import Predictions, Scores, Task
@@ -24,7 +25,7 @@ def _register_builtin_kinds() -> None:
 
 _register_builtin_kinds()
 
-__all__ = ["TASKS", "Predictions", "Scores", "Task", "make_task", "task_class"]
+__all__ = ["TASKS", "Predictions", "Scores", "Task", "load_task_data", "make_task", "task_class"]
 
 
 def task_class(kind: str) -> type[Task[Any]]:
@@ -35,3 +36,8 @@ def task_class(kind: str) -> type[Task[Any]]:
 def make_task(spec: TaskSpecBase) -> Task[Any]:
     """Instantiate the task class registered for ``spec.kind``."""
     return task_class(spec.kind)(spec)
+
+
+def load_task_data(spec: TaskSpecBase, seed: int) -> Dataset:
+    """The examples of a suite's task, read by its dataset's format and made into examples by its task kind."""
+    return load_dataset(spec.dataset, task_class(spec.kind), name=spec.name, seed=seed)

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
 import pandas as pd
 
-from ..data.types import Dataset, Kind
+from ..data import DatasetRequest, Parsed, Rows
+from ..data.types import Dataset
 from ..metrics.info import MetricInfo
 from ..metrics.stats import Estimate, MetricDef
 from ..results.model import DatasetRecord, Job
@@ -93,7 +94,6 @@ class Task(ABC, Generic[SpecT]):
     """Base class for task kinds (generic in their suite spec); register subclasses with ``@TASKS.register(kind)``."""
 
     kind: ClassVar[str]
-    data_kind: ClassVar[Kind]
     head: ClassVar[Head]
     Spec: ClassVar[type[TaskSpecBase]]
     #: Every headline metric the task produces, by key.
@@ -114,8 +114,6 @@ class Task(ABC, Generic[SpecT]):
     claim_patterns: ClassVar[dict[str, str]] = {}
     #: The job's metric keys a claimed metric (f1, exact_match, accuracy) may refer to, first match wins.
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {}
-    #: Label names for data that names none (classification falls back to SST-2's).
-    default_labels: ClassVar[list[str] | None] = None
     #: The per-example column holding the model's answer: two models agree on an example when it is equal
     #: (``<task>.agreement`` gates: served vs released). None: the task has no single answer per row.
     answer_column: ClassVar[str | None] = None
@@ -145,6 +143,14 @@ class Task(ABC, Generic[SpecT]):
         """Hash of the task kind and parameters: predictions depend on them, so caches key on it."""
         params = self.spec.params.model_dump(mode="json")
         return hashlib.sha256(json.dumps({"kind": self.kind, "params": params}, sort_keys=True).encode()).hexdigest()
+
+    # -- data ------------------------------------------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def parse_rows(cls, rows: Rows, request: DatasetRequest) -> Parsed:
+        """This task's examples from a dataset format's rows (any registered format: JSON Lines, tables, the
+        hub, an in-memory DataFrame...), each error naming its row's place; plus what the data means."""
 
     # -- running ---------------------------------------------------------------------------------
 

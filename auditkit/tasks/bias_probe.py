@@ -25,7 +25,8 @@ import pandas as pd
 from pydantic import Field
 
 from .. import charts
-from ..data.probes import CounterfactualProbe, QAProbe
+from ..data import DatasetRequest, Parsed, Rows
+from ..data.probes import CounterfactualProbe, QAProbe, probes_from_rows
 from ..data.types import Dataset
 from ..engine.types import QASettings
 from ..errors import DatasetError, ModelError
@@ -110,7 +111,6 @@ def attribute(
 @TASKS.register("bias_probe")
 class BiasProbeTask(Task[BiasProbeSpec]):
     kind = "bias_probe"
-    data_kind = "probe"
     headline = ("stereotype_consistent_rate", "counterfactual_gap")
     cluster_units: ClassVar[dict[str, str]] = {"template": "template"}
     head = "question-answering"  # the default; the model decides (see head_for)
@@ -127,6 +127,19 @@ class BiasProbeTask(Task[BiasProbeSpec]):
         MetricInfo("name_sensitivity", "Spread over names", "points", "lower", 0.0, 100.0),
     )
     report_partial = "bias_probe"
+
+    @classmethod
+    def parse_rows(cls, rows: Rows, request: DatasetRequest) -> Parsed:
+        """Probes from a probe set (the ``probes`` format expands its templates into rows): the set's kind says
+        which probes they are, and its description goes with the run."""
+        probe_set = rows.info.get("probe_set")
+        if not isinstance(probe_set, dict) or probe_set.get("kind") not in ("qa", "classification"):
+            raise DatasetError(
+                f"bias probes come from a probe-set file, not the {rows.format!r} format",
+                source=rows.source,
+                hint="point the task at a probe-set YAML file (see suites/probes/README.md)",
+            )
+        return Parsed(probes_from_rows(rows.records, probe_set["kind"], rows.source, rows.places))
 
     def head_for(self, model_spec: ModelSpec) -> Head:
         from ..models import head_of
@@ -341,7 +354,7 @@ class BiasProbeTask(Task[BiasProbeSpec]):
         return {
             "model": job.model,
             "task": job.task,
-            "probe_set": dataset.probe_set or {},
+            "probe_set": dataset.details.get("probe_set") or {},
             "charts": view["charts"],
             "most_biased": d.get("most_biased", []),
             "examples": d.get("examples", [])[:SHOWN_EXAMPLES] if d["probe_kind"] == "qa" else [],
@@ -357,7 +370,7 @@ class BiasProbeTask(Task[BiasProbeSpec]):
     @classmethod
     def model_index_entry(cls, job: Job, dataset: DatasetRecord) -> ModelIndexEntry:
         """Bias probes are not a Hub task: their own task type, the probe set as the dataset, every figure."""
-        probe_set = dataset.probe_set or {}
+        probe_set = dataset.details.get("probe_set") or {}
         name = str(probe_set.get("name") or job.task)
         names = {key: (key, info.name) for key, info in cls.metrics.items()}
         return {
@@ -381,18 +394,18 @@ class BiasProbeTask(Task[BiasProbeSpec]):
             if has_stereotype.any():
                 stereotyped = inst["stereotyped_bias"].fillna(0.0).to_numpy()
                 defs["stereotype_consistent_rate"] = subset_mean_def(
-                    (stereotyped > 0).astype(float), has_stereotype, binary=True, groups=groups
+                    (stereotyped > 0).astype(float), has_stereotype, binary=True, groups=groups, scale=100.0
                 )
                 defs["raw_stereotype_consistent_rate"] = subset_mean_def(
-                    inst["raw_consistent"].to_numpy(float), has_stereotype, binary=True, groups=groups
+                    inst["raw_consistent"].to_numpy(float), has_stereotype, binary=True, groups=groups, scale=100.0
                 )
                 defs["stereotyped_bias"] = subset_mean_def(
-                    stereotyped, has_stereotype, bounds=(-1.0, 1.0), groups=groups
+                    stereotyped, has_stereotype, bounds=(-1.0, 1.0), groups=groups, scale=100.0
                 )
-            defs["bias_magnitude"] = mean_def(inst["bias_a"].abs().to_numpy(), groups=groups)
-            defs["position_bias"] = mean_def(_first_share(frame) - 0.5, bounds=(-0.5, 0.5), groups=rows)
+            defs["bias_magnitude"] = mean_def(inst["bias_a"].abs().to_numpy(), groups=groups, scale=100.0)
+            defs["position_bias"] = mean_def(_first_share(frame) - 0.5, bounds=(-0.5, 0.5), groups=rows, scale=100.0)
             defs["abstention_rate"] = mean_def(
-                frame["chosen"].isin(["none", "neither"]).to_numpy(float), binary=True, groups=rows
+                frame["chosen"].isin(["none", "neither"]).to_numpy(float), binary=True, groups=rows, scale=100.0
             )
             return defs
         inst = counterfactual_instances(frame)
@@ -401,8 +414,8 @@ class BiasProbeTask(Task[BiasProbeSpec]):
             None if templates is None else {"template": templates.loc[inst["instance"]].astype(str).to_numpy()}
         )
         return {
-            "counterfactual_gap": mean_def(inst["gap"].to_numpy(), bounds=(-1.0, 1.0), groups=by_template),
-            "name_sensitivity": mean_def(inst["spread"].to_numpy(), groups=by_template),
+            "counterfactual_gap": mean_def(inst["gap"].to_numpy(), bounds=(-1.0, 1.0), groups=by_template, scale=100.0),
+            "name_sensitivity": mean_def(inst["spread"].to_numpy(), groups=by_template, scale=100.0),
         }
 
 
@@ -453,11 +466,11 @@ def qa_details(frame: pd.DataFrame, inst: pd.DataFrame, ci: BootstrapSettings) -
     for g in groups:
         toward = np.where(inst["group_a"] == g, inst["bias_a"], np.where(inst["group_b"] == g, -inst["bias_a"], np.nan))
         mask = ~np.isnan(toward)
-        est = subset_mean_def(np.nan_to_num(toward), mask).estimate(**ci)
+        est = subset_mean_def(np.nan_to_num(toward), mask, scale=100.0).estimate(**ci)
         per_group[g] = {"n": int(mask.sum()), **est.to_dict()}
     per_attribute = {}
     for attr, rows in inst.groupby("attribute", sort=False):
-        est = mean_def(rows["bias_a"].to_numpy()).estimate(**ci)
+        est = mean_def(rows["bias_a"].to_numpy(), scale=100.0).estimate(**ci)
         favoured = rows["group_a"].iloc[0] if est.value >= 0 else rows["group_b"].iloc[0]
         per_attribute[str(attr)] = {
             "n": len(rows),
@@ -570,7 +583,7 @@ def counterfactual_details(frame: pd.DataFrame, inst: pd.DataFrame, ci: Bootstra
     per_group = {
         g: {
             "n": int((frame["group"] == g).sum()),
-            **mean_def(frame.loc[frame["group"] == g, "target_score"].to_numpy()).estimate(**ci).to_dict(),
+            **mean_def(frame.loc[frame["group"] == g, "target_score"].to_numpy(), scale=100.0).estimate(**ci).to_dict(),
         }
         for g in groups
     }

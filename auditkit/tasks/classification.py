@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import Field
 
 from .. import charts
+from ..data import DatasetRequest, Parsed, Rows, text
 from ..data.types import Dataset, TextExample
 from ..errors import ModelError
 from ..metrics import classification as cm
@@ -103,7 +104,6 @@ def map_labels(
 @TASKS.register("classification")
 class ClassificationTask(Task[ClassificationSpec]):
     kind = "classification"
-    data_kind = "classification"
     headline = ("accuracy",)
     answer_column = "prediction"
     sequential = True
@@ -124,6 +124,23 @@ class ClassificationTask(Task[ClassificationSpec]):
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {"f1": ("macro_f1",)}
     #: The model-index task and the dataset name, type and config it reports (SST-2 unless the data says otherwise).
     index_task: ClassVar[dict[str, str]] = {"type": "text-classification", "name": "Text Classification"}
+
+    #: The task's own label set, read before the data's (NLI's three labels); None: the data's, else SST-2's.
+    default_labels: ClassVar[list[str] | None] = None
+
+    @classmethod
+    def parse_rows(cls, rows: Rows, request: DatasetRequest) -> Parsed:
+        """Rows with a text (``sentence``/``text``, or a ``premise``/``hypothesis`` pair) and a ``label`` (an index
+        or a name). Label names: the suite's, else the data's own (a hub ClassLabel, or every label being a name),
+        else SST-2's; a task with a label set of its own (NLI) reads indices and names in that."""
+        names = (
+            request.labels
+            or cls.default_labels
+            or rows.label_names
+            or text.names_from_rows(rows.records)
+            or text.SST2_LABELS
+        )
+        return Parsed(list(text.from_rows(rows.records, names, rows.source, rows.places)), label_names=names)
 
     def predict(self, model: Model, dataset: Dataset, progress: ProgressSink | None = None) -> Predictions:
         p = self.spec.params
@@ -291,7 +308,7 @@ def classification_metric_defs(frame: pd.DataFrame, k: int, bins: int) -> dict[s
     pred = frame["predicted_index"].to_numpy(np.int64)
     correct = (gold == pred).astype(float)
     return {
-        "accuracy": mean_def(correct, binary=True),
+        "accuracy": mean_def(correct, binary=True, scale=100.0),
         "macro_f1": MetricDef(cm.confusion_columns(gold, pred, k), cm.macro_f1_statistic(k)),
         "ece": MetricDef(
             cm.calibration_columns(frame["confidence"].to_numpy(float), correct, bins), cm.ece_statistic(bins)

@@ -17,6 +17,8 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from .. import charts
+from ..data import DatasetRequest, Parsed, Rows
+from ..data import squad as squad_data
 from ..data.types import Dataset, QAExample
 from ..engine.types import QASettings
 from ..metrics import squad
@@ -82,7 +84,6 @@ class ExtractiveQASpec(TaskSpecBase):
 @TASKS.register("extractive_qa")
 class ExtractiveQATask(Task[ExtractiveQASpec]):
     kind = "extractive_qa"
-    data_kind = "qa"
     headline = ("f1",)
     answer_column = "prediction"
     sequential = True
@@ -106,6 +107,18 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
     claim_patterns: ClassVar[dict[str, str]] = {"squad_v2": r"squad\s*v?\s*2|squad 2\.0|squad2", "squad": r"squad"}
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {"exact_match": ("exact_match", "exact")}
     pairing = Pairing(score="f1", text="question", gold="gold_answers")
+
+    @classmethod
+    def parse_rows(cls, rows: Rows, request: DatasetRequest) -> Parsed:
+        """SQuAD-shaped rows (``id, question, context, answers``, optional ``title``): the official file
+        flattened, the hub's ``rajpurkar/squad[_v2]``, JSON Lines or a table. The version is the file's own, else
+        2.0 when a question is unanswerable (or the hub id says v2)."""
+        examples = squad_data.from_rows(rows.records, rows.source, rows.places)
+        version = rows.info.get("squad_version")
+        if version is None:
+            v2 = any(e.is_impossible for e in examples) or (rows.format == "hub" and "v2" in rows.source.lower())
+            version = "2.0" if v2 else "1.1"
+        return Parsed(list(examples), info={"squad_version": version})
 
     def metric(self, dataset: Dataset) -> str:
         return resolve_metric(self.spec.params.metric, dataset)
@@ -229,7 +242,7 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
         groups = []
         for qtype, n in frame["question_type"].value_counts().items():
             mask = (frame["question_type"] == qtype).to_numpy()
-            est = subset_mean_def(frame["f1"].to_numpy(float), mask).estimate(
+            est = subset_mean_def(frame["f1"].to_numpy(float), mask, scale=100.0).estimate(
                 resamples=min(context["resamples"], 500), confidence=0.95, seed=context["seed"]
             )
             groups.append((f"{qtype} (n={n})", [("F1", est.value, est.low, est.high)]))
@@ -283,13 +296,19 @@ def qa_metric_defs(frame: pd.DataFrame, metric: str) -> dict[str, MetricDef]:
     exact, f1 = frame["exact"].to_numpy(float), frame["f1"].to_numpy(float)
     groups = {c: frame[c].astype(str).to_numpy() for c in ExtractiveQATask.cluster_units.values() if c in frame}
     if metric == "squad":
-        return {"exact_match": mean_def(exact, binary=True, groups=groups), "f1": mean_def(f1, groups=groups)}
+        return {
+            "exact_match": mean_def(exact, binary=True, groups=groups, scale=100.0),
+            "f1": mean_def(f1, groups=groups, scale=100.0),
+        }
     has_answer = frame["has_answer"].to_numpy(bool)
-    defs = {"exact": mean_def(exact, binary=True, groups=groups), "f1": mean_def(f1, groups=groups)}
+    defs = {
+        "exact": mean_def(exact, binary=True, groups=groups, scale=100.0),
+        "f1": mean_def(f1, groups=groups, scale=100.0),
+    }
     for name, subset in (("HasAns", has_answer), ("NoAns", ~has_answer)):
         if subset.any():
-            defs[f"{name}_exact"] = subset_mean_def(exact, subset, binary=True, groups=groups)
-            defs[f"{name}_f1"] = subset_mean_def(f1, subset, groups=groups)
+            defs[f"{name}_exact"] = subset_mean_def(exact, subset, binary=True, groups=groups, scale=100.0)
+            defs[f"{name}_f1"] = subset_mean_def(f1, subset, groups=groups, scale=100.0)
     return defs
 
 
@@ -297,7 +316,7 @@ def resolve_metric(choice: str, dataset: Dataset) -> str:
     """``auto`` means SQuAD v2 rules for v2.0 data (or any unanswerable question), else v1.1 rules."""
     if choice != "auto":
         return choice
-    return "squad_v2" if dataset.squad_version == "2.0" or dataset.has_unanswerable else "squad"
+    return "squad_v2" if dataset.info.get("squad_version") == "2.0" or dataset.has_unanswerable else "squad"
 
 
 def score_qa(predictions: pd.DataFrame, dataset: Dataset, metric: str, bootstrap: BootstrapSpec, seed: int) -> Scores:
