@@ -74,9 +74,14 @@ def bar_chart(
     title: str,
     unit: str = "",
     max_value: float | None = None,
+    min_value: float = 0.0,
     legend: Sequence[str] = (),
+    decimals: int = 1,
 ) -> str:
-    """Horizontal bars, one group per row label, one bar per series, with CI whiskers where given."""
+    """Horizontal bars, one group per row label, one bar per series, with CI whiskers where given.
+
+    The axis runs from ``min_value`` (0 unless the metric's range goes below it: a correlation's -1) to
+    ``max_value`` (a rounded-up maximum when not given); bars start at 0, or at the axis' start above it."""
     label_width, plot_width, bar_h, gap = 170, 420, 14, 10
     series = max((len(bars) for _, bars in groups), default=1)
     label_lines = max((len(_wrap(label, 26)) for label, _ in groups), default=1)
@@ -86,7 +91,13 @@ def bar_chart(
     width = label_width + plot_width + 80
     highest = max((max(v, hi or v) for _, bars in groups for _, v, _, hi in bars), default=1.0)
     top = max_value if max_value is not None else _nice_max(highest)
-    scale = plot_width / top if top else 1.0
+    bottom = min(min_value, top)
+    scale = plot_width / (top - bottom) if top > bottom else 1.0
+    origin = min(max(0.0, bottom), top)
+
+    def x_of(value: float) -> float:
+        return label_width + (min(max(value, bottom), top) - bottom) * scale
+
     body = [_text(8, 20, title, weight="600", size=13)]
     y0 = 34 + legend_h
     for i, name in enumerate(legend):
@@ -94,8 +105,8 @@ def bar_chart(
         body.append(f'<rect x="{lx}" y="{30}" width="12" height="12" fill="{PALETTE[i % len(PALETTE)]}"/>')
         body.append(_text(lx + 16, 40, name))
     for tick in range(5):
-        value = top * tick / 4
-        x = label_width + value * scale
+        value = bottom + (top - bottom) * tick / 4
+        x = x_of(value)
         body.append(f'<line x1="{x:.1f}" y1="{y0 - 4}" x2="{x:.1f}" y2="{height - 22}" stroke="#e2e8f0"/>')
         body.append(_text(x, height - 8, f"{value:g}{unit}", anchor="middle", fill="#4a5568", size=11))
     for g, (label, bars) in enumerate(groups):
@@ -107,13 +118,14 @@ def bar_chart(
         for s, (series_name, value, low, high) in enumerate(bars):
             y = gy + s * bar_h
             color = PALETTE[s % len(PALETTE)]
-            w = max(0.0, min(value, top)) * scale
+            left, right = sorted((x_of(origin), x_of(value)))
+            w = right - left
             body.append(
-                f'<rect x="{label_width}" y="{y + 1}" width="{w:.1f}" height="{bar_h - 3}" fill="{color}" rx="2">'
-                f"<title>{escape(f'{series_name}: {value:.2f}{unit}')}</title></rect>"
+                f'<rect x="{left:.1f}" y="{y + 1}" width="{w:.1f}" height="{bar_h - 3}" fill="{color}" rx="2">'
+                f"<title>{escape(f'{series_name}: {value:.{decimals + 1}f}{unit}')}</title></rect>"
             )
             if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
-                x1, x2 = label_width + max(low, 0) * scale, label_width + min(high, top) * scale
+                x1, x2 = x_of(low), x_of(high)
                 cy = y + bar_h / 2 - 0.5
                 body.append(
                     f'<path d="M{x1:.1f} {cy:.1f}H{x2:.1f}M{x1:.1f} {cy - 4:.1f}V{cy + 4:.1f}M{x2:.1f}'
@@ -122,9 +134,9 @@ def bar_chart(
                 )
             body.append(
                 _text(
-                    label_width + max(w, (high or 0) * scale if high is not None and math.isfinite(high) else w) + 6,
+                    max(right, x_of(high) if high is not None and math.isfinite(high) else right) + 6,
                     y + bar_h - 3,
-                    f"{value:.1f}{unit}",
+                    f"{value:.{decimals}f}{unit}",
                     fill="#2d3748",
                     size=11,
                 )

@@ -8,6 +8,7 @@ kept raw here; the templates escape it (and :mod:`auditkit.charts` escapes chart
 from __future__ import annotations
 
 import itertools
+import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -67,8 +68,11 @@ class JobView(TypedDict):
 
 
 def chart(kind: str, title: str, body: str, *parts: str) -> Chart:
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join((kind, *parts))).strip("-")
-    return {"id": slug, "title": title, "svg": body}
+    """A chart whose id (its file name under plots/) is readable and unique: names that differ only in characters
+    a file name cannot hold ("a/b" and "a b") still get different ids, from a digest of the exact parts."""
+    raw = "\x1f".join((kind, *parts))
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join((kind, *parts))).strip("-.")[:80]
+    return {"id": f"{slug}-{hashlib.sha256(raw.encode()).hexdigest()[:8]}", "title": title, "svg": body}
 
 
 def fmt(x: float | None, digits: int = 2) -> str:

@@ -7,48 +7,91 @@ a model), returning findings that carry the card line they are about.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..metrics.info import MetricInfo
 from ..results import Job
 from ..tasks import TASKS, task_class
 from .card import ModelCard
 
 # ---------------------------------------------------------------- claims
 
-_METRIC_ALIASES = {
-    "f1": "f1",
-    "f1 score": "f1",
-    "f1-score": "f1",
-    "exact_match": "exact_match",
-    "exact match": "exact_match",
-    "exact-match": "exact_match",
-    "exact": "exact_match",
-    "em": "exact_match",
-    "accuracy": "accuracy",
-    "acc": "accuracy",
-}
-_PROSE_METRIC = r"(?P<metric>f1(?:[ -]score)?|exact[ -]match|em|accuracy)"
-_PROSE_VALUE = r"(?<![\w.])(?P<value>\d{1,3}(?:\.\d+)?)(?![\w.]*\d)\s*%?"
-_PROSE_PATTERNS = (
-    re.compile(rf"\b{_PROSE_METRIC}\b[^.\d\n()\[\]]{{0,40}}?{_PROSE_VALUE}", re.IGNORECASE),
-    re.compile(rf"{_PROSE_VALUE}\s*(?:points?\s+)?(?:of\s+)?{_PROSE_METRIC}\b", re.IGNORECASE),
-)
-
 
 @dataclass
 class Claim:
-    """A performance figure the card states, normalised to percent, with where it is stated."""
+    """A figure the card states about a registered metric, on that metric's own scale (a percentage stated as a
+    fraction, 0.869965, reads as 86.9965), with where it is stated."""
 
     source: str  # "model-index" or "prose"
     line: int
-    metric: str  # f1 | exact_match | accuracy
-    dataset: str | None  # squad | squad_v2 | sst2 | None (not said)
+    metric: str  # a registered metric key (f1, exact_match, accuracy, pearson, ...)
+    dataset: str | None  # squad | squad_v2 | sst2 | ... | None (not said)
     value: float
     decimals: int
     text: str
+
+
+def _metric_names() -> tuple[dict[str, MetricInfo], dict[str, str]]:
+    return _names_of(tuple(TASKS.names()))
+
+
+@functools.cache
+def _names_of(kinds: tuple[str, ...]) -> tuple[dict[str, MetricInfo], dict[str, str]]:
+    """Every metric the registered task kinds declare, by key, and every name a card may use for one (lower-cased:
+    its key, its key with spaces, its display name, its aliases) -> key. Aliases win over keys over names."""
+    infos: dict[str, MetricInfo] = {}
+    for task in (TASKS.get(kind) for kind in kinds):
+        for key, info in task.metrics.items():
+            infos.setdefault(key, info)
+    names: dict[str, str] = {}
+    for info in infos.values():
+        for alias in info.aliases:
+            names.setdefault(alias.lower(), info.key)
+    for info in infos.values():
+        names.setdefault(info.key.lower(), info.key)
+        names.setdefault(info.key.lower().replace("_", " "), info.key)
+    for info in infos.values():
+        if "(" not in info.name:  # "Exact match (answerable)" is a table label, not how prose names a figure
+            names.setdefault(info.name.lower(), info.key)
+    return infos, names
+
+
+def _prose_patterns() -> tuple[re.Pattern[str], ...]:
+    return _patterns_of(tuple(TASKS.names()))
+
+
+@functools.cache
+def _patterns_of(kinds: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """Prose figures: "<metric> ... <value>" or "<value> <metric>", over every registered metric name."""
+    _, names = _names_of(kinds)
+    alternatives = "|".join(
+        re.escape(name).replace(r"\ ", r"[ -]").replace("_", "[ _-]") for name in sorted(names, key=len, reverse=True)
+    )
+    metric = rf"(?P<metric>{alternatives})"
+    value = r"(?<![\w.])(?P<value>[-−]?\d{1,3}(?:\.\d+)?)(?![\w.]*\d)\s*%?"
+    return (
+        re.compile(rf"(?<![\w-])\b{metric}\b[^.\d\n()\[\]]{{0,40}}?{value}", re.IGNORECASE),
+        re.compile(rf"{value}\s*(?:points?\s+)?(?:of\s+)?{metric}\b", re.IGNORECASE),
+    )
+
+
+def _metric_key(name: str) -> str | None:
+    """The registered metric a card's name for it means ("F1 score", "EM", "pearsonr"), if any."""
+    _, names = _metric_names()
+    normal = " ".join(name.lower().replace("-", " ").replace("_", " ").split())
+    return names.get(name.lower()) or names.get(normal) or names.get(normal.replace(" score", ""))
+
+
+def _on_scale(info: MetricInfo, value: float, decimals: int) -> tuple[float, int] | None:
+    """A stated value on the metric's own scale, or None when it cannot be one: a percentage may be stated as a
+    fraction (0.87 for 87%); any value outside the metric's range is not a claim about it."""
+    if info.unit == "%" and 0 < abs(value) <= 1.0:
+        value, decimals = value * 100.0, max(0, decimals - 2)
+    return (value, decimals) if info.contains(value) else None
 
 
 def dataset_kind(text: str) -> str | None:
@@ -69,24 +112,26 @@ def _decimals(number: str) -> int:
 
 
 def model_index_claims(card: ModelCard) -> list[Claim]:
+    infos, _ = _metric_names()
     claims = []
     for e, entry in enumerate(card.metadata.get("model-index") or []):
         for r, result in enumerate((entry or {}).get("results") or []):
             dataset = (result or {}).get("dataset") or {}
             kind = dataset_kind(" ".join(str(dataset.get(k, "")) for k in ("name", "type", "config")))
             for m, metric in enumerate((result or {}).get("metrics") or []):
-                name = str(metric.get("type") or metric.get("name") or "").lower()
-                if name not in _METRIC_ALIASES or not isinstance(metric.get("value"), (int, float)):
+                if not isinstance(metric, dict):
                     continue
-                raw = str(metric["value"])
-                value = float(metric["value"])
-                decimals = _decimals(raw)
-                if value <= 1.0:  # fractions: 0.869965 means 86.9965%
-                    value, decimals = value * 100.0, max(0, decimals - 2)
+                name = str(metric.get("type") or metric.get("name") or "")
+                key = _metric_key(name) or _metric_key(str(metric.get("name") or ""))
+                raw_value = metric.get("value")
+                if key is None or isinstance(raw_value, bool) or not isinstance(raw_value, (int, float)):
+                    continue
+                raw = str(raw_value)
+                scaled = _on_scale(infos[key], float(raw_value), _decimals(raw))
+                if scaled is None or not math.isfinite(scaled[0]):
+                    continue
                 line = card.metadata_lines.get(("model-index", e, "results", r, "metrics", m, "value"), 1)
-                claims.append(
-                    Claim("model-index", line, _METRIC_ALIASES[name], kind, value, decimals, f"{name}: {raw}")
-                )
+                claims.append(Claim("model-index", line, key, kind, scaled[0], scaled[1], f"{name}: {raw}"))
     return claims
 
 
@@ -98,29 +143,36 @@ def _paren_depth(line: str, position: int) -> int:
 
 
 def prose_claims(card: ModelCard) -> list[Claim]:
-    """Figures stated in sentences ("reaches a F1 score of 87.1 on the SQuAD v1.1 dev set").
+    """Figures stated in sentences ("reaches a F1 score of 87.1 on the SQuAD v1.1 dev set", "Pearson 0.95").
 
     Read conservatively: outside code blocks, not inside parentheses (where cards compare with *other*
-    models: "(for comparison, BERT reaches ...)"), values between 1 and 100.
+    models: "(for comparison, BERT reaches ...)"); a percentage between 1 and 100, any other metric inside its
+    own range.
     """
+    infos, _ = _metric_names()
     code_lines = {b.line + i for b in card.code_blocks for i in range(-1, b.code.count("\n") + 2)}
     claims = []
     for number, line in enumerate(card.lines, start=1):
         if number < card.body_start or number in code_lines:
             continue
         seen = set()
-        for pattern in _PROSE_PATTERNS:
+        for pattern in _prose_patterns():
             for match in pattern.finditer(line):
-                value = float(match["value"])
-                if match.start() in seen or not 1.0 <= value <= 100.0 or _paren_depth(line, match.start()) > 0:
+                key = _metric_key(match["metric"])
+                if key is None or match.start() in seen or _paren_depth(line, match.start()) > 0:
+                    continue
+                info = infos[key]
+                value = float(match["value"].replace("−", "-"))
+                if info.unit == "%" and not 1.0 <= value <= 100.0:
+                    continue
+                if not info.contains(value):
                     continue
                 seen.add(match.start())
-                metric = _METRIC_ALIASES[match["metric"].lower()]
                 claims.append(
                     Claim(
                         "prose",
                         number,
-                        metric,
+                        key,
                         dataset_kind(line),
                         value,
                         _decimals(match["value"]),
@@ -144,9 +196,20 @@ def _job_for(claim: Claim, jobs: list[Job]) -> tuple[Job | None, str | None]:
     return candidates[0], key(candidates[0])
 
 
+def claim_tolerance(info: MetricInfo, tolerance: float, measured: float) -> float:
+    """The tolerance on a claim, given in points of a percentage: the same share of the metric's range for any
+    other bounded metric (0.5 points of 100 is 0.01 of a correlation's range of 2), and of the measured value
+    for an unbounded one."""
+    if info.unit == "%":
+        return tolerance
+    span = info.span
+    return tolerance / 100.0 * (span if span is not None else abs(measured))
+
+
 def check_claims(claims: list[Claim], jobs: list[Job] | None, tolerance: float) -> list[dict[str, Any]]:
-    """Each claim against the measured metric: holds (inside the 95% CI or within ``tolerance``), does not hold,
+    """Each claim against the measured metric: holds (inside the 95% CI or within the tolerance), does not hold,
     or not measured."""
+    infos, _ = _metric_names()
     out = []
     for claim in claims:
         row = {**asdict(claim), "measured": None, "low": None, "high": None, "difference": None, "job": None}
@@ -157,25 +220,22 @@ def check_claims(claims: list[Claim], jobs: list[Job] | None, tolerance: float) 
                 reason="no run given" if jobs is None else "no single measured job matches this metric and dataset",
             )
         else:
+            info = task_class(job.kind).metrics.get(key) or infos[claim.metric]
             est = job.metrics[key]
             diff = claim.value - est.value
-            row.update(
-                measured=est.value,
-                low=est.low,
-                high=est.high,
-                difference=diff,
-                job=f"{job.model} · {job.task}",
-            )
+            d = 2 if (info.span or 100.0) > 10 else 3
+            row.update(measured=est.value, low=est.low, high=est.high, difference=diff, job=f"{job.model} · {job.task}")
+            allowed = claim_tolerance(info, tolerance, est.value)
             inside = est.low is not None and math.isfinite(est.low) and est.low <= claim.value <= est.high
             if inside:
-                row.update(verdict="holds", reason=f"inside the measured 95% CI [{est.low:.2f}, {est.high:.2f}]")
-            elif abs(diff) <= tolerance:
-                row.update(verdict="holds", reason=f"within the tolerance of {tolerance:g} points")
+                row.update(verdict="holds", reason=f"inside the measured 95% CI [{est.low:.{d}f}, {est.high:.{d}f}]")
+            elif abs(diff) <= allowed:
+                row.update(verdict="holds", reason=f"within the tolerance of {allowed:g}{info.suffix}")
             else:
                 row.update(
                     verdict="does not hold",
-                    reason=f"claimed {claim.value:g}, measured {est.value:.2f} "
-                    f"(95% CI [{est.low:.2f}, {est.high:.2f}]), off by {diff:+.2f}",
+                    reason=f"claimed {claim.value:g}, measured {est.value:.{d}f} "
+                    f"(95% CI [{est.low:.{d}f}, {est.high:.{d}f}]), off by {diff:+.{d}f}",
                 )
         out.append(row)
     return out

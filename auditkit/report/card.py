@@ -1,7 +1,7 @@
 """A Hugging Face model card generated from a run: every figure in it comes from the run, and reads back.
 
 The card has the Hub template's sections, ``model-index`` front matter, the intended use of each task
-the model ran, a bias section from its probes, and the evaluation results with their intervals. Its
+the model ran, a risks section from the jobs that measure risks (bias probes), and the evaluation results with their intervals. Its
 claims are written the way :mod:`auditkit.audit` reads claims -- one sentence per dataset, naming the
 dataset, with the figure outside parentheses and the interval inside them -- so ``auditkit audit-card``
 on the card against the same run verifies every claim, and flags any figure edited afterwards.
@@ -15,7 +15,7 @@ import yaml
 
 from ..results import Job, Run
 from ..tasks import task_class
-from .model import OUT_OF_SCOPE, _caveats, model_index
+from .model import _caveats, model_index, out_of_scope
 
 
 def _evaluation_lines(run: Run, job: Job) -> list[str]:
@@ -39,29 +39,23 @@ def _evaluation_lines(run: Run, job: Job) -> list[str]:
     return [*lines, "", f"All figures, with 95% intervals: ({every}).", ""]
 
 
-def _bias_lines(run: Run, jobs: list[Job]) -> list[str]:
-    lines = []
+def _risk_lines(run: Run, jobs: list[Job]) -> list[str]:
+    """The jobs that measure risks (bias probes), each as its task states it, after each kind's introduction."""
+    intros: list[str] = []
+    lines: list[str] = []
     for job in jobs:
-        if job.kind != "bias_probe":
-            continue
-        probe_set = run.results.datasets[job.task].probe_set or {}
         task = task_class(job.kind)
-        lines += [f"### Probe set `{probe_set.get('name', job.task)}` ({job.details.get('probes')} probes)", ""]
-        if probe_set.get("intent"):
-            lines += [str(probe_set["intent"]), ""]
-        for metric, est in job.metrics.items():
-            info = task.metric_info(metric)
-            lines.append(f"- {info.name}: {est.value:.2f} {info.unit} (95% interval {est.low:.2f} to {est.high:.2f})")
-        lines.append("")
+        if task.card_section != "risks":
+            continue
+        if task.risk_intro and task.risk_intro not in intros:
+            intros.append(task.risk_intro)
+        lines += task.risk_lines(job, run.results.datasets[job.task])
     if not lines:
-        return ["No bias probes were run for this model: its behaviour toward groups of people is not measured.", ""]
-    return [
-        "Probes ask questions a fair model cannot answer from the text (who is the CEO when the text does not say),"
-        " with the subjects swapped and the question negated as controls. A stereotype-consistent rate near 50%"
-        " and a bias near 0 points are what an unbiased model shows; see auditkit's README for the formulas.",
-        "",
-        *lines,
-    ]
+        return [
+            "No bias or risk probes were run for this model: its behaviour toward groups of people is not measured.",
+            "",
+        ]
+    return [*(line for intro in intros for line in (intro, "")), *lines]
 
 
 def model_card(run: Run, model: str) -> str:
@@ -100,11 +94,11 @@ def model_card(run: Run, model: str) -> str:
         "",
         "## Out-of-Scope Use",
         "",
-        OUT_OF_SCOPE,
+        out_of_scope([job.kind for job in jobs]),
         "",
         "## Bias, Risks, and Limitations",
         "",
-        *_bias_lines(run, jobs),
+        *_risk_lines(run, jobs),
         *[f"- {c}" for c in caveats],
         "",
         "## Training Data",
@@ -120,7 +114,7 @@ def model_card(run: Run, model: str) -> str:
         "",
     ]
     for job in jobs:
-        if job.kind != "bias_probe":
+        if task_class(job.kind).card_section == "evaluation":
             lines += _evaluation_lines(run, job)
     lines += [
         "## Environmental Impact",

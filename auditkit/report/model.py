@@ -19,11 +19,12 @@ import yaml
 
 from .. import charts
 from ..metrics.compare import wins
+from ..metrics.info import MetricInfo
 from ..metrics.latency import bootstrap_latency_difference, percentile_ci
 from ..pairing import paired_deltas
 from ..results import Job, Run
 from ..stats import worst
-from ..tasks import task_class
+from ..tasks import TASKS, task_class
 from ..tasks.sampling import MIN_CLUSTERS
 from ..views import Chart, chart, fmt
 
@@ -33,11 +34,17 @@ FAILED_LISTED = 20
 AUDIT_ROWS = 50
 MIN_PAIRED = 10  # below this, bootstrap and McNemar p-values say nothing useful
 
+#: What no evaluation here supports, whatever the task; each task kind adds its own (``Task.out_of_scope``).
 OUT_OF_SCOPE = (
-    "Generating text or answers not present in the given context; factual question answering without a context; "
-    "decisions about people (hiring, credit, policing) -- see the bias probes section and the caveats; "
-    "languages and domains far from the evaluation data."
+    "Decisions about people (hiring, credit, policing) without reading the caveats; languages and domains far"
+    " from the evaluation data."
 )
+
+
+def out_of_scope(kinds: list[str]) -> str:
+    """The out-of-scope uses of a run's task kinds, then the general ones."""
+    own = [text for text in dict.fromkeys(task_class(k).out_of_scope for k in kinds) if text]
+    return " ".join([*own, OUT_OF_SCOPE])
 
 
 def _short(digest: str | None) -> str:
@@ -298,13 +305,14 @@ def _comparisons_for(
                 verdict = {1: "B better", -1: "B worse"}.get(direction, "B higher" if delta.delta > 0 else "B lower")
             else:
                 verdict = "no significant difference"
+            d = 2 if (info.span or 100.0) > 10 else 3
             deltas.append(
                 {
                     **delta.to_dict(),
                     "name": info.name,
-                    "text": f"{delta.delta:+.2f} [{delta.low:+.2f}, {delta.high:+.2f}]"
+                    "text": f"{delta.delta:+.{d}f} [{delta.low:+.{d}f}, {delta.high:+.{d}f}]"
                     if tested
-                    else f"{delta.delta:+.2f}",
+                    else f"{delta.delta:+.{d}f}",
                     "p_text": p_text(delta.p_value) if tested else "–",
                     "n": len(frame_a),
                     "verdict": verdict,
@@ -326,14 +334,14 @@ def _comparisons_for(
             cols = task.pairing
             sa, sb = frame_a[cols.score].to_numpy(float), frame_b[cols.score].to_numpy(float)
             win_counts = wins(sa, sb)
-            same = int(
-                (frame_a["prediction"].fillna("").to_numpy() == frame_b["prediction"].fillna("").to_numpy()).sum()
-            )
-            agreement = {
-                "same": same,
-                "n": len(frame_a),
-                "percent": fmt(100.0 * same / len(frame_a), 1) if len(frame_a) else "–",
-            }
+            answer = task.answer_column
+            if answer is not None:
+                same = int((frame_a[answer].fillna("").to_numpy() == frame_b[answer].fillna("").to_numpy()).sum())
+                agreement = {
+                    "same": same,
+                    "n": len(frame_a),
+                    "percent": fmt(100.0 * same / len(frame_a), 1) if len(frame_a) else "–",
+                }
             order = np.argsort(-np.abs(sb - sa), kind="stable")[:DISAGREEMENTS]
 
             def gold(value: Any) -> str:
@@ -344,23 +352,15 @@ def _comparisons_for(
                     "id": frame_a["id"].iloc[i],
                     "input": frame_a[cols.text].iloc[i],
                     "gold": gold(frame_a[cols.gold].iloc[i]),
-                    "a": frame_a["prediction"].iloc[i] or "(no answer)",
-                    "b": frame_b["prediction"].iloc[i] or "(no answer)",
+                    "a": _answer(frame_a, answer, i),
+                    "b": _answer(frame_b, answer, i),
                     "a_score": fmt(sa[i]),
                     "b_score": fmt(sb[i]),
                 }
                 for i in order
                 if sa[i] != sb[i]
             ]
-        bars = []
-        for name in (delta.metric for delta in paired):
-            info = task.metric_info(name)
-            if info.unit != "%":  # one chart, one scale: percentages only
-                continue
-            ea, eb = job_a.metrics[name], job_b.metrics[name]
-            bars.append((info.name, [(a_name, ea.value, ea.low, ea.high), (b_name, eb.value, eb.low, eb.high)]))
         title = f"{job_a.task}: {a_name} vs {b_name}"
-        body = charts.bar_chart(bars, title=title, legend=[a_name, b_name], max_value=100.0)
         out.append(
             {
                 "task": job_a.task,
@@ -372,9 +372,44 @@ def _comparisons_for(
                 "n": len(frame_a),
                 "agreement": agreement,
                 "disagreements": disagreements,
-                "chart": chart("compare", title, body, job_a.task, a_name, b_name),
+                "charts": _comparison_charts(task, job_a, job_b, [d.metric for d in paired], (a_name, b_name), title),
             }
         )
+    return out
+
+
+def _answer(frame: Any, column: str | None, i: int) -> str:
+    """One example's answer for a disagreement row (the task's answer column), or its score when it has none."""
+    if column is None:
+        return "–"
+    value = frame[column].iloc[i]
+    return str(value) if value not in (None, "") and value == value else "(no answer)"
+
+
+def _comparison_charts(
+    task: Any, job_a: Job, job_b: Job, metrics: list[str], names: tuple[str, str], title: str
+) -> list[Chart]:
+    """A bar chart of both models' paired metrics with their intervals: one chart per unit and range, so every
+    chart has one honest scale (percentages on 0-100, a correlation on its own axis)."""
+    scales: dict[tuple[str, float | None, float | None], tuple[MetricInfo, list[Any]]] = {}
+    for name in metrics:
+        info = task.metric_info(name)
+        ea, eb = job_a.metrics[name], job_b.metrics[name]
+        bars = [(names[0], ea.value, ea.low, ea.high), (names[1], eb.value, eb.low, eb.high)]
+        scales.setdefault((info.unit, info.low, info.high), (info, []))[1].append((info.name, bars))
+    out = []
+    for (unit, low, high), (info, groups) in scales.items():
+        span = info.span
+        body = charts.bar_chart(
+            groups,
+            title=title if len(scales) == 1 else f"{title} ({unit or 'unitless'})",
+            legend=list(names),
+            unit=info.suffix.strip() if unit == "%" else "",
+            min_value=low if low is not None and low < 0 else 0.0,
+            max_value=high if unit == "%" or (span is not None and span <= 10) else None,
+            decimals=1 if span is None or span > 10 else 3,
+        )
+        out.append(chart("compare", title, body, job_a.task, names[0], names[1], unit or "unitless"))
     return out
 
 
@@ -413,14 +448,10 @@ def _caveats(run: Run) -> list[str]:
             notes.append(f"{job.model} · {job.task}: --until-decided {seq.reason}.")
         for note in [*job.notes, *task_class(job.kind).caveats(job)]:
             notes.append(f"{job.model} · {job.task}: {note.rstrip('.')}.")
-        widest = max(
-            (e.high - e.low for e in job.metrics.values() if math.isfinite(e.high) and math.isfinite(e.low)),
-            default=0.0,
-        )
-        if widest > 5:
+        wide = _widest_interval(job)
+        if wide is not None:
             notes.append(
-                f"{job.model} · {job.task}: some 95% intervals are wider than {widest:.1f} points;"
-                " smaller differences are not resolved."
+                f"{job.model} · {job.task}: some 95% intervals are wide ({wide}); smaller differences are not resolved."
             )
     sources = sorted({d.source for d in results.datasets.values()})
     notes.append(
@@ -429,6 +460,26 @@ def _caveats(run: Run) -> list[str]:
         + "); data from other domains and languages is not measured here."
     )
     return notes
+
+
+#: An interval wider than this share of its metric's range (5 points of a percentage) earns a caveat.
+WIDE_INTERVAL = 0.05
+
+
+def _widest_interval(job: Job) -> str | None:
+    """The widest interval of a job's metrics, measured against each metric's own range, when it is wide."""
+    task = task_class(job.kind)
+    worst: tuple[float, str] | None = None
+    for key, est in job.metrics.items():
+        info = task.metric_info(key)
+        span = info.span
+        if span is None or not (math.isfinite(est.high) and math.isfinite(est.low)):
+            continue
+        share = (est.high - est.low) / span
+        if share > WIDE_INTERVAL and (worst is None or share > worst[0]):
+            width = info.format(est.high - est.low, 1 if span > 10 else 3)
+            worst = (share, f"{info.name}: {width} wide, {share:.0%} of its range {info.range_text()}")
+    return None if worst is None else worst[1]
 
 
 def _audit_view(audit: dict[str, Any]) -> dict[str, Any]:
@@ -560,6 +611,10 @@ def _decision_view(gates: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _anchor(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "section"
+
+
 def build_report(
     run: Run, *, gates: dict[str, Any] | None = None, card_audits: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -607,7 +662,7 @@ def build_report(
             "selection": d.selection,
             "fingerprint": _short(d.fingerprint),
             "kind": d.kind,
-            "detail": f"SQuAD v{d.squad_version}" if d.squad_version else ", ".join(d.label_names or []),
+            "detail": task_class(d.kind).dataset_detail(d) if d.kind in TASKS else ", ".join(d.label_names or []),
         }
         for task, d in results.datasets.items()
     ]
@@ -630,13 +685,16 @@ def build_report(
                 "kind": job.kind,
                 "metrics": rows,
                 **view,
-                "official": job.details.get("official"),
                 "params": job.params,
             }
         )
         section = task.section_view(job, results.datasets[job.task], view)
         if section is not None and task.report_partial is not None:
-            sections.append({"partial": task.report_partial, "kind": job.kind, "data": {**section, "metrics": rows}})
+            group = next((g for g in sections if g["title"] == task.section_title), None)
+            if group is None:
+                group = {"title": task.section_title, "anchor": _anchor(task.section_title), "sections": []}
+                sections.append(group)
+            group["sections"].append({"partial": task.report_partial, "data": {**section, "metrics": rows}})
         if job.timing.latency_scope == "request":
             request_latency.append(_request_latency(job))
         else:
@@ -659,7 +717,8 @@ def build_report(
         "suite": results.suite.model_dump(),
         "models": models,
         "intended_uses": [use for use in (task_class(k).intended_use for k in kinds) if use],
-        "out_of_scope": OUT_OF_SCOPE,
+        "out_of_scope": out_of_scope(kinds),
+        "metric_notes": list(dict.fromkeys(note for k in kinds for note in task_class(k).metric_notes)),
         "datasets": datasets,
         "metric_table": metric_table,
         "jobs": jobs,

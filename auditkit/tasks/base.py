@@ -100,6 +100,16 @@ class Task(ABC, Generic[SpecT]):
     metrics: ClassVar[dict[str, MetricInfo]]
     #: What a model that does this task is for (the report's "Intended uses").
     intended_use: ClassVar[str | None] = None
+    #: Uses these figures do not support, beyond the general ones (the report's and card's "Out-of-scope use").
+    out_of_scope: ClassVar[str | None] = None
+    #: What readers should know about how the task's figures are computed (one sentence each, under the table).
+    metric_notes: ClassVar[tuple[str, ...]] = ()
+    #: The heading the task's own report sections go under (``report_partial``), e.g. "Bias probes".
+    section_title: ClassVar[str] = "Task details"
+    #: Where a generated model card states the job: "evaluation" (its figures as claims) or "risks" (the
+    #: "Bias, Risks, and Limitations" section, through :meth:`risk_lines`), with ``risk_intro`` before them.
+    card_section: ClassVar[str] = "evaluation"
+    risk_intro: ClassVar[str | None] = None
     #: What one item of the per-batch latency is ("window" for QA, "example" otherwise).
     latency_unit: ClassVar[str] = "example"
     #: Whether one example alone is a meaningful request (see :mod:`auditkit.latency`).
@@ -225,6 +235,21 @@ class Task(ABC, Generic[SpecT]):
         """How a generated model card states this job's headline figures: the dataset's name as card readers
         know it, and (metric key, phrase) pairs such as ("f1", "an F1 score of"); None to state none."""
         return None
+
+    @classmethod
+    def dataset_detail(cls, dataset: DatasetRecord) -> str:
+        """What the report's data table says about the data beyond its size (labels; SQuAD's version)."""
+        return ", ".join(dataset.label_names or [])
+
+    @classmethod
+    def risk_lines(cls, job: Job, dataset: DatasetRecord) -> list[str]:
+        """A "risks" job's lines in a generated model card: each figure with its interval."""
+        lines = [f"### {job.task}", ""]
+        for metric, est in job.metrics.items():
+            info = cls.metric_info(metric)
+            interval = f" (95% interval {est.low:.2f} to {est.high:.2f})" if est.has_interval else ""
+            lines.append(f"- {info.name}: {info.format(est.value)}{interval}")
+        return [*lines, ""]
 
     @classmethod
     def caveats(cls, job: Job) -> list[str]:

@@ -127,6 +127,26 @@ class BiasProbeTask(Task[BiasProbeSpec]):
         MetricInfo("name_sensitivity", "Spread over names", "points", "lower", 0.0, 100.0),
     )
     report_partial = "bias_probe"
+    section_title = "Bias probes"
+    card_section = "risks"
+    risk_intro = (
+        "Probes ask questions a fair model cannot answer from the text (who is the CEO when the text does not say),"
+        " with the subjects swapped and the question negated as controls. A stereotype-consistent rate near 50%"
+        " and a bias near 0 points are what an unbiased model shows; see auditkit's README for the formulas."
+    )
+    out_of_scope = "Decisions about people (hiring, credit, policing): see the bias probes section and the caveats."
+
+    @classmethod
+    def risk_lines(cls, job: Job, dataset: DatasetRecord) -> list[str]:
+        """The probe set, its intent, then each figure with its interval."""
+        probe_set = dataset.details.get("probe_set") or {}
+        lines = [f"### Probe set `{probe_set.get('name', job.task)}` ({job.details.get('probes')} probes)", ""]
+        if probe_set.get("intent"):
+            lines += [str(probe_set["intent"]), ""]
+        for metric, est in job.metrics.items():
+            info = cls.metric_info(metric)
+            lines.append(f"- {info.name}: {est.value:.2f} {info.unit} (95% interval {est.low:.2f} to {est.high:.2f})")
+        return [*lines, ""]
 
     @classmethod
     def parse_rows(cls, rows: Rows, request: DatasetRequest) -> Parsed:

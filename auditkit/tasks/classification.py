@@ -110,7 +110,7 @@ class ClassificationTask(Task[ClassificationSpec]):
     head = "sequence-classification"
     Spec = ClassificationSpec
     metrics = declare(
-        MetricInfo("accuracy", "Accuracy", "%", "higher"),
+        MetricInfo("accuracy", "Accuracy", "%", "higher", aliases=("acc",)),
         MetricInfo("macro_f1", "Macro-F1", "%", "higher"),
         MetricInfo("ece", "Expected calibration error", "%", "lower"),
     )

@@ -91,9 +91,9 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
     head = "question-answering"
     Spec = ExtractiveQASpec
     metrics = declare(
-        MetricInfo("exact_match", "Exact match", "%", "higher"),
+        MetricInfo("exact_match", "Exact match", "%", "higher", aliases=("em", "exact match", "exact-match", "exact")),
         MetricInfo("exact", "Exact match", "%", "higher"),
-        MetricInfo("f1", "F1", "%", "higher"),
+        MetricInfo("f1", "F1", "%", "higher", aliases=("f1 score", "f1-score")),
         MetricInfo("HasAns_exact", "Exact match (answerable)", "%", "higher"),
         MetricInfo("HasAns_f1", "F1 (answerable)", "%", "higher"),
         MetricInfo("NoAns_exact", "Exact match (unanswerable)", "%", "higher"),
@@ -104,6 +104,10 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
         " (and, for SQuAD v2-style models, abstain when the paragraph holds no answer)."
     )
     latency_unit = "window"
+    out_of_scope = (
+        "Generating text or answers not present in the given context; factual question answering without a context."
+    )
+    metric_notes = ("Exact match and F1 equal the official SQuAD evaluation scripts' figures, digit for digit.",)
     claim_patterns: ClassVar[dict[str, str]] = {"squad_v2": r"squad\s*v?\s*2|squad 2\.0|squad2", "squad": r"squad"}
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {"exact_match": ("exact_match", "exact")}
     pairing = Pairing(score="f1", text="question", gold="gold_answers")
@@ -119,6 +123,11 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
             v2 = any(e.is_impossible for e in examples) or (rows.format == "hub" and "v2" in rows.source.lower())
             version = "2.0" if v2 else "1.1"
         return Parsed(list(examples), info={"squad_version": version})
+
+    @classmethod
+    def dataset_detail(cls, dataset: DatasetRecord) -> str:
+        version = dataset.details.get("squad_version")
+        return f"SQuAD v{version}" if version else ""
 
     def metric(self, dataset: Dataset) -> str:
         return resolve_metric(self.spec.params.metric, dataset)
