@@ -178,13 +178,17 @@ def run(
         junit=junit,
         until_decided=until_decided,
     )
-    if formats and not quiet:
-        err.print(escape(f"report: {outcome.run_dir / 'report'}"), highlight=False, soft_wrap=True)
+    if outcome.report_dir is not None and not quiet:
+        err.print(escape(f"report: {outcome.report_dir}"), highlight=False, soft_wrap=True)
+    if outcome.report_error is not None:
+        err.print(f"[red]error:[/red] {escape(outcome.report_error)}", highlight=False, soft_wrap=True)
     typer.echo(str(outcome.run_dir))
     if outcome.gates is not None:
         _print_gates(outcome.gates, quiet)
         if outcome.gates.exit_code:
             raise typer.Exit(outcome.gates.exit_code)
+    if outcome.report_error is not None:
+        raise typer.Exit(1)
 
 
 _MARKS = {

@@ -45,6 +45,7 @@ from .models import Model, check_model, open_model
 from .redact import redact_suite_spec
 from .results import Job, MetricEstimate, Results, Run, RunWriter, SequentialRecord
 from .results.model import DatasetRecord, ModelRecord, RunnerRecord, SuiteRecord
+from .results.store import report_dir
 from .schema import EvaluateMetricSpec
 from .suite import LoadedSuite, Suite
 from .tasks import load_task_data, make_task
@@ -65,6 +66,10 @@ class RunOutcome:
     run_dir: Path
     results: Results
     gates: Any = None  # GateReport | None
+    #: Where the run's report went (``<run_id>.report/``), and why it is missing when rendering failed: the run
+    #: itself is published before any view is rendered, so a view never loses it.
+    report_dir: Path | None = None
+    report_error: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -453,8 +458,6 @@ def _run_suite(
         if suite.gates or any(job.failures is not None for job in results.jobs):
             verdict = evaluate_gates(staged, suite.gates, baseline or suite.baseline, audits)
             write_outputs(verdict, results, writer.staging_dir, Path(junit) if junit else None)
-        if report_formats:
-            render_run(staged, writer.staging_dir / "report", formats=report_formats, template_dir=template_dir)
         run_dir = writer.publish(results)
     except BaseException:
         writer.discard()
@@ -463,7 +466,29 @@ def _run_suite(
         if executor is not None:
             executor.close()
     console.print(f"[green]results:[/green] {escape(str(run_dir))}")
-    return RunOutcome(run_dir, results, verdict)
+    outcome = RunOutcome(run_dir, results, verdict)
+    if report_formats:
+        outcome.report_dir, outcome.report_error = _render_view(
+            Run(run_dir, results), report_formats, template_dir, render_run
+        )
+    return outcome
+
+
+def _render_view(
+    run: Run, formats: Sequence[str], template_dir: str | Path | None, render: Any
+) -> tuple[Path | None, str | None]:
+    """Render the published run's report beside it; a failure is reported, never raised: the run, its
+    predictions and its verdict are already safe, and ``auditkit report RUN`` renders the view again."""
+    target = report_dir(run.dir)
+    try:
+        render(run, target, formats=formats, template_dir=template_dir)
+    except Exception as exc:  # any failure of a view (a template, a task's view code) must not lose the run
+        what = str(exc) if isinstance(exc, AuditkitError) else f"{type(exc).__name__}: {exc}"
+        return None, (
+            f"the {', '.join(formats)} report of {run.dir.name} failed: {what}. The run, its predictions and its"
+            f" gate verdict are published at {run.dir}; render the report again with `auditkit report {run.dir}`"
+        )
+    return target, None
 
 
 def _display_model_source(source: str) -> str:

@@ -7,8 +7,8 @@ kept raw here; the templates escape it (and :mod:`auditkit.charts` escapes chart
 
 from __future__ import annotations
 
-import itertools
 import hashlib
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence

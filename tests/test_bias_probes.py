@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from conftest import requires_data, write_suite
 
 from auditkit.data.probes import VARIANTS, fill, load_probe_set
 from auditkit.results import load_predictions, load_results
+from auditkit.results.store import report_dir
 from auditkit.tasks.bias_probe import BiasProbeTask, attribute, qa_details, qa_instances, subject_mass
 
 PROBES = Path(__file__).resolve().parents[1] / "suites" / "probes"
@@ -238,13 +240,12 @@ def test_probe_runs_on_local_models(run: Path) -> None:
 
 @requires_data
 def test_bias_section_and_checkpoint_comparison_in_report(run: Path) -> None:
-    md = (run / "report" / "report.md").read_text()
+    md = (report_dir(run) / "report.md").read_text()
     assert "### cased · ceo — probe set seed-ceo (4 probes, 1 instances)" in md
     assert "Stereotype-consistent rate (controlled)" in md and "**Most biased:** CEO →" in md
     assert "### ceo: cased (A) vs uncased (B)" in md and "too few examples to test (n=4)" in md
-    assert (
-        "plots/bias-cased-occupations.svg" in md and (run / "report" / "plots" / "bias-cased-occupations.svg").is_file()
-    )
+    [plot] = re.findall(r"plots/(bias-cased-occupations-[0-9a-f]{8}\.svg)", md)
+    assert (report_dir(run) / "plots" / plot).is_file()
 
 
 @requires_data

@@ -16,6 +16,7 @@ import pytest
 from conftest import MODELS, requires_data, requires_models, write_suite
 
 from auditkit.cache import merge_timings
+from auditkit.results.store import report_dir
 from auditkit.tasks.sampling import canonical_order
 
 
@@ -107,7 +108,7 @@ def test_until_decided_stops_a_broken_release_early_with_the_full_runs_verdict(t
     assert seq["order"].startswith("canonical:") and early_gates["results"][0]["test"].startswith(
         "paired betting confidence sequence (anytime-valid):"
     )
-    report = (early_dir / "report" / "report.md").read_text()
+    report = (report_dir(early_dir) / "report.md").read_text()
     assert report.index("## Release decision: **NO_GO**") < report.index("## Model details")
     assert "anytime-valid" in report and f"used {seq['n_used']} of 400 examples" in report
     # Re-gating the stored run replays the same sequential evidence from the predictions, in the order seen.

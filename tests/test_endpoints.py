@@ -16,6 +16,7 @@ from conftest import REPO, requires_data, write_suite
 
 from auditkit.errors import ContractError, ModelError, SuiteError
 from auditkit.results import load_results
+from auditkit.results.store import report_dir
 
 QUESTIONS = ["What comes first?"] * 8
 
@@ -97,12 +98,12 @@ def test_persistent_errors_and_timeouts_are_listed_and_fail_the_gates(tmp_path: 
             job.metrics["exact_match"].value == 100.0 and job.failures.excluded_from_scoring == 3
         )  # scored on the answered five
         assert json.loads((run_dir / "gates.json").read_text())["failed"] == 1
-        report = (run_dir / "report" / "report.md").read_text()
+        report = (report_dir(run_dir) / "report.md").read_text()
         assert "## Endpoint failures" in report and "3 of 8 examples failed" in report and "q3" in report
         assert (
             "examples failed at the endpoint**; its metrics cover the 5 examples scored" in report
         )  # said beside the metrics too
-        html = (run_dir / "report" / "report.html").read_text()
+        html = (report_dir(run_dir) / "report.html").read_text()
         assert 'id="failures"' in html and "over the limit" in html
 
         tolerant = endpoint_suite(tmp_path, server.url, questions, timeout=0.5, retries=1, max_failure_rate=0.5)
@@ -376,7 +377,7 @@ tasks:
         == results.models["local-qa"].fingerprint["model_sha256"]
     )
     assert "local-secret" not in (run_dir / "results.json").read_text()
-    report = (run_dir / "report" / "report.md").read_text()
+    report = (report_dir(run_dir) / "report.md").read_text()
     assert "Endpoints: request latency, client side" in report
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import data_owner, requires_data, write_suite
 
+from auditkit.results.store import report_dir
+
 VOCAB = "$DATA/vocab/bert-base-cased-vocab.txt"
 
 
@@ -85,7 +87,7 @@ def test_single_request_latency_is_measured_reported_and_gated(tmp_path: Path) -
     # Three single requests cannot bound a 99th percentile from above (368 are needed): INCONCLUSIVE, and why.
     [p99] = verdict.results
     assert p99.verdict == "INCONCLUSIVE" and p99.samples_needed == 368 and p99.measured == timing.single_request_ms_p99
-    assert "Single-request latency (batch 1)" in (outcome.run_dir / "report" / "report.md").read_text()
+    assert "Single-request latency (batch 1)" in (report_dir(outcome.run_dir) / "report.md").read_text()
 
 
 def test_int8_needs_float32_on_the_cpu() -> None:

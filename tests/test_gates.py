@@ -21,7 +21,7 @@ from auditkit.errors import GateError, SuiteError
 from auditkit.expressions import GateSyntaxError, parse_gate
 from auditkit.gates import gate
 from auditkit.results import MANIFEST_FILE, RESULTS_FILE, atomic_write_json, load_results
-from auditkit.results.store import build_manifest
+from auditkit.results.store import build_manifest, report_dir
 from auditkit.runner import preflight
 from auditkit.schema import GateSpec
 from auditkit.stats.decision import RANGE_NOTE
@@ -336,7 +336,7 @@ def test_run_exits_1_on_no_go(tmp_path: Path) -> None:
     run_dir = Path(proc.stdout.strip())
     gates = json.loads((run_dir / "gates.json").read_text())
     assert (run_dir / "gates.junit.xml").is_file() and gates["verdict"] == "NO_GO"
-    assert "NO_GO" in (run_dir / "report" / "report.md").read_text()
+    assert "NO_GO" in (report_dir(run_dir) / "report.md").read_text()
 
 
 @requires_data

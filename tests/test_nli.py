@@ -14,6 +14,8 @@ import pytest
 import yaml
 from conftest import DATA, REPO, requires_data
 
+from auditkit.results.store import report_dir
+
 PAIRS = [
     ("A man is playing a guitar on stage.", "A man is performing music.", "entailment"),
     ("A man is playing a guitar on stage.", "The stage is empty.", "contradiction"),
@@ -102,9 +104,9 @@ def test_nli_runs_scores_and_gates_end_to_end(nli_run: Path) -> None:
     assert job.metrics["accuracy"].value == pytest.approx(100 * frame["correct"].mean())
     gates = json.loads((nli_run / "gates.json").read_text())
     assert gates["passed"] and [g["check"] for g in gates["results"]] == ["mnli.accuracy >= 0", "mnli.ece <= 100"]
-    md = (nli_run / "report" / "report.md").read_text()
+    md = (report_dir(nli_run) / "report.md").read_text()
     assert "Natural-language inference" in md and "Per class" in md and "Accuracy \\(3-way\\)" in md
-    index = yaml.safe_load((nli_run / "report" / "model-index" / "tiny-nli.yaml").read_text())
+    index = yaml.safe_load((report_dir(nli_run) / "model-index" / "tiny-nli.yaml").read_text())
     [entry] = index["model-index"][0]["results"]
     assert entry["task"]["name"] == "Natural Language Inference" and entry["dataset"]["name"] == "MNLI"
     assert {m["type"] for m in entry["metrics"]} == {"accuracy", "f1"}

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import DATA, requires_data
 
+from auditkit.results.store import report_dir
+
 PLUGIN = '''
 """A tiny plug-in task: sentiment classification that also reports how often the model says POSITIVE."""
 
@@ -43,7 +45,8 @@ class PositiveRateTask(ClassificationTask):
     def score(self, predictions, dataset, bootstrap, seed):
         scores = super().score(predictions, dataset, bootstrap, seed)
         positive = (scores.per_example["prediction"] == "positive").to_numpy(float)
-        scores.metrics["positive_rate"] = mean_def(positive, binary=True, scale=100.0).estimate(**bootstrap.settings(seed))
+        rate = mean_def(positive, binary=True, scale=100.0)
+        scores.metrics["positive_rate"] = rate.estimate(**bootstrap.settings(seed))
         return scores
 
     @staticmethod
@@ -131,7 +134,7 @@ gates:
     job = json.loads((run_dir / "results.json").read_text())["jobs"][0]
     assert job["kind"] == "positive_rate" and 0 <= job["metrics"]["positive_rate"]["value"] <= 100
     assert json.loads((run_dir / "gates.json").read_text())["passed"]
-    md = (run_dir / "report" / "report.md").read_text()
+    md = (report_dir(run_dir) / "report.md").read_text()
     assert "Share predicted positive" in md and "a plug-in task" in md
     # Without the plug-in installed, the kind is unknown -- and the error says which kinds exist.
     bare = subprocess.run(

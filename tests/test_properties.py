@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import data_owner
 import yaml
+from conftest import data_owner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

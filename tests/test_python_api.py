@@ -12,6 +12,7 @@ from conftest import DATA, MODELS, data_owner, requires_data, requires_models
 
 import auditkit
 from auditkit.errors import DatasetError, SuiteError
+from auditkit.results.store import report_dir
 
 
 def _sst2(n: int) -> pd.DataFrame:
@@ -233,7 +234,7 @@ def test_evaluate_plugin_metrics_in_results_report_and_gates(tmp_path: Path, mon
     assert metrics["agree"].value == pytest.approx(metrics["accuracy"].value / 100)  # our accuracy, as evaluate sees it
     assert [r.verdict for r in outcome.gates.results] == ["GO", "GO"]
     assert outcome.gates.results[0].test == "exact value"
-    report = (outcome.run_dir / "report" / "report.md").read_text()
+    report = (report_dir(outcome.run_dir) / "report.md").read_text()
     row = next(line for line in report.splitlines() if line.startswith("| sst2 | sst2 | balanced\\_accuracy |"))
     assert row.endswith("| none (a plug-in metric, computed once) | 40 |")
     assert "balanced\\_accuracy comes from the evaluate module balanced\\_accuracy" in report

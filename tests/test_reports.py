@@ -18,6 +18,7 @@ from conftest import CHROMIUM, CHROMIUM_ARGS, DATA, requires_chromium, requires_
 from auditkit.metrics.compare import mcnemar_exact
 from auditkit.report import compare, report
 from auditkit.results import load_results
+from auditkit.results.store import report_dir
 
 HOSTILE = "<script>window.__pwned = 1; alert('x')</script>"
 HOSTILE_QUESTION = "Who <img src=x onerror=alert(2)> won | **[y](javascript:alert(3))**?"
@@ -86,8 +87,8 @@ tasks:
 
 @requires_data
 def test_run_writes_both_reports_with_model_card_sections(run_dir: Path) -> None:
-    html = (run_dir / "report" / "report.html").read_text()
-    md = (run_dir / "report" / "report.md").read_text()
+    html = (report_dir(run_dir) / "report.html").read_text()
+    md = (report_dir(run_dir) / "report.md").read_text()
     for anchor in (
         "model-details",
         "intended-uses",
@@ -135,31 +136,31 @@ def test_run_writes_both_reports_with_model_card_sections(run_dir: Path) -> None
 
 @requires_data
 def test_everything_from_data_is_escaped(run_dir: Path) -> None:
-    html = (run_dir / "report" / "report.html").read_text()
-    md = (run_dir / "report" / "report.md").read_text()
+    html = (report_dir(run_dir) / "report.html").read_text()
+    md = (report_dir(run_dir) / "report.md").read_text()
     assert "<script" not in html and "<img" not in html and "<b>bold</b>" not in html
     assert "&lt;script&gt;window.__pwned" in html and "&lt;img src=x onerror=alert(2)&gt;" in html
     assert "<script" not in md and "<img" not in md and "](javascript:" not in md
     assert r"&lt;script&gt;window.\_\_pwned" in md and r"\*\*\[y\]\(javascript:alert\(3\)\)\*\*" in md
-    for svg_file in (run_dir / "report" / "plots").glob("*.svg"):
+    for svg_file in (report_dir(run_dir) / "plots").glob("*.svg"):
         assert "<script" not in svg_file.read_text()
 
 
 @requires_data
 def test_html_is_self_contained_and_markdown_plots_exist(run_dir: Path) -> None:
-    html = (run_dir / "report" / "report.html").read_text()
+    html = (report_dir(run_dir) / "report.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html)
     assert "<link" not in html and "@import" not in html and html.count("<svg") >= 6
-    md = (run_dir / "report" / "report.md").read_text()
+    md = (report_dir(run_dir) / "report.md").read_text()
     linked = re.findall(r"\]\((plots/[^)]+\.svg)\)", md)
-    assert len(linked) >= 6 and all((run_dir / "report" / p).is_file() for p in linked)
+    assert len(linked) >= 6 and all((report_dir(run_dir) / p).is_file() for p in linked)
 
 
 @requires_data
 def test_model_index_yaml_has_the_hub_schema(run_dir: Path) -> None:
     results = load_results(run_dir)
     for model in ("cased", "uncased", "sst2"):
-        doc = yaml.safe_load((run_dir / "report" / "model-index" / f"{model}.yaml").read_text())
+        doc = yaml.safe_load((report_dir(run_dir) / "model-index" / f"{model}.yaml").read_text())
         entry = doc["model-index"][0]
         assert entry["name"] == model
         for result in entry["results"]:
@@ -175,7 +176,7 @@ def test_model_index_yaml_has_the_hub_schema(run_dir: Path) -> None:
 
 @requires_data
 def test_within_run_comparison_follows_from_predictions(run_dir: Path) -> None:
-    md = (run_dir / "report" / "report.md").read_text()
+    md = (report_dir(run_dir) / "report.md").read_text()
     assert "### hostile\\_qa: cased (A) vs uncased (B)" in md
     a = pd.read_parquet(run_dir / "predictions" / "cased" / "hostile_qa.parquet")
     b = pd.read_parquet(run_dir / "predictions" / "uncased" / "hostile_qa.parquet")
@@ -248,7 +249,7 @@ def test_html_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path)
                 problems.append(f"network request: {req.url}") if not req.url.startswith(("file:", "data:")) else None
             ),
         )
-        page.goto((run_dir / "report" / "report.html").as_uri())
+        page.goto((report_dir(run_dir) / "report.html").as_uri())
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=True)
         assert page.evaluate("window.__pwned") is None

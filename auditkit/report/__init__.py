@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..results import Run, load_run
+from ..results.store import report_dir
 from .model import build_comparison, build_report
 from .render import FORMATS, render
 
@@ -47,10 +48,10 @@ def report(
     """Re-render a finished run's report; return the written report files.
 
     A published run is never modified, so the default destination is ``<run_id>.report/`` beside the
-    run directory (the run's own ``report/`` was written when it was published).
+    run directory, where ``auditkit run`` renders it too.
     """
     run = load_run(results_dir)
-    target = Path(out_dir) if out_dir else run.dir.parent / f"{run.dir.name}.report"
+    target = Path(out_dir) if out_dir else report_dir(run.dir)
     return render_run(run, target, formats=formats, template_dir=template_dir, card_audits=card_audits)
 
 

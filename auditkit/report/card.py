@@ -1,7 +1,8 @@
 """A Hugging Face model card generated from a run: every figure in it comes from the run, and reads back.
 
 The card has the Hub template's sections, ``model-index`` front matter, the intended use of each task
-the model ran, a risks section from the jobs that measure risks (bias probes), and the evaluation results with their intervals. Its
+the model ran, a risks section from the jobs that measure risks (bias probes), and the evaluation results
+with their intervals. Its
 claims are written the way :mod:`auditkit.audit` reads claims -- one sentence per dataset, naming the
 dataset, with the figure outside parentheses and the interval inside them -- so ``auditkit audit-card``
 on the card against the same run verifies every claim, and flags any figure edited afterwards.

@@ -24,7 +24,7 @@ from ..metrics.latency import bootstrap_latency_difference, percentile_ci
 from ..pairing import paired_deltas
 from ..results import Job, Run
 from ..stats import worst
-from ..tasks import TASKS, task_class
+from ..tasks import task_class
 from ..tasks.sampling import MIN_CLUSTERS
 from ..views import Chart, chart, fmt
 
@@ -653,6 +653,9 @@ def build_report(
                 "built": info.get("built") is not None,
             }
         )
+    kind_of = {
+        job.task: job.kind for job in results.jobs
+    }  # a dataset's task kind: its jobs' (older runs named data kinds)
     datasets = [
         {
             "task": task,
@@ -662,11 +665,14 @@ def build_report(
             "selection": d.selection,
             "fingerprint": _short(d.fingerprint),
             "kind": d.kind,
-            "detail": task_class(d.kind).dataset_detail(d) if d.kind in TASKS else ", ".join(d.label_names or []),
+            "detail": task_class(kind_of[task]).dataset_detail(d)
+            if task in kind_of
+            else ", ".join(d.label_names or []),
         }
         for task, d in results.datasets.items()
     ]
-    jobs, latency, request_latency, metric_table, sections = [], [], [], [], []
+    jobs, latency, request_latency, metric_table = [], [], [], []
+    sections: list[dict[str, Any]] = []
     shared_axis: dict[str, float] = {}  # one latency scale per task, so its models' charts compare by eye
     for job in results.jobs:
         values = _per_item_ms(job)

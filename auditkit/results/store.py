@@ -220,6 +220,11 @@ def verify_run(run_dir: Path) -> None:
         )
 
 
+def report_dir(run_dir: Path) -> Path:
+    """Where a run's report goes: ``<run_id>.report/`` beside it, since a published run is never written again."""
+    return run_dir.parent / f"{run_dir.name}.report"
+
+
 def resolve_run_dir(path: str | Path) -> Path:
     """A run directory from itself, its suite folder (newest via LATEST), or a results.json path."""
     path = Path(path)
