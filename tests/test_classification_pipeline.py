@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import DATA, requires_data
+from conftest import DATA, data_owner, requires_data
 from transformers import pipeline
 
-from auditkit.data.text import SST2_LABELS, load_tsv
+from auditkit.data import load_dataset
+from auditkit.schema import DatasetSpec
 from auditkit.engine.classify import ClassificationEngine
 from auditkit.errors import ModelError
 from auditkit.tasks.classification import map_labels
@@ -15,8 +16,10 @@ from auditkit.tasks.classification import map_labels
 
 @requires_data
 def test_scores_equal_text_classification_pipeline(sst2_model) -> None:
-    examples = load_tsv(DATA / "sst2" / "dev.tsv", SST2_LABELS)[:150]
-    texts = [e.text for e in examples]
+    dataset = load_dataset(
+        DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=150), data_owner("classification"), name="s"
+    )
+    texts = [e.text for e in dataset.examples]
     reference = pipeline(
         "text-classification", model=sst2_model.model, tokenizer=sst2_model.tokenizer, top_k=None, device=-1
     )(texts)

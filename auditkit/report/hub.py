@@ -3,8 +3,8 @@
 The Hub shows a model's scores on benchmark datasets from ``.eval_results/*.yaml`` files in its repo.
 auditkit writes them with huggingface_hub's ``EvalResultEntry`` and ``eval_result_entries_to_yaml``, so the
 format is the library's, not a copy of it. One entry per headline metric of each job whose data is a Hub
-benchmark (SQuAD, SQuAD v2, SST-2); bias probes are auditkit's own probe sets, not Hub datasets, and are
-left out (and named as such). ``notes`` say how many examples were used and the interval, since the Hub
+benchmark (each task kind names its own: ``Task.hub_datasets``); bias probes are auditkit's own probe sets,
+not Hub datasets, and are left out (and named as such). ``notes`` say how many examples were used and the interval, since the Hub
 entry itself has no field for either.
 """
 
@@ -19,17 +19,6 @@ import yaml
 from ..errors import ReportError
 from ..results import Run, atomic_write_text
 from ..tasks import task_class
-
-#: model-index dataset types (canonical names) -> the Hub benchmark dataset ids.
-HUB_DATASETS = {
-    "squad": "rajpurkar/squad",
-    "rajpurkar/squad": "rajpurkar/squad",
-    "squad_v2": "rajpurkar/squad_v2",
-    "rajpurkar/squad_v2": "rajpurkar/squad_v2",
-    "glue": "nyu-mll/glue",
-    "sst2": "stanfordnlp/sst2",
-    "stanfordnlp/sst2": "stanfordnlp/sst2",
-}
 
 
 @dataclass
@@ -60,11 +49,12 @@ def eval_results(run: Run, model: str) -> EvalResults:
     out = EvalResults()
     for job in results.jobs_of(model):
         dataset = results.datasets[job.task]
-        entry = task_class(job.kind).model_index_entry(job, dataset)
+        task = task_class(job.kind)
+        entry = task.model_index_entry(job, dataset)
         if entry is None:
             out.skipped[job.task] = "the task has no model-index entry"
             continue
-        hub_id = HUB_DATASETS.get(str(entry["dataset"].get("type", "")))
+        hub_id = task.hub_datasets.get(str(entry["dataset"].get("type", "")))
         if hub_id is None:
             out.skipped[job.task] = f"{entry['dataset'].get('type')} is not a Hub benchmark dataset"
             continue

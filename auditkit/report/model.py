@@ -345,7 +345,9 @@ def _comparisons_for(
             order = np.argsort(-np.abs(sb - sa), kind="stable")[:DISAGREEMENTS]
 
             def gold(value: Any) -> str:
-                return str(value) if isinstance(value, str) else " | ".join(dict.fromkeys(str(v) for v in value))
+                if isinstance(value, list | tuple | np.ndarray):  # several gold answers (SQuAD)
+                    return " | ".join(dict.fromkeys(str(v) for v in value))
+                return str(value)
 
             disagreements = [
                 {

@@ -122,6 +122,9 @@ class Task(ABC, Generic[SpecT]):
     #: Dataset keys model-card claims may name for this task, each with the regex that recognises it in
     #: lower-cased card text (checked in registry order; the first match wins).
     claim_patterns: ClassVar[dict[str, str]] = {}
+    #: Hub benchmark datasets by the ``model-index`` dataset type this task reports (``squad`` ->
+    #: ``rajpurkar/squad``): the jobs whose data is one get ``.eval_results`` entries on the Hub.
+    hub_datasets: ClassVar[dict[str, str]] = {}
     #: The job's metric keys a claimed metric (f1, exact_match, accuracy) may refer to, first match wins.
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: The per-example column holding the model's answer: two models agree on an example when it is equal

@@ -119,6 +119,11 @@ class ClassificationTask(Task[ClassificationSpec]):
         " sentences."
     )
     pairing = Pairing(score="correct", text="text", gold="gold")
+    hub_datasets: ClassVar[dict[str, str]] = {
+        "glue": "nyu-mll/glue",
+        "sst2": "stanfordnlp/sst2",
+        "stanfordnlp/sst2": "stanfordnlp/sst2",
+    }
     claim_patterns: ClassVar[dict[str, str]] = {"sst2": r"\bsst\s*2\b|\bsst2\b|stanford sentiment|glue.*\bsst"}
     #: Cards and the model-index call a classifier's macro-F1 "f1".
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {"f1": ("macro_f1",)}

@@ -108,6 +108,12 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
         "Generating text or answers not present in the given context; factual question answering without a context."
     )
     metric_notes = ("Exact match and F1 equal the official SQuAD evaluation scripts' figures, digit for digit.",)
+    hub_datasets: ClassVar[dict[str, str]] = {
+        "squad": "rajpurkar/squad",
+        "rajpurkar/squad": "rajpurkar/squad",
+        "squad_v2": "rajpurkar/squad_v2",
+        "rajpurkar/squad_v2": "rajpurkar/squad_v2",
+    }
     claim_patterns: ClassVar[dict[str, str]] = {"squad_v2": r"squad\s*v?\s*2|squad 2\.0|squad2", "squad": r"squad"}
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {"exact_match": ("exact_match", "exact")}
     pairing = Pairing(score="f1", text="question", gold="gold_answers")
