@@ -8,9 +8,9 @@ from conftest import DATA, data_owner, requires_data
 from transformers import pipeline
 
 from auditkit.data import load_dataset
-from auditkit.schema import DatasetSpec
 from auditkit.engine.classify import ClassificationEngine
 from auditkit.errors import ModelError
+from auditkit.schema import DatasetSpec
 from auditkit.tasks.classification import map_labels
 
 
