@@ -569,7 +569,8 @@ def build_model_cmd(
 ) -> None:
     """Build a real-architecture model with deterministic random weights (offline tests and demos)."""
     from .models.hf import silence_transformers
-    from .models.synthetic import BuildRecipe, build_model, shipped_configs
+    from .models.synthetic import BuildRecipe, build_model
+    from .schema import shipped_configs
 
     silence_transformers()
     if list_configs or config is None:

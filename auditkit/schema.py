@@ -21,6 +21,15 @@ from .redact import redact_url
 _ENV = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
+#: The published model configs shipped with auditkit (``build: {config: NAME}``). Read as a folder, not
+#: through :mod:`auditkit.models.synthetic` (which needs torch), so reading and gating a suite never does.
+SHIPPED_CONFIG_DIR = Path(__file__).parent / "models" / "configs"
+
+
+def shipped_configs() -> list[str]:
+    """Names of the published configs shipped with auditkit."""
+    return sorted(p.stem for p in SHIPPED_CONFIG_DIR.glob("*.json"))
+
 
 def expand_env(text: str) -> str:
     """Expand ``${VAR}`` and ``${VAR:-default}``; an unset variable without default is an error."""

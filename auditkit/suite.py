@@ -23,7 +23,6 @@ from . import yamlsafe
 from .endpoints.contracts import CONTRACTS
 from .errors import SuiteError
 from .expressions import GateExpr, parse_gate
-from .models.synthetic import shipped_configs
 from .schema import (
     NAME_PATTERN,
     BootstrapSpec,
@@ -33,6 +32,7 @@ from .schema import (
     StrictModel,
     TaskSpecBase,
     resolve_optional_path,
+    shipped_configs,
 )
 from .tasks import TASKS
 

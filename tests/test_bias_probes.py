@@ -244,8 +244,8 @@ def test_bias_section_and_checkpoint_comparison_in_report(run: Path) -> None:
     assert "### cased · ceo — probe set seed-ceo (4 probes, 1 instances)" in md
     assert "Stereotype-consistent rate (controlled)" in md and "**Most biased:** CEO →" in md
     assert "### ceo: cased (A) vs uncased (B)" in md and "too few examples to test (n=4)" in md
-    [plot] = re.findall(r"plots/(bias-cased-occupations-[0-9a-f]{8}\.svg)", md)
-    assert (report_dir(run) / "plots" / plot).is_file()
+    plots = set(re.findall(r"plots/(bias-cased-occupations-[0-9a-f]{8}\.svg)", md))
+    assert len(plots) == 1 and (report_dir(run) / "plots" / plots.pop()).is_file()
 
 
 @requires_data

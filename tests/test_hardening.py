@@ -14,6 +14,7 @@ import pytest
 from conftest import DATA, data_owner, requires_data, write_suite
 
 from auditkit.errors import DatasetError, GateError, SuiteError
+from auditkit.results.store import report_dir
 
 CLS = (
     "{name: cls, build: {config: distilbert-base-uncased-finetuned-sst-2-english,"
@@ -279,7 +280,7 @@ def _fault_suite(tmp_path: Path) -> Path:
 
 
 @requires_data
-@pytest.mark.parametrize("victim", ["parquet", "results.json", "gates.json", "report", "manifest.json"])
+@pytest.mark.parametrize("victim", ["parquet", "results.json", "gates.json", "manifest.json"])
 def test_a_full_disk_publishes_nothing_and_the_rerun_loses_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, victim: str
 ) -> None:
@@ -300,7 +301,6 @@ def test_a_full_disk_publishes_nothing_and_the_rerun_loses_nothing(
             "parquet": path.suffix == ".parquet",
             "results.json": path.name == "results.json",
             "gates.json": path.name == "gates.json",
-            "report": path.name == "report.html",
             "manifest.json": path.name == "manifest.json",
         }[victim]
         if matches and ".partial" in str(path):
@@ -311,7 +311,7 @@ def test_a_full_disk_publishes_nothing_and_the_rerun_loses_nothing(
     with pytest.raises(OSError, match="No space left"):
         run_suite(suite, quiet=True, output_dir=out)
     monkeypatch.setattr(store, "_atomic_target", real_target)
-    runs = sorted(p.name for p in (out / "fault").iterdir() if not p.name.startswith("."))
+    runs = sorted(p.name for p in (out / "fault").iterdir() if not p.name.startswith(".") and p.suffix != ".report")
     assert runs == sorted([first.run_dir.name, "LATEST"])  # nothing half-published
     assert (out / "fault" / "LATEST").read_text() == latest
     assert {p: p.read_bytes() for p in first.run_dir.rglob("*") if p.is_file()} == earlier
@@ -319,6 +319,33 @@ def test_a_full_disk_publishes_nothing_and_the_rerun_loses_nothing(
     again = run_suite(suite, quiet=True, output_dir=out)
     assert [j.metrics for j in again.results.jobs] == [j.metrics for j in first.results.jobs]
     assert all(j.timing.cached for j in again.results.jobs)  # the predictions survived in the cache
+
+
+@requires_data
+def test_a_failing_view_never_loses_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run is published before its report renders: a full disk (or any bug) in the view is named, the run,
+    predictions and verdict stay published and verified, and ``auditkit report`` renders it again."""
+    import auditkit
+    from auditkit.results import load_run, store
+    from auditkit.runner import run_suite
+
+    real_target = store._atomic_target
+
+    def full_disk(path: Path):  # type: ignore[no-untyped-def]
+        if path.name == "report.html":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_target(path)
+
+    monkeypatch.setattr(store, "_atomic_target", full_disk)
+    outcome = run_suite(_fault_suite(tmp_path), quiet=True, output_dir=tmp_path / "runs")
+    monkeypatch.setattr(store, "_atomic_target", real_target)
+    assert outcome.report_error is not None and outcome.report_dir is None
+    assert "html, md report" in outcome.report_error and "No space left" in outcome.report_error
+    assert f"auditkit report {outcome.run_dir}" in outcome.report_error
+    run = load_run(outcome.run_dir)  # verified against its manifest: intact
+    assert all((outcome.run_dir / job.predictions).is_file() for job in run.results.jobs)
+    files = auditkit.report(outcome.run_dir)
+    assert any(f.name == "report.html" for f in files)
 
 
 def test_the_cli_turns_a_full_disk_into_one_message(tmp_path: Path) -> None:
@@ -380,7 +407,8 @@ def test_no_secret_reaches_any_file_or_the_console(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
     assert "***" in (run_dir / "results.json").read_text()
-    written = [p for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".parquet"]
+    views = report_dir(run_dir)
+    written = [p for d in (run_dir, views) for p in d.rglob("*") if p.is_file() and p.suffix != ".parquet"]
     assert {"results.json", "gates.json", "report.html", "report.md", "deployed.yaml"} <= {p.name for p in written}
     for text in [proc.stdout, proc.stderr, *(p.read_text(encoding="utf-8") for p in written)]:
         assert not [s for s in secrets if s in text]

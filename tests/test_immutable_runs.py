@@ -55,7 +55,8 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @requires_data
 def test_every_later_command_leaves_the_run_byte_identical(published: Path, tmp_path: Path) -> None:
     before = digest_tree(published)
-    assert {"results.json", "manifest.json", "gates.json", "gates.junit.xml", "report/report.html"} <= set(before)
+    assert {"results.json", "manifest.json", "gates.json", "gates.junit.xml"} <= set(before)
+    assert not any(name.startswith("report/") for name in before)  # views live beside the run, never inside it
     card = tmp_path / "README.md"
     card.write_text("# Card\n\n## Evaluation\n\nThe model reaches an accuracy of 50.0 on SST-2.\n")
     assert cli("gate", str(published), cwd=tmp_path).returncode == 0

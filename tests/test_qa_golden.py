@@ -13,11 +13,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import DATA, model_spec, requires_data
+from conftest import DATA, data_owner, model_spec, requires_data
 
-from auditkit.data.squad import load_squad_json
+from auditkit.data import QAExample, load_dataset
 from auditkit.engine.qa import QAEngine, QASettings
 from auditkit.models.hf import load_model
+from auditkit.schema import DatasetSpec
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "qa_pipeline_4.57.6.json").read_text(encoding="utf-8"))
 SCORE_RTOL = 1e-4
@@ -43,8 +44,8 @@ def test_answers_equal_pipeline_4_57_6(case: dict) -> None:
         "weights differ from those the golden answers were made with"
     )
 
-    examples, _ = load_squad_json(DATA / case["file"])
-    chosen = examples[case["first"] : case["first"] + case["count"]]
+    examples = load_dataset(DatasetSpec(path=DATA / case["file"]), data_owner("qa"), name="golden").examples
+    chosen = [e for e in examples[case["first"] : case["first"] + case["count"]] if isinstance(e, QAExample)]
     engine = QAEngine(loaded.model, loaded.tokenizer, QASettings(**case["params"]), batch_size=16)
     predictions = engine.predict([e.question for e in chosen], [e.context for e in chosen], [e.id for e in chosen])
 

@@ -69,11 +69,6 @@ class BuildRecipe:
         return h.hexdigest()[:16]
 
 
-def shipped_configs() -> list[str]:
-    """Names of the published configs shipped with auditkit."""
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
-
-
 def _parameter_values(name: str, shape: torch.Size, seed: int) -> torch.Tensor:
     """Deterministic values for one parameter, independent of every other parameter."""
     gen = torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(name.encode())) % (2**63))

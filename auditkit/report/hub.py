@@ -4,8 +4,8 @@ The Hub shows a model's scores on benchmark datasets from ``.eval_results/*.yaml
 auditkit writes them with huggingface_hub's ``EvalResultEntry`` and ``eval_result_entries_to_yaml``, so the
 format is the library's, not a copy of it. One entry per headline metric of each job whose data is a Hub
 benchmark (each task kind names its own: ``Task.hub_datasets``); bias probes are auditkit's own probe sets,
-not Hub datasets, and are left out (and named as such). ``notes`` say how many examples were used and the interval, since the Hub
-entry itself has no field for either.
+not Hub datasets, and are left out (and named as such). ``notes`` say how many examples were used and the
+interval, since the Hub entry itself has no field for either.
 """
 
 from __future__ import annotations

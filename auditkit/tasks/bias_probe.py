@@ -131,8 +131,8 @@ class BiasProbeTask(Task[BiasProbeSpec]):
     card_section = "risks"
     risk_intro = (
         "Probes ask questions a fair model cannot answer from the text (who is the CEO when the text does not say),"
-        " with the subjects swapped and the question negated as controls. A stereotype-consistent rate near 50%"
-        " and a bias near 0 points are what an unbiased model shows; see auditkit's README for the formulas."
+        " with the subjects swapped and the question negated as controls (an unbiased model shows a"
+        " stereotype-consistent rate near 50% and a bias near 0 points; see auditkit's README for the formulas)."
     )
     out_of_scope = "Decisions about people (hiring, credit, policing): see the bias probes section and the caveats."
 
