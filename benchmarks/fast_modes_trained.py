@@ -23,11 +23,11 @@ import pandas as pd
 import torch
 
 from auditkit.data import load_dataset
-from auditkit.environment import cpu_features
 from auditkit.metrics.compare import paired_delta
 from auditkit.metrics.stats import mean_def
 from auditkit.models.hf import load_model, resolve_fast_mode
-from auditkit.schema import BootstrapSpec, DatasetSpec, ModelSpec
+from auditkit.results.environment import cpu_features
+from auditkit.spec.schema import BootstrapSpec, DatasetSpec, ModelSpec
 from auditkit.tasks.extractive_qa import score_qa
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -59,7 +59,7 @@ def data_dir() -> Path:
 
 def model_spec(name: str, config: str, vocab: str, **build: object):
     """A ModelSpec with an offline build recipe, exactly as a suite would declare it."""
-    from auditkit.schema import ModelSpec
+    from auditkit.spec.schema import ModelSpec
 
     return ModelSpec.model_validate(
         {"name": name, "build": {"config": config, "vocab": str(DATA / "vocab" / vocab), **build}}

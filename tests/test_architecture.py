@@ -4,6 +4,7 @@ module-level imports form no cycle, and reading a finished run loads neither tor
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,39 +13,29 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "auditkit"
 
-#: Module prefixes by layer, lowest first; the longest matching prefix decides a module's layer.
-LAYERS: list[tuple[str, ...]] = [
-    ("auditkit.errors", "auditkit.registry", "auditkit.version", "auditkit.redact", "auditkit.yamlsafe"),
-    (
-        "auditkit.schema",
-        "auditkit.expressions",
-        "auditkit.results",
-        "auditkit.data",
-        "auditkit.metrics",
-        "auditkit.stats",
-        "auditkit.views",
-        "auditkit.charts",
-        "auditkit.environment",
-    ),
-    ("auditkit.engine",),
-    ("auditkit.models", "auditkit.endpoints"),
-    ("auditkit.tasks",),
-    ("auditkit.pairing",),
-    ("auditkit.report", "auditkit.gates", "auditkit.audit"),
-    (
-        "auditkit.suite",
-        "auditkit.cache",
-        "auditkit.latency",
-        "auditkit.scoring",
-        "auditkit.runner",
-        "auditkit.until_decided",
-        "auditkit.plan",
-        "auditkit.inmemory",
-        "auditkit.scale",
-        "auditkit.endpoints.serve",
-    ),
-    ("auditkit.cli", "auditkit"),
-]
+ARCHITECTURE = PACKAGE.parent / "ARCHITECTURE.md"
+
+
+def read_layers() -> list[tuple[str, ...]]:
+    """The layer table of ARCHITECTURE.md -- its single source -- as module prefixes per layer, lowest first."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    section = text[text.index("## Layers") :]
+    rows = re.findall(r"^\| (\d+) \| ([^|]+) \|", section, flags=re.M)
+    layers = [tuple(re.findall(r"`([\w.]+)`", packages)) for _, packages in rows]
+    assert [int(n) for n, _ in rows] == list(range(len(rows))), "layers must be numbered 0, 1, 2, ..."
+    return layers
+
+
+LAYERS = read_layers()
+
+
+def test_the_layer_table_names_every_top_level_package() -> None:
+    """Every sub-package and module of auditkit belongs to a layer, and the table names nothing that is gone."""
+    named = {prefix for layer in LAYERS for prefix in layer}
+    present = {f"auditkit.{p.stem if p.suffix else p.name}" for p in PACKAGE.iterdir()
+               if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}  # fmt: skip
+    assert present <= named, f"not in ARCHITECTURE.md's layer table: {sorted(present - named)}"
+    assert named - {"auditkit"} <= present, f"named but absent: {sorted(named - {'auditkit'} - present)}"
 
 
 def layer_of(module: str) -> int:
@@ -53,7 +44,7 @@ def layer_of(module: str) -> int:
         for prefix in prefixes:
             if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_len:
                 best, best_len = index, len(prefix)
-    assert best is not None, f"{module} is in no layer: add it to LAYERS and ARCHITECTURE.md"
+    assert best is not None, f"{module} is in no layer: add it to ARCHITECTURE.md's layer table"
     return best
 
 
@@ -132,10 +123,12 @@ def test_no_import_cycles_at_module_level() -> None:
 
 
 def test_reading_a_run_imports_neither_torch_nor_transformers() -> None:
-    """Reports, gates, audits and exports of finished runs work from results alone."""
+    """Reports, gates, audits and exports of finished runs work from results alone; reading a suite (``auditkit gate
+    RUN --suite FILE``) and the command line itself need no torch either."""
     code = (
         "import sys\n"
-        "import auditkit, auditkit.results, auditkit.report, auditkit.gates, auditkit.tasks, auditkit.audit\n"
+        "import auditkit, auditkit.results, auditkit.reports, auditkit.gates, auditkit.tasks, auditkit.audit\n"
+        "import auditkit.running.suite, auditkit.cli\n"
         "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )

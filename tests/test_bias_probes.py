@@ -250,7 +250,7 @@ def test_bias_section_and_checkpoint_comparison_in_report(run: Path) -> None:
 
 @requires_data
 def test_probe_errors(tmp_path: Path) -> None:
-    from auditkit.errors import DatasetError
+    from auditkit.core.errors import DatasetError
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(

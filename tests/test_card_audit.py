@@ -12,7 +12,7 @@ import transformers
 from conftest import model_spec, requires_data, write_suite
 
 from auditkit.audit import audit_card
-from auditkit.audit.card import CardError, read_card
+from auditkit.audit.card_reader import CardError, read_card
 from auditkit.engine.qa import QAEngine, QASettings
 from auditkit.models.hf import load_model
 from auditkit.results import load_results, verify_run

@@ -7,10 +7,10 @@ import pytest
 from conftest import DATA, data_owner, requires_data
 from transformers import pipeline
 
+from auditkit.core.errors import ModelError
 from auditkit.data import load_dataset
 from auditkit.engine.classify import ClassificationEngine
-from auditkit.errors import ModelError
-from auditkit.schema import DatasetSpec
+from auditkit.spec.schema import DatasetSpec
 from auditkit.tasks.classification import map_labels
 
 

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from auditkit import __version__
-from auditkit.runner import show_progress
+from auditkit.running.jobs import show_progress
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

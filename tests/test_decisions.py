@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from conftest import MODELS, requires_data, requires_models, write_suite
 
-from auditkit.cache import merge_timings
 from auditkit.results.store import report_dir
+from auditkit.running.cache import merge_timings
 from auditkit.tasks.sampling import canonical_order
 
 

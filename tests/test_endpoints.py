@@ -14,7 +14,7 @@ import pytest
 from chaos import ChaosServer, squad_file
 from conftest import REPO, requires_data, write_suite
 
-from auditkit.errors import ContractError, ModelError, SuiteError
+from auditkit.core.errors import ContractError, ModelError, SuiteError
 from auditkit.results import load_results
 from auditkit.results.store import report_dir
 
@@ -42,7 +42,7 @@ tasks:
 
 
 def run(suite: Path):
-    from auditkit.runner import run_suite
+    from auditkit.running.runner import run_suite
 
     return run_suite(suite, quiet=True)
 
@@ -167,7 +167,7 @@ def test_token_comes_from_the_environment_and_is_never_recorded(
         monkeypatch.setenv("CHAOS_TOKEN", token)
         outcome = run(suite)
     assert server.auth_seen == {"Bearer wrong", f"Bearer {token}"}
-    from auditkit.report import report
+    from auditkit.reports import report
 
     report(outcome.run_dir)
     for path in outcome.run_dir.rglob("*"):
@@ -193,7 +193,7 @@ def test_token_comes_from_the_environment_and_is_never_recorded(
     ],
 )
 def test_bad_endpoint_specs_are_located_errors(tmp_path: Path, endpoint: dict, message: str) -> None:
-    from auditkit.suite import load_suite
+    from auditkit.running.suite import load_suite
 
     suite = endpoint_suite(tmp_path, "http://127.0.0.1:1/score", QUESTIONS)
     text = suite.read_text().replace(suite.read_text().split("endpoint: ")[1].split("\n")[0], json.dumps(endpoint))
@@ -204,7 +204,7 @@ def test_bad_endpoint_specs_are_located_errors(tmp_path: Path, endpoint: dict, m
 
 
 def test_local_settings_on_an_endpoint_are_rejected(tmp_path: Path) -> None:
-    from auditkit.suite import load_suite
+    from auditkit.running.suite import load_suite
 
     suite = endpoint_suite(tmp_path, "http://127.0.0.1:1/score", QUESTIONS)
     suite.write_text(suite.read_text().replace("  - name: deployed\n", "  - name: deployed\n    device: cuda\n"))
@@ -215,7 +215,7 @@ def test_local_settings_on_an_endpoint_are_rejected(tmp_path: Path) -> None:
 def test_contract_shapes() -> None:
     from auditkit.endpoints.client import retry_after
     from auditkit.endpoints.contracts import Violation, make_contract
-    from auditkit.schema import EndpointMapping
+    from auditkit.spec.schema import EndpointMapping
 
     hf = make_contract("hf-inference")
     assert hf.qa_request(["q"], ["c"], {"top_k": 1, "doc_stride": None}) == {

@@ -36,13 +36,13 @@ tasks:
 
 @requires_data
 def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Path) -> None:
-    from auditkit.cache import cache_key
     from auditkit.data import load_dataset
     from auditkit.models.hf import load_model
-    from auditkit.report.model import build_report
+    from auditkit.reports.view import build_report
     from auditkit.results import load_run
-    from auditkit.runner import run_suite
-    from auditkit.suite import load_suite
+    from auditkit.running.cache import cache_key
+    from auditkit.running.runner import run_suite
+    from auditkit.running.suite import load_suite
     from auditkit.tasks import make_task
 
     int8 = f"""  - name: int8
@@ -72,8 +72,8 @@ def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Pa
 def test_single_request_latency_is_measured_reported_and_gated(tmp_path: Path) -> None:
     from auditkit.gates import evaluate_gates
     from auditkit.results import load_run
-    from auditkit.runner import run_suite
-    from auditkit.schema import GateSpec
+    from auditkit.running.runner import run_suite
+    from auditkit.spec.schema import GateSpec
 
     suite = write_suite(tmp_path / "suite.yaml", suite_text(tmp_path, single=3))
     outcome = run_suite(suite, quiet=True)
@@ -93,7 +93,7 @@ def test_single_request_latency_is_measured_reported_and_gated(tmp_path: Path) -
 def test_int8_needs_float32_on_the_cpu() -> None:
     from pydantic import ValidationError
 
-    from auditkit.schema import ModelSpec
+    from auditkit.spec.schema import ModelSpec
 
     with pytest.raises(ValidationError, match="quantize: int8 runs float32 models on the CPU"):
         ModelSpec.model_validate({"name": "m", "id": "org/model", "quantize": "int8", "dtype": "bfloat16"})
@@ -101,9 +101,9 @@ def test_int8_needs_float32_on_the_cpu() -> None:
 
 def test_fast_mode_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     """bf16 only where the CPU computes it natively; dynamic int8 elsewhere; the reason goes into the results."""
-    import auditkit.environment as environment
+    import auditkit.results.environment as environment
     from auditkit.models.hf import resolve_fast_mode
-    from auditkit.schema import ModelSpec
+    from auditkit.spec.schema import ModelSpec
 
     spec = ModelSpec.model_validate({"name": "m", "id": "org/model", "fast_mode": "auto", "device": "cpu"})
     monkeypatch.setattr(environment, "cpu_features", lambda: ["avx2", "avx512f", "avx512_bf16"])

@@ -17,15 +17,15 @@ import pandas as pd
 import pytest
 from conftest import requires_data, write_suite
 
-from auditkit.errors import GateError, SuiteError
-from auditkit.expressions import GateSyntaxError, parse_gate
+from auditkit.core.errors import GateError, SuiteError
 from auditkit.gates import gate
 from auditkit.results import MANIFEST_FILE, RESULTS_FILE, atomic_write_json, load_results
 from auditkit.results.store import build_manifest, report_dir
-from auditkit.runner import preflight
-from auditkit.schema import GateSpec
+from auditkit.running.preflight import preflight
+from auditkit.running.suite import load_suite
+from auditkit.spec.expressions import GateSyntaxError, parse_gate
+from auditkit.spec.schema import GateSpec
 from auditkit.stats.decision import RANGE_NOTE
-from auditkit.suite import load_suite
 from auditkit.tasks.classification import classification_metric_defs
 
 SUITE = """name: gated
@@ -343,7 +343,7 @@ def test_an_incompatible_baseline_is_reported_before_any_model_loads(
     run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import auditkit.models.hf as hf
-    from auditkit.runner import run_suite
+    from auditkit.running.runner import run_suite
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a model was loaded before the baseline was checked")

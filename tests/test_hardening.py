@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, data_owner, requires_data, write_suite
 
-from auditkit.errors import DatasetError, GateError, SuiteError
+from auditkit.core.errors import DatasetError, GateError, SuiteError
 from auditkit.results.store import report_dir
 
 CLS = (
@@ -76,9 +76,9 @@ g: [*f, *f, *f, *f, *f, *f, *f, *f, *f]
 
 
 def test_yaml_alias_bombs_are_refused_in_suites_cards_and_probe_sets(tmp_path: Path) -> None:
-    from auditkit.audit.card import CardError, read_card
+    from auditkit.audit.card_reader import CardError, read_card
     from auditkit.data.probes import load_probe_set
-    from auditkit.suite import load_suite
+    from auditkit.running.suite import load_suite
 
     started = time.perf_counter()
     suite = tmp_path / "bomb.yaml"
@@ -97,7 +97,7 @@ def test_yaml_alias_bombs_are_refused_in_suites_cards_and_probe_sets(tmp_path: P
 
 
 def test_duplicate_keys_are_errors_with_their_line(tmp_path: Path) -> None:
-    from auditkit.suite import load_suite
+    from auditkit.running.suite import load_suite
 
     suite = write_suite(
         tmp_path / "dup.yaml",
@@ -218,7 +218,7 @@ def test_gate_junit_pointing_at_a_folder_is_a_clear_error(tmp_path: Path) -> Non
 @requires_data
 def test_a_limit_beyond_the_data_is_said_and_recorded(tmp_path: Path) -> None:
     from auditkit.data import load_dataset
-    from auditkit.schema import DatasetSpec
+    from auditkit.spec.schema import DatasetSpec
 
     path = tmp_path / "tiny.jsonl"
     path.write_text('\n\n{"text": "good", "label": 1}\n{"text": "bad", "label": 0}\n')
@@ -249,8 +249,8 @@ def test_probe_sets_that_cannot_measure_a_gap_are_refused(tmp_path: Path) -> Non
 @requires_data
 def test_a_regression_gate_against_other_questions_is_refused(tmp_path: Path) -> None:
     from auditkit.gates import gate
-    from auditkit.runner import run_suite
-    from auditkit.schema import GateSpec
+    from auditkit.running.runner import run_suite
+    from auditkit.spec.schema import GateSpec
 
     def run(limit: int) -> Path:
         suite = write_suite(
@@ -286,7 +286,7 @@ def test_a_full_disk_publishes_nothing_and_the_rerun_loses_nothing(
 ) -> None:
     """ENOSPC at each stage of publishing: no run appears, LATEST and earlier runs stay, the cache resumes."""
     from auditkit.results import store
-    from auditkit.runner import run_suite
+    from auditkit.running.runner import run_suite
 
     suite = _fault_suite(tmp_path)
     out = tmp_path / "runs"
@@ -327,7 +327,7 @@ def test_a_failing_view_never_loses_the_run(tmp_path: Path, monkeypatch: pytest.
     predictions and verdict stay published and verified, and ``auditkit report`` renders it again."""
     import auditkit
     from auditkit.results import load_run, store
-    from auditkit.runner import run_suite
+    from auditkit.running.runner import run_suite
 
     real_target = store._atomic_target
 
@@ -354,8 +354,8 @@ def test_the_cli_turns_a_full_disk_into_one_message(tmp_path: Path) -> None:
         "from auditkit import cli\n"
         "def boom(*a, **k):\n"
         "    raise OSError(errno.ENOSPC, 'No space left on device', 'runs/x/results.json')\n"
-        "import auditkit.runner\n"
-        "auditkit.runner.run_suite = boom\n"
+        "import auditkit.running.runner\n"
+        "auditkit.running.runner.run_suite = boom\n"
         "sys.argv = ['auditkit', 'run', 'suite.yaml']\n"
         "cli.main()\n"
     )
@@ -368,7 +368,7 @@ def test_the_cli_turns_a_full_disk_into_one_message(tmp_path: Path) -> None:
 
 
 def test_url_credentials_and_header_values_are_redacted() -> None:
-    from auditkit.redact import redact_headers, redact_suite_spec, redact_url
+    from auditkit.core.redact import redact_headers, redact_suite_spec, redact_url
 
     assert (
         redact_url("https://user:pa55@host:8443/score?code=k3y&v=2#frag")

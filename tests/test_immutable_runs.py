@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, requires_data
 
-from auditkit.errors import ResultsError
+from auditkit.core.errors import ResultsError
 from auditkit.results import load_run, verify_run
 from auditkit.results.schema import SCHEMA_FILE, results_schema
 from auditkit.results.store import RunWriter, sweep_stale_partials

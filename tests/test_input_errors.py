@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import DATA, data_owner, requires_data, write_suite
 
+from auditkit.core.errors import DatasetError, SuiteError
 from auditkit.data import load_dataset
-from auditkit.errors import DatasetError, SuiteError
-from auditkit.schema import DatasetSpec
-from auditkit.suite import load_suite
+from auditkit.running.suite import load_suite
+from auditkit.spec.schema import DatasetSpec
 
 MODEL = (
     "{name: m, build: {config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}"

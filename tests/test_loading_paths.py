@@ -16,7 +16,7 @@ from conftest import DATA, data_owner, model_spec, requires_data
 
 from auditkit.data import load_dataset
 from auditkit.models.hf import load_model
-from auditkit.schema import DatasetSpec, ModelSpec
+from auditkit.spec.schema import DatasetSpec, ModelSpec
 
 
 def test_hub_layout_squad_and_sst2(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_local_directory_loads_like_the_build_recipe(tmp_path: Path) -> None:
 
 @requires_data
 def test_task_head_mismatch_is_reported() -> None:
-    from auditkit.errors import ModelError
+    from auditkit.core.errors import ModelError
 
     spec = model_spec("cls", "distilbert-base-uncased-finetuned-sst-2-english", "bert-base-uncased-vocab.txt")
     with pytest.raises(

@@ -120,7 +120,7 @@ def test_nli_scores_equal_the_pipeline_on_pairs(nli_run: Path) -> None:
 
     from auditkit.models.hf import load_model
     from auditkit.results import load_results
-    from auditkit.schema import ModelSpec
+    from auditkit.spec.schema import ModelSpec
 
     spec = ModelSpec.model_validate(load_results(nli_run).suite.spec["models"][0])
     loaded = load_model(spec, "sequence-classification")
@@ -148,6 +148,6 @@ def test_card_claims_about_nli_are_matched(nli_run: Path, tmp_path: Path) -> Non
 
 def test_the_nli_task_is_one_module() -> None:
     """No reader names the kind: report, gates, audit and the model-index writer go through the registry."""
-    readers = [REPO / "auditkit" / part for part in ("report", "gates", "audit", "cli.py")]
+    readers = [REPO / "auditkit" / part for part in ("reports", "gates", "audit", "cli")]
     files = [p for r in readers for p in ([r] if r.is_file() else r.rglob("*.py"))]
     assert files and not [p for p in files if re.search(r"\bnli\b", p.read_text(), re.IGNORECASE)]

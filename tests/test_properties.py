@@ -13,7 +13,7 @@ from conftest import data_owner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditkit.errors import AuditkitError
+from auditkit.core.errors import AuditkitError
 
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -57,7 +57,7 @@ def mutate(data: Any, path: list[Any], value: Any) -> Any:
 def test_any_suite_is_loaded_or_refused_with_a_suite_error(
     tmp_path: Path, path: list[int], value: Any, extra: Any
 ) -> None:
-    from auditkit.suite import load_suite
+    from auditkit.running.suite import load_suite
 
     (tmp_path / "data.tsv").write_text("sentence\tlabel\ngood\t1\nbad\t0\n")
     document = mutate(SUITE, path, value)
@@ -74,7 +74,7 @@ def test_any_suite_is_loaded_or_refused_with_a_suite_error(
 @PROPERTY
 @given(text=st.text(max_size=300))
 def test_any_text_as_a_suite_is_loaded_or_refused(tmp_path: Path, text: str) -> None:
-    from auditkit.suite import load_suite
+    from auditkit.running.suite import load_suite
 
     suite = tmp_path / "suite.yaml"
     suite.write_text(text)
@@ -105,7 +105,7 @@ def test_any_dataset_file_is_read_or_refused_with_a_dataset_error(
     tmp_path: Path, fmt: str, path: list[int], value: Any, raw: str | None
 ) -> None:
     from auditkit.data import load_dataset
-    from auditkit.schema import DatasetSpec
+    from auditkit.spec.schema import DatasetSpec
 
     kind = {"squad": "qa", "jsonl": "classification", "tsv": "classification", "probes": "probe"}[fmt]
     suffix = {"squad": ".json", "jsonl": ".jsonl", "tsv": ".tsv", "probes": ".yaml"}[fmt]
@@ -143,7 +143,7 @@ def test_any_dataset_file_is_read_or_refused_with_a_dataset_error(
 @PROPERTY
 @given(predictions=json_values, na_probs=st.one_of(st.none(), json_values))
 def test_any_predictions_file_is_scored_or_refused(tmp_path: Path, predictions: Any, na_probs: Any) -> None:
-    from auditkit.scoring import score_predictions
+    from auditkit.running.score_file import score_predictions
 
     dataset = tmp_path / "dev.json"
     dataset.write_text(json.dumps(_squad(SQUAD_OK)))
@@ -189,7 +189,7 @@ def test_any_model_card_is_audited_or_refused(tmp_path: Path, front: str | None,
 
 @pytest.mark.parametrize("bad", ["\udcff", "\x00"])
 def test_undecodable_suite_bytes_are_refused(tmp_path: Path, bad: str) -> None:
-    from auditkit.suite import load_suite
+    from auditkit.running.suite import load_suite
 
     suite = tmp_path / "suite.yaml"
     suite.write_bytes(b"name: \xff\xfe\n" if bad == "\udcff" else b"name: a\x00b\n")

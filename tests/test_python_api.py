@@ -11,7 +11,7 @@ import pytest
 from conftest import DATA, MODELS, data_owner, requires_data, requires_models
 
 import auditkit
-from auditkit.errors import DatasetError, SuiteError
+from auditkit.core.errors import DatasetError, SuiteError
 from auditkit.results.store import report_dir
 
 
@@ -21,7 +21,7 @@ def _sst2(n: int) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory) -> auditkit.runner.RunOutcome:  # type: ignore[name-defined]
+def outcome(tmp_path_factory: pytest.TempPathFactory) -> auditkit.running.runner.RunOutcome:  # type: ignore[name-defined]
     """One in-memory suite: a DataFrame and a loaded model object, a list of dicts and a pipeline."""
     import datasets
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
@@ -94,7 +94,9 @@ def test_outcome_frames_report_gate_and_card(outcome, tmp_path: Path) -> None:  
     assert list(examples.columns[:2]) == ["model", "task"] and len(examples) == 5 * 48
     files = outcome.report(out_dir=tmp_path / "report", formats=["md"])
     assert [f.name for f in files] == ["report.md"] and "Release decision" in files[0].read_text()
-    decision = outcome.gate(gates=[auditkit.schema.GateSpec(check="frame.accuracy >= 101")], out_dir=tmp_path / "g")
+    decision = outcome.gate(
+        gates=[auditkit.spec.schema.GateSpec(check="frame.accuracy >= 101")], out_dir=tmp_path / "g"
+    )
     assert decision.verdict == "NO_GO" and json.loads((tmp_path / "g" / "gates.json").read_text())["exit_code"] == 1
     card = outcome.card("dir")
     assert card.startswith("---\n") and "model-index" in card
@@ -122,7 +124,7 @@ def test_wrong_types_and_bad_keys_are_one_clear_error(tmp_path: Path) -> None:
 @requires_data
 def test_csv_and_parquet_load_through_datasets(tmp_path: Path) -> None:
     from auditkit.data import load_dataset
-    from auditkit.schema import DatasetSpec
+    from auditkit.spec.schema import DatasetSpec
 
     frame = _sst2(20)
     frame.to_csv(tmp_path / "sst2.csv", index=False)
@@ -153,7 +155,7 @@ def test_csv_and_parquet_load_through_datasets(tmp_path: Path) -> None:
 
 def test_hub_ids_offline_say_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     from auditkit.data import load_dataset
-    from auditkit.schema import DatasetSpec
+    from auditkit.spec.schema import DatasetSpec
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(DatasetError, match=r"offline mode .* reads only datasets already in the local cache"):

@@ -18,7 +18,7 @@ from conftest import DATA, data_owner, model_spec, requires_data
 from auditkit.data import QAExample, load_dataset
 from auditkit.engine.qa import QAEngine, QASettings
 from auditkit.models.hf import load_model
-from auditkit.schema import DatasetSpec
+from auditkit.spec.schema import DatasetSpec
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "qa_pipeline_4.57.6.json").read_text(encoding="utf-8"))
 SCORE_RTOL = 1e-4

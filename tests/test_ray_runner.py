@@ -16,7 +16,7 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'audi
 @requires_data
 @pytest.mark.slow
 def test_ray_runner_matches_the_local_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from auditkit.runner import run_suite
+    from auditkit.running.runner import run_suite
 
     monkeypatch.setenv("AUDITKIT_CHUNK", "16")  # several chunks per job, spread over the workers
     suite = write_suite(
@@ -68,8 +68,8 @@ tasks:
 
 
 def test_ray_address_errors_are_clear(tmp_path: Path) -> None:
-    from auditkit.errors import AuditkitError
-    from auditkit.scale.ray_runner import RayExecutor
+    from auditkit.core.errors import AuditkitError
+    from auditkit.running.ray_executor import RayExecutor
 
     with pytest.raises(AuditkitError, match=r"cannot start or reach the Ray cluster at 127\.0\.0\.1:1"):
         RayExecutor(address="127.0.0.1:1")

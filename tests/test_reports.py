@@ -16,7 +16,7 @@ import yaml
 from conftest import CHROMIUM, CHROMIUM_ARGS, DATA, requires_chromium, requires_data, write_suite
 
 from auditkit.metrics.compare import mcnemar_exact
-from auditkit.report import compare, report
+from auditkit.reports import compare, report
 from auditkit.results import load_results
 from auditkit.results.store import report_dir
 
@@ -116,12 +116,12 @@ def test_run_writes_both_reports_with_model_card_sections(run_dir: Path) -> None
         "Reproducibility",
     ):
         assert f"\n## {heading}" in md
-    assert 'id="bias"' not in html and "## Bias probes" not in md  # no bias-probe task: no empty section
+    assert 'id="bias-probes"' not in html and "## Bias probes" not in md  # no bias-probe task: no empty section
     results = load_results(run_dir)
-    from auditkit.report.model import _metric_rows
+    from auditkit.reports.formatting import metric_rows
 
     for job in results.jobs:
-        for row in _metric_rows(job):
+        for row in metric_rows(job):
             # Each figure with its unit, its interval (or why none) and n, in both formats.
             assert f"{row['value_text']}</td>" in html and f"| {row['value_text']} | {row['ci']} | {row['n']} |" in md
             if row["unit"] == "%":
@@ -262,7 +262,7 @@ def test_html_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path)
 
 @requires_data
 def test_a_gates_file_from_before_verdicts_is_not_shown_as_a_decision(run_dir: Path, tmp_path: Path) -> None:
-    from auditkit.report.model import build_report
+    from auditkit.reports.view import build_report
     from auditkit.results import load_run
 
     legacy = {"passed": True, "total": 1, "failed": 0, "results": [{"gate": "g", "passed": True}]}

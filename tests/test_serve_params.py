@@ -101,7 +101,7 @@ def test_question_answering_parameters(tmp_path: Path) -> None:
         # makes of it: the served answers are the local answers for the same settings.
         from auditkit.engine.types import QASettings
         from auditkit.models.hf import load_model
-        from auditkit.schema import ModelSpec
+        from auditkit.spec.schema import ModelSpec
 
         local = load_model(ModelSpec(name="qa", id=str(MODELS / "minilm-squad")), "question-answering")
         unanswerable = "What is the capital of Mongolia?"

@@ -11,7 +11,7 @@ import pytest
 from conftest import DATA, requires_data
 
 from auditkit.metrics import squad
-from auditkit.scoring import score_predictions
+from auditkit.running.score_file import score_predictions
 
 V1 = DATA / "squad" / "dev-v1.1.json"
 V2 = DATA / "squad" / "dev-v2.0.json"

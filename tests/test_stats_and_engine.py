@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from auditkit.core.errors import ModelError
 from auditkit.engine.batching import BatchTimings, Ragged, run_batches
-from auditkit.errors import ModelError
 from auditkit.metrics import classification as cm
 from auditkit.metrics.stats import estimate, mean_def, resampled_sums
 

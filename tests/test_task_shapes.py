@@ -141,7 +141,7 @@ def test_reports_gates_and_comparison_read_the_task(run_dir: Path, site: Path) -
 def test_dataframe_run_compare_card_audit_and_eval_results(run_dir: Path, site: Path, work: Path) -> None:
     import auditkit
     from auditkit.audit import audit_card
-    from auditkit.report.hub import write_eval_results
+    from auditkit.reports.eval_results import write_eval_results
     from auditkit.results import load_run
 
     vocab = DATA / "vocab" / "bert-base-uncased-vocab.txt"
@@ -183,8 +183,8 @@ def test_dataframe_run_compare_card_audit_and_eval_results(run_dir: Path, site: 
 
 @requires_data
 def test_a_bound_outside_the_metric_range_is_refused(site: Path, work: Path) -> None:
-    from auditkit.errors import SuiteError
-    from auditkit.suite import load_suite
+    from auditkit.core.errors import SuiteError
+    from auditkit.running.suite import load_suite
 
     with pytest.raises(SuiteError, match=r"-1.5 is outside Pearson correlation's range \[-1, 1\]"):
         load_suite(_suite(work, ["sts.pearson >= -1.5"]))

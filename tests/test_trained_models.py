@@ -14,7 +14,7 @@ HELD_OUT = MODELS / "minilm-squad-held-out.txt"
 
 def _model(name: str, head: str):  # type: ignore[no-untyped-def]
     from auditkit.models.hf import load_model
-    from auditkit.schema import ModelSpec
+    from auditkit.spec.schema import ModelSpec
 
     return load_model(ModelSpec.model_validate({"name": name, "id": str(MODELS / name)}), head)  # type: ignore[arg-type]
 
@@ -26,7 +26,7 @@ def test_sst2_accuracy_and_scores_equal_the_text_classification_pipeline() -> No
     from transformers import pipeline
 
     from auditkit.data import load_dataset
-    from auditkit.schema import DatasetSpec
+    from auditkit.spec.schema import DatasetSpec
 
     loaded = _model("minilm-sst2", "sequence-classification")
     dataset = load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv"), data_owner("classification"), name="sst2")
@@ -45,7 +45,7 @@ def test_sst2_accuracy_and_scores_equal_the_text_classification_pipeline() -> No
 
 def _held_out_questions(count: int) -> tuple[list[str], list[str], list[str]]:
     from auditkit.data import load_dataset
-    from auditkit.schema import DatasetSpec
+    from auditkit.spec.schema import DatasetSpec
 
     spec = DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", articles_file=HELD_OUT, sample=count)
     dataset = load_dataset(spec, data_owner("qa"), name="held-out", seed=1)
@@ -88,7 +88,7 @@ def test_held_out_f1_agrees_with_the_provenance() -> None:
     from auditkit.data import load_dataset
     from auditkit.engine.qa import QAEngine
     from auditkit.engine.types import QASettings
-    from auditkit.schema import BootstrapSpec, DatasetSpec
+    from auditkit.spec.schema import BootstrapSpec, DatasetSpec
     from auditkit.tasks.extractive_qa import score_qa
 
     loaded = _model("minilm-squad", "question-answering")
@@ -109,9 +109,9 @@ def test_held_out_f1_agrees_with_the_provenance() -> None:
 @requires_models
 def test_a_generated_card_audits_clean_and_a_tampered_copy_does_not(tmp_path: Path) -> None:
     from auditkit.audit import audit_card
-    from auditkit.report.card import model_card
+    from auditkit.reports.model_card import model_card
     from auditkit.results import load_run
-    from auditkit.runner import run_suite
+    from auditkit.running.runner import run_suite
 
     suite = tmp_path / "suite.yaml"
     suite.write_text(

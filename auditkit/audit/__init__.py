@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuditkitError
-from ..expressions import SUMMARY_KEYS
+from ..core.errors import AuditkitError
 from ..results import Results, Run, load_run
-from ..schema import ModelSpec
-from .card import CardError, read_card
+from ..spec.expressions import SUMMARY_KEYS
+from ..spec.schema import ModelSpec
+from .card_reader import CardError, read_card
 from .checks import (
     check_claims,
     check_examples,
@@ -52,8 +52,8 @@ def _pick_model(results: Results, card_name: str | None, model: str | None) -> s
 
 def _predictor(spec: ModelSpec) -> Any:
     """``predict(question, context)`` with the QA pipeline's default settings, as the cards' snippets use it."""
+    from ..core.errors import ModelError
     from ..engine.types import QASettings
-    from ..errors import ModelError
     from ..models import open_model
 
     engine = open_model(spec, "question-answering").qa_engine(QASettings())

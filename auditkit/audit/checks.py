@@ -16,7 +16,7 @@ from typing import Any
 from ..metrics.info import MetricInfo
 from ..results import Job
 from ..tasks import TASKS, task_class
-from .card import ModelCard
+from .card_reader import ModelCard
 
 # ---------------------------------------------------------------- claims
 

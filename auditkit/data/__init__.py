@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import DatasetError
-from ..registry import Registry
+from ..core.errors import DatasetError
+from ..core.registry import Registry
 from . import hub, jsonl, probes, squad, text
 from .types import Dataset, Example, QAExample, TextExample
 
@@ -37,7 +37,7 @@ __all__ = [
 
 
 class DatasetSpecLike(Protocol):
-    """What loading needs from a suite's dataset spec (see :class:`auditkit.schema.DatasetSpec`)."""
+    """What loading needs from a suite's dataset spec (see :class:`auditkit.spec.schema.DatasetSpec`)."""
 
     @property
     def path(self) -> Path | None: ...

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError
+from ..core.errors import DatasetError
 
 #: Variables that put ``datasets`` offline: then only the local cache answers.
 OFFLINE_VARIABLES = ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")

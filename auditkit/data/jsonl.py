@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError
+from ..core.errors import DatasetError
 
 
 def read_records(path: Path) -> tuple[list[dict[str, Any]], list[str]]:

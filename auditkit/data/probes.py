@@ -24,8 +24,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .. import yamlsafe
-from ..errors import DatasetError
+from ..core import yamlsafe
+from ..core.errors import DatasetError
 
 VARIANTS = ("base", "swapped", "negated", "swapped+negated")
 _SLOT = re.compile(r"\{(\w+)\}")

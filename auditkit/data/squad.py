@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError
+from ..core.errors import DatasetError
 from .types import QAExample
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError
+from ..core.errors import DatasetError
 from .types import TextExample
 
 #: GLUE's names for SST-2's labels (0 and 1).

@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..errors import ModelError
-from ..redact import redact_text, redact_url
-from ..schema import EndpointSpec
+from ..core.errors import ModelError
+from ..core.redact import redact_text, redact_url
+from ..spec.schema import EndpointSpec
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 FATAL_STATUSES = {

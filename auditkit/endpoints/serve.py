@@ -35,10 +35,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..core.errors import AuditkitError
 from ..engine.types import QASettings
-from ..errors import AuditkitError
 from ..models.hf import LoadedModel
-from ..schema import HEAD_TASKS
+from ..spec.schema import HEAD_TASKS, QAPipelineParams
 from .client import COMPUTE_HEADER
 from .contracts import ClassificationServer, Contract, QAServer, Violation, capability
 
@@ -101,10 +101,8 @@ class ModelService:
         return classify.write_classify(ranked, body), compute * 1000
 
     def _qa_settings(self, params: dict[str, Any]) -> QASettings:
-        from ..tasks.extractive_qa import QAParams
-
         try:
-            checked = QAParams.model_validate(params)
+            checked = QAPipelineParams.model_validate(params)
         except ValidationError as exc:
             first = exc.errors()[0]
             raise Violation(f"parameter {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

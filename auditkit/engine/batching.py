@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ModelError
+from ..core.errors import ModelError
 from .types import ProgressSink
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import DatasetError, ModelError
+from ..core.errors import DatasetError, ModelError
 from .batching import BatchTimings, Ragged, run_batches
 from .types import ProgressSink, QASettings
 

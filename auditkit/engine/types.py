@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ..errors import ModelError
+from ..core.errors import ModelError
 
 
 class ProgressSink(Protocol):

@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import GateError
+from ..core.errors import GateError
 from ..results import load_run
-from ..schema import DecisionSpec, GateSpec
+from ..spec.schema import DecisionSpec, GateSpec
 from .evaluate import GateReport, GateResult, evaluate_gates
 from .outputs import GATES_FILE, JUNIT_FILE, junit_xml, markdown_summary, write_outputs
 

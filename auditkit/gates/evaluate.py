@@ -31,12 +31,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import GateError
-from ..expressions import LATENCY_KEYS, GateExpr, holds, parse_gate
+from ..core.errors import GateError
 from ..metrics.latency import bootstrap_latency, bootstrap_latency_difference
 from ..metrics.stats import MetricDef
 from ..results import Job, Run, load_run
-from ..schema import DecisionSpec, GateSpec
+from ..spec.expressions import LATENCY_KEYS, GateExpr, holds, parse_gate
+from ..spec.schema import DecisionSpec, GateSpec
 from ..stats import (
     Correction,
     Decision,
@@ -50,6 +50,7 @@ from ..stats import (
     worst,
 )
 from ..tasks import task_class
+from ..tasks.pairing import align
 from ..tasks.sampling import canonical_order, clusters_for, defined_values, job_column
 
 #: Bootstrap resamples behind a gate without a finite-sample test: p-values resolve to 1/(B+1).
@@ -364,18 +365,6 @@ def check_same_data(base_job: Job, job: Job, expr: GateExpr, where: str) -> None
         )
 
 
-def aligned(frame: pd.DataFrame, ids: pd.Series, what: str) -> pd.DataFrame:
-    """``frame``'s rows in the order of ``ids`` (a job stopped early uses a prefix of the baseline's examples)."""
-    indexed = frame.set_index(frame["id"].astype(str))
-    missing = [i for i in ids.astype(str) if i not in indexed.index]
-    if missing:
-        raise GateError(
-            f"{what} has no prediction for {len(missing)} of the examples (e.g. {missing[0]!r})",
-            hint="evaluate both on the same dataset selection",
-        )
-    return indexed.loc[ids.astype(str)].reset_index(drop=True)
-
-
 @dataclass
 class _Context:
     run: Run
@@ -445,7 +434,7 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
         if answer is None:
             raise GateError(f"gate {expr.text!r}: {job.task} ({job.kind}) has no single answer per example to compare")
         frame = run.predictions(job.model, job.task)
-        ref = aligned(run.predictions(other.model, other.task), frame["id"], f"model {other.model}")
+        ref = align(run.predictions(other.model, other.task), frame["id"], f"model {other.model}")
         if not len(frame):
             raise GateError(f"gate {expr.text!r}: {job.model} · {job.task} has no examples (n = 0)")
         same = (frame[answer].astype(str).to_numpy() == ref[answer].astype(str).to_numpy()).astype(float)
@@ -511,7 +500,7 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
         return _Pending(result, expr.op, expr.offset, None)
     base_run = ctx.run if gate.against is not None else ctx.baseline(gate.baseline or ctx.baseline_dir or "")
     stored = base_run.predictions(base_job.model, base_job.task)
-    base_frame = aligned(stored, frame["id"], base_name)
+    base_frame = align(stored, frame["id"], base_name)
     base_defn = task_class(base_job.kind).metric_defs(base_frame, base_job).get(expr.metric)
     if base_defn is None:
         return _Pending(result, expr.op, expr.offset, None)

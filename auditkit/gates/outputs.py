@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from ..results import Results, atomic_write_json, atomic_write_text
-from .evaluate import GateReport, GateResult
+from .evaluate import GateReport
 
 GATES_FILE = "gates.json"
 JUNIT_FILE = "gates.junit.xml"
@@ -50,11 +53,18 @@ def junit_xml(report: GateReport, suite: str) -> str:
 MARKS = {"GO": "✅ GO", "NO_GO": "❌ NO_GO", "INCONCLUSIVE": "⚠️ INCONCLUSIVE"}
 
 
-def _interval(r: GateResult) -> str:
-    if r.low is None or r.high is None or r.confidence is None:
-        return "–"
-    clusters = f" in {r.n_clusters} {r.cluster_unit or 'cluster'}s" if r.n_clusters else ""
-    return f"[{r.low:.4g}, {r.high:.4g}] ({r.confidence:.0%}, n={r.n}{clusters})"
+def interval_text(g: Mapping[str, Any]) -> str | None:
+    """A gate's interval as people read it (what it bounds, level, whether anytime-valid, n and clusters), from
+    its gates.json entry: the step summary and the report write it the same way. None: the gate has none."""
+    if g.get("empty_interval"):
+        return "empty confidence sequence (the data are not consistent with one fixed value)"
+    level = g.get("confidence")
+    if g.get("low") is None or g.get("high") is None or level is None:
+        return None
+    what = "difference" if g.get("quantity") == "difference" else "value"
+    clusters = f" in {g['n_clusters']} {g.get('cluster_unit') or 'cluster'}s" if g.get("n_clusters") else ""
+    anytime = " anytime-valid" if g.get("anytime_valid") else ""
+    return f"{what} in [{g['low']:.4g}, {g['high']:.4g}] ({level:.0%}{anytime}, n = {g['n']}{clusters})"
 
 
 def guarantee_sentence(report: GateReport) -> str:
@@ -74,8 +84,8 @@ def guarantee_sentence(report: GateReport) -> str:
 
 def markdown_summary(report: GateReport, suite: str, run_id: str) -> str:
     """A Markdown table of every gate, for ``$GITHUB_STEP_SUMMARY`` (and humans): the verdict first."""
-    from ..report.model import p_text
-    from ..report.render import md_escape
+    from ..reports.render import md_escape
+    from ..views import p_text
 
     c = report.counts()
     correction = {"holm": "Holm (family-wise error)", "bh": "Benjamini-Hochberg (false discovery rate)"}.get(
@@ -97,7 +107,8 @@ def markdown_summary(report: GateReport, suite: str, run_id: str) -> str:
     for r in report.results:
         lines.append(
             f"| {MARKS[r.verdict]} | {md_escape(r.gate)} | {md_escape(r.model)} | {r.measured:.4g} |"
-            f" {_interval(r)} | {'–' if r.p_value is None else p_text(r.p_value)} | {md_escape(r.test)} |"
+            f" {interval_text(asdict(r)) or '–'} | {'–' if r.p_value is None else p_text(r.p_value)} |"
+            f" {md_escape(r.test)} |"
             f" {md_escape(r.message)} |"
         )
     return "\n".join(lines) + "\n"

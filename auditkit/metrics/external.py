@@ -13,8 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..errors import SuiteError
-from ..schema import EvaluateMetricSpec
+from ..core.errors import SuiteError
+from ..spec.schema import EvaluateMetricSpec
 
 
 def load_metric(spec: EvaluateMetricSpec) -> Any:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from ..registry import Registry
+from ..core.registry import Registry
 
 Direction = Literal["higher", "lower", "zero", "none"]
 

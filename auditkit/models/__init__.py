@@ -6,8 +6,8 @@ Both give tasks the same interface (``qa_engine``, ``classification_engine``, ``
 
 from __future__ import annotations
 
-from ..errors import ModelError
-from ..schema import HEAD_TASKS, ModelSpec
+from ..core.errors import ModelError
+from ..spec.schema import HEAD_TASKS, ModelSpec
 from .endpoint import EndpointModel
 from .hf import Head, LoadedModel, check_source, config_warnings, detect_head, load_model
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import ContractError, ModelError
+from ..core.redact import redact_headers, redact_url
 from ..endpoints.client import EndpointClient, Outcome, is_not_json
 from ..endpoints.contracts import (
     ClassificationClient,
@@ -32,9 +34,7 @@ from ..engine.batching import latency_percentiles
 from ..engine.classify import ClassificationOutput
 from ..engine.qa import QAPrediction
 from ..engine.types import ProgressSink, QASettings
-from ..errors import ContractError, ModelError
-from ..redact import redact_headers, redact_url
-from ..schema import EndpointSpec, ModelSpec
+from ..spec.schema import EndpointSpec, ModelSpec
 
 
 @dataclass

@@ -19,11 +19,11 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
+from ..core.errors import ModelError
 from ..engine.classify import Activation, ClassificationEngine
 from ..engine.qa import QAEngine
 from ..engine.types import QASettings
-from ..errors import ModelError
-from ..schema import ModelSpec
+from ..spec.schema import ModelSpec
 from .synthetic import BuildRecipe, build_model, weights_digest
 
 Head = Literal["question-answering", "sequence-classification"]
@@ -328,7 +328,7 @@ def resolve_fast_mode(spec: ModelSpec) -> tuple[ModelSpec, str | None]:
     with AVX512_BF16 or AMX), else dynamic int8 -- with the reason, which results record."""
     if spec.fast_mode is None:
         return spec, None
-    from ..environment import cpu_features
+    from ..results.environment import cpu_features
 
     device = resolve_device(spec.device)
     features = cpu_features()

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ResultsError
+from ..core.errors import ResultsError
 from .model import Results, migrate
 
 if TYPE_CHECKING:
@@ -281,8 +281,31 @@ def load_run(path: str | Path, *, verify: bool = True) -> Run:
     except (OSError, ValueError) as exc:
         raise ResultsError(f"cannot read {file}: {exc}", hint="the file is damaged; re-run the suite") from None
     if verify:
-        verify_run(run_dir)
+        _verify_once(run_dir)
     return Run(run_dir, parse_results(data, file))
+
+
+#: Runs already verified in this process, with the (path, size, mtime) of every file when they were: one run is
+#: read by the pre-run checks, the gates and early stopping, and hashing its predictions once is enough while no
+#: file of it has changed since (any write changes a size or a modification time, and is verified again).
+_VERIFIED: dict[Path, tuple[tuple[str, int, int], ...]] = {}
+
+
+def _signature(run_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple(
+        (p.relative_to(run_dir).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file()
+    )
+
+
+def _verify_once(run_dir: Path) -> None:
+    key = run_dir.resolve()
+    signature = _signature(run_dir)
+    if _VERIFIED.get(key) == signature:
+        return
+    verify_run(run_dir)
+    _VERIFIED[key] = signature
 
 
 def load_results(path: str | Path) -> Results:

@@ -2,7 +2,7 @@
 
 The gates of ``auditkit run`` and ``auditkit gate`` call exactly these functions; a notebook can too::
 
-    from auditkit import stats
+    from .. import stats
 
     d = stats.decide_threshold(f1_per_question, ">=", 0.75, clusters=article_titles)
     d.verdict, d.interval, d.p_value, d.n_clusters, d.method

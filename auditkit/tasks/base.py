@@ -32,7 +32,7 @@ from ..data.types import Dataset
 from ..metrics.info import MetricInfo
 from ..metrics.stats import Estimate, MetricDef
 from ..results.model import DatasetRecord, Job
-from ..schema import BootstrapSpec, ModelSpec, TaskSpecBase
+from ..spec.schema import BootstrapSpec, ModelSpec, TaskSpecBase
 from ..views import JobView
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class Task(ABC, Generic[SpecT]):
     risk_intro: ClassVar[str | None] = None
     #: What one item of the per-batch latency is ("window" for QA, "example" otherwise).
     latency_unit: ClassVar[str] = "example"
-    #: Whether one example alone is a meaningful request (see :mod:`auditkit.latency`).
+    #: Whether one example alone is a meaningful request (see :mod:`auditkit.running.single_request`).
     single_requests: ClassVar[bool] = True
     #: Per-example comparison columns, or None when the task compares aggregates only.
     pairing: ClassVar[Pairing | None] = None
@@ -195,7 +195,7 @@ class Task(ABC, Generic[SpecT]):
     def evaluate_inputs(cls, frame: pd.DataFrame) -> dict[str, list[Any]]:
         """The per-example predictions as ``evaluate``'s ``compute(predictions=..., references=...)`` wants
         them for this kind of task; a task without a convention says so."""
-        from ..errors import SuiteError
+        from ..core.errors import SuiteError
 
         raise SuiteError(f"task kind {cls.kind!r} has no evaluate input convention, so it takes no evaluate metrics")
 

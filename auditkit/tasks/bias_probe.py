@@ -24,17 +24,16 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from .. import charts
+from ..core.errors import DatasetError, ModelError
 from ..data import DatasetRequest, Parsed, Rows
 from ..data.probes import CounterfactualProbe, QAProbe, probes_from_rows
 from ..data.types import Dataset
 from ..engine.types import QASettings
-from ..errors import DatasetError, ModelError
 from ..metrics.info import MetricInfo, declare
 from ..metrics.stats import MetricDef, mean_def, subset_mean_def
 from ..results.model import DatasetRecord, Job
-from ..schema import BootstrapSettings, BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
-from ..views import JobView, chart, fmt, slice_table
+from ..spec.schema import BootstrapSettings, BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
+from ..views import JobView, chart, charts, fmt, slice_table
 from . import TASKS
 from .base import ModelIndexEntry, Predictions, Scores, Task, ViewContext, index_metrics
 

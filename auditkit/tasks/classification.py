@@ -16,16 +16,15 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from .. import charts
+from ..core.errors import ModelError
 from ..data import DatasetRequest, Parsed, Rows, text
 from ..data.types import Dataset, TextExample
-from ..errors import ModelError
 from ..metrics import classification as cm
 from ..metrics.info import MetricInfo, declare
 from ..metrics.stats import MetricDef, mean_def
 from ..results.model import DatasetRecord, Job
-from ..schema import BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
-from ..views import JobView, WorstExample, chart, fmt, slice_table
+from ..spec.schema import BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
+from ..views import JobView, WorstExample, chart, charts, fmt, slice_table
 from . import TASKS
 from .base import (
     ModelIndexEntry,

@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
 
-from .. import charts
 from ..data import DatasetRequest, Parsed, Rows
 from ..data import squad as squad_data
 from ..data.types import Dataset, QAExample
@@ -26,8 +24,8 @@ from ..metrics.info import MetricInfo, declare
 from ..metrics.slices import grouped_means, question_type
 from ..metrics.stats import MetricDef, mean_def, subset_mean_def
 from ..results.model import DatasetRecord, Job
-from ..schema import BootstrapSpec, StrictModel, TaskSpecBase
-from ..views import JobView, WorstExample, chart, fmt, segments, slice_table
+from ..spec.schema import BootstrapSpec, QAPipelineParams, TaskSpecBase
+from ..views import JobView, WorstExample, chart, charts, fmt, segments, slice_table
 from . import TASKS
 from .base import (
     ModelIndexEntry,
@@ -48,32 +46,10 @@ if TYPE_CHECKING:
 WORST_EXAMPLES = 3
 
 
-class QAParams(StrictModel):
+class QAParams(QAPipelineParams):
     """The QA pipeline's settings (same names and defaults), plus which SQuAD metric to apply."""
 
-    max_seq_len: int | None = Field(
-        default=None, ge=16, description="window length in tokens (default min(model max, 384))"
-    )
-    doc_stride: int | None = Field(
-        default=None, ge=1, description="overlap between windows (default min(max_seq_len // 2, 128))"
-    )
-    max_answer_len: int = Field(default=15, ge=1)
-    handle_impossible_answer: bool | None = Field(
-        default=None, description="let the empty answer win (default: on for SQuAD v2 data)"
-    )
-    top_k: int = Field(default=1, ge=1)
-    align_to_words: bool = True
     metric: Literal["auto", "squad", "squad_v2"] = "auto"
-
-    @model_validator(mode="after")
-    def _stride_fits(self) -> QAParams:
-        if self.max_seq_len is not None and self.doc_stride is not None and self.doc_stride >= self.max_seq_len:
-            raise ValueError(
-                f"doc_stride ({self.doc_stride}) must be smaller than max_seq_len ({self.max_seq_len}): it is the"
-                " overlap"
-                " of consecutive windows, which also hold the question"
-            )
-        return self
 
 
 class ExtractiveQASpec(TaskSpecBase):

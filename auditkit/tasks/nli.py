@@ -17,11 +17,11 @@ from typing import ClassVar, Literal
 
 import pandas as pd
 
+from ..core.errors import DatasetError
 from ..data.types import Dataset, TextExample
-from ..errors import DatasetError
 from ..metrics.info import MetricInfo
 from ..results.model import DatasetRecord, Job
-from ..schema import BootstrapSpec
+from ..spec.schema import BootstrapSpec
 from . import TASKS
 from .base import Scores
 from .classification import ClassificationParams, ClassificationSpec, ClassificationTask

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SuiteError
+from ..core.errors import SuiteError
 from ..metrics.stats import MetricDef
 from ..results.model import Job, MetricEstimate, SamplingRecord
-from ..schema import BootstrapSpec
+from ..spec.schema import BootstrapSpec
 from ..stats import cluster_means, design_effect
 from .base import Task
 

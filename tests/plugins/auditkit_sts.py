@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
+from auditkit.core.errors import DatasetError
 from auditkit.data import DatasetRequest, Parsed, Rows
-from auditkit.errors import DatasetError
 from auditkit.metrics.info import MetricInfo, declare
 from auditkit.metrics.stats import MetricDef, mean_def
 from auditkit.results.model import DatasetRecord, Job
-from auditkit.schema import BootstrapSpec, StrictModel, TaskSpecBase
+from auditkit.spec.schema import BootstrapSpec, StrictModel, TaskSpecBase
 from auditkit.tasks import TASKS, Predictions, Scores, Task
 from auditkit.tasks.base import ModelIndexEntry, Pairing, ViewContext, dataset_type, index_metrics, split_label
 from auditkit.views import JobView, WorstExample, fmt

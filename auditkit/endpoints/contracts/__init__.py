@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...registry import Registry
-from ...schema import EndpointMapping
+from ...core.registry import Registry
+from ...spec.schema import EndpointMapping
 from .azureml_qa import AzureMLQA
 from .base import (
     ClassificationClient,

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from ...errors import ContractError
-from ...schema import EndpointMapping, EndpointTask
+from ...core.errors import ContractError
+from ...spec.schema import EndpointMapping, EndpointTask
 
 
 class Violation(Exception):

@@ -1,4 +1,5 @@
-"""A user-defined contract for endpoints that speak neither built-in one (see :class:`auditkit.schema.EndpointMapping`).
+"""A user-defined contract for endpoints that speak neither built-in one
+(see :class:`auditkit.spec.schema.EndpointMapping`).
 
 Example: a service taking ``{"instances": [{"q": ..., "c": ...}]}`` and answering
 ``{"predictions": [{"text": ..., "begin": ..., "end": ..., "prob": ...}]}`` is::
@@ -14,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import ContractError
-from ...schema import EndpointMapping
+from ...core.errors import ContractError
+from ...spec.schema import EndpointMapping
 from .base import ClassificationClient, Contract, QAClient, Violation, as_list
 
 

@@ -1,0 +1,5 @@
+"""``python -m auditkit.cli``: the ``auditkit`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,105 @@
+"""Commands that decide from a published run: ``auditkit gate`` and ``auditkit audit-card``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from ..audit.summary import finding_lines, summary_line
+from .app import LISTED_FINDINGS, app, emit_json, err, guarded, print_gates, read_audits
+
+
+def _print_audit(audit: dict[str, Any], quiet: bool) -> None:
+    if quiet:
+        return
+    err.print(escape(summary_line(audit, audit["card"])), highlight=False, soft_wrap=True)
+    lines = finding_lines(audit)
+    for line in lines[:LISTED_FINDINGS]:
+        err.print(escape(line), highlight=False, soft_wrap=True)
+    if len(lines) > LISTED_FINDINGS:
+        err.print(f"  ... and {len(lines) - LISTED_FINDINGS} more findings (all of them are in the audit JSON)")
+
+
+@app.command("audit-card")
+@guarded
+def audit_card_cmd(
+    card: Annotated[Path, typer.Argument(help="The model card (README.md with YAML front matter).")],
+    results: Annotated[
+        Path | None, typer.Option("--results", help="Run to check the claims against (the run is not modified).")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Which of the run's models the card describes.")] = None,
+    model_id: Annotated[
+        str | None, typer.Option("--model-id", help="Hub id or local directory to re-run the card's examples with.")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(help="Points a claim may differ from the measured value and still hold.")
+    ] = 0.5,
+    rerun: Annotated[
+        bool, typer.Option("--rerun/--no-rerun", help="Re-run the card's example outputs on the model.")
+    ] = True,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the audit JSON here (default: stdout).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
+) -> None:
+    """Audit a model card: claims vs measured, internal consistency, completeness, stale usage code, example outputs."""
+    from ..audit import audit_card
+    from ..spec.schema import ModelSpec
+
+    spec = ModelSpec.model_validate({"name": "card-model", "id": model_id}) if model_id else None
+    audit = audit_card(card, results_dir=results, model=model, model_spec=spec, tolerance=tolerance, rerun=rerun)
+    emit_json(audit, out)
+    _print_audit(audit, quiet)
+
+
+@app.command("gate")
+@guarded
+def gate_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")
+    ] = None,
+    suite: Annotated[
+        Path | None,
+        typer.Option("--suite", help="Take the gates from this suite file instead of the run's own suite."),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Where to write JUnit XML (default: <out>/gates.junit.xml).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for gates.json and JUnit (default: <run_id>.gate/ beside the run)."),
+    ] = None,
+    audit: Annotated[
+        list[Path] | None,
+        typer.Option("--audit", help="Card audit JSON (from audit-card --out) for card.* gates; repeatable."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
+) -> None:
+    """Re-apply release gates to a finished run (no model runs; the run is not modified).
+
+    Exit codes: 0 GO; 1 NO_GO; 2 input error; 3 INCONCLUSIVE (see decision.on_inconclusive).
+    """
+    from ..gates import gate
+
+    gates, decision = None, None
+    if suite is not None:
+        from ..running.suite import load_suite
+
+        loaded = load_suite(suite).suite
+        gates, baseline, decision = loaded.gates, baseline or loaded.baseline, loaded.decision
+    verdict = gate(
+        results_dir,
+        baseline=baseline,
+        gates=gates,
+        junit=junit,
+        out_dir=out,
+        card_audits=read_audits(audit),
+        decision=decision,
+    )
+    if not verdict.results:
+        err.print("no gates defined (add 'gates:' to the suite, or pass --suite)")
+    print_gates(verdict, quiet)
+    if verdict.exit_code:
+        raise typer.Exit(verdict.exit_code)

@@ -1,0 +1,100 @@
+"""Commands that render views of published runs: ``auditkit report``, ``compare`` and ``card``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from .app import REPORT_FORMAT_NAMES, app, err, guarded, parse_formats, read_audits
+
+
+@app.command("report")
+@guarded
+def report_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    formats: Annotated[
+        str, typer.Option("--format", "-f", help=f"Comma-separated: {REPORT_FORMAT_NAMES}.")
+    ] = "html,md",
+    template_dir: Annotated[
+        Path | None, typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: <run_id>.report/ beside the run).")
+    ] = None,
+    audit: Annotated[
+        list[Path] | None, typer.Option("--audit", help="Card audit JSON (from audit-card --out) to show; repeatable.")
+    ] = None,
+) -> None:
+    """Render a run's model-card report from its results alone (no model is run; the run is not modified)."""
+    from ..reports import report
+
+    audits = read_audits(audit)
+    for path in report(
+        results_dir, formats=parse_formats(formats), template_dir=template_dir, out_dir=out, card_audits=audits
+    ):
+        typer.echo(str(path))
+
+
+@app.command()
+@guarded
+def compare(
+    results_a: Annotated[Path, typer.Argument(help="Baseline run (A).")],
+    results_b: Annotated[Path, typer.Argument(help="Candidate run (B).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: reports/comparisons/<A run>-vs-<B run>).")
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--format", "-f", help=f"Comma-separated: {REPORT_FORMAT_NAMES}.")
+    ] = "html,md",
+    template_dir: Annotated[
+        Path | None, typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")
+    ] = None,
+) -> None:
+    """Compare two runs on the tasks they share: deltas with paired CIs, McNemar p-values, wins, disagreements."""
+    from ..reports import compare as compare_runs
+    from ..results import resolve_run_dir
+
+    if out is None:
+        out = Path("reports/comparisons") / f"{resolve_run_dir(results_a).name}-vs-{resolve_run_dir(results_b).name}"
+    for path in compare_runs(
+        results_a, results_b, out_dir=out, formats=parse_formats(formats), template_dir=template_dir
+    ):
+        typer.echo(str(path))
+
+
+@app.command()
+@guarded
+def card(
+    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    model: Annotated[str, typer.Option("--model", help="Which of the run's models the card is for.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the card here (default: stdout).")] = None,
+    eval_results: Annotated[
+        Path | None,
+        typer.Option("--eval-results", help="Also write the Hub's .eval_results/<task>.yaml files into this folder."),
+    ] = None,
+) -> None:
+    """Write a Hugging Face model card for a model from a run: model-index, uses, bias, results with intervals.
+
+    Every figure comes from the run; `auditkit audit-card CARD --results RUN` verifies them all.
+    """
+    from ..reports.model_card import model_card
+    from ..results import atomic_write_text, load_run
+
+    run = load_run(results_dir)
+    text = model_card(run, model)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        atomic_write_text(out, text)
+        err.print(escape(f"card: {out}"), highlight=False)
+    if eval_results is not None:
+        from ..reports.eval_results import write_eval_results
+
+        files, skipped = write_eval_results(run, model, eval_results)
+        for path in files:
+            err.print(escape(f"eval results: {path}"), highlight=False)
+        for task, why in skipped.items():
+            err.print(escape(f"not exported: {task} ({why})"), highlight=False)

@@ -1,0 +1,80 @@
+"""How figures are written in reports: each metric with its unit and interval (or why it has none), digits that
+suit an interval, p-values as people read them, short digests and sizes. Shared by every view."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..results import Job
+from ..tasks import task_class
+
+
+def short_digest(digest: str | None) -> str:
+    return (digest or "")[:12]
+
+
+def human_count(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+#: Below this many examples a bootstrap interval is not shown: resampling a handful of values says nothing.
+MIN_INTERVAL_N = 10
+
+
+def significant_digits(value: float) -> int:
+    """Decimals that show a figure without an interval to three significant digits (0 to 4 decimals)."""
+    if not math.isfinite(value) or value == 0:
+        return 1
+    return max(0, min(4, 2 - math.floor(math.log10(abs(value)))))
+
+
+def interval_digits(width: float) -> int:
+    """Decimals that suit an interval of ``width``: two significant figures of the width, 0 to 4 decimals."""
+    if not math.isfinite(width) or width <= 0:
+        return 2
+    return max(0, min(4, 1 - math.floor(math.log10(width))))
+
+
+def metric_rows(job: Job) -> list[dict[str, Any]]:
+    """Each metric with its unit, its interval (or why there is none), the interval's kind and n."""
+    task = task_class(job.kind)
+    rows = []
+    for key, est in job.metrics.items():
+        info = task.metric_info(key)
+        shown = est.has_interval and (est.n is None or est.n >= MIN_INTERVAL_N)
+        digits = interval_digits(est.high - est.low) if shown else significant_digits(est.value)
+        if est.interval == "none":
+            ci = "none (a plug-in metric, computed once)"
+        elif est.interval == "too few clusters" and job.sampling is not None:
+            ci = f"none: {job.sampling.n_clusters} {job.sampling.unit}(s) are too few for an interval"
+        elif not est.has_interval:
+            ci = "none"
+        elif est.n is not None and est.n < MIN_INTERVAL_N:
+            ci = f"too few examples for an interval (n = {est.n})"
+        else:
+            kind = " anytime-valid" if est.interval == "anytime-valid confidence sequence" else ""
+            ci = f"[{info.format(est.low, digits)}, {info.format(est.high, digits)}]{kind}"
+        rows.append(
+            {
+                "key": key,
+                "name": info.name,
+                "unit": info.unit,
+                "value": est.value,
+                "low": est.low,
+                "high": est.high,
+                "n": est.n,
+                "value_text": info.format(est.value, digits),
+                "ci": ci,
+                "text": f"{info.format(est.value, digits)} {ci}"
+                if ci.startswith("[")
+                else info.format(est.value, digits),
+                "has_interval": est.has_interval,
+            }
+        )
+    return rows

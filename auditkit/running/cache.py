@@ -1,0 +1,176 @@
+"""Prediction cache and resume: a job's predictions keyed by everything that determines them.
+
+Key = model fingerprint (config, weights, tokenizer) + dataset fingerprint (content) + task parameters
++ device, dtype, quantisation and the torch/transformers versions. A job runs in chunks of examples; each finished
+chunk is written atomically under ``$AUDITKIT_CACHE/predictions/<key>/``, so a run that is interrupted
+(Ctrl-C, a killed process) resumes from the last completed chunk -- no example lost, none done twice --
+and a finished job is a cache hit: re-running a suite recomputes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data.types import Dataset
+from ..engine.batching import BatchTimings, latency_percentiles
+from ..engine.types import ProgressSink
+from ..models import Model
+from ..models.hf import LoadedModel, cache_dir
+from ..results import atomic_write_json, atomic_write_parquet
+from ..tasks.base import Predictions, Task
+from .executors import ShardRunner, local_shards
+
+CACHE_FORMAT = 1
+
+
+def chunk_size() -> int:
+    """Examples per chunk (``$AUDITKIT_CHUNK``, default 256), a multiple of 4 so bias-probe instances stay whole."""
+    size = int(os.environ.get("AUDITKIT_CHUNK", "256"))
+    return max(4, (size + 3) // 4 * 4)
+
+
+def cache_key(model: LoadedModel, dataset: Dataset, task: Task[Any]) -> str:
+    import torch
+    import transformers
+
+    parts = {
+        "format": CACHE_FORMAT,
+        "model": model.fingerprint["model_sha256"],
+        "dataset": dataset.fingerprint,
+        "task": task.params_fingerprint(),
+        "device": str(model.device.type),
+        "dtype": model.info.get("dtype"),
+        "quantize": model.info.get("quantize"),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def merge_timings(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One job's timing from its chunks': totals summed, batch statistics recomputed over all batches.
+
+    A chunk's last batch is often partial only because the chunk ended there (``--until-decided`` looks every
+    64 examples): with several chunks those are left out of the batch latencies, so a job run in looks and
+    one run in full time batches of the same size and their percentiles compare.
+    """
+    merged = dict(parts[0])
+    timings = BatchTimings()
+    dropped = 0
+    for part in parts:
+        rows = list(
+            zip(part.get("batch_seconds", []), part.get("batch_items", []), part.get("batch_tokens", []), strict=False)
+        )
+        if len(parts) > 1 and len(rows) > 1 and rows[-1][1] < max(items for _, items, _ in rows):
+            rows, dropped = rows[:-1], dropped + 1
+        for seconds, items, tokens in rows:
+            timings.record(seconds, items, tokens)
+    merged.update(timings.summary())
+    if dropped:
+        merged["partial_batches_dropped"] = dropped
+    for key in ("request_seconds", "single_request_seconds", "retry_waits"):
+        if any(p.get(key) for p in parts):
+            merged[key] = [x for p in parts for x in p.get(key) or []]
+    for key in ("requests", "attempts", "retries"):
+        if key in parts[0]:
+            merged[key] = sum(p.get(key, 0) for p in parts)
+    if merged.get("request_seconds"):  # percentiles of every request of every chunk, not of the first chunk's
+        merged.update(latency_percentiles(1000.0 * np.asarray(merged["request_seconds"]), "request_latency_ms"))
+    merged["warmup_seconds"] = sum(p.get("warmup_seconds", 0.0) for p in parts)
+    for key in ("wall_seconds", "examples", "windows"):
+        if key in parts[0]:
+            merged[key] = sum(p.get(key, 0) for p in parts)
+    merged["examples_per_second"] = merged["examples"] / merged["wall_seconds"] if merged.get("wall_seconds") else 0.0
+    merged["chunks"] = len(parts)
+    return merged
+
+
+class PredictionCache:
+    """The cached predictions of one (model, dataset, task) job."""
+
+    def __init__(self, key: str, root: Path | None = None) -> None:
+        self.dir = (root or cache_dir()) / "predictions" / key
+        self.chunks = self.dir / "chunks"
+
+    def complete(self) -> Predictions | None:
+        frame, meta = self.dir / "predictions.parquet", self.dir / "meta.json"
+        if not (frame.is_file() and meta.is_file()):
+            return None
+        info = json.loads(meta.read_text())
+        return Predictions(pd.read_parquet(frame), {**info["timing"], "cached": True}, info["notes"])
+
+    def load_chunk(self, index: int, size: int) -> Predictions | None:
+        frame, meta = self.chunks / f"{size}-{index:06d}.parquet", self.chunks / f"{size}-{index:06d}.json"
+        if not (frame.is_file() and meta.is_file()):
+            return None
+        info = json.loads(meta.read_text())
+        return Predictions(pd.read_parquet(frame), info["timing"], info["notes"])
+
+    def save_chunk(self, index: int, size: int, part: Predictions) -> None:
+        atomic_write_parquet(self.chunks / f"{size}-{index:06d}.parquet", part.frame)
+        atomic_write_json(
+            self.chunks / f"{size}-{index:06d}.json", {"timing": part.timing, "notes": part.notes}
+        )  # written last: marks the chunk done
+
+    def finish(self, predictions: Predictions) -> None:
+        atomic_write_parquet(self.dir / "predictions.parquet", predictions.frame)
+        atomic_write_json(self.dir / "meta.json", {"timing": predictions.timing, "notes": predictions.notes})
+        shutil.rmtree(self.chunks, ignore_errors=True)
+
+
+def predict_cached(
+    task: Task[Any],
+    model: Model,
+    dataset: Dataset,
+    progress: ProgressSink | None = None,
+    *,
+    use_cache: bool = True,
+    shards: ShardRunner | None = None,
+) -> Predictions:
+    """``task.predict`` the dataset chunk by chunk through the cache; reuse whatever is already there.
+
+    ``shards`` computes the missing chunks elsewhere (a Ray cluster); chunk boundaries are the same
+    either way, so a job split across workers batches exactly as it would here. Endpoints bypass the
+    cache and run here: the deployment behind a URL can change between runs, and a release gate must
+    ask the one serving users now.
+    """
+    if not isinstance(model, LoadedModel) or (not use_cache and shards is None):
+        return task.predict(model, dataset, progress)  # endpoints are never cached (see above)
+    cache = PredictionCache(cache_key(model, dataset, task)) if use_cache else None
+    done = cache.complete() if cache is not None else None
+    if done is not None:
+        return done
+    size = chunk_size()
+    chunks = [(index, dataset.subset(start, start + size)) for index, start in enumerate(range(0, len(dataset), size))]
+    parts: dict[int, Predictions] = {}
+    if cache is not None:
+        for index, _ in chunks:
+            part = cache.load_chunk(index, size)
+            if part is not None:
+                parts[index] = part
+    reused = set(parts)
+    started = time.perf_counter()
+    for index, part in (shards or local_shards)(task, model, [(i, c) for i, c in chunks if i not in parts], progress):
+        if cache is not None:
+            cache.save_chunk(index, size, part)
+        parts[index] = part
+    elapsed = time.perf_counter() - started
+    ordered = [parts[index] for index, _ in chunks]
+    notes = list(dict.fromkeys(note for part in ordered for note in part.notes))
+    timing = {**merge_timings([p.timing for p in ordered]), "resumed_chunks": len(reused)}
+    if shards is not None:  # chunks ran in parallel: the job took the elapsed time, not the sum of the chunks'
+        timing["wall_seconds"] = elapsed + sum(parts[i].timing.get("wall_seconds", 0.0) for i in reused)
+        timing["examples_per_second"] = timing["examples"] / timing["wall_seconds"] if timing["wall_seconds"] else 0.0
+    merged = Predictions(pd.concat([p.frame for p in ordered], ignore_index=True), timing, notes)
+    if cache is not None:
+        cache.finish(merged)
+    return merged

@@ -1,0 +1,264 @@
+"""``auditkit run --until-decided``: see examples in the data's canonical order and stop once every gate is decided.
+
+Why it is valid: each gated quantity is a mean of bounded per-example values (or of paired differences
+against the baseline run's answers on the same examples), tested with betting confidence sequences
+(:mod:`auditkit.stats`). Those are valid at every sample size at once, so looking after every chunk and
+stopping at the first look where all of a job's gates are decided keeps each wrong verdict's probability
+under its level. Each one-sided test stops at ``alpha / (2m)`` for the run's m tested (gate, job) pairs
+(Bonferroni over the 2m one-sided tests: Holm's ordering is unknown until the end); the gates evaluated on
+the finished run apply Holm or BH to the same anytime-valid p-values, whose levels are never smaller.
+
+Why the order is not a seed: a run that may stop early could be repeated with other orders until one
+says GO. The order is derived from the data alone (:func:`auditkit.tasks.sampling.canonical_order`) and
+``auditkit gate`` checks it. With clusters (SQuAD articles) whole clusters are revealed, in that order,
+and looks fall between clusters, so every look sees complete independent draws.
+
+A job is not stopped early when one of its gates is on a figure that is not such a mean (macro-F1,
+``official.*``): it then runs on every example and says why. Latency gates never hold a job back; they
+are decided afterwards on the requests that ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from ..data import Dataset
+from ..engine.types import ProgressSink
+from ..gates.evaluate import baseline_job, metric_decision, paired_decision
+from ..metrics.stats import MetricDef
+from ..models import Model
+from ..results import Job, MetricEstimate, SequentialRecord, load_run
+from ..spec.expressions import GateExpr, parse_gate
+from ..stats import decide_threshold
+from ..tasks import task_class
+from ..tasks.base import Predictions, Scores, Task
+from ..tasks.pairing import align
+from ..tasks.sampling import canonical_order, defined_values, order_digest, unit_column
+from .cache import merge_timings, predict_cached
+from .suite import Suite
+
+
+@dataclass(frozen=True)
+class JobGate:
+    """A gate as it applies to one job while the job runs."""
+
+    expr: GateExpr
+    baseline: Job | None
+    baseline_frame: pd.DataFrame | None  # the baseline job's per-example table, read once for every look
+
+
+def tested_pairs(suite: Suite) -> int:
+    """How many (gate, job) tests the run makes: the Bonferroni denominator of the sequential level."""
+    count = 0
+    for gate in suite.gates:
+        expr = parse_gate(gate.check)
+        if expr.task == "card":
+            continue
+        for model, task in suite.jobs():
+            if (
+                task.name == expr.task
+                and (gate.models is None or model.name in gate.models)
+                and (model.name != gate.against)
+            ):
+                count += 1
+    return max(count, 1)
+
+
+def job_gates(suite: Suite, model: str, task: str, baseline: str | None) -> tuple[list[JobGate], str | None]:
+    """The gates that apply to (model, task) and can stop it early, or ``[]`` and why it cannot (None: no gates)."""
+    out: list[JobGate] = []
+    for gate in suite.gates:
+        expr = parse_gate(gate.check)
+        if expr.task != task or (gate.models is not None and model not in gate.models) or model == gate.against:
+            continue
+        if expr.path[0] == "latency":
+            continue  # decided afterwards, on the requests that ran
+        if gate.against is not None or len(expr.path) != 1:
+            return [], f"gate {gate.label!r} ({expr.metric}) is not a mean of per-example values"
+        base_job = base_frame = None
+        if expr.uses_baseline:
+            base_run = load_run(str(gate.baseline or baseline or ""))
+            base_job = baseline_job(base_run, gate.baseline_model or model, task, expr)
+            base_frame = base_run.predictions(base_job.model, base_job.task)
+        out.append(JobGate(expr, base_job, base_frame))
+    return out, None
+
+
+def _undecided(
+    task: Task[Any], job: Job, frame: pd.DataFrame, gates: list[JobGate], level: float, suite: Suite, horizon: int
+) -> list[str]:
+    """The gates of ``job`` not yet decided at one-sided ``level`` on the examples seen (``frame``, in order)."""
+    defs = task.metric_defs(frame, job)
+    column = unit_column(type(task), task.spec.cluster)[1]
+    alpha, seed = suite.decision.alpha, suite.seed
+    open_gates = []
+    for gate in gates:
+        expr = gate.expr
+        defn = defs.get(expr.metric)
+        if defn is None or defn.values is None:
+            open_gates.append(f"{expr.metric} (not a mean of per-example values)")
+            continue
+        if gate.baseline is None or gate.baseline_frame is None:
+            decision = metric_decision(
+                defn, expr.op, expr.threshold, alpha=alpha, column=column, sequential=True, seed=seed, horizon=horizon
+            )
+        else:
+            base = align(gate.baseline_frame, frame["id"], "the baseline run")
+            base_def = task_class(gate.baseline.kind).metric_defs(base, gate.baseline)[expr.metric]
+            decision = paired_decision(
+                base_def, defn, expr.op, expr.offset, alpha=alpha, column=column, sequential=True, seed=seed,
+                horizon=horizon,
+            )  # fmt: skip
+        if min(decision.p_go, decision.p_nogo) > level:
+            open_gates.append(expr.text)
+    return open_gates
+
+
+def _chunks(dataset: Dataset, column: str | None, step: int) -> list[list[int]]:
+    """The canonical order cut into looks of about ``step`` examples.
+
+    With clusters the order has two phases: one example of every cluster, looked at every ``step / 8``
+    examples (a far-off truth is decided here, after a handful of independent draws), then the rest cluster
+    by cluster, with looks only between clusters, so every look sees complete clusters.
+    """
+    ids = [example.id for example in dataset.examples]
+    labels = [str(getattr(example, column)) for example in dataset.examples] if column is not None else None
+    order = canonical_order(ids, labels, dataset.fingerprint)
+    if labels is None:
+        return [order[i : i + step] for i in range(0, len(order), step)]
+    clusters = len(set(labels))
+    small = max(4, step // 8)
+    chunks = [order[i : min(i + small, clusters)] for i in range(0, clusters, small)]
+    current: list[int] = []
+    for position in range(clusters, len(order)):
+        current.append(order[position])
+        last_of_cluster = position + 1 == len(order) or labels[order[position + 1]] != labels[order[position]]
+        if len(current) >= step and last_of_cluster:
+            chunks.append(current)
+            current = []
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def run_until_decided(
+    task: Task[Any],
+    model: Model,
+    dataset: Dataset,
+    gates: list[JobGate],
+    *,
+    suite: Suite,
+    make_job: Any,
+    progress: ProgressSink | None,
+    use_cache: bool,
+) -> tuple[Predictions, Dataset, SequentialRecord]:
+    """Predict ``dataset`` look by look in its canonical order until ``gates`` are decided.
+
+    ``make_job(scores, dataset)`` builds the provisional :class:`Job` the task's metric definitions read.
+    Returns the predictions in the order seen, the examples used (same order) and how it stopped.
+    """
+    level = suite.decision.alpha / (2 * tested_pairs(suite))
+    step = suite.decision.look_every
+    column = unit_column(type(task), task.spec.cluster)[1]
+    chunks = _chunks(dataset, column, step)
+    horizon = len({str(getattr(e, column)) for e in dataset.examples}) if column is not None else len(dataset)
+    frames: list[pd.DataFrame] = []
+    timings: list[dict[str, Any]] = []
+    notes: list[str] = []
+    failures: list[dict[str, Any]] = []
+    looks: list[int] = []
+    seen_positions: list[int] = []
+    stopped: Literal["decided", "exhausted"] = "exhausted"
+    reason = "every example was used before all gates were decided"
+    quick = suite.bootstrap.model_copy(update={"resamples": 1})
+    for chunk_positions in chunks:
+        chunk = dataset.take(chunk_positions)
+        part = predict_cached(task, model, chunk, progress, use_cache=use_cache)
+        frames.append(part.frame)
+        timings.append(part.timing)
+        notes.extend(part.notes)
+        failures.extend(part.failures)
+        seen_positions.extend(chunk_positions)
+        looks.append(len(seen_positions))
+        used = dataset.take(seen_positions)
+        frame = pd.concat(frames, ignore_index=True)
+        failed = {f["id"] for f in failures}
+        scored = used.without(failed) if failed else used
+        scores: Scores = task.score(frame[~frame["id"].isin(failed)].reset_index(drop=True), scored, quick, suite.seed)
+        per_example = in_order(scores.per_example, scored)
+        still = _undecided(task, make_job(scores, scored), per_example, gates, level, suite, horizon)
+        if not still:
+            seen = len(seen_positions)
+            stopped, reason = "decided", f"every gate was decided after {seen} of {len(dataset)} examples"
+            break
+        reason = f"undecided when the examples ran out: {', '.join(still)}"
+    used = dataset.take(seen_positions)
+    frame = pd.concat(frames, ignore_index=True)
+    timing = merge_timings(timings)
+    record = SequentialRecord(
+        n_used=len(seen_positions),
+        n_available=len(dataset),
+        look_every=step,
+        order_seed=suite.seed,
+        order=order_digest([example.id for example in used.examples]),
+        horizon=horizon,
+        looks=looks,
+        stopped=stopped,
+        reason=reason,
+        alpha=level,
+    )
+    return Predictions(frame, timing, list(dict.fromkeys(notes)), failures), used, record
+
+
+def in_order(per_example: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """Per-example rows in the dataset's order (the order seen): sequential tests depend on it."""
+    position = {example.id: i for i, example in enumerate(dataset.examples)}
+    keys = per_example["id"].astype(str).map(position)
+    return (
+        per_example.assign(_order=keys)
+        .sort_values("_order", kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
+
+
+def anytime_metrics(
+    job: Job, defs: dict[str, MetricDef], column: str | None, confidence: float
+) -> dict[str, MetricEstimate]:
+    """The job's metrics with anytime-valid intervals where the metric is a mean of bounded values: a
+    bootstrap interval computed after a data-dependent stop would claim more than it knows."""
+    out = dict(job.metrics)
+    for name, est in job.metrics.items():
+        defn = defs.get(name)
+        if defn is None or defn.values is None:
+            continue
+        values, labels = defined_values(defn, column)
+        if not len(values):
+            continue
+        lo, hi = defn.bounds
+        d = decide_threshold(
+            values, ">=", lo * defn.scale, alpha=1.0 - confidence, low=lo * defn.scale, high=hi * defn.scale,
+            clusters=labels, sequential=True, horizon=job.sequential.horizon if job.sequential else None, complete=True,
+        )  # fmt: skip
+        out[name] = est.model_copy(
+            update={"low": d.low, "high": d.high, "interval": "anytime-valid confidence sequence", "n": len(values)}
+        )
+    return out
+
+
+def not_sequential(dataset: Dataset, reason: str, suite: Suite) -> SequentialRecord:
+    """The record of a job ``--until-decided`` had to run in full (its intervals are ordinary fixed-n ones)."""
+    n = len(dataset)
+    return SequentialRecord(
+        n_used=n,
+        n_available=n,
+        look_every=suite.decision.look_every,
+        order_seed=suite.seed,
+        looks=[n],
+        stopped="not sequential",
+        reason=f"ran every example: {reason}",
+        alpha=suite.decision.alpha / (2 * tested_pairs(suite)),
+    )
