@@ -97,10 +97,12 @@ def main() -> None:
                 scored["start"].to_numpy() == exact_qa["start"].to_numpy()
             )
             f1_a, f1_b = exact_qa["f1"].to_numpy(float), scored["f1"].to_numpy(float)  # 0..1 per question
-            f1 = paired_delta("f1", mean_def(f1_a, scale=100.0), mean_def(f1_b, scale=100.0), value_a=100 * float(f1_a.mean()),
-                              value_b=100 * float(f1_b.mean()), resamples=2000, confidence=0.95, seed=0)  # fmt: skip
+            f1 = paired_delta("f1", mean_def(f1_a, scale=100.0), mean_def(f1_b, scale=100.0),
+                              value_a=100 * float(f1_a.mean()), value_b=100 * float(f1_b.mean()),
+                              resamples=2000, confidence=0.95, seed=0)  # fmt: skip
             acc_a, acc_b = (exact_cls == gold).astype(float), (labels == gold).astype(float)
-            acc = paired_delta("accuracy", mean_def(acc_a, binary=True, scale=100.0), mean_def(acc_b, binary=True, scale=100.0),
+            acc = paired_delta("accuracy", mean_def(acc_a, binary=True, scale=100.0),
+                               mean_def(acc_b, binary=True, scale=100.0),
                                value_a=100 * float(acc_a.mean()), value_b=100 * float(acc_b.mean()),
                                resamples=2000, confidence=0.95, seed=0)  # fmt: skip
             entry |= {
