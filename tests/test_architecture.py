@@ -134,3 +134,12 @@ def test_reading_a_run_imports_neither_torch_nor_transformers() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "", f"imported while reading results: {proc.stdout.strip()}"
+
+
+def test_suites_read_the_shipped_configs_as_the_builder_does() -> None:
+    """Suites name shipped model configs; reading them needs no torch, so the folder is named twice: once here."""
+    from auditkit.models.synthetic import CONFIG_DIR
+    from auditkit.spec.schema import SHIPPED_CONFIG_DIR, shipped_configs
+
+    assert SHIPPED_CONFIG_DIR.resolve() == CONFIG_DIR.resolve()
+    assert "distilbert-base-cased-distilled-squad" in shipped_configs()

@@ -46,8 +46,17 @@ tasks:
     )
     [wheel] = wheels.glob("auditkit-*.whl")
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    # The dependencies come from the environment running these tests (system-wide or itself a virtualenv: a
+    # venv's system_site_packages would see the base interpreter's instead), added as plain path entries so
+    # that its editable auditkit (a .pth finder, processed only in site directories) stays out of sight.
+    inner_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    outer = [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()]
+    (Path(inner_site) / "outer-environment.pth").write_text("\n".join(outer) + "\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
         check=True,

@@ -23,7 +23,7 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 #: The published model configs shipped with auditkit (``build: {config: NAME}``). Read as a folder, not
 #: through :mod:`auditkit.models.synthetic` (which needs torch), so reading and gating a suite never does.
-SHIPPED_CONFIG_DIR = Path(__file__).parent / "models" / "configs"
+SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent.parent / "models" / "configs"
 
 
 def shipped_configs() -> list[str]:
