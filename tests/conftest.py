@@ -22,6 +22,9 @@ requires_data = pytest.mark.skipif(
 )
 #: The trained checkpoints (../shared/models, or $AUDITKIT_MODELS) that tests judge real figures with.
 MODELS = Path(os.environ.get("AUDITKIT_MODELS", REPO.parent / "shared" / "models")).resolve()
+#: Tiny DistilBERT configs for tests where the size of the architecture does not matter (see its README).
+TINY_QA = REPO / "tests" / "fixtures" / "models" / "tiny-qa-cased.json"
+TINY_SST2 = REPO / "tests" / "fixtures" / "models" / "tiny-sst2-uncased.json"
 requires_models = pytest.mark.skipif(
     not all((MODELS / name / "model.safetensors").is_file() for name in ("minilm-squad", "minilm-sst2"))
     or not (DATA / "sst2" / "dev.tsv").is_file(),
@@ -42,6 +45,12 @@ CHROMIUM_ARGS = [
 requires_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it; `apt-get install chromium`)"
 )
+
+
+# Two xdist workers share the machine's cores: each worker (and every `auditkit` process a test starts, which
+# inherits this) computes on one thread, rather than each spinning up a thread per core and contending.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,23 +11,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import requires_data, write_suite
+from conftest import TINY_SST2, requires_data, write_suite
 
 import auditkit
 from auditkit.results import load_predictions, load_results
 from auditkit.tasks.base import Task
 from auditkit.tasks.classification import ClassificationTask
 
-SUITE = """name: cached
+# Caching and resuming do not depend on the model's size: a tiny DistilBERT (tests/fixtures/models).
+SUITE = f"""name: cached
 output_dir: runs
-bootstrap: {resamples: 100}
+bootstrap: {{resamples: 100}}
 models:
   - name: cls
-    build: {config: distilbert-base-uncased-finetuned-sst-2-english, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}
+    build: {{config: {TINY_SST2}, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}
     batch_size: 4
 tasks:
-  - {name: sst2, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 40}}
+  - {{name: sst2, kind: classification, dataset: {{path: $DATA/sst2/dev.tsv, limit: 40}}}}
 """
+#: The killed-process test: enough chunks of 8 that a kill lands mid-run even with a tiny model.
+KILLED_EXAMPLES = 800
+KILLED_CHUNKS = KILLED_EXAMPLES // 8
 
 
 @pytest.fixture()
@@ -89,9 +93,9 @@ def test_interrupted_run_resumes_from_the_last_chunk(isolated: Path, monkeypatch
 
 
 @requires_data
-@pytest.mark.parametrize("kill_after", [3, 17])  # chunks of 25 done when SIGKILL lands: early, and late
+@pytest.mark.parametrize("kill_after", [3, 60])  # chunks done when SIGKILL lands: early, and late
 def test_killed_process_resumes_without_loss_or_duplicates(isolated: Path, kill_after: int) -> None:
-    suite = write_suite(isolated / "suite.yaml", SUITE.replace("limit: 40", "limit: 200"))
+    suite = write_suite(isolated / "suite.yaml", SUITE.replace("limit: 40", f"limit: {KILLED_EXAMPLES}"))
     env = {**os.environ, "AUDITKIT_CACHE": str(isolated / "cache"), "AUDITKIT_CHUNK": "8"}
     command = [sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q", "--report", "none"]
     proc = subprocess.Popen(command, cwd=isolated, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -101,7 +105,7 @@ def test_killed_process_resumes_without_loss_or_duplicates(isolated: Path, kill_
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(list((isolated / "cache").rglob("chunks/*.json")))
-    assert kill_after <= done_before < 25, "the kill should land mid-run"
+    assert kill_after <= done_before < KILLED_CHUNKS, "the kill should land mid-run"
     assert not list((isolated / "runs").rglob("results.json"))  # nothing published by the killed run
     assert list((isolated / "runs").rglob(".*.partial"))  # the killed run's staging folder is left behind...
     finished = subprocess.run(command, cwd=isolated, env=env, capture_output=True, text=True, check=False)
@@ -109,6 +113,6 @@ def test_killed_process_resumes_without_loss_or_duplicates(isolated: Path, kill_
     run_dir = Path(finished.stdout.strip())
     assert not list((isolated / "runs").rglob(".*.partial"))  # ...and swept by the next run
     job = load_results(run_dir).jobs[0]
-    assert job.timing.resumed_chunks >= done_before and job.timing.chunks == 25
+    assert job.timing.resumed_chunks >= done_before and job.timing.chunks == KILLED_CHUNKS
     frame = load_predictions(run_dir, "cls", "sst2")
-    assert frame["id"].tolist() == [str(i) for i in range(200)]  # every example exactly once, in order
+    assert frame["id"].tolist() == [str(i) for i in range(KILLED_EXAMPLES)]  # every example exactly once, in order

@@ -17,7 +17,7 @@ from auditkit.tasks.classification import map_labels
 @requires_data
 def test_scores_equal_text_classification_pipeline(sst2_model) -> None:
     dataset = load_dataset(
-        DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=150), data_owner("classification"), name="s"
+        DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=64), data_owner("classification"), name="s"
     )
     texts = [e.text for e in dataset.examples]
     reference = pipeline(

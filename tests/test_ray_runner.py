@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import requires_data, write_suite
+from conftest import TINY_QA, TINY_SST2, requires_data, write_suite
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'auditkit[ray]')")
 
@@ -27,10 +27,10 @@ bootstrap: {{resamples: 100}}
 output_dir: {tmp_path / "runs"}
 models:
   - name: qa
-    build: {{config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}
+    build: {{config: {TINY_QA}, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}
     batch_size: 8
   - name: cls
-    build: {{config: distilbert-base-uncased-finetuned-sst-2-english, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}
+    build: {{config: {TINY_SST2}, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}
 tasks:
   - name: squad
     kind: extractive_qa
