@@ -86,12 +86,11 @@ def _metric_key(name: str) -> str | None:
     return names.get(name.lower()) or names.get(normal) or names.get(normal.replace(" score", ""))
 
 
-def _on_scale(info: MetricInfo, value: float, decimals: int) -> tuple[float, int] | None:
-    """A stated value on the metric's own scale, or None when it cannot be one: a percentage may be stated as a
-    fraction (0.87 for 87%); any value outside the metric's range is not a claim about it."""
+def _on_scale(info: MetricInfo, value: float, decimals: int) -> tuple[float, int]:
+    """A stated value on the metric's own scale: a percentage may be stated as a fraction (0.87 for 87%)."""
     if info.unit == "%" and 0 < abs(value) <= 1.0:
-        value, decimals = value * 100.0, max(0, decimals - 2)
-    return (value, decimals) if info.contains(value) else None
+        return value * 100.0, max(0, decimals - 2)
+    return value, decimals
 
 
 def dataset_kind(text: str) -> str | None:
@@ -128,8 +127,8 @@ def model_index_claims(card: ModelCard) -> list[Claim]:
                     continue
                 raw = str(raw_value)
                 scaled = _on_scale(infos[key], float(raw_value), _decimals(raw))
-                if scaled is None or not math.isfinite(scaled[0]):
-                    continue
+                if not math.isfinite(scaled[0]):
+                    continue  # a structured claim outside the metric's range is kept: it cannot hold
                 line = card.metadata_lines.get(("model-index", e, "results", r, "metrics", m, "value"), 1)
                 claims.append(Claim("model-index", line, key, kind, scaled[0], scaled[1], f"{name}: {raw}"))
     return claims
@@ -227,7 +226,13 @@ def check_claims(claims: list[Claim], jobs: list[Job] | None, tolerance: float) 
             row.update(measured=est.value, low=est.low, high=est.high, difference=diff, job=f"{job.model} · {job.task}")
             allowed = claim_tolerance(info, tolerance, est.value)
             inside = est.low is not None and math.isfinite(est.low) and est.low <= claim.value <= est.high
-            if inside:
+            if not info.contains(claim.value):
+                row.update(
+                    verdict="does not hold",
+                    reason=f"claimed {claim.value:g}, outside {info.name}'s range {info.range_text()}; measured"
+                    f" {est.value:.{d}f}, off by {diff:+.{d}f}",
+                )
+            elif inside:
                 row.update(verdict="holds", reason=f"inside the measured 95% CI [{est.low:.{d}f}, {est.high:.{d}f}]")
             elif abs(diff) <= allowed:
                 row.update(verdict="holds", reason=f"within the tolerance of {allowed:g}{info.suffix}")
