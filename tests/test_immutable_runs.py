@@ -87,6 +87,31 @@ def test_the_manifest_catches_any_change(published: Path, tmp_path: Path) -> Non
 
 
 @requires_data
+def test_a_run_read_again_is_hashed_once_until_a_file_changes(
+    published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-run checks, the gates and early stopping all read a baseline run: its files are hashed once per
+    process, and again as soon as any file of it changes (a tampered run is still refused)."""
+    import shutil
+
+    from auditkit.results import store
+
+    copy = tmp_path / "copy"
+    shutil.copytree(published, copy)
+    hashed: list[Path] = []
+    real = store.verify_run
+    monkeypatch.setattr(store, "verify_run", lambda run_dir: (hashed.append(run_dir), real(run_dir))[1])
+    for _ in range(5):
+        load_run(copy)
+    assert len(hashed) == 1
+    results = copy / "results.json"
+    results.write_text(results.read_text().replace('"status"', ' "status"', 1))
+    with pytest.raises(ResultsError, match="no longer matches its manifest"):
+        load_run(copy)
+    assert len(hashed) == 2
+
+
+@requires_data
 def test_results_of_the_first_format_migrate(published: Path, tmp_path: Path) -> None:
     import shutil
 

@@ -9,6 +9,7 @@ before it publishes, into the run's ``card_audits.json``, where reports and ``ca
 from __future__ import annotations
 
 import os
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ def audit_card(
 
     ``model_spec`` (or, with a run, the run's own model) re-runs the card's example outputs.
     """
-    import transformers
+    installed = metadata.version("transformers")  # the version, without importing transformers itself
 
     card = read_card(card_path)
     index = card.metadata.get("model-index") or []
@@ -104,7 +105,7 @@ def audit_card(
     claims = model_index_claims(card) + prose_claims(card)
     checked = check_claims(claims, jobs, tolerance)
     sections, placeholders = completeness(card)
-    stale = stale_code(card, transformers.__version__)
+    stale = stale_code(card, installed)
     examples = qa_examples(card)
     predict = _predictor(model_spec) if (examples and rerun and model_spec is not None) else None
     example_rows = check_examples(examples, predict)
@@ -113,7 +114,7 @@ def audit_card(
         "card": os.path.relpath(card.path),
         "model": chosen,
         "card_model_name": card_name,
-        "transformers": transformers.__version__,
+        "transformers": installed,
         "tolerance": tolerance,
         "claims": checked,
         "inconsistencies": contradictions,

@@ -10,7 +10,7 @@ import ast
 import functools
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..metrics.info import MetricInfo
@@ -58,6 +58,9 @@ def _names_of(kinds: tuple[str, ...]) -> tuple[dict[str, MetricInfo], dict[str, 
         if "(" not in info.name:  # "Exact match (answerable)" is a table label, not how prose names a figure
             names.setdefault(info.name.lower(), info.key)
     return infos, names
+
+
+_DIGIT = re.compile(r"\d")
 
 
 def _prose_patterns() -> tuple[re.Pattern[str], ...]:
@@ -152,8 +155,8 @@ def prose_claims(card: ModelCard) -> list[Claim]:
     code_lines = {b.line + i for b in card.code_blocks for i in range(-1, b.code.count("\n") + 2)}
     claims = []
     for number, line in enumerate(card.lines, start=1):
-        if number < card.body_start or number in code_lines:
-            continue
+        if number < card.body_start or number in code_lines or not _DIGIT.search(line):
+            continue  # a claim states a number: most lines of a long card are passed over at once
         seen = set()
         for pattern in _prose_patterns():
             for match in pattern.finditer(line):
@@ -211,7 +214,7 @@ def check_claims(claims: list[Claim], jobs: list[Job] | None, tolerance: float) 
     infos, _ = _metric_names()
     out = []
     for claim in claims:
-        row = {**asdict(claim), "measured": None, "low": None, "high": None, "difference": None, "job": None}
+        row = {**vars(claim), "measured": None, "low": None, "high": None, "difference": None, "job": None}
         job, key = _job_for(claim, jobs or [])
         if job is None or key is None:
             row.update(
