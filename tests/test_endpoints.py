@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from chaos import ChaosServer, squad_file
-from conftest import REPO, requires_data, write_suite
+from conftest import REPO, TINY_QA, TINY_SST2, requires_data, write_suite
 
 from auditkit.core.errors import ContractError, ModelError, SuiteError
 from auditkit.results import load_results
@@ -301,10 +301,9 @@ def test_served_models_answer_exactly_like_the_local_run(tmp_path: Path) -> None
 
     from auditkit.models.hf import materialize
 
-    qa_dir = materialize(model_spec("qa", "distilbert-base-cased-distilled-squad", "bert-base-cased-vocab.txt"))
-    cls_dir = materialize(
-        model_spec("cls", "distilbert-base-uncased-finetuned-sst-2-english", "bert-base-uncased-vocab.txt")
-    )
+    # Served equals local whatever the architecture's size: tiny models (tests/fixtures/models).
+    qa_dir = materialize(model_spec("qa", str(TINY_QA), "bert-base-cased-vocab.txt"))
+    cls_dir = materialize(model_spec("cls", str(TINY_SST2), "bert-base-uncased-vocab.txt"))
     env = {"SERVE_TOKEN": "local-secret"}
     qa_server, qa_url = _serve(qa_dir, "azureml-qa", tmp_path, env)
     cls_server, cls_url = _serve(cls_dir, "hf-inference", tmp_path)

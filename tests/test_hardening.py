@@ -11,16 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DATA, data_owner, requires_data, write_suite
+from conftest import DATA, TINY_QA, TINY_SST2, data_owner, requires_data, write_suite
 
 from auditkit.core.errors import DatasetError, GateError, SuiteError
 from auditkit.results.store import report_dir
 
-CLS = (
-    "{name: cls, build: {config: distilbert-base-uncased-finetuned-sst-2-english,"
-    " vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}"
-)
-QA = "{name: qa, build: {config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}"
+# Hardening is about inputs, faults and outputs, not the architecture's size: tiny models (tests/fixtures/models).
+CLS = f"{{name: cls, build: {{config: {TINY_SST2}, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}}}"
+QA = f"{{name: qa, build: {{config: {TINY_QA}, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}}}"
 TASK = "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4}}]\n"
 
 
@@ -49,9 +47,7 @@ def test_windows_shorter_than_the_candidate_count_do_not_crash() -> None:
     from auditkit.engine.types import QASettings
     from auditkit.models.hf import load_model
 
-    loaded = load_model(
-        model_spec("qa", "distilbert-base-cased-distilled-squad", "bert-base-cased-vocab.txt"), "question-answering"
-    )
+    loaded = load_model(model_spec("qa", str(TINY_QA), "bert-base-cased-vocab.txt"), "question-answering")
     for settings in (QASettings(), QASettings(top_k=5), QASettings(handle_impossible_answer=True)):
         engine = QAEngine(loaded.model, loaded.tokenizer, settings)
         answers = engine.predict(["Who?", "Who?", "What?"], ["Bob ran.", "Al.", "x"])
@@ -459,9 +455,7 @@ def test_auto_map_without_remote_code_is_warned_and_recorded(tmp_path: Path) -> 
 
     from auditkit.models.hf import materialize
 
-    built = Path(
-        materialize(model_spec("cls", "distilbert-base-uncased-finetuned-sst-2-english", "bert-base-uncased-vocab.txt"))
-    )
+    built = Path(materialize(model_spec("cls", str(TINY_SST2), "bert-base-uncased-vocab.txt")))
     local = tmp_path / "model"
     shutil.copytree(built, local)
     config = json.loads((local / "config.json").read_text())
