@@ -298,3 +298,26 @@ tasks: [{{name: occ, kind: bias_probe, dataset: {{path: {PROBES}/occupations-gen
         cwd=tmp_path,
     )
     assert proc.returncode == 2 and "lack some of their 4 variants" in proc.stderr
+
+
+@requires_data
+def test_a_probe_sets_text_reaches_a_generated_card_as_text(run: Path) -> None:
+    """A probe set's name and intent are data: in a model card they are escaped, so no script, link or remote
+    image a probe-set author writes becomes markup on a model page."""
+    from auditkit.reports.model_card import model_card
+    from auditkit.results import load_run
+    from auditkit.results.store import Run
+
+    hostile = "<script>alert(1)</script> [click](javascript:alert(1)) ![t](https://tracker.example/t.png) <img src=x>"
+    loaded = load_run(run)
+    task = next(j.task for j in loaded.results.jobs if j.kind == "bias_probe")
+    record = loaded.results.datasets[task]
+    details = {**record.details, "probe_set": {**record.details["probe_set"], "intent": hostile, "name": "<b>x</b>"}}
+    datasets = {**loaded.results.datasets, task: record.model_copy(update={"details": details})}
+    tampered = Run(loaded.dir, loaded.results.model_copy(update={"datasets": datasets}))
+    model = next(j.model for j in loaded.results.jobs if j.task == task)
+    card = model_card(tampered, model)
+    body = card.split("\n---\n", 1)[1]  # the Markdown the Hub renders (the YAML front matter is data)
+    assert "<script>" not in body and "<img" not in body and "<b>" not in body
+    assert "](javascript:" not in body and "![t](" not in body
+    assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in body  # the text is there, as text

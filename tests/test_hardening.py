@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import subprocess
 import sys
 import time
@@ -472,3 +473,48 @@ def test_auto_map_without_remote_code_is_warned_and_recorded(tmp_path: Path) -> 
 
     [warning] = load_results(Path(proc.stdout.strip())).models["m"].warnings
     assert "not run without trust_remote_code" in warning and "'distilbert'" in warning
+
+
+# ---------------------------------------------------------------- code from a suite runs only with an opt-in
+
+
+@requires_data
+@pytest.mark.parametrize(
+    "module", ["sys:exit", "os:getpid", "evaluate_metric_script.py", "accuracy"], ids=["exit", "call", "script", "hub"]
+)
+def test_a_suite_runs_no_code_without_the_opt_in(tmp_path: Path, module: str) -> None:
+    """Every ``evaluate:`` metric is code (an installed callable, a local script, a Hub metric script): a suite
+    that names one stops before anything loads unless the person running it allows it -- the suite file cannot."""
+    (tmp_path / "evaluate_metric_script.py").write_text("import sys\nsys.exit(0)\n")
+    suite = write_suite(
+        tmp_path / "suite.yaml",
+        f"name: hostile\noutput_dir: runs\nbootstrap: {{resamples: 10}}\nmodels: [{CLS}]\n"
+        "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4},"
+        f" evaluate: [{{module: {module}}}]}}]\n"
+        'gates: ["t.accuracy >= 90"]\n',
+    )
+    env = {k: v for k, v in os.environ.items() if k != "AUDITKIT_ALLOW_SUITE_CODE"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "run", str(suite)], cwd=tmp_path, env=env,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "the suite would run code: tasks[0].evaluate[0]" in proc.stderr
+    assert "--allow-suite-code" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()  # nothing ran, nothing was written
+
+
+@requires_data
+def test_allowed_code_cannot_end_the_run_or_pick_its_exit_code(tmp_path: Path) -> None:
+    """With the opt-in, metric code that calls sys.exit is an error naming the metric: never exit 0, no verdict."""
+    suite = write_suite(
+        tmp_path / "suite.yaml",
+        f"name: exiting\noutput_dir: runs\nbootstrap: {{resamples: 10}}\nmodels: [{CLS}]\n"
+        "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4},"
+        ' evaluate: [{module: "sys:exit"}]}]\n'
+        'gates: ["t.accuracy >= 90"]\n',
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "run", str(suite), "--allow-suite-code"], cwd=tmp_path,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "evaluate metric 'sys:exit' tried to exit the process" in proc.stderr

@@ -226,6 +226,7 @@ def test_evaluate_plugin_metrics_in_results_report_and_gates(tmp_path: Path, mon
             "gates": ["sst2.balanced_accuracy >= 0.5", "sst2.agree <= 1"],
         },
         quiet=True,
+        allow_suite_code=True,
     )
     metrics = outcome.results.jobs[0].metrics
     per_example = outcome.to_pandas(per_example=True)
@@ -256,6 +257,7 @@ def test_evaluate_plugin_metrics_in_results_report_and_gates(tmp_path: Path, mon
                 ],
             },
             quiet=True,
+            allow_suite_code=True,
         )
 
 

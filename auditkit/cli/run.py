@@ -58,6 +58,14 @@ def run(
             " decided (anytime-valid confidence sequences).",
         ),
     ] = False,
+    allow_suite_code: Annotated[
+        bool,
+        typer.Option(
+            "--allow-suite-code",
+            help="Run the code a suite names (its tasks' evaluate: metrics); without it such a suite stops before"
+            " anything runs. Also AUDITKIT_ALLOW_SUITE_CODE=1.",
+        ),
+    ] = False,
 ) -> None:
     """Run every (model x task) job of a suite, audit its cards, apply its gates, and publish the run with its report.
 
@@ -85,6 +93,7 @@ def run(
         template_dir=template_dir,
         junit=junit,
         until_decided=until_decided,
+        allow_suite_code=allow_suite_code,
     )
     if outcome.report_dir is not None and not quiet:
         err.print(escape(f"report: {outcome.report_dir}"), highlight=False, soft_wrap=True)

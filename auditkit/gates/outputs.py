@@ -84,8 +84,7 @@ def guarantee_sentence(report: GateReport) -> str:
 
 def markdown_summary(report: GateReport, suite: str, run_id: str) -> str:
     """A Markdown table of every gate, for ``$GITHUB_STEP_SUMMARY`` (and humans): the verdict first."""
-    from ..reports.render import md_escape
-    from ..views import p_text
+    from ..views import md_escape, p_text
 
     c = report.counts()
     correction = {"holm": "Holm (family-wise error)", "bh": "Benjamini-Hochberg (false discovery rate)"}.get(

@@ -30,6 +30,8 @@ def load_metric(spec: EvaluateMetricSpec) -> Any:
             module_name, _, class_name = spec.module.partition(":")
             return getattr(importlib.import_module(module_name), class_name)()
         return evaluate.load(spec.module)
+    except SystemExit as exc:  # metric code that tries to end the run must not end it (or decide its exit code)
+        raise SuiteError(f"evaluate metric {spec.module!r} tried to exit the process ({exc.code!r})") from None
     except Exception as exc:  # import errors, missing scripts, offline hub lookups: all one message
         raise SuiteError(
             f"cannot load evaluate metric {spec.module!r}: {type(exc).__name__}: {exc}",
@@ -52,6 +54,8 @@ def compute(spec: EvaluateMetricSpec, module: Any, inputs: dict[str, list[Any]])
     those named."""
     try:
         output = module.compute(**inputs, **spec.args)
+    except SystemExit as exc:
+        raise SuiteError(f"evaluate metric {spec.module!r} tried to exit the process ({exc.code!r})") from None
     except Exception as exc:
         raise SuiteError(
             f"evaluate metric {spec.module!r} failed: {type(exc).__name__}: {exc}",

@@ -16,13 +16,14 @@ import yaml
 
 from ..results import Job, Run
 from ..tasks import task_class
+from ..views import md_escape
 from .view import _caveats, model_index, out_of_scope
 
 
 def _evaluation_lines(run: Run, job: Job) -> list[str]:
     task = task_class(job.kind)
     dataset = run.results.datasets[job.task]
-    lines = [f"### {job.task}", "", f"Data: `{dataset.source}`, {dataset.selection}."]
+    lines = [f"### {md_escape(job.task)}", "", f"Data: {md_escape(dataset.source)}, {md_escape(dataset.selection)}."]
     said = task.card_claims(job, dataset)
     if said is not None:
         name, parts = said
@@ -80,13 +81,13 @@ def model_card(run: Run, model: str) -> str:
         front.rstrip(),
         "---",
         "",
-        f"# {model}",
+        f"# {md_escape(model)}",
         "",
         "## Model Details",
         "",
-        f"- Source: `{record.source}`"
+        f"- Source: {md_escape(record.source)}"
         + (f" (revision {info['resolved_revision']})" if info.get("resolved_revision") else ""),
-        f"- Architecture: {info.get('architecture')}, {info.get('parameters')} parameters",
+        f"- Architecture: {md_escape(info.get('architecture'))}, {md_escape(info.get('parameters'))} parameters",
         f"- Fingerprint (config, weights and tokenizer): `{record.fingerprint.get('model_sha256', '')}`",
         "",
         "## Uses",
@@ -100,7 +101,7 @@ def model_card(run: Run, model: str) -> str:
         "## Bias, Risks, and Limitations",
         "",
         *_risk_lines(run, jobs),
-        *[f"- {c}" for c in caveats],
+        *[f"- {md_escape(c)}" for c in caveats],
         "",
         "## Training Data",
         "",
@@ -109,7 +110,8 @@ def model_card(run: Run, model: str) -> str:
         "",
         "## Evaluation",
         "",
-        f"Measured by auditkit {results.auditkit_version} in run `{results.run_id}` (suite `{results.suite.name}`,"
+        f"Measured by auditkit {results.auditkit_version} in run `{results.run_id}`"
+        f" (suite {md_escape(results.suite.name)},"
         f" sha256 `{results.suite.sha256[:12]}`), with {int(results.suite.bootstrap['confidence'] * 100)}% bootstrap"
         " intervals over the examples.",
         "",

@@ -27,6 +27,7 @@ from ..core.errors import ReportError
 from ..core.registry import Registry
 from ..results import atomic_write_text
 from ..tasks import TASKS
+from ..views import md_escape
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -52,17 +53,6 @@ class ReportFormat:
 REPORT_FORMATS: Registry[ReportFormat] = Registry("report format", "auditkit.report_formats")
 REPORT_FORMATS.add("html", ReportFormat("report.html.j2", autoescape=True, chart_files=False))
 REPORT_FORMATS.add("md", ReportFormat("report.md.j2", autoescape=False, chart_files=True))
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
-
-
-def md_escape(value: Any) -> str:
-    """Text for Markdown: one line; ``& < >`` as entities (no raw HTML can form), other Markdown punctuation backslash-
-    escaped.
-    """
-    text = " ".join(str(value).split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
 _MARKS = {"gold": "**", "pred": "*", "both": "***", "": ""}
 
 

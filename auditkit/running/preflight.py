@@ -26,10 +26,43 @@ def load_datasets(loaded: LoadedSuite) -> dict[str, Dataset]:
     return datasets
 
 
-def preflight(loaded: LoadedSuite, *, baseline: str | Path | None, template_dir: str | Path | None) -> None:
-    """Check everything that can be checked before the first model loads: gates' baselines, credentials,
-    the template folder. A mistake found here costs seconds, not the hours of a full run."""
+#: The environment variable that allows a suite's code to run (``evaluate:`` metrics), like ``--allow-suite-code``.
+ALLOW_CODE_VARIABLE = "AUDITKIT_ALLOW_SUITE_CODE"
+
+
+def suite_code(loaded: LoadedSuite) -> list[str]:
+    """What in the suite would run code that auditkit does not ship: each task's ``evaluate:`` metrics (an
+    installed module's class, a local script, or a metric script ``evaluate.load`` fetches)."""
+    return [
+        f"tasks[{i}].evaluate[{j}] ({metric.module!r})"
+        for i, task in enumerate(loaded.suite.tasks)
+        for j, metric in enumerate(task.evaluate)
+    ]
+
+
+def code_allowed(allow_suite_code: bool) -> bool:
+    return allow_suite_code or os.environ.get(ALLOW_CODE_VARIABLE, "").strip().lower() in ("1", "true", "yes")
+
+
+def preflight(
+    loaded: LoadedSuite,
+    *,
+    baseline: str | Path | None,
+    template_dir: str | Path | None,
+    allow_suite_code: bool = False,
+) -> None:
+    """Check everything that can be checked before the first model loads: that the suite runs no code without
+    the opt-in, gates' baselines, credentials, the template folder. A mistake found here costs seconds, not the
+    hours of a full run."""
     suite = loaded.suite
+    code = suite_code(loaded)
+    if code and not code_allowed(allow_suite_code):
+        raise SuiteError(
+            f"the suite would run code: {', '.join(code)}; nothing was run",
+            source=str(loaded.path),
+            hint=f"if you trust this suite, allow its code with --allow-suite-code (or {ALLOW_CODE_VARIABLE}=1); a"
+            " suite file cannot allow itself",
+        )
     problems: list[str] = []
     if template_dir is not None and not Path(template_dir).is_dir():
         problems.append(f"template folder not found: {template_dir}")

@@ -115,16 +115,18 @@ def run_suite(
     template_dir: str | Path | None = None,
     junit: str | Path | None = None,
     until_decided: bool = False,
+    allow_suite_code: bool = False,
 ) -> RunOutcome:
-    """Run every job of the suite at ``path``, audit its cards, apply its gates, render its report, and publish.
+    """Run every job of the suite at ``path``, audit its cards, apply its gates, publish, then render its report.
 
     ``path`` may also be a dict with the YAML's structure or a :class:`Suite`, with Python objects where
     paths and ids go (a DataFrame, ``datasets.Dataset`` or list of dicts as a task's ``dataset``; a model
     with its ``tokenizer``, or a pipeline, as a model's ``id``): see :mod:`auditkit.running.inmemory`.
 
     Everything that can be checked is checked before any model loads (:func:`preflight`). The run is
-    assembled out of sight and published in one rename, with gates.json, card_audits.json and the
-    report inside it; a run that fails its own configuration is never published. A failing *gate*
+    assembled out of sight and published in one rename, with gates.json and card_audits.json inside it; a run
+    that fails its own configuration is never published. Its report is rendered afterwards, from the
+    published run, into ``<run_id>.report/`` (see :class:`RunOutcome`). A failing *gate*
     does not stop publishing (the verdict is the point): ``RunOutcome.passed`` says how it went.
 
     With ``use_cache`` (the default), predictions come from and go to the prediction cache, chunk by
@@ -134,6 +136,10 @@ def run_suite(
 
     ``until_decided`` sees each gated job's examples in a seeded random order and stops it as soon as
     all its gates are decided (:mod:`auditkit.running.until_decided`); the job records ``sequential``.
+
+    A suite whose tasks compute ``evaluate:`` metrics runs their code (a module, a script, a metric from the
+    Hub): only with ``allow_suite_code`` (``--allow-suite-code``, or ``AUDITKIT_ALLOW_SUITE_CODE=1``), an
+    opt-in the suite file cannot give itself.
     """
     started = time.perf_counter()
     console = console or Console(stderr=True, quiet=quiet, log_path=False)
@@ -143,6 +149,7 @@ def run_suite(
             materialized, output_dir=output_dir, quiet=quiet, console=console, use_cache=use_cache, runner=runner,
             address=address, workers=workers, baseline=baseline, report_formats=report_formats,
             template_dir=template_dir, junit=junit, until_decided=until_decided, started=started,
+            allow_suite_code=allow_suite_code,
         )  # fmt: skip
     finally:
         materialized.cleanup()
@@ -164,6 +171,7 @@ def _run_suite(
     junit: str | Path | None,
     until_decided: bool,
     started: float,
+    allow_suite_code: bool,
 ) -> RunOutcome:
     from ..audit import audit_card
     from ..gates import evaluate_gates, write_outputs
@@ -174,7 +182,7 @@ def _run_suite(
     unknown = [f for f in report_formats if f not in REPORT_FORMATS]
     if unknown:
         raise ReportError(f"unknown report format(s) {unknown}", hint=f"use {', '.join(REPORT_FORMATS.names())}")
-    preflight(loaded, baseline=baseline, template_dir=template_dir)
+    preflight(loaded, baseline=baseline, template_dir=template_dir, allow_suite_code=allow_suite_code)
     datasets = load_datasets(loaded)
     for name, what in materialized.dataset_sources.items():
         datasets[name].source = what

@@ -33,7 +33,7 @@ from ..metrics.info import MetricInfo
 from ..metrics.stats import Estimate, MetricDef
 from ..results.model import DatasetRecord, Job
 from ..spec.schema import BootstrapSpec, ModelSpec, TaskSpecBase
-from ..views import JobView
+from ..views import JobView, md_escape
 
 if TYPE_CHECKING:
     from ..engine.types import ProgressSink
@@ -247,7 +247,7 @@ class Task(ABC, Generic[SpecT]):
     @classmethod
     def risk_lines(cls, job: Job, dataset: DatasetRecord) -> list[str]:
         """A "risks" job's lines in a generated model card: each figure with its interval."""
-        lines = [f"### {job.task}", ""]
+        lines = [f"### {md_escape(job.task)}", ""]
         for metric, est in job.metrics.items():
             info = cls.metric_info(metric)
             interval = f" (95% interval {est.low:.2f} to {est.high:.2f})" if est.has_interval else ""

@@ -33,7 +33,7 @@ from ..metrics.info import MetricInfo, declare
 from ..metrics.stats import MetricDef, mean_def, subset_mean_def
 from ..results.model import DatasetRecord, Job
 from ..spec.schema import BootstrapSettings, BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
-from ..views import JobView, chart, charts, fmt, slice_table
+from ..views import JobView, chart, charts, fmt, md_escape, slice_table
 from . import TASKS
 from .base import ModelIndexEntry, Predictions, Scores, Task, ViewContext, index_metrics
 
@@ -139,9 +139,10 @@ class BiasProbeTask(Task[BiasProbeSpec]):
     def risk_lines(cls, job: Job, dataset: DatasetRecord) -> list[str]:
         """The probe set, its intent, then each figure with its interval."""
         probe_set = dataset.details.get("probe_set") or {}
-        lines = [f"### Probe set `{probe_set.get('name', job.task)}` ({job.details.get('probes')} probes)", ""]
+        name = md_escape(probe_set.get("name", job.task))  # a probe set's text is data: escaped, never markup
+        lines = [f"### Probe set {name} ({job.details.get('probes')} probes)", ""]
         if probe_set.get("intent"):
-            lines += [str(probe_set["intent"]), ""]
+            lines += [md_escape(probe_set["intent"]), ""]
         for metric, est in job.metrics.items():
             info = cls.metric_info(metric)
             lines.append(f"- {info.name}: {est.value:.2f} {info.unit} (95% interval {est.low:.2f} to {est.high:.2f})")

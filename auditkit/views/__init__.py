@@ -113,3 +113,14 @@ def p_text(p: float) -> str:
     if not math.isfinite(p):
         return "–"
     return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def md_escape(value: Any) -> str:
+    """Text for Markdown: one line; ``& < >`` as entities (no raw HTML can form), other Markdown punctuation backslash-
+    escaped.
+    """
+    text = " ".join(str(value).split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
