@@ -518,3 +518,51 @@ def test_allowed_code_cannot_end_the_run_or_pick_its_exit_code(tmp_path: Path) -
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 2 and "evaluate metric 'sys:exit' tried to exit the process" in proc.stderr
+
+
+@requires_data
+def test_sigterm_publishes_nothing_and_leaves_no_staging_folder(tmp_path: Path) -> None:
+    """What CI runners send on cancel: the run stops like Ctrl-C (exit 130), its .partial folder is removed."""
+    import signal
+    import time
+
+    suite = write_suite(
+        tmp_path / "suite.yaml",
+        f"name: term\noutput_dir: runs\nbootstrap: {{resamples: 10}}\nmodels: [{CLS}]\n"
+        "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv}}]\n",
+    )
+    env = {**os.environ, "AUDITKIT_CACHE": str(tmp_path / "cache"), "AUDITKIT_CHUNK": "8"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "cache").rglob("chunks/*.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
+    assert not list((tmp_path / "runs").rglob(".*.partial")) and not list((tmp_path / "runs").rglob("results.json"))
+
+
+@requires_data
+def test_label_sets_and_names_are_checked_at_load(tmp_path: Path) -> None:
+    """A label set naming one label twice, and a name too long for a file name, fail at load with the fix."""
+    import re
+
+    from auditkit.running.suite import load_suite
+
+    dataset = "{path: $DATA/sst2/dev.tsv, labels: [negative, Negative]}"
+    twice = write_suite(
+        tmp_path / "s.yaml",
+        f"name: s\nmodels: [{CLS}]\ntasks: [{{name: t, kind: classification, dataset: {dataset}}}]\n",
+    )
+    with pytest.raises(SuiteError, match=re.escape("label 'Negative' is listed twice (as 'negative')")):
+        load_suite(twice)
+    long_name = write_suite(
+        tmp_path / "long.yaml",
+        f"name: s\nmodels: [{CLS}]\ntasks: [{{name: {'t' * 101}, kind: classification,"
+        " dataset: {path: $DATA/sst2/dev.tsv}}]\n",
+    )
+    with pytest.raises(SuiteError, match="at most 100 characters"):
+        load_suite(long_name)

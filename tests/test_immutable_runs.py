@@ -154,3 +154,34 @@ def test_files_are_written_readable_by_others(tmp_path: Path) -> None:
 
 def test_the_shipped_json_schema_is_current() -> None:
     assert SCHEMA_FILE.read_text() == results_schema(), "run: python -m auditkit.results.schema"
+
+
+@requires_data
+def test_a_run_stays_trustworthy_against_deletion_links_and_writes_into_it(published: Path, tmp_path: Path) -> None:
+    """Deleting the manifest does not turn verification off; a planted link is refused; no command's --out may
+    point into a published run."""
+    import shutil
+
+    import auditkit
+
+    copy = tmp_path / "copy"
+    shutil.copytree(published, copy)
+    (copy / "manifest.json").unlink()
+    with pytest.raises(ResultsError, match=r"has no manifest\.json"):
+        load_run(copy)
+    linked = tmp_path / "linked"
+    shutil.copytree(published, linked)
+    (linked / "predictions" / "elsewhere").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(ResultsError, match="holds links, which a published run never does: predictions/elsewhere"):
+        load_run(linked)
+    before = digest_tree(published)
+    for attempt in (
+        lambda: auditkit.report(published, out_dir=published / "view"),
+        lambda: auditkit.gate(published, out_dir=published / "gate"),
+        lambda: auditkit.compare(published, published, out_dir=published),
+    ):
+        with pytest.raises(ResultsError, match="is inside the published run"):
+            attempt()
+    proc = cli("card", str(published), "--model", "cls", "--out", str(published / "README.md"), cwd=tmp_path)
+    assert proc.returncode == 2 and "is inside the published run" in proc.stderr
+    assert digest_tree(published) == before

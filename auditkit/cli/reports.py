@@ -82,8 +82,12 @@ def card(
     """
     from ..reports.model_card import model_card
     from ..results import atomic_write_text, load_run
+    from ..results.store import refuse_inside_run
 
     run = load_run(results_dir)
+    for place, what in ((out, "the card file"), (eval_results, "the .eval_results folder")):
+        if place is not None:
+            refuse_inside_run(place, what)
     text = model_card(run, model)
     if out is None:
         typer.echo(text, nl=False)

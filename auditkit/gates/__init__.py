@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from ..core.errors import GateError
 from ..results import load_run
+from ..results.store import refuse_inside_run
 from ..spec.schema import DecisionSpec, GateSpec
 from .evaluate import GateReport, GateResult, evaluate_gates
 from .outputs import GATES_FILE, JUNIT_FILE, junit_xml, markdown_summary, write_outputs
@@ -48,6 +49,9 @@ def gate(
     audits the run recorded when it was published. ``decision`` overrides the suite's ``decision:``.
     """
     run = load_run(results_dir)
+    for place, what in ((out_dir, "the gate output folder"), (junit, "the JUnit file")):
+        if place is not None:
+            refuse_inside_run(place, what)
     spec = run.results.suite.spec
     if gates is None:
         try:

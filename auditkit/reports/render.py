@@ -26,6 +26,7 @@ import jinja2
 from ..core.errors import ReportError
 from ..core.registry import Registry
 from ..results import atomic_write_text
+from ..results.store import refuse_inside_run
 from ..tasks import TASKS
 from ..views import md_escape
 
@@ -118,6 +119,7 @@ def render(
             hint="pass a folder holding report.html.j2 and/or report.md.j2",
         )
     out_dir = Path(out_dir)
+    refuse_inside_run(out_dir, "the report folder")
     written = []
     for fmt in formats:
         spec = REPORT_FORMATS.get(fmt)

@@ -196,8 +196,14 @@ def build_manifest(run_dir: Path) -> dict[str, Any]:
 def verify_run(run_dir: Path) -> None:
     """Raise :class:`ResultsError` when any file of a published run changed, vanished or was added."""
     file = run_dir / MANIFEST_FILE
+    links = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_symlink())
+    if links:
+        raise ResultsError(
+            f"{run_dir} holds links, which a published run never does: {', '.join(links[:5])}",
+            hint="a link can point anywhere; restore the run from its source, or re-run the suite",
+        )
     if not file.is_file():
-        return  # runs from before manifests: nothing to check against
+        return  # runs from before manifests (their results are migrated): nothing to check against
     try:
         recorded = json.loads(file.read_text(encoding="utf-8"))["files"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -281,8 +287,26 @@ def load_run(path: str | Path, *, verify: bool = True) -> Run:
     except (OSError, ValueError) as exc:
         raise ResultsError(f"cannot read {file}: {exc}", hint="the file is damaged; re-run the suite") from None
     if verify:
+        if isinstance(data, dict) and data.get("schema_version") == 2 and not (run_dir / MANIFEST_FILE).is_file():
+            raise ResultsError(
+                f"{run_dir} has no {MANIFEST_FILE}: every run of this results version is published with one, so"
+                " it was removed and nothing in the run can be trusted",
+                hint="restore the run from its source, or re-run the suite",
+            )
         _verify_once(run_dir)
     return Run(run_dir, parse_results(data, file))
+
+
+def refuse_inside_run(path: str | Path, what: str) -> None:
+    """Raise when ``path`` lies inside a published run (or is one): a published run is never written into, so a
+    command's ``--out`` must point elsewhere."""
+    target = Path(path).resolve()
+    for folder in (target, *target.parents):
+        if (folder / MANIFEST_FILE).is_file() and (folder / RESULTS_FILE).is_file():
+            raise ResultsError(
+                f"{what} {path} is inside the published run {folder}, which is never written again",
+                hint="choose a folder outside the run (by default the command writes beside it)",
+            )
 
 
 #: Runs already verified in this process, with the (path, size, mtime) of every file when they were: one run is

@@ -9,9 +9,11 @@ loaded once per (model, head) and reused across that model's tasks.
 from __future__ import annotations
 
 import datetime as _dt
+import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,6 +146,7 @@ def run_suite(
     started = time.perf_counter()
     console = console or Console(stderr=True, quiet=quiet, log_path=False)
     materialized = materialize(path)
+    restore = _terminate_as_interrupt()
     try:
         return _run_suite(
             materialized, output_dir=output_dir, quiet=quiet, console=console, use_cache=use_cache, runner=runner,
@@ -152,7 +155,25 @@ def run_suite(
             allow_suite_code=allow_suite_code,
         )  # fmt: skip
     finally:
+        restore()
         materialized.cleanup()
+
+
+def _terminate_as_interrupt() -> Callable[[], None]:
+    """SIGTERM (what CI runners and container stops send) ends a run the way Ctrl-C does: the staging folder is
+    removed, nothing is published, earlier runs and the prediction cache stay. Returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers belong to the main thread; a worker thread's run cannot install one
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _run_suite(

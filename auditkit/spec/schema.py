@@ -20,6 +20,8 @@ from .expressions import parse_gate
 
 _ENV = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+#: Names become file names (``predictions/<model>/<task>.parquet``, chart files): short enough for any file system.
+NAME_MAX = 100
 
 #: The published model configs shipped with auditkit (``build: {config: NAME}``). Read as a folder, not
 #: through :mod:`auditkit.models.synthetic` (which needs torch), so reading and gating a suite never does.
@@ -250,7 +252,7 @@ class ModelSpec(StrictModel):
     ``endpoint``.
     """
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
     id: str | None = Field(default=None, description="hub id (org/name) or path to a local model directory")
     build: BuildSpec | None = None
     revision: str | None = None
@@ -407,6 +409,20 @@ class DatasetSpec(StrictModel):
 
     _path_exists = field_validator("path", mode="before")(existing_file("dataset file"))
 
+    @field_validator("labels")
+    @classmethod
+    def _distinct_labels(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            seen: dict[str, str] = {}
+            for name in value:
+                if name.strip().lower() in seen:
+                    raise ValueError(
+                        f"label {name!r} is listed twice (as {seen[name.strip().lower()]!r}): each index needs its own"
+                        " name, in the order of the model's label ids (e.g. [negative, positive])"
+                    )
+                seen[name.strip().lower()] = name
+        return value
+
     @field_validator("format")
     @classmethod
     def _registered_format(cls, value: str | None) -> str | None:
@@ -495,7 +511,7 @@ class TaskSpecBase(StrictModel):
     """Fields every task has; each task kind subclasses it with ``kind`` and its own ``params``."""
 
     kind: str
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
     params: StrictModel = StrictModel()
     dataset: DatasetSpec
     models: list[str] | None = Field(default=None, description="model names to run (default: all)")
