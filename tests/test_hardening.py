@@ -482,7 +482,7 @@ def test_auto_map_without_remote_code_is_warned_and_recorded(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     "module", ["sys:exit", "os:getpid", "evaluate_metric_script.py", "accuracy"], ids=["exit", "call", "script", "hub"]
 )
-def test_a_suite_runs_no_code_without_the_opt_in(tmp_path: Path, module: str) -> None:
+def test_a_suite_runs_no_code_without_the_opt_in(tmp_path: Path, module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every ``evaluate:`` metric is code (an installed callable, a local script, a Hub metric script): a suite
     that names one stops before anything loads unless the person running it allows it -- the suite file cannot."""
     (tmp_path / "evaluate_metric_script.py").write_text("import sys\nsys.exit(0)\n")
@@ -493,13 +493,20 @@ def test_a_suite_runs_no_code_without_the_opt_in(tmp_path: Path, module: str) ->
         f" evaluate: [{{module: {module}}}]}}]\n"
         'gates: ["t.accuracy >= 90"]\n',
     )
-    env = {k: v for k, v in os.environ.items() if k != "AUDITKIT_ALLOW_SUITE_CODE"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", "run", str(suite)], cwd=tmp_path, env=env,
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 2 and "the suite would run code: tasks[0].evaluate[0]" in proc.stderr
-    assert "--allow-suite-code" in proc.stderr and "Traceback" not in proc.stderr
+    monkeypatch.delenv("AUDITKIT_ALLOW_SUITE_CODE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    if module == "sys:exit":  # the command line: one clear message, exit 2
+        proc = subprocess.run(
+            [sys.executable, "-m", "auditkit.cli", "run", str(suite)], cwd=tmp_path, capture_output=True, text=True,
+            check=False, env={k: v for k, v in os.environ.items() if k != "AUDITKIT_ALLOW_SUITE_CODE"},
+        )  # fmt: skip
+        assert proc.returncode == 2 and "the suite would run code: tasks[0].evaluate[0]" in proc.stderr
+        assert "--allow-suite-code" in proc.stderr and "Traceback" not in proc.stderr
+    else:
+        from auditkit.running.runner import run_suite
+
+        with pytest.raises(SuiteError, match=r"the suite would run code: tasks\[0\]\.evaluate\[0\]"):
+            run_suite(suite, quiet=True)
     assert not (tmp_path / "runs").exists()  # nothing ran, nothing was written
 
 
