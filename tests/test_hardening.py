@@ -573,3 +573,66 @@ def test_label_sets_and_names_are_checked_at_load(tmp_path: Path) -> None:
     )
     with pytest.raises(SuiteError, match="at most 100 characters"):
         load_suite(long_name)
+
+
+# ---------------------------------------------------------------- --until-decided keeps what it computed
+
+
+def _two_models(seed_b: int) -> str:
+    vocab = "$DATA/vocab/bert-base-uncased-vocab.txt"
+    return "".join(
+        f"  - {{name: {name}, build: {{config: {TINY_SST2}, vocab: {vocab}, seed: {seed}}}}}\n"
+        for name, seed in (("a", 0), ("b", seed_b))
+    )
+
+
+@requires_data
+def test_until_decided_publishes_pairs_and_reuses_what_it_computed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One gated model of two: both are published and the report compares them on the examples both saw; an
+    early-stopped baseline is used on its examples (the candidate never looks past them); no gate: said."""
+    from auditkit import load_run, run_suite
+
+    head = (
+        "seed: 0\noutput_dir: runs\n"
+        "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, sample: 300}}]\n"
+    )
+    two = write_suite(
+        tmp_path / "two.yaml",
+        f"name: two\n{head}models:\n{_two_models(1)}gates:\n  - {{check: 't.accuracy >= 90', models: [a]}}\n",
+    )
+    outcome = run_suite(two, output_dir=tmp_path / "runs", quiet=True, until_decided=True, report_formats=["md"])
+    assert outcome.report_error is None and outcome.gates.verdict == "NO_GO"
+    by_model = {job.model: job for job in outcome.results.jobs}
+    seen = by_model["a"].sequential
+    assert seen is not None and seen.stopped == "decided" and seen.n_used < 300
+    assert by_model["b"].sequential is not None and by_model["b"].sequential.stopped == "not sequential"
+    assert "no gate" in by_model["b"].sequential.reason
+    report = " ".join((outcome.report_dir / "report.md").read_text().split())
+    assert f"compared on the {seen.n_used} examples both saw" in report
+    assert "no gate on a metric applies to b · t" in " ".join(capsys.readouterr().err.split())
+
+    # The early-stopped run as a baseline: a full candidate is tested on the baseline's examples, in their
+    # order, with the anytime-valid test; a sequential candidate never looks past them.
+    cand = write_suite(
+        tmp_path / "cand.yaml",
+        f"name: cand\n{head}baseline: {outcome.run_dir}\nmodels:\n{_two_models(2)}"
+        "gates:\n  - {check: 't.accuracy >= baseline - 5', models: [b], baseline_model: a}\n",
+    )
+    full = run_suite(cand, output_dir=tmp_path / "runs", quiet=True, report_formats=["md"])
+    [result] = full.gates.results
+    assert result.n == seen.n_used and result.anytime_valid and "stopped early" in " ".join(result.notes)
+    frame = load_run(outcome.run_dir).predictions("a", "t")
+    assert result.baseline_value == pytest.approx(100 * frame["correct"].mean())
+    early = run_suite(cand, output_dir=tmp_path / "runs", quiet=True, until_decided=True, report_formats=["md"])
+    job_b = next(job for job in early.results.jobs if job.model == "b")
+    assert job_b.sequential is not None and job_b.sequential.n_used <= seen.n_used
+    assert set(load_run(early.run_dir).predictions("b", "t")["id"]) <= set(frame["id"])
+
+    # No gates at all: said before any model loads, and every job runs on all its examples.
+    capsys.readouterr()
+    bare = write_suite(tmp_path / "bare.yaml", f"name: bare\n{head}models:\n{_two_models(1)}")
+    plain = run_suite(bare, output_dir=tmp_path / "runs", quiet=True, until_decided=True, report_formats=[])
+    assert all(job.sequential is not None and job.sequential.n_used == 300 for job in plain.results.jobs)
+    assert "--until-decided has nothing to decide" in " ".join(capsys.readouterr().err.split())

@@ -50,7 +50,7 @@ from ..stats import (
     worst,
 )
 from ..tasks import task_class
-from ..tasks.pairing import align
+from ..tasks.pairing import align, stopped_early
 from ..tasks.sampling import canonical_order, clusters_for, defined_values, job_column
 
 #: Bootstrap resamples behind a gate without a finite-sample test: p-values resolve to 1/(B+1).
@@ -500,6 +500,22 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
         return _Pending(result, expr.op, expr.offset, None)
     base_run = ctx.run if gate.against is not None else ctx.baseline(gate.baseline or ctx.baseline_dir or "")
     stored = base_run.predictions(base_job.model, base_job.task)
+    if stopped_early(base_job):
+        # The baseline saw a prefix of the canonical order, its length chosen by its own stop: test on that
+        # prefix, in that order, with the anytime-valid test (valid at any stopping time of the pairs' order).
+        seen = frame.set_index(frame["id"].astype(str))
+        order = [i for i in stored["id"].astype(str) if i in seen.index]
+        frame = seen.loc[order].reset_index(drop=True)
+        defn = task.metric_defs(frame, job).get(expr.metric)
+        sequential = True
+        horizon = base_job.sequential.horizon if base_job.sequential is not None else None
+        result.measured = defn.value() if defn is not None else result.measured
+        result.notes.append(
+            f"{base_name} stopped early with --until-decided after {len(stored)} examples: tested on the"
+            f" {len(frame)} examples both saw, in the baseline's order, with its anytime-valid test"
+        )
+        if defn is None:
+            return _Pending(result, expr.op, expr.offset, None)
     base_frame = align(stored, frame["id"], base_name)
     base_defn = task_class(base_job.kind).metric_defs(base_frame, base_job).get(expr.metric)
     if base_defn is None:
@@ -510,10 +526,8 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
     )  # fmt: skip
     if sequential or len(base_frame) != len(stored):
         # Measured on the examples both saw: the point difference must match the tested one.
-        result.baseline_value = float(
-            base_defn.statistic(base_defn.columns.sum(axis=0, keepdims=True), len(base_frame))[0]
-        )
-        result.difference = measured - result.baseline_value
+        result.baseline_value = base_defn.value()
+        result.difference = result.measured - result.baseline_value
         result.bound = result.baseline_value + expr.offset
     return tested(result, expr.offset, decision)
 

@@ -173,6 +173,10 @@ class MetricDef:
             clusters=clusters,
         )
 
+    def value(self) -> float:
+        """The statistic on all rows: the metric's point value on exactly these examples."""
+        return float(self.statistic(self.columns.sum(axis=0)[None, :], self.columns.shape[0])[0])
+
     def resampled(self, resamples: int, seed: int, clusters: np.ndarray | None = None) -> np.ndarray:
         """The statistic on ``resamples`` bootstrap samples (of whole clusters when given)."""
         sums, sizes = resampled_sums(self.columns, resamples, seed, clusters)

@@ -34,9 +34,10 @@ def comparisons(
     seed = run_b.results.suite.seed
     for job_a, job_b in pairs:
         task = task_class(job_a.kind)
-        frame_a, frame_b, paired = paired_deltas(
+        lined_up = paired_deltas(
             run_a, job_a, run_b, job_b, resamples=boot["resamples"], confidence=boot["confidence"], seed=seed
         )
+        frame_a, frame_b, paired = lined_up.frame_a, lined_up.frame_b, lined_up.deltas
         deltas: list[dict[str, Any]] = []
         for delta in paired:
             info = task.metric_info(delta.metric)
@@ -44,8 +45,7 @@ def comparisons(
             if not tested:
                 verdict = f"too few examples to test (n={len(frame_a)})"
             elif delta.significant:
-                a_value, b_value = job_a.metrics[delta.metric].value, job_b.metrics[delta.metric].value
-                direction = info.better(a_value, b_value)
+                direction = info.better(delta.a, delta.b)
                 verdict = {1: "B better", -1: "B worse"}.get(direction, "B higher" if delta.delta > 0 else "B lower")
             else:
                 verdict = "no significant difference"
@@ -114,6 +114,7 @@ def comparisons(
                 "b": b_name,
                 "deltas": deltas,
                 "omitted": omitted,
+                "note": lined_up.note,
                 "wins": win_counts,
                 "n": len(frame_a),
                 "agreement": agreement,

@@ -163,8 +163,10 @@ def run_jobs(
                 gates_here, blocked = (
                     job_gates(suite, model.name, task.name, str(baseline or suite.baseline or "") or None)
                     if until_decided and task.sequential
-                    else ([], None)
+                    else ([], f"{task.kind} tasks are not screened sequentially" if until_decided else None)
                 )
+                if until_decided and not gates_here and blocked is None:
+                    blocked = "no gate on a metric applies to this job"
                 if gates_here:
                     predictions, dataset, sequential = run_until_decided(
                         task,

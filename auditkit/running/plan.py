@@ -37,7 +37,7 @@ from ..stats import cluster_means, z
 from ..stats.betting import BettingTest
 from ..stats.decision import SCREENING_SHARE, SCREENING_TRUNCATION
 from ..tasks import task_class
-from ..tasks.pairing import align
+from ..tasks.pairing import align, stopped_early
 from ..tasks.sampling import clusters_for, job_column
 from .suite import LoadedSuite, Suite, load_suite
 from .until_decided import tested_pairs
@@ -246,11 +246,14 @@ def _plan_one(
             base = _per_example(base_run, job.model, expr.task, expr.metric)
         if found is not None and base is not None and pilot_run is not None and base_run is not None:
             frame = pilot_run.predictions(found.job.model, expr.task)
-            common = align(base_run.predictions(base.job.model, expr.task), frame["id"], "the baseline run")
+            stored = base_run.predictions(base.job.model, expr.task)
+            both = frame["id"].astype(str).isin(set(stored["id"].astype(str))).to_numpy()  # an early stop saw fewer
+            common = align(stored, frame["id"][both], "the baseline run")
             base_defn = task_class(base.job.kind).metric_defs(common, base.job)[expr.metric]
-            diffs = found.values - np.asarray(base_defn.values) * base_defn.scale
-            obs, _ = _observations(diffs, found.clusters)
-            per_example = (diffs, found.clusters)
+            diffs = found.values[both] - np.asarray(base_defn.values) * base_defn.scale
+            pilot_clusters = found.clusters[both] if found.clusters is not None else None
+            obs, _ = _observations(diffs, pilot_clusters)
+            per_example = (diffs, pilot_clusters)
             binary, bounds = False, (found.bounds[0] - found.bounds[1], found.bounds[1] - found.bounds[0])
             if spread is None:
                 spread, spread_source = float(np.std(obs, ddof=1)), "pilot run, paired differences"
@@ -282,6 +285,8 @@ def _plan_one(
         # The pilot ran on exactly these examples: count n in the metric's own units (bias probes score
         # instances of four variants, a subset metric its subset).
         n_config = int(np.sum(~np.isnan(found.values)))
+    if base is not None and stopped_early(base.job) and base.job.sequential is not None:
+        n_config = min(n_config, base.job.sequential.n_used)  # the gate pairs only the baseline's examples
     constant = z(level) if binary else math.sqrt(2.0 * math.log(1.0 / level))
     test = "exact binomial" if binary else "betting (hedged capital)"
     n_obs_config = max(1, round(n_config / per_obs))

@@ -41,6 +41,7 @@ from .inmemory import Materialized, materialize
 from .jobs import run_jobs
 from .preflight import check_baselines, load_datasets, preflight, undecidable_gates
 from .suite import Suite
+from .until_decided import screening_warnings
 
 
 @dataclass
@@ -214,6 +215,8 @@ def _run_suite(
     plugins = {
         spec.name: [(metric, load_metric(metric)) for metric in spec.evaluate] for spec in suite.tasks
     }  # loaded before any model: a missing metric module fails in seconds
+    if until_decided:
+        undecidable = [*screening_warnings(suite), *undecidable]
     for line in undecidable:
         warn.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
     for name, dataset in datasets.items():

@@ -35,7 +35,7 @@ from ..spec.expressions import GateExpr, parse_gate
 from ..stats import decide_threshold
 from ..tasks import task_class
 from ..tasks.base import Predictions, Scores, Task
-from ..tasks.pairing import align
+from ..tasks.pairing import align, stopped_early
 from ..tasks.sampling import canonical_order, defined_values, order_digest, unit_column
 from .cache import merge_timings, predict_cached
 from .suite import Suite
@@ -67,6 +67,34 @@ def tested_pairs(suite: Suite) -> int:
     return max(count, 1)
 
 
+def screening_warnings(suite: Suite) -> list[str]:
+    """What ``--until-decided`` cannot do for this suite, said before any model loads."""
+    if not any(parse_gate(gate.check).task != "card" for gate in suite.gates):
+        return ["--until-decided has nothing to decide: the suite has no gates on its tasks, so every job runs"
+                " on all its examples (add gates, or run without --until-decided)"]  # fmt: skip
+    out = []
+    for model, task in suite.jobs():
+        applies = [
+            gate
+            for gate in suite.gates
+            if parse_gate(gate.check).task == task.name
+            and (gate.models is None or model.name in gate.models)
+            and model.name != gate.against
+            and parse_gate(gate.check).path[0] != "latency"
+        ]
+        if not applies:
+            out.append(
+                f"--until-decided: no gate on a metric applies to {model.name} · {task.name}:"
+                " it runs on all its examples"
+            )
+        elif not task_class(task.kind).sequential:
+            out.append(
+                f"--until-decided: {task.kind} tasks ({task.name}) are not screened sequentially:"
+                f" {model.name} runs on all its examples"
+            )
+    return out
+
+
 def job_gates(suite: Suite, model: str, task: str, baseline: str | None) -> tuple[list[JobGate], str | None]:
     """The gates that apply to (model, task) and can stop it early, or ``[]`` and why it cannot (None: no gates)."""
     out: list[JobGate] = []
@@ -85,6 +113,16 @@ def job_gates(suite: Suite, model: str, task: str, baseline: str | None) -> tupl
             base_frame = base_run.predictions(base_job.model, base_job.task)
         out.append(JobGate(expr, base_job, base_frame))
     return out, None
+
+
+def baseline_limit(gates: list[JobGate]) -> set[str] | None:
+    """The examples every early-stopped baseline saw (None: no gate's baseline stopped early)."""
+    limit: set[str] | None = None
+    for gate in gates:
+        if gate.baseline is not None and gate.baseline_frame is not None and stopped_early(gate.baseline):
+            seen = set(gate.baseline_frame["id"].astype(str))
+            limit = seen if limit is None else limit & seen
+    return limit
 
 
 def _undecided(
@@ -164,15 +202,21 @@ def run_until_decided(
     step = suite.decision.look_every
     column = unit_column(type(task), task.spec.cluster)[1]
     chunks = _chunks(dataset, column, step)
+    limit = baseline_limit(gates)
+    if limit is not None:  # a baseline stopped early: only the examples it saw can be paired
+        chunks = [kept for chunk in chunks if (kept := [p for p in chunk if dataset.examples[p].id in limit])]
     horizon = len({str(getattr(e, column)) for e in dataset.examples}) if column is not None else len(dataset)
     frames: list[pd.DataFrame] = []
     timings: list[dict[str, Any]] = []
     notes: list[str] = []
     failures: list[dict[str, Any]] = []
     looks: list[int] = []
+    per_example = pd.DataFrame()
     seen_positions: list[int] = []
     stopped: Literal["decided", "exhausted"] = "exhausted"
     reason = "every example was used before all gates were decided"
+    if limit is not None:
+        reason = f"the baseline stopped early: its {len(limit)} examples were used before all gates were decided"
     quick = suite.bootstrap.model_copy(update={"resamples": 1})
     for chunk_positions in chunks:
         chunk = dataset.take(chunk_positions)
@@ -183,18 +227,21 @@ def run_until_decided(
         failures.extend(part.failures)
         seen_positions.extend(chunk_positions)
         looks.append(len(seen_positions))
-        used = dataset.take(seen_positions)
-        frame = pd.concat(frames, ignore_index=True)
-        failed = {f["id"] for f in failures}
-        scored = used.without(failed) if failed else used
-        scores: Scores = task.score(frame[~frame["id"].isin(failed)].reset_index(drop=True), scored, quick, suite.seed)
-        per_example = in_order(scores.per_example, scored)
-        still = _undecided(task, make_job(scores, scored), per_example, gates, level, suite, horizon)
+        # Per-example scores do not depend on the other examples: each look scores only its new chunk.
+        failed = {f["id"] for f in part.failures}
+        answered = chunk.without(failed) if failed else chunk
+        latest: Scores = task.score(
+            part.frame[~part.frame["id"].isin(failed)].reset_index(drop=True), answered, quick, suite.seed
+        )
+        per_example = pd.concat([per_example, in_order(latest.per_example, answered)], ignore_index=True)
+        scores = Scores(per_example, latest.metrics, latest.details)
+        still = _undecided(task, make_job(scores, answered), per_example, gates, level, suite, horizon)
         if not still:
             seen = len(seen_positions)
             stopped, reason = "decided", f"every gate was decided after {seen} of {len(dataset)} examples"
             break
-        reason = f"undecided when the examples ran out: {', '.join(still)}"
+        ran_out = "the baseline's examples" if limit is not None else "the examples"
+        reason = f"undecided when {ran_out} ran out: {', '.join(still)}"
     used = dataset.take(seen_positions)
     frame = pd.concat(frames, ignore_index=True)
     timing = merge_timings(timings)
