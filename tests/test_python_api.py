@@ -1,5 +1,5 @@
 """The Python API on objects: dict suites, DataFrames, datasets.Dataset, lists of dicts, loaded models and
-pipelines, CSV/Parquet through `datasets`; and the typed outcome's to_pandas / report / gate / card."""
+pipelines, CSV/Parquet read directly; and the typed outcome's to_pandas / report / gate / card."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import DATA, MODELS, data_owner, requires_data, requires_models
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import auditkit
 from auditkit.core.errors import DatasetError, SuiteError
@@ -122,10 +124,17 @@ def test_wrong_types_and_bad_keys_are_one_clear_error(tmp_path: Path) -> None:
 
 
 @requires_data
-def test_csv_and_parquet_load_through_datasets(tmp_path: Path) -> None:
+def test_csv_and_parquet_load_without_the_datasets_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local tables are read directly: nothing of the user's rows is copied into the datasets cache."""
+    import datasets
+
     from auditkit.data import load_dataset
     from auditkit.spec.schema import DatasetSpec
 
+    def no_cache(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a local table went through datasets.load_dataset (and its cache)")
+
+    monkeypatch.setattr(datasets, "load_dataset", no_cache)
     frame = _sst2(20)
     frame.to_csv(tmp_path / "sst2.csv", index=False)
     frame.to_parquet(tmp_path / "sst2.parquet", index=False)
@@ -148,7 +157,7 @@ def test_csv_and_parquet_load_through_datasets(tmp_path: Path) -> None:
     ds = load_dataset(DatasetSpec(path=tmp_path / "qa.parquet"), data_owner("qa"), name="qa")
     assert ds.info["squad_version"] == "2.0" and [e.id for e in ds.examples] == ["q1", "q2"]
     (tmp_path / "broken.parquet").write_bytes(b"not parquet")
-    with pytest.raises(DatasetError, match="could not read the parquet file") as info:
+    with pytest.raises(DatasetError, match="could not read the Parquet file") as info:
         load_dataset(DatasetSpec(path=tmp_path / "broken.parquet"), data_owner("classification"), name="t")
     assert "broken.parquet" in str(info.value)
 
@@ -279,3 +288,81 @@ def test_readme_notebook_example_runs(tmp_path: Path, monkeypatch: pytest.Monkey
     assert printed.startswith("GO\n") and "accuracy" in printed
     assert scope["card"].startswith("---\n")  # type: ignore[union-attr]
     assert all(Path(p).is_file() for p in scope["report_files"])  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- objects that are not what they should be
+
+cells = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(0, 2), max_size=2),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    columns=st.lists(st.sampled_from(["text", "label", "sentence", "id", "premise", "hypothesis", "x"]), max_size=4),
+    rows=st.lists(st.lists(cells, min_size=4, max_size=4), max_size=5),
+    index=st.one_of(st.none(), st.lists(st.integers(-5, 99), min_size=5, max_size=5)),
+    form=st.sampled_from(["frame", "path", "records"]),
+)
+def test_any_table_object_is_loaded_or_refused_naming_the_object(
+    columns: list[str], rows: list[list[object]], index: list[int] | None, form: str
+) -> None:
+    """Mixed types, duplicate columns, NaN labels, odd indexes: a run either loads the table or raises one
+    AuditkitError naming the object (``tasks[0].dataset``), never a temporary file; nothing stays held."""
+    from auditkit.core.errors import AuditkitError
+    from auditkit.data import _HELD
+    from auditkit.running.inmemory import materialize
+    from auditkit.running.preflight import load_datasets
+
+    frame = pd.DataFrame([row[: len(columns)] for row in rows], columns=columns or None)
+    if index is not None and len(frame):
+        frame.index = index[: len(frame)]
+    table: object = {"path": frame, "limit": 3} if form == "path" else frame
+    if form == "records":
+        table = [dict(zip(columns, row, strict=False)) for row in rows]  # a later duplicate key wins, as in dicts
+    suite = {
+        "name": "objects",
+        "models": [{"name": "m", "id": "org/model"}],
+        "tasks": [{"name": "t", "kind": "classification", "dataset": table}],
+    }
+    materialized = None
+    try:
+        materialized = materialize(suite)
+        dataset = load_datasets(materialized.loaded)["t"]
+        assert len(dataset) > 0 and dataset.fingerprint
+    except AuditkitError as exc:
+        assert "tasks[0].dataset" in str(exc) and "auditkit-objects" not in str(exc), str(exc)
+    finally:
+        if materialized is not None:
+            materialized.cleanup()
+    assert not _HELD
+
+
+def test_a_model_object_that_cannot_be_saved_is_one_error_and_leaves_nothing(tmp_path: Path) -> None:
+    """The user's own exception from save_pretrained is reported as the object's problem; no folder remains."""
+    import tempfile
+
+    class Unsavable:
+        config = "a config"
+
+        def save_pretrained(self, folder: Path) -> None:
+            raise RuntimeError("disk quota of the notebook")
+
+    class Tokenizer:
+        def save_pretrained(self, folder: Path) -> None:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+
+    before = set(Path(tempfile.gettempdir()).glob("auditkit-objects-*"))
+    suite = {
+        "name": "objects",
+        "models": [{"name": "m", "id": Unsavable(), "tokenizer": Tokenizer()}],
+        "tasks": [{"name": "t", "kind": "classification", "dataset": [{"text": "good", "label": 1}]}],
+    }
+    with pytest.raises(SuiteError, match=r"models\[0\] .*save_pretrained\(\) failed: RuntimeError: disk quota"):
+        auditkit.run_suite(suite, output_dir=tmp_path, quiet=True)
+    assert set(Path(tempfile.gettempdir()).glob("auditkit-objects-*")) == before

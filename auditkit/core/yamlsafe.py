@@ -3,8 +3,9 @@
 PyYAML's safe loader still expands aliases, so a few hundred bytes of nested ``&a [*a, *a, ...]``
 ("billion laughs") become gigabytes in memory; and it silently keeps the last of two equal keys, so
 a suite that says ``limit`` twice runs with whichever came last. These files have no use for
-aliases, so :func:`load` refuses them, refuses duplicate keys, and refuses documents over a size
-bound -- each with the line and column, before anything is built.
+aliases, so :func:`load` refuses them, refuses duplicate keys, refuses documents over a size
+bound, and refuses a ``"\\ud800"`` escape (a lone surrogate: no character, and nothing can write it as
+UTF-8) -- each with the line and column, before anything is built.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 #: Largest YAML document read (bytes of text): suites and front matter are a few kilobytes.
 MAX_YAML_BYTES = 1_000_000
@@ -38,6 +39,17 @@ class _Loader(yaml.SafeLoader):
             )
         node: Node | None = super().compose_node(parent, index)
         return node
+
+    def construct_scalar(self, node: ScalarNode | MappingNode) -> Any:
+        value = super().construct_scalar(node)
+        if isinstance(value, str):
+            bad = next((i for i, char in enumerate(value) if "\ud800" <= char <= "\udfff"), None)
+            if bad is not None:
+                raise UnsafeYAML(
+                    f"a lone surrogate (U+{ord(value[bad]):04X}) is not a character: fix the \\u escape",
+                    node.start_mark,
+                )
+        return value
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()

@@ -9,6 +9,7 @@ So a new format works for every task, and a new task reads every format, without
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..core.errors import DatasetError
 from ..core.registry import Registry
-from . import hub, jsonl, probes, squad, text
+from . import hub, jsonl, probes, squad, tables, text
 from .types import Dataset, Example, QAExample, TextExample
 
 __all__ = [
@@ -182,14 +183,14 @@ def _read_jsonl(spec: DatasetRequest) -> Rows:
 
 @DATASET_FORMATS.register("csv")
 def _read_csv(spec: DatasetRequest) -> Rows:
-    rows = hub.load_local_rows("csv", spec.file)
-    return Rows(rows, [f"row {i + 1}" for i in range(len(rows))], str(spec.file), "csv")
+    records, places = tables.read_csv(spec.file)
+    return Rows(records, places, str(spec.file), "csv")
 
 
 @DATASET_FORMATS.register("parquet")
 def _read_parquet(spec: DatasetRequest) -> Rows:
-    rows = hub.load_local_rows("parquet", spec.file)
-    return Rows(rows, [f"row {i + 1}" for i in range(len(rows))], str(spec.file), "parquet")
+    records, places = tables.read_parquet(spec.file)
+    return Rows(records, places, str(spec.file), "parquet")
 
 
 @DATASET_FORMATS.register("hub")
@@ -204,6 +205,33 @@ def _read_probes(spec: DatasetRequest) -> Rows:
     meta = probe_set.model_dump(include={"name", "kind", "description", "source", "intent", "groups"})
     places = [f"probe {r['id']!r}" for r in records]
     return Rows(records, places, str(spec.file), "probes", {"probe_set": meta})
+
+
+#: Tables handed over as Python objects, by the marker file standing in for them (``hold_table``).
+_HELD: dict[Path, Rows] = {}
+
+
+def hold_table(rows: Rows, marker: Path) -> None:
+    """Make ``rows`` readable as the ``memory`` format at ``marker`` (an empty file, so the suite's ``path:``
+    exists) until :func:`release_table`: an object's rows are never written out or cached."""
+    marker.touch()
+    _HELD[marker.resolve()] = rows
+
+
+def release_table(marker: Path) -> None:
+    _HELD.pop(marker.resolve(), None)
+
+
+@DATASET_FORMATS.register("memory")
+def _read_memory(spec: DatasetRequest) -> Rows:
+    held = _HELD.get(spec.file.resolve())
+    if held is None:
+        raise DatasetError(
+            "no in-memory table is held for this path",
+            source=str(spec.file),
+            hint="the 'memory' format is for Python objects given to run_suite(); a file needs its own format",
+        )
+    return Rows([dict(r) for r in held.records], list(held.places), held.source, "memory", dict(held.info))
 
 
 EXTENSIONS = {
@@ -317,9 +345,42 @@ def read_rows(spec: DatasetSpecLike) -> tuple[Rows, DatasetRequest]:
     return DATASET_FORMATS.get(fmt)(request), request
 
 
+#: UTF-16 surrogate code points: a JSON ``\\ud800`` escape (or a Python string) can hold one alone, which is no
+#: character at all and cannot be written as UTF-8 -- not to results, a cache key or a tokenizer.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(rows: Rows) -> None:
+    """Refuse text that is not Unicode (a lone surrogate) at its record and field, before any model loads."""
+    for record, place in zip(rows.records, rows.places, strict=False):
+        for key, value in record.items():
+            for string in _strings(value):
+                found = _SURROGATE.search(string)
+                if found is not None:
+                    raise DatasetError(
+                        f"field {key!r} holds a lone surrogate (U+{ord(found.group()):04X}) at character"
+                        f" {found.start()}: it is not a character and cannot be stored or tokenised",
+                        source=rows.source,
+                        location=place,
+                        hint="fix the text in the data (a broken \\uXXXX escape, or text cut in the middle of a pair)",
+                    )
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside one record value (SQuAD's answers are lists of dicts)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*(k for k in value if isinstance(k, str)), *(t for v in value.values() for t in _strings(v))]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _strings(v)]
+    return []
+
+
 def dataset_from_rows(rows: Rows, request: DatasetRequest, task: RowParser, *, name: str, seed: int = 0) -> Dataset:
     """The task's examples made from ``rows``, checked (unique ids, not empty) and selected (articles, limit,
     sample): what a file, the hub and an in-memory table all go through."""
+    check_text(rows)
     parsed = task.parse_rows(rows, request)
     examples = parsed.examples
     ids = [ex.id for ex in examples]

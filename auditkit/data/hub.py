@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from ..core.errors import DatasetError
 
 #: Variables that put ``datasets`` offline: then only the local cache answers.
 OFFLINE_VARIABLES = ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
-
-
-def load_local_rows(builder: str, path: Path) -> list[dict[str, Any]]:
-    """Rows of a local CSV or Parquet file, read by ``datasets``' packaged builder (offline, no hub)."""
-    import datasets
-
-    datasets.disable_progress_bars()
-    try:
-        table = datasets.load_dataset(builder, data_files=str(path), split="train")
-    except Exception as exc:  # pyarrow and datasets raise many types for a malformed file
-        raise DatasetError(
-            f"could not read the {builder} file: {type(exc).__name__}: {exc}".strip(),
-            source=str(path),
-            hint=f"check that the file is valid {builder} with the columns of its task (see README, Suites)",
-        ) from None
-    return [dict(row) for row in table]
 
 
 def load_rows(

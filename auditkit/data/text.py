@@ -22,7 +22,16 @@ PAIR_FIELDS = (("premise", "hypothesis"), ("sentence1", "sentence2"), ("text", "
 
 def parse_label(value: Any, label_names: list[str], source: str, where: str) -> int:
     """Turn a label given as an index (int or digit string) or a name into an index."""
+    if value is None or (isinstance(value, float) and value != value):
+        raise DatasetError(
+            "the label is missing (empty, None or NaN)",
+            source=source,
+            location=where,
+            hint="give every example a label, or leave the example out",
+        )
     if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():  # a table column with a gap holds 1.0, not 1
         value = int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value.strip())
@@ -107,7 +116,14 @@ def from_rows(
                 )
         else:
             field = next((name for name in TEXT_FIELDS if name in row), None)
-            if field is None or not isinstance(row[field], str):
+            if field is not None and not isinstance(row[field], str):
+                raise DatasetError(
+                    f"field {field!r} holds {row[field]!r} ({type(row[field]).__name__}), not text",
+                    source=source,
+                    location=where,
+                    hint="every example's text must be a string (a column of mixed types? convert it: .astype(str))",
+                )
+            if field is None:
                 found = ", ".join(repr(k) for k in list(row)[:8]) or "none"
                 raise DatasetError(
                     "missing a string 'sentence' or 'text' field (or a 'premise' and 'hypothesis' pair);"

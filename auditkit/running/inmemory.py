@@ -1,11 +1,12 @@
 """Suites made of Python objects: a dict (the YAML's structure) or a Suite, with objects where paths would go.
 
 A notebook user has a DataFrame, a ``datasets.Dataset`` or a list of dicts rather than a file, and a
-loaded model (with its tokenizer) or a pipeline rather than a directory. Each object is written once
-into a private temporary folder in the format the file readers already understand -- a Parquet
-table with the file formats' column names, a ``save_pretrained`` checkpoint -- so objects take
-exactly the path files take: the same validation, fingerprints, cache and scoring. Results name the
-object ("pandas.DataFrame, 120 rows") instead of the temporary path, which is removed after the run.
+loaded model (with its tokenizer) or a pipeline rather than a directory. A table becomes rows held in
+memory (the ``memory`` dataset format), a model a ``save_pretrained`` checkpoint in a private temporary
+folder, so objects take exactly the path files take: the same validation, fingerprints, cache and
+scoring. Errors and results name the object ("tasks[0].dataset (in-memory pandas.DataFrame, 120
+rows)") instead of a temporary path; the folder is removed and the rows released after the run, and
+nothing of the user's table is written to disk or to the datasets cache.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import SuiteError
+from ..data import Rows, hold_table, release_table
+from ..data.tables import frame_records, python_value
 from .suite import LoadedSuite, Suite, load_suite, validate_suite
 
 #: What a task's ``dataset`` may be in a dict suite, besides the mapping a YAML suite has.
@@ -36,6 +39,7 @@ class Materialized:
     dataset_sources: dict[str, str] = field(default_factory=dict)  # task name -> what the object was
     model_sources: dict[str, str] = field(default_factory=dict)  # model name -> what the object was
     workdir: Path | None = None
+    held: list[Path] = field(default_factory=list)  # markers of the tables held in memory
 
     def describe(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The suite spec as results record it: each object named, not its temporary path."""
@@ -48,8 +52,15 @@ class Materialized:
         return spec
 
     def cleanup(self) -> None:
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        _release(self.workdir, self.held)
+
+
+def _release(workdir: Path | None, held: list[Path]) -> None:
+    """Release the held tables and remove the temporary folder (the saved model objects)."""
+    for marker in held:
+        release_table(marker)
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def materialize(suite: str | Path | Mapping[str, Any] | Suite) -> Materialized:
@@ -66,17 +77,26 @@ def materialize(suite: str | Path | Mapping[str, Any] | Suite) -> Materialized:
             hint="auditkit.run_suite('suites/offline-demo.yaml') or auditkit.run_suite({'name': ..., 'models': ...})",
         )
     workdir = Path(tempfile.mkdtemp(prefix="auditkit-objects-"))
-    models: dict[str, str] = {}
-    sources: dict[str, str] = {}
+    made = _Objects(workdir)
     try:
-        data = {**data, "models": [_model(m, i, workdir, models) for i, m in enumerate(_list(data, "models"))]}
-        data["tasks"] = [_task(t, i, workdir, sources) for i, t in enumerate(_list(data, "tasks"))]
+        data = {**data, "models": [_model(m, i, made) for i, m in enumerate(_list(data, "models"))]}
+        data["tasks"] = [_task(t, i, made) for i, t in enumerate(_list(data, "tasks"))]
         digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
         loaded = validate_suite(data, source=Path("<in-memory suite>"), base_dir=Path.cwd(), sha256=digest)
     except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
+        _release(workdir, made.held)
         raise
-    return Materialized(loaded, sources, models, workdir)
+    return Materialized(loaded, made.dataset_sources, made.model_sources, workdir, made.held)
+
+
+@dataclass
+class _Objects:
+    """What materialising a suite's objects made so far: the folder, the tables held, the objects' names."""
+
+    workdir: Path
+    held: list[Path] = field(default_factory=list)
+    dataset_sources: dict[str, str] = field(default_factory=dict)
+    model_sources: dict[str, str] = field(default_factory=dict)
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[Any]:
@@ -86,7 +106,7 @@ def _list(data: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _model(entry: Any, index: int, workdir: Path, sources: dict[str, str]) -> Any:
+def _model(entry: Any, index: int, made: _Objects) -> Any:
     if not isinstance(entry, Mapping):
         return entry  # validation says what a model entry must be
     entry = dict(entry)
@@ -107,11 +127,18 @@ def _model(entry: Any, index: int, workdir: Path, sources: dict[str, str]) -> An
         entry["id"] = str(obj)
         return entry
     model, tokenizer, what = _unwrap_model(obj, tokenizer, index)
-    folder = workdir / "models" / f"{index}"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    folder = made.workdir / "models" / f"{index}"
+    for part, saving in (("model", model), ("tokenizer", tokenizer)):
+        try:
+            saving.save_pretrained(folder)
+        except Exception as exc:  # the user's object: any error it raises is about that object
+            raise SuiteError(
+                f"models[{index}] ({what}): its {part}'s save_pretrained() failed: {type(exc).__name__}: {exc}",
+                source="<in-memory suite>",
+                hint="give an object that transformers can save (or save it yourself and pass the folder as 'id')",
+            ) from None
     entry["id"] = str(folder)
-    sources[str(entry.get("name", index))] = what
+    made.model_sources[str(entry.get("name", index))] = what
     return entry
 
 
@@ -134,36 +161,51 @@ def _unwrap_model(obj: Any, tokenizer: Any, index: int) -> tuple[Any, Any, str]:
     )
 
 
-def _task(entry: Any, index: int, workdir: Path, sources: dict[str, str]) -> Any:
+def _task(entry: Any, index: int, made: _Objects) -> Any:
     if not isinstance(entry, Mapping):
         return entry
     entry = dict(entry)
     dataset = entry.get("dataset")
-    if isinstance(dataset, Mapping) or dataset is None:
+    if dataset is None:
         return entry
     if isinstance(dataset, str | Path):
         entry["dataset"] = {"path": str(dataset)}
         return entry
-    frame, what = _frame(dataset, index)
-    target = workdir / "data" / f"{index}.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(target, index=False)
-    entry["dataset"] = {"path": str(target), "format": "parquet"}
-    sources[str(entry.get("name", index))] = what
+    options: dict[str, Any] = {}
+    if isinstance(dataset, Mapping):
+        if isinstance(dataset.get("path"), str | Path | type(None)):
+            return entry
+        # {path: <a table>, sample: 100}: the table stands where the file would, with the file's options.
+        options = {key: value for key, value in dataset.items() if key != "path"}
+        dataset = dataset["path"]
+        where = f"tasks[{index}].dataset.path"
+    else:
+        where = f"tasks[{index}].dataset"
+    records, places, what = _records(dataset, where)
+    marker = made.workdir / "data" / f"{index}.rows"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    hold_table(Rows(records, places, f"{where} ({what})", "memory"), marker)
+    made.held.append(marker)
+    entry["dataset"] = {**options, "path": str(marker), "format": "memory"}
+    made.dataset_sources[str(entry.get("name", index))] = what
     return entry
 
 
-def _frame(dataset: Any, index: int) -> tuple[Any, str]:
+def _records(dataset: Any, where: str) -> tuple[list[dict[str, Any]], list[str], str]:
+    """The object's rows with their places, and what it is; a clear error for anything that is not a table."""
     import pandas as pd
 
     if isinstance(dataset, pd.DataFrame):
-        return dataset, f"in-memory pandas.DataFrame, {len(dataset)} rows"
+        what = f"in-memory pandas.DataFrame, {len(dataset)} rows"
+        return (*frame_records(dataset, f"{where} ({what})"), what)
     if isinstance(dataset, list) and all(isinstance(row, Mapping) for row in dataset):
-        return pd.DataFrame([dict(row) for row in dataset]), f"in-memory list of {len(dataset)} dicts"
-    if hasattr(dataset, "to_pandas") and hasattr(dataset, "features"):  # a datasets.Dataset
-        return dataset.to_pandas(), f"in-memory datasets.Dataset, {len(dataset)} rows"
+        rows = [{str(k): python_value(v) for k, v in row.items()} for row in dataset]
+        return rows, [f"row {i + 1}" for i in range(len(rows))], f"in-memory list of {len(dataset)} dicts"
+    if hasattr(dataset, "to_list") and hasattr(dataset, "features"):  # a datasets.Dataset
+        rows = [{str(k): python_value(v) for k, v in row.items()} for row in dataset.to_list()]
+        return rows, [f"row {i + 1}" for i in range(len(rows))], f"in-memory datasets.Dataset, {len(rows)} rows"
     raise SuiteError(
-        f"tasks[{index}].dataset: expected {DATA_OBJECTS}, got {type(dataset).__name__}",
+        f"{where}: expected {DATA_OBJECTS}, got {type(dataset).__name__}",
         source="<in-memory suite>",
         hint="columns as the task kind reads them from any file: e.g. text + label (classification); id, question,"
         " context, answers (extractive_qa)",

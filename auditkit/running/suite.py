@@ -107,9 +107,21 @@ class Suite(StrictModel):
             if expr.task != "card" and expr.task not in tasks:
                 problems.append((where, f"gate {gate.check!r} names task {expr.task!r}; the suite's tasks are {tasks}"))
             elif expr.task != "card":
-                problem = self._range_problem(gate.check, expr)
+                problem = self._metric_problem(gate.check, expr) or self._range_problem(gate.check, expr)
                 if problem:
                     problems.append((where, problem))
+            else:
+                audited = [m.name for m in self.models if m.card is not None]
+                applies = [name for name in (gate.models or known) if name in audited]
+                if not applies:
+                    problems.append(
+                        (
+                            where,
+                            f"gate {gate.check!r} judges a model-card audit, but no model it applies to has a"
+                            f" 'card:' ({'models with one: ' + ', '.join(audited) if audited else 'no model has one'}):"
+                            " give the model its card, or remove the gate",
+                        )
+                    )
             if gate.against is not None and gate.against not in known:
                 problems.append(
                     (
@@ -127,6 +139,29 @@ class Suite(StrictModel):
                         )
                     )
         return problems
+
+    def _metric_problem(self, check: str, expr: GateExpr) -> str | None:
+        """A gate on a figure its task never produces would fail only after every model ran: refused at load."""
+        spec = next(t for t in self.tasks if t.name == expr.task)
+        if spec.kind not in TASKS or expr.path[0] == "latency" or expr.metric == "agreement":
+            return None
+        cls = TASKS.get(spec.kind)
+        plugins = [metric.name for metric in spec.evaluate]
+        if len(expr.path) == 1:
+            if expr.metric in cls.metrics or None in plugins:  # an unnamed evaluate metric's name is its module's
+                return None
+            if any(expr.metric == name or expr.metric.startswith(f"{name}_") for name in plugins if name):
+                return None
+        elif expr.path[0] in cls.figure_groups:
+            return None
+        figures = [f"{expr.task}.{group}.<key>" for group in cls.figure_groups]
+        known = ", ".join([*cls.metrics, *(name for name in plugins if name)])
+        return (
+            f"gate {check!r}: {spec.kind} task {expr.task!r} has no metric {'.'.join(expr.path)!r}; its metrics are"
+            f" {known}"
+            + (f"; other figures: {', '.join(figures)}" if figures else "")
+            + f"; and {expr.task}.latency.<key>"
+        )
 
     def _range_problem(self, check: str, expr: GateExpr) -> str | None:
         """A bound outside the metric's range (``pearson >= -1.5``) can only hold or fail trivially: refused."""
@@ -206,7 +241,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
             f"invalid YAML: {problem}",
             source=str(path),
             location=where,
-            hint="write each key once and each value in full"
+            hint="write each key once, each value in full, and only real characters"
             if isinstance(exc, yamlsafe.UnsafeYAML)
             else "fix the YAML syntax (indentation, colons, quotes)",
         ) from None
@@ -239,7 +274,8 @@ def validate_suite(
         raise SuiteError(
             "invalid suite:\n    " + "\n    ".join(described),
             source=str(source),
-            hint="every name a task or gate uses must be defined once in the suite",
+            hint="fix each problem above: every name must be defined once in the suite, and every gate must"
+            " judge something its task measures",
         )
     return LoadedSuite(suite, source, sha256)
 

@@ -98,6 +98,9 @@ class Task(ABC, Generic[SpecT]):
     Spec: ClassVar[type[TaskSpecBase]]
     #: Every headline metric the task produces, by key.
     metrics: ClassVar[dict[str, MetricInfo]]
+    #: Groups of figures beyond the headline metrics that gates address as ``<task>.<group>.<key>``
+    #: (:meth:`figures`; ``official`` for SQuAD's official script): a gate on anything else is refused at load.
+    figure_groups: ClassVar[tuple[str, ...]] = ()
     #: What a model that does this task is for (the report's "Intended uses").
     intended_use: ClassVar[str | None] = None
     #: Uses these figures do not support, beyond the general ones (the report's and card's "Out-of-scope use").

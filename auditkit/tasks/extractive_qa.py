@@ -92,6 +92,7 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
     }
     claim_patterns: ClassVar[dict[str, str]] = {"squad_v2": r"squad\s*v?\s*2|squad 2\.0|squad2", "squad": r"squad"}
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {"exact_match": ("exact_match", "exact")}
+    figure_groups = ("official",)
     pairing = Pairing(score="f1", text="question", gold="gold_answers")
 
     @classmethod
