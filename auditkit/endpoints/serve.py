@@ -165,6 +165,27 @@ class _TooLarge(Exception):
     pass
 
 
+def broken_text(body: Any) -> str | None:
+    """Where in ``body`` the first string (or key) holding a surrogate is, and at which character: bytes that
+    are not UTF-8 (decoded as U+DC80..U+DCFF) or a ``\\ud800`` escape. Neither is a character; both would
+    reach the tokenizer. Walked without recursion, since a body may be deeply nested."""
+    stack: list[tuple[str, Any]] = [("body", body)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                printable = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+                stack.append((f"{where}.{printable}", item))
+                stack.append((f"{where} (the key {printable!r})", key))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            found = next((i for i, char in enumerate(value) if "\ud800" <= char <= "\udfff"), None)
+            if found is not None:
+                return f"{where}, character {found}"
+    return None
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -210,9 +231,19 @@ def make_app(service: ModelService, *, token: str | None = None, limits: Limits 
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening any more
         try:
-            body = json.loads(raw or b"null")
+            # Undecodable bytes survive as U+DC80..U+DCFF, so the field holding them can be named below.
+            body = json.loads(raw.decode("utf-8", errors="surrogateescape") or "null")
         except ValueError as exc:
             return fail(400, f"the body is not JSON: {exc}")
+        except RecursionError:
+            return fail(400, "the body is not JSON this server reads: it is nested too deeply")
+        broken = broken_text(body)
+        if broken is not None:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return fail(400, f"{broken}: bytes that are not UTF-8; send the body as UTF-8 text")
+            return fail(422, f"{broken}: a lone surrogate escape (\\uD800-\\uDFFF) is not a character")
         if waiting >= limits.max_queue + 1:
             return fail(429, f"{waiting} requests are ahead of this one; retry later", retry)
         waiting += 1
