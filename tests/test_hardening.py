@@ -636,3 +636,39 @@ def test_until_decided_publishes_pairs_and_reuses_what_it_computed(
     plain = run_suite(bare, output_dir=tmp_path / "runs", quiet=True, until_decided=True, report_formats=[])
     assert all(job.sequential is not None and job.sequential.n_used == 300 for job in plain.results.jobs)
     assert "--until-decided has nothing to decide" in " ".join(capsys.readouterr().err.split())
+
+
+@requires_data
+def test_what_is_decidable_is_decided_before_any_model_loads(tmp_path: Path) -> None:
+    """A gate on a metric the task lacks, a card gate without a card, text that is not Unicode in a JSON Lines
+    record (lone surrogate), a SQuAD file whose title is a number: each is one clear error (or a run) with no
+    model loaded, from `validate` and from `run`."""
+    suite = "name: early\noutput_dir: runs\nmodels: [" + CLS + "]\n" + TASK
+    cases = {
+        "metric": (suite + 'gates: ["t.f1 >= 50"]\n', "task 't' has no metric 'f1'"),
+        "card": (suite + 'gates: ["card.claims_failed <= 0"]\n', "no model it applies to has a 'card:'"),
+    }
+    (tmp_path / "bad.jsonl").write_text('{"text": "fine", "label": 1}\n{"text": "broken \\ud800 text", "label": 0}\n')
+    cases["surrogate"] = (
+        suite.replace("path: $DATA/sst2/dev.tsv, limit: 4", f"path: {tmp_path / 'bad.jsonl'}"),
+        "line 2: field 'text' holds a lone surrogate (U+D800)",
+    )
+    for name, (text, expected) in cases.items():
+        path = write_suite(tmp_path / f"{name}.yaml", text)
+        for command in (["validate", str(path)], ["run", str(path), "-q"]):
+            proc = cli(*command, cwd=tmp_path)
+            if name == "card" and command[0] == "validate":
+                assert proc.returncode == 0  # an audit may come later: `auditkit gate RUN --audit AUDIT`
+                continue
+            clean_error(proc, expected)
+            assert "loading model" not in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+    squad = json.loads((DATA / "squad" / "dev-v1.1.json").read_text())
+    squad["data"] = squad["data"][:1]
+    squad["data"][0]["title"] = 1905
+    (tmp_path / "numeric.json").write_text(json.dumps(squad))
+    qa = "name: numeric\noutput_dir: runs\nmodels: [" + QA + "]\n"
+    qa += f"tasks: [{{name: q, kind: extractive_qa, dataset: {{path: {tmp_path / 'numeric.json'}, limit: 3}}}}]\n"
+    proc = cli("run", str(write_suite(tmp_path / "numeric.yaml", qa)), "-q", "--report", "md", cwd=tmp_path)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import DATA, MODELS, data_owner, requires_data, requires_models
+from conftest import DATA, MODELS, TINY_QA, TINY_SST2, data_owner, requires_data, requires_models
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -175,7 +175,7 @@ def test_hub_ids_offline_say_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None
 @requires_models
 def test_hub_eval_results_and_model_index_round_trip(outcome, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """.eval_results entries written with huggingface_hub's own writer parse back with its parser; the card's
-    model-index survives ModelCard / metadata_load."""
+    model-index survives ModelCard / metadata_load. A subset of a benchmark is named, never exported."""
     import yaml
     from huggingface_hub import ModelCard, metadata_load, parse_eval_result_entries
 
@@ -185,18 +185,105 @@ def test_hub_eval_results_and_model_index_round_trip(outcome, tmp_path: Path) ->
     with pytest.raises(SystemExit) as done:
         command()([*runner_args, "--eval-results", str(tmp_path)], prog_name="auditkit")
     assert done.value.code == 0
-    [file] = sorted((tmp_path / ".eval_results").glob("*.yaml"))
-    entries = parse_eval_result_entries(yaml.safe_load(file.read_text()))
-    by_task = {e.task_id: e for e in entries}
-    accuracy = next(j for j in outcome.results.jobs if j.task == "sst2").metrics["accuracy"]
-    entry = by_task["sst2-accuracy"]
-    assert entry.dataset_id == "nyu-mll/glue" and entry.value == pytest.approx(round(accuracy.value, 4))
-    assert file.name == "sst2.yaml"  # the in-memory frame is not claimed to be a Hub benchmark
-    assert "48 of 872 examples (first 48)" in (entry.notes or "") and "95% CI" in (entry.notes or "")
+    assert not (tmp_path / ".eval_results").exists()  # 48 of SST-2's 872: not a leaderboard score
     card = ModelCard.load(tmp_path / "README.md")
     index = card.data.to_dict()["model-index"][0]["results"]
-    assert index[0]["dataset"]["split"] and any(m["value"] == entry.value for r in index for m in r["metrics"])
+    [sst2] = [r["dataset"] for r in index if r["dataset"]["name"] == "SST-2"]
+    assert sst2["type"] == "nyu-mll/glue" and "48 of 872" in sst2["split"]
     assert metadata_load(tmp_path / "README.md")["model-index"] == card.data.to_dict()["model-index"]
+
+    # The whole dev set, under another file name and run from another folder, is the benchmark: exported.
+    copy = tmp_path / "elsewhere" / "my-reviews.tsv"
+    copy.parent.mkdir()
+    copy.write_bytes((DATA / "sst2" / "dev.tsv").read_bytes())
+    whole = auditkit.run_suite(
+        {
+            "name": "whole",
+            "output_dir": str(tmp_path / "runs"),
+            "bootstrap": {"resamples": 50},
+            "models": [
+                {
+                    "name": "m",
+                    "build": {"config": str(TINY_SST2), "vocab": str(DATA / "vocab" / "bert-base-uncased-vocab.txt")},
+                }
+            ],
+            "tasks": [{"name": "sst2", "kind": "classification", "dataset": {"path": str(copy)}}],
+        },
+        quiet=True,
+        report_formats=[],
+    )
+    from auditkit.reports.eval_results import eval_results_texts
+
+    texts, skipped = eval_results_texts(auditkit.load_run(whole.run_dir), "m")
+    assert not skipped and list(texts) == ["sst2"]
+    [entry] = [e for e in parse_eval_result_entries(yaml.safe_load(texts["sst2"])) if e.task_id == "sst2-accuracy"]
+    accuracy = whole.results.jobs[0].metrics["accuracy"]
+    assert entry.dataset_id == "nyu-mll/glue" and entry.value == pytest.approx(round(accuracy.value, 4))
+    assert "all 872 examples" in (entry.notes or "") and "95% CI" in (entry.notes or "")
+
+
+@requires_data
+def test_made_up_data_is_never_typed_as_a_hub_benchmark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twelve questions in a file called squad.json, and a TSV under an "sst2" folder, are their own data:
+    no .eval_results entry, a model-index type of their own, the same answer from any working directory."""
+    from auditkit.reports.eval_results import eval_results_texts
+
+    questions = [
+        {"id": f"q{i}", "question": f"Who is number {i}?", "answers": [{"text": "Bob", "answer_start": 0}]}
+        for i in range(12)
+    ]
+    (tmp_path / "squad.json").write_text(
+        json.dumps(
+            {"version": "1.1", "data": [{"title": "T", "paragraphs": [{"context": "Bob ran.", "qas": questions}]}]}
+        )
+    )
+    (tmp_path / "sst2").mkdir()
+    (tmp_path / "sst2" / "dev.tsv").write_text("sentence\tlabel\ngood film\t1\nbad film\t0\n")
+
+    def built(config: Path, vocab: str) -> dict[str, object]:
+        return {"config": str(config), "vocab": str(DATA / "vocab" / vocab)}
+
+    outcome = auditkit.run_suite(
+        {
+            "name": "madeup",
+            "output_dir": str(tmp_path / "runs"),
+            "bootstrap": {"resamples": 20},
+            "models": [
+                {"name": "m", "build": built(TINY_QA, "bert-base-cased-vocab.txt")},
+                {"name": "c", "build": built(TINY_SST2, "bert-base-uncased-vocab.txt")},
+            ],
+            "tasks": [
+                {
+                    "name": "qa",
+                    "kind": "extractive_qa",
+                    "models": ["m"],
+                    "dataset": {"path": str(tmp_path / "squad.json")},
+                },
+                {
+                    "name": "sst",
+                    "kind": "classification",
+                    "models": ["c"],
+                    "dataset": {"path": str(tmp_path / "sst2" / "dev.tsv")},
+                },
+            ],
+        },
+        quiet=True,
+        report_formats=[],
+    )
+    run = auditkit.load_run(outcome.run_dir)
+    seen = []
+    for cwd in (tmp_path, DATA / "squad", Path("/")):
+        monkeypatch.chdir(cwd)
+        found = [eval_results_texts(run, model) for model in ("m", "c")]
+        seen.append(found)
+        for (texts, skipped), task in zip(found, ("qa", "sst"), strict=True):
+            assert not texts and skipped[task].startswith("not a Hub benchmark"), skipped
+    assert all(found == seen[0] for found in seen)
+    from huggingface_hub import ModelCard
+
+    for model, own in (("m", "squad"), ("c", "dev")):
+        [result] = ModelCard(outcome.card(model)).data.to_dict()["model-index"][0]["results"]
+        assert result["dataset"] == {"name": own, "type": own, "config": "default", "split": "custom"}
 
 
 FIXTURE_METRIC = Path(__file__).parent / "fixtures" / "evaluate_metrics" / "balanced_accuracy"

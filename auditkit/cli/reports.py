@@ -89,16 +89,22 @@ def card(
         if place is not None:
             refuse_inside_run(place, what)
     text = model_card(run, model)
+    # Everything is made before anything is written: a failing export leaves no card behind it either.
+    exported: tuple[dict[str, str], dict[str, str]] | None = None
+    if eval_results is not None:
+        from ..reports.eval_results import eval_results_texts
+
+        exported = eval_results_texts(run, model)
     if out is None:
         typer.echo(text, nl=False)
     else:
         atomic_write_text(out, text)
         err.print(escape(f"card: {out}"), highlight=False)
-    if eval_results is not None:
+    if eval_results is not None and exported is not None:
         from ..reports.eval_results import write_eval_results
 
-        files, skipped = write_eval_results(run, model, eval_results)
-        for path in files:
+        texts, skipped = exported
+        for path in write_eval_results(eval_results, texts):
             err.print(escape(f"eval results: {path}"), highlight=False)
         for task, why in skipped.items():
             err.print(escape(f"not exported: {task} ({why})"), highlight=False)

@@ -21,7 +21,7 @@ import numpy as np
 from ..core.errors import DatasetError
 from ..core.registry import Registry
 from . import hub, jsonl, probes, squad, tables, text
-from .types import Dataset, Example, QAExample, TextExample
+from .types import Dataset, Example, QAExample, TextExample, content_fingerprint
 
 __all__ = [
     "DATASET_FORMATS",
@@ -196,7 +196,9 @@ def _read_parquet(spec: DatasetRequest) -> Rows:
 @DATASET_FORMATS.register("hub")
 def _read_hub(spec: DatasetRequest) -> Rows:
     rows, names = hub.load_rows(spec.hub_id, spec.config, spec.split, spec.revision)
-    return Rows(rows, [f"record {i + 1}" for i in range(len(rows))], spec.hub_id, "hub", label_names=names)
+    origin = {"id": spec.hub_id, "config": spec.config, "split": spec.split, "revision": spec.revision}
+    places = [f"record {i + 1}" for i in range(len(rows))]
+    return Rows(rows, places, spec.hub_id, "hub", {"hub": origin}, label_names=names)
 
 
 @DATASET_FORMATS.register("probes")
@@ -393,12 +395,15 @@ def dataset_from_rows(rows: Rows, request: DatasetRequest, task: RowParser, *, n
     selected, selection, warnings = _select(candidates, request, seed)
     if chosen:
         selection = chosen if selection == "all" else f"{chosen}; then {selection}"
+    whole = content_fingerprint(examples, parsed.label_names)
     return Dataset(
         name=name,
         kind=task.kind,
         source=rows.source,
         examples=selected,
         label_names=parsed.label_names,
+        source_fingerprint=whole,
+        fingerprint=whole if len(selected) == len(examples) and selected == examples else "",
         total_available=len(examples),
         selection=selection,
         info={**rows.info, **parsed.info},

@@ -68,6 +68,9 @@ class Dataset:
     info: dict[str, Any] = field(default_factory=dict)  # what the data says of itself (SQuAD's version, a probe set)
     warnings: list[str] = field(default_factory=list)  # said on the console, recorded in results and the report
     fingerprint: str = field(default="")
+    #: The fingerprint of every example the source holds, before any selection: what identifies a benchmark's
+    #: official split whatever file or hub copy it came from (see :meth:`auditkit.tasks.Task.benchmark`).
+    source_fingerprint: str = ""
 
     def __post_init__(self) -> None:
         if not self.fingerprint:

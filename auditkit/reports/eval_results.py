@@ -2,10 +2,11 @@
 
 The Hub shows a model's scores on benchmark datasets from ``.eval_results/*.yaml`` files in its repo.
 auditkit writes them with huggingface_hub's ``EvalResultEntry`` and ``eval_result_entries_to_yaml``, so the
-format is the library's, not a copy of it. One entry per headline metric of each job whose data is a Hub
-benchmark (each task kind names its own: ``Task.hub_datasets``); bias probes are auditkit's own probe sets,
-not Hub datasets, and are left out (and named as such). ``notes`` say how many examples were used and the
-interval, since the Hub entry itself has no field for either.
+format is the library's, not a copy of it. Those entries appear on the benchmark's leaderboard, so one is
+written only for a job whose data *is* a Hub benchmark's whole split: loaded from the Hub by that id and
+split, or a file whose content fingerprint is the official split's (``Task.benchmarks``) -- never because
+of a file's name or the folder auditkit runs in -- and with every example of it used. Every other job is
+named with the reason it was left out. ``notes`` give the interval, since the entry has no field for it.
 """
 
 from __future__ import annotations
@@ -54,11 +55,20 @@ def eval_results(run: Run, model: str) -> EvalResults:
         if entry is None:
             out.skipped[job.task] = "the task has no model-index entry"
             continue
-        hub_id = task.hub_datasets.get(str(entry["dataset"].get("type", "")))
-        if hub_id is None:
-            out.skipped[job.task] = f"{entry['dataset'].get('type')} is not a Hub benchmark dataset"
+        benchmark, why = task.benchmark(dataset)
+        if benchmark is None:
+            out.skipped[job.task] = f"not a Hub benchmark: {why}"
             continue
-        used = f"{dataset.examples} of {dataset.total_available} examples ({dataset.selection})"
+        if dataset.examples != dataset.total_available:
+            out.skipped[job.task] = (
+                f"used {dataset.examples} of the {dataset.total_available} examples of {benchmark.name}"
+                f" ({dataset.selection}): a leaderboard entry is a score on the whole split"
+            )
+            continue
+        hub_id = benchmark.hub_id
+        hub = dataset.details.get("hub")
+        revision = hub.get("revision") if isinstance(hub, dict) else None
+        used = f"all {dataset.examples} examples"
         metrics = []
         for metric in entry["metrics"]:
             same_value = [k for k in job.metrics if round(float(job.metrics[k].value), 4) == metric["value"]]
@@ -72,10 +82,11 @@ def eval_results(run: Run, model: str) -> EvalResults:
             metrics.append(
                 EvalResultEntry(
                     dataset_id=hub_id,
-                    task_id=f"{entry['dataset'].get('config', 'default')}-{metric['type']}",
+                    dataset_revision=revision,
+                    task_id=f"{benchmark.config}-{metric['type']}",
                     value=metric["value"],
                     date=results.created,
-                    notes=f"{metric['name']} on {used}{interval}; auditkit {results.auditkit_version},"
+                    notes=f"{metric['name']} on {used} ({why}){interval}; auditkit {results.auditkit_version},"
                     f" run {results.run_id}",
                 )
             )
@@ -83,14 +94,23 @@ def eval_results(run: Run, model: str) -> EvalResults:
     return out
 
 
-def write_eval_results(run: Run, model: str, out_dir: str | Path) -> tuple[list[Path], dict[str, str]]:
-    """Write ``<out_dir>/.eval_results/<task>.yaml`` for each benchmark job; return the files and what was skipped."""
+def eval_results_texts(run: Run, model: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The YAML text of ``.eval_results/<task>.yaml`` for each benchmark job, and what was left out and why:
+    everything is made before anything is written, so a failure leaves no half-exported model."""
     found = eval_results(run, model)
     eval_result_entries_to_yaml = _hub().eval_result_entries_to_yaml
+    texts = {
+        task: yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False, allow_unicode=True)
+        for task, entries in found.entries.items()
+    }
+    return texts, found.skipped
+
+
+def write_eval_results(out_dir: str | Path, texts: dict[str, str]) -> list[Path]:
+    """Write ``<out_dir>/.eval_results/<task>.yaml`` for each of ``texts`` (from :func:`eval_results_texts`)."""
     written = []
-    for task, entries in found.entries.items():
+    for task, text in texts.items():
         target = Path(out_dir) / ".eval_results" / f"{task}.yaml"
-        text = yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False, allow_unicode=True)
         atomic_write_text(target, text)
         written.append(target)
-    return written, found.skipped
+    return written

@@ -218,6 +218,11 @@ class DatasetRecord(Record):
 
     source: str
     fingerprint: str
+    source_fingerprint: str | None = Field(
+        default=None,
+        description="content fingerprint of every example the source holds, before any selection: identifies a"
+        " benchmark's official split (older runs lack it)",
+    )
     examples: int
     total_available: int
     selection: str

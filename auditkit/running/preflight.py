@@ -69,8 +69,15 @@ def preflight(
     base = baseline or suite.baseline
     from ..results import load_run
 
+    audited = [m.name for m in suite.models if m.card is not None]
     for gate in suite.gates:
         expr = parse_gate(gate.check)
+        if expr.task == "card" and not [name for name in (gate.models or audited) if name in audited]:
+            problems.append(
+                f"gate {gate.label!r} judges a model-card audit, but no model it applies to has a 'card:'"
+                f" ({'models with one: ' + ', '.join(audited) if audited else 'no model has one'}); give the model"
+                " its card, or judge an audit afterwards with `auditkit gate RUN --audit AUDIT`"
+            )
         gate_base = gate.baseline or base
         if expr.uses_baseline and gate.against is None:  # `against:` compares with a model of this run
             if gate_base is None:

@@ -270,6 +270,7 @@ def _run_suite(
                 name: DatasetRecord(
                     source=display_source(ds.source),
                     fingerprint=ds.fingerprint,
+                    source_fingerprint=ds.source_fingerprint or None,
                     examples=len(ds),
                     total_available=ds.total_available,
                     selection=ds.selection,

@@ -110,18 +110,6 @@ class Suite(StrictModel):
                 problem = self._metric_problem(gate.check, expr) or self._range_problem(gate.check, expr)
                 if problem:
                     problems.append((where, problem))
-            else:
-                audited = [m.name for m in self.models if m.card is not None]
-                applies = [name for name in (gate.models or known) if name in audited]
-                if not applies:
-                    problems.append(
-                        (
-                            where,
-                            f"gate {gate.check!r} judges a model-card audit, but no model it applies to has a"
-                            f" 'card:' ({'models with one: ' + ', '.join(audited) if audited else 'no model has one'}):"
-                            " give the model its card, or remove the gate",
-                        )
-                    )
             if gate.against is not None and gate.against not in known:
                 problems.append(
                     (

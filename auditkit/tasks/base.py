@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
@@ -125,9 +127,10 @@ class Task(ABC, Generic[SpecT]):
     #: Dataset keys model-card claims may name for this task, each with the regex that recognises it in
     #: lower-cased card text (checked in registry order; the first match wins).
     claim_patterns: ClassVar[dict[str, str]] = {}
-    #: Hub benchmark datasets by the ``model-index`` dataset type this task reports (``squad`` ->
-    #: ``rajpurkar/squad``): the jobs whose data is one get ``.eval_results`` entries on the Hub.
-    hub_datasets: ClassVar[dict[str, str]] = {}
+    #: The Hub benchmarks whose data this task reads, each with the content fingerprint of its official split
+    #: as auditkit reads it (:attr:`Benchmark.fingerprint`): a job is on a benchmark only when its source is
+    #: that split (:meth:`benchmark`), never because of a file's name.
+    benchmarks: ClassVar[tuple[Benchmark, ...]] = ()
     #: The job's metric keys a claimed metric (f1, exact_match, accuracy) may refer to, first match wins.
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: The per-example column holding the model's answer: two models agree on an example when it is equal
@@ -232,6 +235,27 @@ class Task(ABC, Generic[SpecT]):
         """The Hugging Face ``model-index`` result for this job (None: the Hub has no place for it)."""
 
     @classmethod
+    def benchmark(cls, dataset: DatasetRecord) -> tuple[Benchmark | None, str]:
+        """The Hub benchmark split ``dataset`` is (or was drawn from), or None and why not."""
+        return identify(cls.benchmarks, dataset)
+
+    @classmethod
+    def index_dataset(cls, dataset: DatasetRecord) -> dict[str, str]:
+        """The model-index ``dataset`` entry: the benchmark's id, config and split when the data is one, else
+        the data's own name with split ``custom`` -- never a benchmark's name for data that is not it."""
+        benchmark, _ = cls.benchmark(dataset)
+        if benchmark is not None:
+            return {
+                "name": benchmark.name,
+                "type": benchmark.hub_id,
+                "config": benchmark.config,
+                "split": split_label(dataset, benchmark),
+            }
+        hub = dataset.details.get("hub")
+        own = str(hub.get("id")) if isinstance(hub, dict) else _local_name(dataset.source)
+        return {"name": own, "type": own, "config": "default", "split": split_label(dataset, None)}
+
+    @classmethod
     def claim_dataset(cls, job: Job) -> str | None:
         """The dataset key model-card claims use for this job's data (``squad``, ``squad_v2``, ``sst2``)."""
         return None
@@ -263,10 +287,40 @@ class Task(ABC, Generic[SpecT]):
         return []
 
 
-def dataset_type(dataset: DatasetRecord, default: str) -> str:
-    """The model-index dataset ``type``: the hub id when the data came from the Hub, else ``default``."""
-    source = dataset.source
-    return source if "/" in source and not Path(source).exists() else default
+@dataclass(frozen=True)
+class Benchmark:
+    """A Hub benchmark split: where it lives, what it is called, and the fingerprint that identifies its content."""
+
+    hub_id: str  # rajpurkar/squad
+    config: str  # plain_text
+    split: str  # validation
+    name: str  # SQuAD
+    fingerprint: str  # of every example of the split, as auditkit reads it (DatasetRecord.source_fingerprint)
+
+
+def identify(benchmarks: Sequence[Benchmark], dataset: DatasetRecord) -> tuple[Benchmark | None, str]:
+    """The benchmark ``dataset`` came from, or None and why not: the suite named its Hub id, config and split,
+    or its source's content is the official split's (whatever the file is called, wherever it is)."""
+    hub = dataset.details.get("hub")
+    if isinstance(hub, dict):
+        for benchmark in benchmarks:
+            if (
+                hub.get("id") == benchmark.hub_id
+                and hub.get("split") == benchmark.split
+                and (hub.get("config") in (None, benchmark.config))
+            ):
+                return benchmark, f"loaded from the Hub as {benchmark.hub_id} ({benchmark.split})"
+        where = f"{hub.get('id')} ({hub.get('config') or 'default'}, {hub.get('split')})"
+        return None, f"{where} is not a benchmark split this task knows"
+    if dataset.source_fingerprint is None:
+        return None, "the run predates source fingerprints, so its data cannot be matched to a benchmark"
+    for benchmark in benchmarks:
+        if dataset.source_fingerprint == benchmark.fingerprint:
+            return benchmark, f"its content is the official {benchmark.name} {benchmark.split} split"
+    return None, (
+        f"its content (fingerprint {dataset.source_fingerprint[:12]}) is not the official split of"
+        f" {', '.join(dict.fromkeys(b.name for b in benchmarks)) or 'any benchmark this task knows'}"
+    )
 
 
 def index_metrics(job: Job, names: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
@@ -278,8 +332,14 @@ def index_metrics(job: Job, names: dict[str, tuple[str, str]]) -> list[dict[str,
     ]
 
 
-def split_label(dataset: DatasetRecord) -> str:
-    """The split, saying how much of it was used when the run used a subset."""
+def _local_name(source: str) -> str:
+    """A name for data that is no benchmark: the file's stem, made safe as a model-index dataset type."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(source).stem).strip("-.") or "custom"
+
+
+def split_label(dataset: DatasetRecord, benchmark: Benchmark | None) -> str:
+    """The split (``custom`` for data that is no benchmark's), saying how much of it was used when a subset."""
+    split = benchmark.split if benchmark is not None else "custom"
     if dataset.selection == "all":
-        return "validation"
-    return f"validation ({dataset.examples} of {dataset.total_available} examples: {dataset.selection})"
+        return split
+    return f"{split} ({dataset.examples} of {dataset.total_available} examples: {dataset.selection})"

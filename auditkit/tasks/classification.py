@@ -9,7 +9,6 @@ asks for a ``label_map`` instead of guessing.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -27,15 +26,14 @@ from ..spec.schema import BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
 from ..views import JobView, WorstExample, chart, charts, fmt, slice_table
 from . import TASKS
 from .base import (
+    Benchmark,
     ModelIndexEntry,
     Pairing,
     Predictions,
     Scores,
     Task,
     ViewContext,
-    dataset_type,
     index_metrics,
-    split_label,
 )
 
 if TYPE_CHECKING:
@@ -118,11 +116,14 @@ class ClassificationTask(Task[ClassificationSpec]):
         " sentences."
     )
     pairing = Pairing(score="correct", text="text", gold="gold")
-    hub_datasets: ClassVar[dict[str, str]] = {
-        "glue": "nyu-mll/glue",
-        "sst2": "stanfordnlp/sst2",
-        "stanfordnlp/sst2": "stanfordnlp/sst2",
-    }
+    #: GLUE's SST-2 dev set (the TSV GLUE ships, or the Hub's copy); stanfordnlp/sst2 by its Hub id only.
+    benchmarks = (
+        Benchmark(
+            "nyu-mll/glue", "sst2", "validation", "SST-2",
+            "69746a31d33c45ba8ae4de48c77dfda1caedad69542a40e04dc927130df9af7d",
+        ),
+        Benchmark("stanfordnlp/sst2", "default", "validation", "SST-2", ""),
+    )  # fmt: skip
     claim_patterns: ClassVar[dict[str, str]] = {"sst2": r"\bsst\s*2\b|\bsst2\b|stanford sentiment|glue.*\bsst"}
     #: Cards and the model-index call a classifier's macro-F1 "f1".
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {"f1": ("macro_f1",)}
@@ -280,20 +281,11 @@ class ClassificationTask(Task[ClassificationSpec]):
         }
 
     @classmethod
-    def index_dataset(cls, dataset: DatasetRecord) -> dict[str, str]:
-        sst2 = "sst" in dataset.source.lower()
-        return {
-            "name": "SST-2" if sst2 else Path(dataset.source).stem,
-            "type": dataset_type(dataset, "glue" if sst2 else Path(dataset.source).stem),
-            "config": "sst2" if sst2 else "default",
-        }
-
-    @classmethod
     def model_index_entry(cls, job: Job, dataset: DatasetRecord) -> ModelIndexEntry:
         names = {"accuracy": ("accuracy", "Accuracy"), "macro_f1": ("f1", "Macro F1")}
         return {
             "task": dict(cls.index_task),
-            "dataset": {**cls.index_dataset(dataset), "split": split_label(dataset)},
+            "dataset": cls.index_dataset(dataset),
             "metrics": index_metrics(job, names),
         }
 

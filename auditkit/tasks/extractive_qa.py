@@ -28,15 +28,14 @@ from ..spec.schema import BootstrapSpec, QAPipelineParams, TaskSpecBase
 from ..views import JobView, WorstExample, chart, charts, fmt, segments, slice_table
 from . import TASKS
 from .base import (
+    Benchmark,
     ModelIndexEntry,
     Pairing,
     Predictions,
     Scores,
     Task,
     ViewContext,
-    dataset_type,
     index_metrics,
-    split_label,
 )
 
 if TYPE_CHECKING:
@@ -84,12 +83,16 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
         "Generating text or answers not present in the given context; factual question answering without a context."
     )
     metric_notes = ("Exact match and F1 equal the official SQuAD evaluation scripts' figures, digit for digit.",)
-    hub_datasets: ClassVar[dict[str, str]] = {
-        "squad": "rajpurkar/squad",
-        "rajpurkar/squad": "rajpurkar/squad",
-        "squad_v2": "rajpurkar/squad_v2",
-        "rajpurkar/squad_v2": "rajpurkar/squad_v2",
-    }
+    benchmarks = (
+        Benchmark(
+            "rajpurkar/squad", "plain_text", "validation", "SQuAD v1.1",
+            "ea7be02eb48c8e4acac2cb717111121bf841561ab2310d75464232e06c9a99c5",
+        ),
+        Benchmark(
+            "rajpurkar/squad_v2", "squad_v2", "validation", "SQuAD 2.0",
+            "6128c554d920d961a933b02594a4f3650490524176449df93d6adfce53b233f9",
+        ),
+    )  # fmt: skip
     claim_patterns: ClassVar[dict[str, str]] = {"squad_v2": r"squad\s*v?\s*2|squad 2\.0|squad2", "squad": r"squad"}
     claim_metrics: ClassVar[dict[str, tuple[str, ...]]] = {"exact_match": ("exact_match", "exact")}
     figure_groups = ("official",)
@@ -250,7 +253,6 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
 
     @classmethod
     def model_index_entry(cls, job: Job, dataset: DatasetRecord) -> ModelIndexEntry:
-        v2 = job.details["metric"] == "squad_v2"
         names = {
             "exact_match": ("exact_match", "Exact Match"),
             "exact": ("exact_match", "Exact Match"),
@@ -258,12 +260,7 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
         }
         return {
             "task": {"type": "question-answering", "name": "Question Answering"},
-            "dataset": {
-                "name": "SQuAD v2" if v2 else "SQuAD",
-                "type": dataset_type(dataset, "squad_v2" if v2 else "squad"),
-                "config": "squad_v2" if v2 else "plain_text",
-                "split": split_label(dataset),
-            },
+            "dataset": cls.index_dataset(dataset),
             "metrics": index_metrics(job, names),
         }
 
@@ -275,7 +272,7 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
     def card_claims(cls, job: Job, dataset: DatasetRecord) -> tuple[str, list[tuple[str, str]]]:
         v2 = job.details["metric"] == "squad_v2"
         exact = "exact" if v2 else "exact_match"
-        return ("SQuAD 2.0" if v2 else "SQuAD v1.1", [("f1", "an F1 score of"), (exact, "an exact match of")])
+        return cls.index_dataset(dataset)["name"], [("f1", "an F1 score of"), (exact, "an exact match of")]
 
     @classmethod
     def caveats(cls, job: Job) -> list[str]:

@@ -20,10 +20,10 @@ import pandas as pd
 from ..core.errors import DatasetError
 from ..data.types import Dataset, TextExample
 from ..metrics.info import MetricInfo
-from ..results.model import DatasetRecord, Job
+from ..results.model import Job
 from ..spec.schema import BootstrapSpec
 from . import TASKS
-from .base import Scores
+from .base import Benchmark, Scores
 from .classification import ClassificationParams, ClassificationSpec, ClassificationTask
 
 #: MNLI's label order (glue/mnli on the Hub).
@@ -51,6 +51,11 @@ class NLITask(ClassificationTask):
     index_task: ClassVar[dict[str, str]] = {"type": "text-classification", "name": "Natural Language Inference"}
     claim_patterns: ClassVar[dict[str, str]] = {"nli": r"\bm?nli\b|multi ?nli|\bsnli\b|natural language inference"}
     default_labels: ClassVar[list[str] | None] = NLI_LABELS
+    #: MNLI's dev sets, known by their Hub id (no local copy here to fingerprint).
+    benchmarks = (
+        Benchmark("nyu-mll/glue", "mnli", "validation_matched", "MNLI (matched)", ""),
+        Benchmark("nyu-mll/glue", "mnli", "validation_mismatched", "MNLI (mismatched)", ""),
+    )
 
     def texts(self, dataset: Dataset) -> tuple[list[str], list[str] | None]:
         firsts, seconds = [], []
@@ -70,16 +75,6 @@ class NLITask(ClassificationTask):
         pairs = {e.id: e.text_pair for e in dataset.examples if isinstance(e, TextExample)}
         scores.per_example["hypothesis"] = scores.per_example["id"].map(pairs)
         return scores
-
-    @classmethod
-    def index_dataset(cls, dataset: DatasetRecord) -> dict[str, str]:
-        labels = dataset.label_names or []
-        mnli = [label.lower() for label in labels] == NLI_LABELS
-        return {
-            "name": "MNLI" if mnli else "NLI",
-            "type": "glue" if mnli else "nli",
-            "config": "mnli" if mnli else "default",
-        }
 
     @classmethod
     def claim_dataset(cls, job: Job) -> str:

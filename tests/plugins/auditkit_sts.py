@@ -23,7 +23,7 @@ from auditkit.metrics.stats import MetricDef, mean_def
 from auditkit.results.model import DatasetRecord, Job
 from auditkit.spec.schema import BootstrapSpec, StrictModel, TaskSpecBase
 from auditkit.tasks import TASKS, Predictions, Scores, Task
-from auditkit.tasks.base import ModelIndexEntry, Pairing, ViewContext, dataset_type, index_metrics, split_label
+from auditkit.tasks.base import Benchmark, ModelIndexEntry, Pairing, ViewContext, index_metrics
 from auditkit.views import JobView, WorstExample, fmt
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class STSTask(Task[STSSpec]):
     out_of_scope = "Judging paraphrase or entailment: similarity is not equivalence."
     pairing = Pairing(score="closeness", text="sentence1", gold="gold")
     claim_patterns: ClassVar[dict[str, str]] = {"stsb": r"\bsts ?b\b|semantic textual similarity"}
-    hub_datasets: ClassVar[dict[str, str]] = {"glue": "nyu-mll/glue"}
+    benchmarks = (Benchmark("nyu-mll/glue", "stsb", "validation", "STS-B", ""),)  # known by its Hub id
 
     @classmethod
     def parse_rows(cls, rows: Rows, request: DatasetRequest) -> Parsed:
@@ -167,12 +167,7 @@ class STSTask(Task[STSSpec]):
     def model_index_entry(cls, job: Job, dataset: DatasetRecord) -> ModelIndexEntry | None:
         return {
             "task": {"type": "text-classification", "name": "Semantic Textual Similarity"},
-            "dataset": {
-                "name": "STS-B",
-                "type": dataset_type(dataset, "glue"),
-                "config": "stsb",
-                "split": split_label(dataset),
-            },
+            "dataset": cls.index_dataset(dataset),
             "metrics": index_metrics(job, {"pearson": ("pearsonr", "Pearson"), "spearman": ("spearmanr", "Spearman")}),
         }
 
@@ -182,4 +177,7 @@ class STSTask(Task[STSSpec]):
 
     @classmethod
     def card_claims(cls, job: Job, dataset: DatasetRecord) -> tuple[str, list[tuple[str, str]]] | None:
-        return "STS-B", [("pearson", "a Pearson correlation of"), ("spearman", "a Spearman correlation of")]
+        return cls.index_dataset(dataset)["name"], [
+            ("pearson", "a Pearson correlation of"),
+            ("spearman", "a Spearman correlation of"),
+        ]
