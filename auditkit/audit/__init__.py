@@ -13,8 +13,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..core.errors import AuditkitError
 from ..results import Results, Run, load_run
+from ..results.paths import resolve_recorded
 from ..spec.expressions import SUMMARY_KEYS
 from ..spec.schema import ModelSpec
 from .card_reader import CardError, read_card
@@ -100,7 +103,7 @@ def audit_card(
         jobs = [j for j in results.jobs if j.model == chosen]
         if model_spec is None:
             spec = next((m for m in results.suite.spec["models"] if m["name"] == chosen), None)
-            model_spec = ModelSpec.model_validate(spec) if spec else None
+            model_spec = _recorded_model(spec, run) if spec and run is not None else None
 
     claims = model_index_claims(card) + prose_claims(card)
     checked = check_claims(claims, jobs, tolerance)
@@ -135,3 +138,24 @@ def audit_card(
         },
     }
     return audit
+
+
+def _recorded_model(spec: dict[str, Any], run: Run) -> ModelSpec | None:
+    """The model a run recorded, its local paths resolved where the run says they are relative to."""
+    base = run.results.suite.base
+
+    def here(value: Any) -> Any:
+        if not isinstance(value, str) or Path(value).is_absolute() or base is None:
+            return value
+        local = resolve_recorded(value, run.dir, base)
+        return str(local) if local.exists() else value
+
+    spec = {**spec, "id": here(spec.get("id"))} if "id" in spec else dict(spec)
+    if isinstance(spec.get("build"), dict):
+        spec["build"] = {
+            key: here(value) if key in ("config", "vocab") else value for key, value in spec["build"].items()
+        }
+    try:
+        return ModelSpec.model_validate(spec)
+    except ValidationError:
+        return None  # a model that cannot be rebuilt here: the card's examples are not re-run

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from ..core.errors import GateError
 from ..results import load_run
+from ..results.paths import resolve_recorded
 from ..results.store import refuse_inside_run
 from ..spec.schema import DecisionSpec, GateSpec
 from .evaluate import GateReport, GateResult, evaluate_gates
@@ -62,7 +63,8 @@ def gate(
                 f"run {run.results.run_id}: its suite's gates no longer validate: {problem}",
                 hint="pass the gates again with --suite SUITE (a suite file with current gates)",
             ) from None
-    default_baseline = spec.get("baseline")
+    recorded = spec.get("baseline")
+    default_baseline = resolve_recorded(recorded, run.dir, run.results.suite.base) if recorded else None
     if card_audits is None:
         stored = run.dir / "card_audits.json"
         card_audits = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else []

@@ -10,6 +10,7 @@ on the card against the same run verifies every claim, and flags any figure edit
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -128,7 +129,7 @@ def model_card(run: Run, model: str) -> str:
         "## Citation",
         "",
         "Cite the model's authors for the model. The figures above can be reproduced with"
-        f" `auditkit run {results.suite.path}` (auditkit {results.auditkit_version}).",
+        f" `auditkit run {Path(results.suite.path).name}` (auditkit {results.auditkit_version}).",
         "",
     ]
     return "\n".join(lines)

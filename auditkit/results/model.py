@@ -238,7 +238,15 @@ class DatasetRecord(Record):
 class SuiteRecord(Record):
     name: str
     description: str | None = None
-    path: str = Field(description="the suite file, relative to the directory auditkit ran in when it was below it")
+    path: str = Field(
+        description="the suite file, relative to the run directory ('<in-memory suite>' for one made in Python)"
+    )
+    base: str | None = Field(
+        default=None,
+        description="the folder the spec's paths (data, models, cards, baseline) are relative to, relative to the run"
+        " directory: the suite file's folder, or the working directory for a suite made in Python (older runs: none,"
+        " their paths were relative to the working directory)",
+    )
     sha256: str
     seed: int
     bootstrap: JSONDict

@@ -29,7 +29,6 @@ from ..metrics.external import compute
 from ..models import Model, open_model
 from ..results import Job, MetricEstimate, RunWriter, SequentialRecord
 from ..results.model import ModelRecord
-from ..results.paths import display_model_source
 from ..spec.schema import EvaluateMetricSpec
 from ..tasks import make_task
 from ..tasks.base import Predictions, Scores, Task
@@ -188,8 +187,9 @@ def run_jobs(
                         single_request_latency(task, model, dataset, model_spec.single_request_latency)
                     )
                 # Recorded after the job: an endpoint learns which checkpoint serves it from its responses.
-                source = display_model_source(model.source)
-                models_info[model.name] = ModelRecord(source=source, fingerprint=model.fingerprint, info=model.info)
+                models_info[model.name] = ModelRecord(
+                    source=model.source, fingerprint=model.fingerprint, info=model.info
+                )  # the runner makes local paths relative to the suite's folder
                 scores, failures = _score(task, model, dataset, predictions, loaded, console)
                 per_example = in_order(scores.per_example, dataset) if gates_here else scores.per_example
                 relative = writer.write_predictions(model.name, task.name, per_example)

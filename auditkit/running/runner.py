@@ -32,7 +32,7 @@ from ..models import check_model
 from ..results import Results, Run, RunWriter
 from ..results.environment import environment
 from ..results.model import DatasetRecord, RunnerRecord, SuiteRecord
-from ..results.paths import display_source, relative
+from ..results.paths import display_model_source, display_source, portable, relative
 from ..results.store import report_dir
 from ..tasks import make_task
 from ..version import __version__
@@ -247,9 +247,12 @@ def _run_suite(
         jobs, models_info = run_jobs(
             loaded, datasets, writer, console, quiet, use_cache, executor, baseline, until_decided, plugins
         )
+        # Paths relative to the suite's folder (as the suite writes them), that folder relative to the run.
+        base_dir = loaded.path.parent if loaded.path.is_file() else Path.cwd()
         for name, record in models_info.items():
             record.warnings = model_warnings.get(name, [])
-            record.source = materialized.model_sources.get(name, record.source)
+            record.source = materialized.model_sources.get(name, display_model_source(record.source, base_dir))
+            record.info = portable(record.info, base_dir)
         results = Results(
             run_id=writer.run_id,
             created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -258,17 +261,18 @@ def _run_suite(
             suite=SuiteRecord(
                 name=suite.name,
                 description=suite.description,
-                path=relative(loaded.path) if loaded.path.is_file() else str(loaded.path),
+                path=relative(loaded.path, writer.final_dir) if loaded.path.is_file() else str(loaded.path),
+                base=relative(base_dir, writer.final_dir),
                 sha256=loaded.sha256,
                 seed=suite.seed,
                 bootstrap=suite.bootstrap.model_dump(),
-                spec=materialized.describe(redact_suite_spec(suite.model_dump(mode="json"))),
+                spec=portable(materialized.describe(redact_suite_spec(suite.model_dump(mode="json"))), base_dir),
             ),
             environment=environment(),
             models=models_info,
             datasets={
                 name: DatasetRecord(
-                    source=display_source(ds.source),
+                    source=display_source(ds.source, base_dir),
                     fingerprint=ds.fingerprint,
                     source_fingerprint=ds.source_fingerprint or None,
                     examples=len(ds),
