@@ -249,9 +249,17 @@ def test_served_vs_released_agreement_gate(run: Path, tmp_path: Path) -> None:
 
 
 @requires_data
-def test_unknown_metric_is_a_gate_error(run: Path, tmp_path: Path) -> None:
+def test_unknown_metric_is_refused_at_load_and_at_gating(run: Path, tmp_path: Path) -> None:
+    """A suite's gate on a metric its task lacks is refused before anything runs; a gate given directly to a
+    published run is refused there, both listing the metrics there are."""
+    from auditkit.core.errors import SuiteError
+    from auditkit.spec.schema import GateSpec
+
+    with pytest.raises(SuiteError, match="task 'sst2' has no metric 'acc'") as refused:
+        load_suite(_suite_with(tmp_path, '"sst2.acc >= 1"'))
+    assert "accuracy, macro_f1, ece" in str(refused.value)
     with pytest.raises(GateError, match="sst2 has no metric 'acc'") as info:
-        gate(run, gates=load_suite(_suite_with(tmp_path, '"sst2.acc >= 1"')).suite.gates)
+        gate(run, gates=[GateSpec(check="sst2.acc >= 1")])
     assert "accuracy, macro_f1, ece" in str(info.value)
 
 
