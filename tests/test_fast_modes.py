@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import data_owner, requires_data, write_suite
+from conftest import DATA, TINY_SST2, data_owner, requires_data, write_suite
 
 from auditkit.results.store import report_dir
+from auditkit.tasks.classification import ClassificationSpec
 
 VOCAB = "$DATA/vocab/bert-base-cased-vocab.txt"
 
@@ -99,18 +100,110 @@ def test_int8_needs_float32_on_the_cpu() -> None:
         ModelSpec.model_validate({"name": "m", "id": "org/model", "quantize": "int8", "dtype": "bfloat16"})
 
 
-def test_fast_mode_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    """bf16 only where the CPU computes it natively; dynamic int8 elsewhere; the reason goes into the results."""
-    import auditkit.results.environment as environment
-    from auditkit.models.hf import resolve_fast_mode
-    from auditkit.spec.schema import ModelSpec
+@requires_data
+def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fastest candidate that keeps the agreement floor wins; a faster one that changes answers does not;
+    one slower than exact in any round does not; nothing kept means exact. Timings and answers are scripted
+    here (the real measurement runs in the next test), so the rule itself is what is tested."""
+    import auditkit.running.fast_modes as fast_modes
+    from auditkit.data import load_dataset
+    from auditkit.spec.schema import DatasetSpec, ModelSpec
+    from auditkit.tasks import make_task
 
-    spec = ModelSpec.model_validate({"name": "m", "id": "org/model", "fast_mode": "auto", "device": "cpu"})
-    monkeypatch.setattr(environment, "cpu_features", lambda: ["avx2", "avx512f", "avx512_bf16"])
-    chosen, reason = resolve_fast_mode(spec)
-    assert chosen.dtype == "bfloat16" and chosen.quantize is None and reason == "bfloat16: the CPU has avx512_bf16"
-    monkeypatch.setattr(environment, "cpu_features", lambda: ["avx2", "avx512f", "avx512_vnni"])
-    chosen, reason = resolve_fast_mode(spec)
-    assert chosen.quantize == "int8" and chosen.dtype == "float32" and reason is not None and "no native bf16" in reason
-    with pytest.raises(ValueError, match="fast_mode: auto chooses dtype and quantize itself"):
+    spec = ModelSpec.model_validate(
+        {"name": "m", "build": {"config": str(TINY_SST2), "vocab": str(DATA / "vocab" / "bert-base-uncased-vocab.txt")},
+         "fast_mode": "auto", "device": "cpu", "fast_mode_calibration": 20}
+    )  # fmt: skip
+    sst2 = {"path": str(DATA / "sst2" / "dev.tsv")}
+    task = make_task(ClassificationSpec.model_validate({"name": "t", "kind": "classification", "dataset": sst2}))
+    data = load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=40), type(task), name="t")
+    monkeypatch.setattr(fast_modes, "cpu_features", lambda: ["avx2", "avx512f", "amx_bf16"])
+    script = {  # mode -> (seconds per round, answers changed of 20)
+        "exact": ([1.0, 1.2, 1.0], 0),
+        "bf16": ([0.4, 0.5, 0.4], 1),  # 2.5x, but 95% identical: below the 99% floor
+        "bf16 + fp32 head": ([0.55, 0.6, 0.5], 0),  # 1.9x, identical: kept
+        "int8 (dynamic)": ([0.5, 1.3, 0.5], 0),  # 2x median, but slower than exact in one round
+    }
+    calls: dict[str, int] = {}
+
+    def scripted(task_: object, model: object, dataset: object) -> tuple[list[str], float]:
+        mode = next(name for name, m in loaded.items() if m is model)
+        calls[mode] = calls.get(mode, 0) + 1
+        seconds, changed = script[mode]
+        return ["x"] * changed + ["y"] * (20 - changed), seconds[calls[mode] - 1]
+
+    loaded: dict[str, object] = {}
+    real_open = fast_modes.open_model
+
+    def remember(variant: ModelSpec, head: str) -> object:
+        model = real_open(variant, head)  # type: ignore[arg-type]
+        mode = {("float32", None, None): "exact", ("bfloat16", None, None): "bf16",
+                ("bfloat16", None, "float32"): "bf16 + fp32 head", ("float32", "int8", None): "int8 (dynamic)"}[
+            (variant.dtype, variant.quantize, variant.head_dtype)]  # fmt: skip
+        loaded[mode] = model
+        return model
+
+    monkeypatch.setattr(fast_modes, "open_model", remember)
+    monkeypatch.setattr(fast_modes, "_answers", scripted)
+    chosen, record = fast_modes.choose_fast_mode(task, spec, "sequence-classification", data)
+    assert record["chosen"] == "bf16 + fp32 head" and chosen.dtype == "bfloat16" and chosen.head_dtype == "float32"
+    verdicts = {c["mode"]: c for c in record["candidates"]}
+    assert "95.0% identical answers (< 99%)" in verdicts["bf16"]["why_not"]
+    assert "slower than exact in a round" in verdicts["int8 (dynamic)"]["why_not"]
+    assert verdicts["bf16 + fp32 head"]["speedup_median"] == pytest.approx(2.0, abs=0.01)
+    assert calls["exact"] == 3 and record["calibration_examples"] == 20
+
+    # Without native bf16 only int8 is measured; when nothing is kept, exact runs.
+    monkeypatch.setattr(fast_modes, "cpu_features", lambda: ["avx2", "avx512f"])
+    script["int8 (dynamic)"] = ([0.9, 1.1, 0.95], 3)
+    calls.clear()
+    loaded.clear()
+    chosen, record = fast_modes.choose_fast_mode(task, spec, "sequence-classification", data)
+    assert record["chosen"] == "exact" and chosen.dtype == "float32" and chosen.quantize is None
+    assert any("no native bf16" in line for line in record["not_measured"])
+    with pytest.raises(ValueError, match="fast_mode: auto chooses dtype, head_dtype and quantize itself"):
         ModelSpec.model_validate({"name": "m", "id": "org/model", "fast_mode": "auto", "dtype": "bfloat16"})
+
+
+@requires_data
+def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path) -> None:
+    """A real calibration on this machine: every candidate measured (speed-up median and range, identical
+    answers), the choice and reason in results and in the report, and the job run in the chosen mode."""
+    from auditkit import run_suite
+
+    vocab = DATA / "vocab" / "bert-base-uncased-vocab.txt"
+    outcome = run_suite(
+        {
+            "name": "fast",
+            "bootstrap": {"resamples": 20},
+            "models": [
+                {
+                    "name": "m",
+                    "build": {"config": str(TINY_SST2), "vocab": str(vocab)},
+                    "fast_mode": "auto",
+                    "fast_mode_calibration": 32,
+                }
+            ],
+            "tasks": [
+                {
+                    "name": "t",
+                    "kind": "classification",
+                    "dataset": {"path": str(DATA / "sst2" / "dev.tsv"), "limit": 64},
+                }
+            ],
+        },
+        output_dir=tmp_path,
+        quiet=True,
+        report_formats=["md"],
+    )
+    info = outcome.results.models["m"].info
+    record = info["fast_mode"]
+    assert record["chosen"] in {"exact", *(c["mode"] for c in record["candidates"] if c["kept"])}
+    assert record["candidates"] and all(
+        c["speedup_range"][0] <= c["speedup_median"] <= c["speedup_range"][1] and 0 <= c["agreement"] <= 100
+        for c in record["candidates"]
+    )
+    expected_dtype = {"exact": "float32", "int8 (dynamic)": "float32"}.get(record["chosen"], "bfloat16")
+    assert info["dtype"] == expected_dtype and outcome.results.jobs[0].metrics["accuracy"].n == 64
+    report = (outcome.report_dir / "report.md").read_text()
+    assert f"fast\\_mode auto ran {record['chosen']}" in report or f"fast_mode auto ran {record['chosen']}" in report

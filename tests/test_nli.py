@@ -108,7 +108,8 @@ def test_nli_runs_scores_and_gates_end_to_end(nli_run: Path) -> None:
     assert "Natural-language inference" in md and "Per class" in md and "Accuracy \\(3-way\\)" in md
     index = yaml.safe_load((report_dir(nli_run) / "model-index" / "tiny-nli.yaml").read_text())
     [entry] = index["model-index"][0]["results"]
-    assert entry["task"]["name"] == "Natural Language Inference" and entry["dataset"]["name"] == "MNLI"
+    assert entry["task"]["name"] == "Natural Language Inference"
+    assert entry["dataset"]["name"] == "pairs" and entry["dataset"]["split"] == "custom"  # not MNLI's dev set
     assert {m["type"] for m in entry["metrics"]} == {"accuracy", "f1"}
 
 
@@ -119,10 +120,11 @@ def test_nli_scores_equal_the_pipeline_on_pairs(nli_run: Path) -> None:
     from transformers import pipeline
 
     from auditkit.models.hf import load_model
-    from auditkit.results import load_results
+    from auditkit.results import load_run
     from auditkit.spec.schema import ModelSpec
 
-    spec = ModelSpec.model_validate(load_results(nli_run).suite.spec["models"][0])
+    run = load_run(nli_run)
+    spec = ModelSpec.model_validate(run.results.suite.spec["models"][0], context={"base_dir": run.suite_dir})
     loaded = load_model(spec, "sequence-classification")
     classify = pipeline("text-classification", model=loaded.model, tokenizer=loaded.tokenizer, top_k=None)
     frame = pd.read_parquet(nli_run / "predictions" / "tiny-nli" / "mnli.parquet")

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from ..core.errors import AuditkitError
 from ..results import Results, Run, load_run
-from ..results.paths import resolve_recorded
 from ..spec.expressions import SUMMARY_KEYS
 from ..spec.schema import ModelSpec
 from .card_reader import CardError, read_card
@@ -141,21 +140,8 @@ def audit_card(
 
 
 def _recorded_model(spec: dict[str, Any], run: Run) -> ModelSpec | None:
-    """The model a run recorded, its local paths resolved where the run says they are relative to."""
-    base = run.results.suite.base
-
-    def here(value: Any) -> Any:
-        if not isinstance(value, str) or Path(value).is_absolute() or base is None:
-            return value
-        local = resolve_recorded(value, run.dir, base)
-        return str(local) if local.exists() else value
-
-    spec = {**spec, "id": here(spec.get("id"))} if "id" in spec else dict(spec)
-    if isinstance(spec.get("build"), dict):
-        spec["build"] = {
-            key: here(value) if key in ("config", "vocab") else value for key, value in spec["build"].items()
-        }
+    """The model a run recorded, its relative paths resolved against the run's suite folder."""
     try:
-        return ModelSpec.model_validate(spec)
+        return ModelSpec.model_validate(spec, context={"base_dir": run.suite_dir})
     except ValidationError:
         return None  # a model that cannot be rebuilt here: the card's examples are not re-run

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from ..core.errors import GateError
 from ..results import load_run
-from ..results.paths import resolve_recorded
 from ..results.store import refuse_inside_run
 from ..spec.schema import DecisionSpec, GateSpec
 from .evaluate import GateReport, GateResult, evaluate_gates
@@ -64,7 +63,7 @@ def gate(
                 hint="pass the gates again with --suite SUITE (a suite file with current gates)",
             ) from None
     recorded = spec.get("baseline")
-    default_baseline = resolve_recorded(recorded, run.dir, run.results.suite.base) if recorded else None
+    default_baseline = run.suite_dir / recorded if recorded else None  # an absolute path stays as it is
     if card_audits is None:
         stored = run.dir / "card_audits.json"
         card_audits = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else []

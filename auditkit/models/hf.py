@@ -323,29 +323,30 @@ def quantize_int8(model: PreTrained) -> PreTrained:
         return quantized
 
 
-def resolve_fast_mode(spec: ModelSpec) -> tuple[ModelSpec, str | None]:
-    """``fast_mode: auto`` made concrete for this machine: bf16 where it is native (a CUDA device, or a CPU
-    with AVX512_BF16 or AMX), else dynamic int8 -- with the reason, which results record."""
-    if spec.fast_mode is None:
-        return spec, None
-    from ..results.environment import cpu_features
+#: The modules that map a transformer's hidden states to a task's scores, by the names transformers gives them.
+HEAD_MODULES = ("qa_outputs", "pre_classifier", "classifier", "score")
 
-    device = resolve_device(spec.device)
-    features = cpu_features()
-    if device.type == "cuda":
-        return spec.model_copy(update={"dtype": "bfloat16"}), "bfloat16: a CUDA device"
-    native = [f for f in ("avx512_bf16", "amx_bf16") if f in features]
-    if native:
-        return spec.model_copy(update={"dtype": "bfloat16", "device": "cpu"}), f"bfloat16: the CPU has {native[0]}"
-    reason = "int8: the CPU has no native bf16 (no AVX512_BF16 or AMX)"
-    return spec.model_copy(update={"quantize": "int8", "device": "cpu"}), reason
+
+def _inputs_float32(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args)
+
+
+def keep_head_float32(model: PreTrained) -> list[str]:
+    """Put the task head back in float32 under a lower-precision body: the head's inputs are cast up, so span
+    scores and class logits are computed (and compared, and argmaxed) in float32. Returns the modules kept."""
+    kept = []
+    for name in HEAD_MODULES:
+        module = getattr(model, name, None)
+        if isinstance(module, torch.nn.Module):
+            module.float()
+            module.register_forward_pre_hook(_inputs_float32)
+            kept.append(name)
+    return kept
 
 
 def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     """Load tokenizer and model for ``head``; raise :class:`ModelError` with a fix when that fails."""
     from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
-
-    spec, fast_mode = resolve_fast_mode(spec)
 
     source = check_source(spec, head)
     auto = AutoModelForQuestionAnswering if head == "question-answering" else AutoModelForSequenceClassification
@@ -371,6 +372,13 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     parameters = int(sum(p.numel() for p in model.parameters()))  # quantised layers hide theirs in packed buffers
     if spec.quantize == "int8":
         model = quantize_int8(model)
+    head_kept = keep_head_float32(model) if spec.head_dtype == "float32" else []
+    if spec.head_dtype == "float32" and not head_kept:
+        raise ModelError(
+            f"model {source!r} has no head module this can keep in float32 (looked for {', '.join(HEAD_MODULES)})",
+            source=spec.name,
+            hint="remove head_dtype",
+        )
     if head == "question-answering" and not getattr(tokenizer, "is_fast", False):
         raise ModelError(
             f"model {source!r} has no fast tokenizer; extractive QA needs character offsets",
@@ -382,13 +390,14 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
         "model_type": model.config.model_type,
         "parameters": parameters,
         "revision": spec.revision,
-        "fast_mode": fast_mode,
+        "fast_mode": None,  # fast_mode: auto records its measured choice here (auditkit.running.fast_modes)
         # The commit the Hub resolved the revision to (None for local directories: their fingerprint pins them).
         "resolved_revision": None if Path(source).is_dir() else _resolved_revision(source, spec.revision),
         "requested_id": spec.id if spec.id is not None and spec.id != source else None,
         "device": str(device),
         "dtype": spec.dtype,
         "quantize": spec.quantize,
+        "head_dtype": spec.head_dtype,
         "attention": getattr(model.config, "_attn_implementation", None),
         "batch_size": spec.batch_size,
         "max_position_embeddings": getattr(model.config, "max_position_embeddings", None),

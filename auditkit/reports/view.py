@@ -196,7 +196,10 @@ def build_report(
                 "device": info.get("device"),
                 "dtype": f"{info['dtype']} + {info['quantize']} linear layers"
                 if info.get("quantize")
+                else f"{info['dtype']} (head {info['head_dtype']})"
+                if info.get("head_dtype")
                 else info.get("dtype") or "–",
+                "fast_mode": fast_mode_text(info.get("fast_mode")),
                 "fingerprint": short_digest(fp["model_sha256"]),
                 "weights": short_digest(fp.get("weights_sha256")),
                 "config": short_digest(fp.get("config_sha256")),
@@ -313,3 +316,22 @@ def build_report(
             "run_id": results.run_id,
         },
     }
+
+
+def fast_mode_text(record: Any) -> str | None:
+    """What ``fast_mode: auto`` measured and chose, in one sentence (None when the model did not ask for it)."""
+    if not isinstance(record, dict):
+        return None
+    measured = [
+        f"{c['mode']} {c['speedup_median']:.2f}× (range {c['speedup_range'][0]:.2f}–{c['speedup_range'][1]:.2f}),"
+        f" {c['agreement']:g}% identical answers" + ("" if c["kept"] else f" — not kept: {c['why_not']}")
+        for c in record.get("candidates", [])
+    ]
+    text = f"fast_mode auto ran {record.get('chosen')}: {record.get('reason')}."
+    if measured:
+        text += (
+            f" Measured against exact on {record.get('calibration_examples')} examples: " + "; ".join(measured) + "."
+        )
+    if record.get("not_measured"):
+        text += " Not measured: " + "; ".join(record["not_measured"]) + "."
+    return text

@@ -45,12 +45,3 @@ def portable(value: Any, base: Path) -> Any:
     if isinstance(value, str) and len(value) > 1 and os.path.isabs(value) and Path(value).exists():
         return relative(Path(value), base)
     return value
-
-
-def resolve_recorded(value: str, run_dir: Path, base: str | None) -> Path:
-    """A path a run recorded, as a path here: relative ones against the run's ``suite.base`` (runs before it
-    recorded one: against the working directory, where they were relative to)."""
-    path = Path(value)
-    if path.is_absolute() or base is None:
-        return path
-    return (run_dir / base / path).resolve()

@@ -255,6 +255,13 @@ class Run:
     def predictions(self, model: str, task: str) -> pd.DataFrame:
         return load_predictions(self.dir, model, task)
 
+    @property
+    def suite_dir(self) -> Path:
+        """The folder the recorded spec's relative paths (data, models, cards, baseline) are relative to: the
+        suite file's, found from the run (runs that recorded no ``suite.base``: the working directory)."""
+        base = self.results.suite.base
+        return (self.dir / base).resolve() if base is not None else Path.cwd()
+
 
 def parse_results(data: Any, source: Path) -> Results:
     """Validate a results.json document (migrating older versions), with one clear error on failure."""

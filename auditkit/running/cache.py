@@ -50,6 +50,7 @@ def cache_key(model: LoadedModel, dataset: Dataset, task: Task[Any]) -> str:
         "device": str(model.device.type),
         "dtype": model.info.get("dtype"),
         "quantize": model.info.get("quantize"),
+        "head_dtype": model.info.get("head_dtype"),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
     }

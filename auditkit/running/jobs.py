@@ -29,12 +29,13 @@ from ..metrics.external import compute
 from ..models import Model, open_model
 from ..results import Job, MetricEstimate, RunWriter, SequentialRecord
 from ..results.model import ModelRecord
-from ..spec.schema import EvaluateMetricSpec
+from ..spec.schema import EvaluateMetricSpec, ModelSpec
 from ..tasks import make_task
 from ..tasks.base import Predictions, Scores, Task
 from ..tasks.sampling import clustered_intervals, sampling_record
 from .cache import predict_cached
 from .executors import Executor
+from .fast_modes import choose_fast_mode
 from .single_request import single_request_latency
 from .suite import LoadedSuite
 from .until_decided import anytime_metrics, in_order, job_gates, not_sequential, run_until_decided
@@ -131,6 +132,7 @@ def run_jobs(
     jobs_out: dict[int, Job] = {}
     models_info: dict[str, ModelRecord] = {}
     cache: dict[tuple[str, str], Model] = {}
+    fast: dict[tuple[str, str], tuple[ModelSpec, dict[str, Any]]] = {}  # fast_mode: auto's choice per model
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -147,6 +149,12 @@ def run_jobs(
                 task = make_task(task_spec)
                 head = task.head_for(model_spec)
                 key = (model_spec.name, head)
+                if model_spec.fast_mode == "auto" and key not in fast:
+                    console.log(escape(f"fast_mode auto: measuring {model_spec.name}'s fast modes on {task.name}"))
+                    fast[key] = choose_fast_mode(task, model_spec, head, datasets[task.name])
+                    console.log(escape(f"{model_spec.name}: {fast[key][1]['chosen']} ({fast[key][1]['reason']})"))
+                if key in fast:
+                    model_spec = fast[key][0]
                 if key not in cache:
                     console.log(f"loading model [bold]{escape(model_spec.name)}[/bold] ({escape(model_spec.source)})")
                     for other in [k for k in cache if k[0] != model_spec.name]:  # keep one model in memory at a time
@@ -187,8 +195,9 @@ def run_jobs(
                         single_request_latency(task, model, dataset, model_spec.single_request_latency)
                     )
                 # Recorded after the job: an endpoint learns which checkpoint serves it from its responses.
+                info = {**model.info, "fast_mode": fast[key][1]} if key in fast else model.info
                 models_info[model.name] = ModelRecord(
-                    source=model.source, fingerprint=model.fingerprint, info=model.info
+                    source=model.source, fingerprint=model.fingerprint, info=info
                 )  # the runner makes local paths relative to the suite's folder
                 scores, failures = _score(task, model, dataset, predictions, loaded, console)
                 per_example = in_order(scores.per_example, dataset) if gates_here else scores.per_example

@@ -261,9 +261,24 @@ class ModelSpec(StrictModel):
     quantize: Literal["int8"] | None = Field(
         default=None, description="opt-in fast mode on CPU: dynamic int8 quantisation of the linear layers"
     )
+    head_dtype: Literal["float32"] | None = Field(
+        default=None,
+        description="keep the task head (span scoring, classifier) in float32 under a lower dtype: fewer answers"
+        " change",
+    )
     fast_mode: Literal["auto"] | None = Field(
         default=None,
-        description="auto: this CPU's measured fast mode (bf16 where it is native: AVX512_BF16 or AMX; else int8)",
+        description="auto: measure each fast mode this machine has (bf16 where native, bf16 with a float32 head, int8)"
+        " against exact on a calibration slice, and use the fastest that keeps fast_mode_min_agreement",
+    )
+    fast_mode_min_agreement: float = Field(
+        default=99.0,
+        ge=50.0,
+        le=100.0,
+        description="fast_mode: auto keeps a mode only if at least this % of calibration answers equal exact's",
+    )
+    fast_mode_calibration: int = Field(
+        default=96, ge=16, le=2048, description="examples fast_mode: auto measures on (their results are discarded)"
     )
     attention: Literal["sdpa", "eager"] | None = Field(
         default=None, description="attention kernel (default: sdpa where the model supports it)"
@@ -320,6 +335,7 @@ class ModelSpec(StrictModel):
                     "quantize",
                     "attention",
                     "fast_mode",
+                    "head_dtype",
                 }
             )
             if local_only:
@@ -331,8 +347,16 @@ class ModelSpec(StrictModel):
 
     @model_validator(mode="after")
     def _fast_mode_alone(self) -> ModelSpec:
-        if self.fast_mode is not None and (self.dtype != "float32" or self.quantize is not None):
-            raise ValueError("fast_mode: auto chooses dtype and quantize itself; leave both at their defaults")
+        if self.fast_mode is not None and (
+            self.dtype != "float32" or self.quantize is not None or self.head_dtype is not None
+        ):
+            raise ValueError(
+                "fast_mode: auto chooses dtype, head_dtype and quantize itself; leave them at their defaults"
+            )
+        if self.head_dtype is not None and self.dtype == "float32":
+            raise ValueError(
+                "head_dtype: float32 keeps the head exact under a lower dtype; set dtype: bfloat16 or float16"
+            )
         return self
 
     @model_validator(mode="after")
