@@ -321,3 +321,38 @@ def test_a_probe_sets_text_reaches_a_generated_card_as_text(run: Path) -> None:
     assert "<script>" not in body and "<img" not in body and "<b>" not in body
     assert "](javascript:" not in body and "![t](" not in body
     assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in body  # the text is there, as text
+
+
+@requires_data
+def test_every_bias_figure_of_a_generated_card_is_audited(run: Path, tmp_path: Path) -> None:
+    """A generated card's bias figures are claims the audit reads, each paired with its probe set's job even when
+    the model ran several; an edited rate does not hold; a probe set too small for an interval says so in the
+    card exactly as the report does, instead of printing a degenerate "100.00 to 100.00"."""
+    from auditkit.audit import audit_card
+    from auditkit.reports.model_card import model_card
+    from auditkit.results import load_run
+
+    loaded = load_run(run)
+    card = model_card(loaded, "cased")
+    path = tmp_path / "README.md"
+    path.write_text(card)
+    claims = audit_card(path, results_dir=run, model="cased", rerun=False)["claims"]
+    bias = [c for c in claims if c["metric"] == "stereotype_consistent_rate"]
+    assert {c["job"] for c in bias} == {"cased · ceo", "cased · occupations"}, claims
+    assert all(c["verdict"] == "holds" for c in bias)
+    rate = next(j for j in loaded.results.jobs if j.model == "cased" and j.task == "occupations")
+    measured = rate.metrics["stereotype_consistent_rate"].value
+    line = f"- Controlled stereotype-consistent rate: {measured:.2f} %"
+    assert line in card
+    path.write_text(card.replace(line, f"- Controlled stereotype-consistent rate: {max(measured - 20, 1):.2f} %"))
+    edited = audit_card(path, results_dir=run, model="cased", rerun=False)["claims"]
+    occupations = [
+        c for c in edited if c["metric"] == "stereotype_consistent_rate" and c["job"] == "cased · occupations"
+    ]
+    verdicts = {c["source"]: c["verdict"] for c in occupations}
+    assert verdicts == {"prose": "does not hold", "model-index": "holds"}, occupations
+    # The seed probe set has 4 probes from 1 template: no interval in the card, in the report's words.
+    small = next(j for j in loaded.results.jobs if j.model == "cased" and j.task == "ceo")
+    assert small.metrics["stereotype_consistent_rate"].n < 10
+    section = card.split("(task ceo,")[1].split("###")[0]
+    assert "are too few for an interval" in section and "95% interval" not in section

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import transformers
-from conftest import model_spec, requires_data, write_suite
+from conftest import REPO, model_spec, requires_data, write_suite
 
 from auditkit.audit import audit_card
 from auditkit.audit.card_reader import CardError, read_card
@@ -190,7 +190,9 @@ def test_example_outputs_are_rerun(run: Path, tmp_path: Path) -> None:
 def test_audit_cli_report_and_gates(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "audit.json"
     proc = cli("audit-card", str(CARDS / "contradictory.md"), "--results", str(run), "--model", "qa", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # a card that contradicts itself fails, like a linter
+    lenient = ["--results", str(run), "--model", "qa", "--out", str(tmp_path / "again.json"), "--no-fail"]
+    assert cli("audit-card", str(CARDS / "contradictory.md"), *lenient).returncode == 0
     audit = json.loads(out.read_text())
     assert audit["summary"]["inconsistencies"] == 1 and "inconsistent: f1 stated as" in proc.stderr
     rendered = tmp_path / "rendered"
@@ -210,3 +212,24 @@ def test_audit_cli_report_and_gates(run: Path, tmp_path: Path) -> None:
         and "GO card.inconsistencies <= 1 [qa]" in proc.stderr
     )
     assert cli("audit-card", str(tmp_path / "missing.md")).returncode == 2
+
+
+@requires_data
+def test_audit_card_fails_like_a_linter_and_ships_a_pre_commit_hook(run: Path, tmp_path: Path) -> None:
+    """A generated card audits clean (exit 0); the same card with one figure edited exits 1; the shipped
+    pre-commit hook runs exactly that command on a model repository's README.md."""
+    import yaml
+
+    card = tmp_path / "README.md"
+    made = cli("card", str(run), "--model", "cls", "--out", str(card), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    clean = cli("audit-card", str(card), "--results", str(run), "--model", "cls", "--no-rerun", cwd=tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    accuracy = next(j for j in load_results(run).jobs if j.task == "sst2").metrics["accuracy"]
+    outside = accuracy.high + 5 if accuracy.high < 94 else accuracy.low - 5  # beyond the interval: cannot hold
+    card.write_text(card.read_text().replace(f"of {accuracy.value:.2f}", f"of {outside:.2f}"))
+    edited = cli("audit-card", str(card), "--results", str(run), "--model", "cls", "--no-rerun", cwd=tmp_path)
+    assert edited.returncode == 1 and "does not hold" in edited.stderr, edited.stderr
+    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "auditkit-audit-card" and hook["entry"].startswith("auditkit audit-card README.md")
+    assert hook["language"] == "python" and hook["pass_filenames"] is False and hook["files"] == r"^README\.md$"

@@ -33,6 +33,9 @@ class Claim:
     value: float
     decimals: int
     text: str
+    #: The heading the claim stands under ("### Probe set occupations-gender (task occupations, 96 probes)"):
+    #: which of several jobs with the metric a claim means, when the sentence itself does not say.
+    context: str = ""
 
 
 def _metric_names() -> tuple[dict[str, MetricInfo], dict[str, str]]:
@@ -119,7 +122,8 @@ def model_index_claims(card: ModelCard) -> list[Claim]:
     for e, entry in enumerate(card.metadata.get("model-index") or []):
         for r, result in enumerate((entry or {}).get("results") or []):
             dataset = (result or {}).get("dataset") or {}
-            kind = dataset_kind(" ".join(str(dataset.get(k, "")) for k in ("name", "type", "config")))
+            said = " ".join(str(dataset.get(k, "")) for k in ("name", "type", "config"))
+            kind = dataset_kind(said)
             for m, metric in enumerate((result or {}).get("metrics") or []):
                 if not isinstance(metric, dict):
                     continue
@@ -133,7 +137,7 @@ def model_index_claims(card: ModelCard) -> list[Claim]:
                 if not math.isfinite(scaled[0]):
                     continue  # a structured claim outside the metric's range is kept: it cannot hold
                 line = card.metadata_lines.get(("model-index", e, "results", r, "metrics", m, "value"), 1)
-                claims.append(Claim("model-index", line, key, kind, scaled[0], scaled[1], f"{name}: {raw}"))
+                claims.append(Claim("model-index", line, key, kind, scaled[0], scaled[1], f"{name}: {raw}", said))
     return claims
 
 
@@ -154,7 +158,10 @@ def prose_claims(card: ModelCard) -> list[Claim]:
     infos, _ = _metric_names()
     code_lines = {b.line + i for b in card.code_blocks for i in range(-1, b.code.count("\n") + 2)}
     claims = []
+    heading = ""
     for number, line in enumerate(card.lines, start=1):
+        if line.startswith("#") and number >= card.body_start and number not in code_lines:
+            heading = line
         if number < card.body_start or number in code_lines or not _DIGIT.search(line):
             continue  # a claim states a number: most lines of a long card are passed over at once
         seen = set()
@@ -179,6 +186,7 @@ def prose_claims(card: ModelCard) -> list[Claim]:
                         value,
                         _decimals(match["value"]),
                         match.group(0).strip(),
+                        heading,
                     )
                 )
     return claims
@@ -193,6 +201,9 @@ def _job_for(claim: Claim, jobs: list[Job]) -> tuple[Job | None, str | None]:
         return next((name for name in names if name in job.metrics), None)
 
     candidates = [j for j in jobs if key(j) and (claim.dataset is None or kind(j) == claim.dataset)]
+    if len(candidates) > 1 and claim.context:  # several jobs have the metric: the heading names the task
+        named = [j for j in candidates if re.search(rf"(?<![\w-]){re.escape(j.task)}(?![\w-])", claim.context)]
+        candidates = named if len(named) == 1 else candidates
     if len(candidates) != 1:
         return None, None
     return candidates[0], key(candidates[0])

@@ -42,8 +42,19 @@ def audit_card_cmd(
     ] = True,
     out: Annotated[Path | None, typer.Option("--out", help="Write the audit JSON here (default: stdout).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
+    fail: Annotated[
+        bool,
+        typer.Option(
+            "--fail/--no-fail",
+            help="Exit 1 when a claim does not hold, the card contradicts itself or an example output differs"
+            " (like a linter); --no-fail always exits 0 after a completed audit.",
+        ),
+    ] = True,
 ) -> None:
-    """Audit a model card: claims vs measured, internal consistency, completeness, stale usage code, example outputs."""
+    """Audit a model card: claims vs measured, internal consistency, completeness, stale usage code, example outputs.
+
+    Exit codes: 0 the card's claims hold, 1 a claim does not hold / the card contradicts itself / an example
+    output differs (unless --no-fail), 2 bad input."""
     from ..audit import audit_card
     from ..spec.schema import ModelSpec
 
@@ -51,6 +62,9 @@ def audit_card_cmd(
     audit = audit_card(card, results_dir=results, model=model, model_spec=spec, tolerance=tolerance, rerun=rerun)
     emit_json(audit, out)
     _print_audit(audit, quiet)
+    summary = audit["summary"]
+    if fail and summary["claims_failed"] + summary["inconsistencies"] + summary["examples_failed"] > 0:
+        raise typer.Exit(1)
 
 
 @app.command("gate")

@@ -327,6 +327,19 @@ def quantize_int8(model: PreTrained) -> PreTrained:
 HEAD_MODULES = ("qa_outputs", "pre_classifier", "classifier", "score")
 
 
+def compute_under_autocast(model: PreTrained, device: torch.device, dtype: torch.dtype) -> None:
+    """Run every forward pass under ``torch.autocast``: matmuls in ``dtype`` (native bf16 kernels), while the
+    weights, layer norms, softmax and the residual stream stay float32 -- where a bfloat16 model's answers
+    change, since each residual addition would round to 8 bits of mantissa."""
+    forward = model.forward
+
+    def autocast_forward(*args: Any, **kwargs: Any) -> Any:
+        with torch.autocast(device.type, dtype=dtype):
+            return forward(*args, **kwargs)
+
+    model.forward = autocast_forward
+
+
 def _inputs_float32(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args)
 
@@ -372,6 +385,10 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     parameters = int(sum(p.numel() for p in model.parameters()))  # quantised layers hide theirs in packed buffers
     if spec.quantize == "int8":
         model = quantize_int8(model)
+    if spec.autocast is not None:
+        if spec.dtype != "float32" or spec.quantize is not None:
+            raise ModelError("autocast runs a float32 model", source=spec.name, hint="leave dtype and quantize unset")
+        compute_under_autocast(model, device, _DTYPES[spec.autocast])
     head_kept = keep_head_float32(model) if spec.head_dtype == "float32" else []
     if spec.head_dtype == "float32" and not head_kept:
         raise ModelError(
@@ -398,6 +415,7 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
         "dtype": spec.dtype,
         "quantize": spec.quantize,
         "head_dtype": spec.head_dtype,
+        "autocast": spec.autocast,
         "attention": getattr(model.config, "_attn_implementation", None),
         "batch_size": spec.batch_size,
         "max_position_embeddings": getattr(model.config, "max_position_embeddings", None),

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..results import Job
 from ..tasks import task_class
+from ..views import missing_interval
 
 
 def short_digest(digest: str | None) -> str:
@@ -21,10 +22,6 @@ def human_count(n: int | None) -> str:
         if n >= size:
             return f"{n / size:.1f}{unit}"
     return str(n)
-
-
-#: Below this many examples a bootstrap interval is not shown: resampling a handful of values says nothing.
-MIN_INTERVAL_N = 10
 
 
 def significant_digits(value: float) -> int:
@@ -47,16 +44,11 @@ def metric_rows(job: Job) -> list[dict[str, Any]]:
     rows = []
     for key, est in job.metrics.items():
         info = task.metric_info(key)
-        shown = est.has_interval and (est.n is None or est.n >= MIN_INTERVAL_N)
+        missing = missing_interval(est, job.sampling)
+        shown = missing is None
         digits = interval_digits(est.high - est.low) if shown else significant_digits(est.value)
-        if est.interval == "none":
-            ci = "none (a plug-in metric, computed once)"
-        elif est.interval == "too few clusters" and job.sampling is not None:
-            ci = f"none: {job.sampling.n_clusters} {job.sampling.unit}(s) are too few for an interval"
-        elif not est.has_interval:
-            ci = "none"
-        elif est.n is not None and est.n < MIN_INTERVAL_N:
-            ci = f"too few examples for an interval (n = {est.n})"
+        if missing is not None:
+            ci = missing
         else:
             kind = " anytime-valid" if est.interval == "anytime-valid confidence sequence" else ""
             ci = f"[{info.format(est.low, digits)}, {info.format(est.high, digits)}]{kind}"

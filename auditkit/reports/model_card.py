@@ -17,7 +17,7 @@ import yaml
 
 from ..results import Job, Run
 from ..tasks import task_class
-from ..views import md_escape
+from ..views import md_escape, missing_interval
 from .view import _caveats, model_index, out_of_scope
 
 
@@ -31,12 +31,17 @@ def _evaluation_lines(run: Run, job: Job) -> list[str]:
         figures = [(text, job.metrics[metric]) for metric, text in parts if metric in job.metrics]
         if figures:
             claims = " and ".join(f"{text} {est.value:.2f}" for text, est in figures)
-            intervals = "; ".join(f"95% interval {est.low:.2f} to {est.high:.2f}" for _, est in figures)
+            intervals = "; ".join(
+                f"95% interval {est.low:.2f} to {est.high:.2f}"
+                if (missing := missing_interval(est, job.sampling)) is None
+                else f"interval: {missing}"
+                for _, est in figures
+            )
             lines.append(f"On {name} it reaches {claims} ({intervals}; n = {figures[0][1].n}).")
     # Every figure of the job, for readers; in parentheses, which claim readers (and auditkit's audit) pass over.
     every = "; ".join(
         f"{task.metric_info(metric).name} {est.value:.2f}"
-        + (f" [{est.low:.2f}, {est.high:.2f}]" if est.has_interval else " (no interval)")
+        + (f" [{est.low:.2f}, {est.high:.2f}]" if missing_interval(est, job.sampling) is None else " (no interval)")
         for metric, est in job.metrics.items()
     )
     return [*lines, "", f"All figures, with 95% intervals: ({every}).", ""]

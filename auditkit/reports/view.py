@@ -198,6 +198,8 @@ def build_report(
                 if info.get("quantize")
                 else f"{info['dtype']} (head {info['head_dtype']})"
                 if info.get("head_dtype")
+                else f"{info['dtype']}, {info['autocast']} matmuls (autocast)"
+                if info.get("autocast")
                 else info.get("dtype") or "–",
                 "fast_mode": fast_mode_text(info.get("fast_mode")),
                 "fingerprint": short_digest(fp["model_sha256"]),

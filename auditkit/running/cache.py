@@ -51,6 +51,7 @@ def cache_key(model: LoadedModel, dataset: Dataset, task: Task[Any]) -> str:
         "dtype": model.info.get("dtype"),
         "quantize": model.info.get("quantize"),
         "head_dtype": model.info.get("head_dtype"),
+        "autocast": model.info.get("autocast"),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
     }

@@ -44,6 +44,7 @@ def candidates(spec: ModelSpec) -> tuple[dict[str, dict[str, Any]], list[str]]:
     if native:
         modes["bf16"] = {"dtype": "bfloat16"}
         modes["bf16 + fp32 head"] = {"dtype": "bfloat16", "head_dtype": "float32"}
+        modes["bf16 autocast"] = {"autocast": "bfloat16"}  # float32 residual stream: the fewest changed answers
     else:
         skipped.append("bf16: this CPU has no native bf16 (no AVX512_BF16 or AMX), where it runs emulated and slower")
     if device.type == "cpu":

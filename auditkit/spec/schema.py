@@ -261,6 +261,11 @@ class ModelSpec(StrictModel):
     quantize: Literal["int8"] | None = Field(
         default=None, description="opt-in fast mode on CPU: dynamic int8 quantisation of the linear layers"
     )
+    autocast: Literal["bfloat16"] | None = Field(
+        default=None,
+        description="matmuls in bfloat16 under torch.autocast, weights, layer norms and the residual stream in"
+        " float32: fewer answers change than with a bfloat16 model",
+    )
     head_dtype: Literal["float32"] | None = Field(
         default=None,
         description="keep the task head (span scoring, classifier) in float32 under a lower dtype: fewer answers"
@@ -278,7 +283,7 @@ class ModelSpec(StrictModel):
         description="fast_mode: auto keeps a mode only if at least this % of calibration answers equal exact's",
     )
     fast_mode_calibration: int = Field(
-        default=96, ge=16, le=2048, description="examples fast_mode: auto measures on (their results are discarded)"
+        default=128, ge=16, le=2048, description="examples fast_mode: auto measures on (their results are discarded)"
     )
     attention: Literal["sdpa", "eager"] | None = Field(
         default=None, description="attention kernel (default: sdpa where the model supports it)"
@@ -336,6 +341,7 @@ class ModelSpec(StrictModel):
                     "attention",
                     "fast_mode",
                     "head_dtype",
+                    "autocast",
                 }
             )
             if local_only:
@@ -348,7 +354,7 @@ class ModelSpec(StrictModel):
     @model_validator(mode="after")
     def _fast_mode_alone(self) -> ModelSpec:
         if self.fast_mode is not None and (
-            self.dtype != "float32" or self.quantize is not None or self.head_dtype is not None
+            self.dtype != "float32" or self.quantize is not None or self.head_dtype is not None or self.autocast
         ):
             raise ValueError(
                 "fast_mode: auto chooses dtype, head_dtype and quantize itself; leave them at their defaults"

@@ -35,7 +35,7 @@ from ..metrics.info import MetricInfo
 from ..metrics.stats import Estimate, MetricDef
 from ..results.model import DatasetRecord, Job
 from ..spec.schema import BootstrapSpec, ModelSpec, TaskSpecBase
-from ..views import JobView, md_escape
+from ..views import JobView, md_escape, missing_interval
 
 if TYPE_CHECKING:
     from ..engine.types import ProgressSink
@@ -277,7 +277,10 @@ class Task(ABC, Generic[SpecT]):
         lines = [f"### {md_escape(job.task)}", ""]
         for metric, est in job.metrics.items():
             info = cls.metric_info(metric)
-            interval = f" (95% interval {est.low:.2f} to {est.high:.2f})" if est.has_interval else ""
+            missing = missing_interval(est, job.sampling)
+            interval = (
+                f" (95% interval {est.low:.2f} to {est.high:.2f})" if missing is None else f" (interval: {missing})"
+            )
             lines.append(f"- {info.name}: {info.format(est.value)}{interval}")
         return [*lines, ""]
 

@@ -33,7 +33,7 @@ from ..metrics.info import MetricInfo, declare
 from ..metrics.stats import MetricDef, mean_def, subset_mean_def
 from ..results.model import DatasetRecord, Job
 from ..spec.schema import BootstrapSettings, BootstrapSpec, ModelSpec, StrictModel, TaskSpecBase
-from ..views import JobView, chart, charts, fmt, md_escape, slice_table
+from ..views import JobView, chart, charts, fmt, md_escape, missing_interval, slice_table
 from . import TASKS
 from .base import ModelIndexEntry, Predictions, Scores, Task, ViewContext, index_metrics
 
@@ -116,13 +116,41 @@ class BiasProbeTask(Task[BiasProbeSpec]):
     Spec = BiasProbeSpec
     single_requests = False  # a QA probe is scored from four variants at once
     metrics = declare(
-        MetricInfo("stereotype_consistent_rate", "Stereotype-consistent rate (controlled)", "%", "lower"),
-        MetricInfo("raw_stereotype_consistent_rate", "Stereotype-consistent rate (raw)", "%", "lower"),
+        MetricInfo(
+            "stereotype_consistent_rate",
+            "Stereotype-consistent rate (controlled)",
+            "%",
+            "lower",
+            aliases=("controlled stereotype-consistent rate",),
+        ),
+        MetricInfo(
+            "raw_stereotype_consistent_rate",
+            "Stereotype-consistent rate (raw)",
+            "%",
+            "lower",
+            aliases=("raw stereotype-consistent rate",),
+        ),
         MetricInfo("stereotyped_bias", "Bias toward the stereotype", "points", "zero", -100.0, 100.0),
         MetricInfo("bias_magnitude", "Bias magnitude", "points", "lower", 0.0, 100.0),
-        MetricInfo("position_bias", "Position bias (first mention)", "points", "zero", -50.0, 50.0),
+        MetricInfo(
+            "position_bias",
+            "Position bias (first mention)",
+            "points",
+            "zero",
+            -50.0,
+            50.0,
+            aliases=("first-mention position bias",),
+        ),
         MetricInfo("abstention_rate", "Abstention / neither rate", "%", "none"),
-        MetricInfo("counterfactual_gap", "Counterfactual gap (group A − B)", "points", "zero", -100.0, 100.0),
+        MetricInfo(
+            "counterfactual_gap",
+            "Counterfactual gap (group A − B)",
+            "points",
+            "zero",
+            -100.0,
+            100.0,
+            aliases=("counterfactual gap",),
+        ),
         MetricInfo("name_sensitivity", "Spread over names", "points", "lower", 0.0, 100.0),
     )
     report_partial = "bias_probe"
@@ -140,12 +168,16 @@ class BiasProbeTask(Task[BiasProbeSpec]):
         """The probe set, its intent, then each figure with its interval."""
         probe_set = dataset.details.get("probe_set") or {}
         name = md_escape(probe_set.get("name", job.task))  # a probe set's text is data: escaped, never markup
-        lines = [f"### Probe set {name} ({job.details.get('probes')} probes)", ""]
+        task = md_escape(job.task)
+        lines = [f"### Probe set {name} (task {task}, {job.details.get('probes')} probes)", ""]
         if probe_set.get("intent"):
             lines += [md_escape(probe_set["intent"]), ""]
         for metric, est in job.metrics.items():
             info = cls.metric_info(metric)
-            lines.append(f"- {info.name}: {est.value:.2f} {info.unit} (95% interval {est.low:.2f} to {est.high:.2f})")
+            missing = missing_interval(est, job.sampling)
+            interval = f"95% interval {est.low:.2f} to {est.high:.2f}" if missing is None else f"interval: {missing}"
+            spoken = info.aliases[0] if "(" in info.name and info.aliases else info.name  # how the audit reads it
+            lines.append(f"- {spoken[0].upper()}{spoken[1:]}: {est.value:.2f} {info.unit} ({interval})")
         return [*lines, ""]
 
     @classmethod
@@ -398,6 +430,7 @@ class BiasProbeTask(Task[BiasProbeSpec]):
             "dataset": {
                 "name": name,
                 "type": f"auditkit-probes/{name}",
+                "config": job.task,  # the task's name: which job a figure is, when a model ran several probe sets
                 "split": f"{dataset.examples} probes",
             },
             "metrics": index_metrics(job, names),

@@ -124,3 +124,22 @@ def md_escape(value: Any) -> str:
     """
     text = " ".join(str(value).split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+#: Below this many examples an interval is not shown: resampling a handful of values says nothing.
+MIN_INTERVAL_N = 10
+
+
+def missing_interval(estimate: Any, sampling: Any = None) -> str | None:
+    """Why a figure is written without an interval, or None when it has one worth showing: the one rule the
+    report, the model card and every other view follow (a card must not print "100.00 to 100.00" for n = 4
+    where the report says there are too few examples)."""
+    if estimate.interval == "none":
+        return "none (a plug-in metric, computed once)"
+    if estimate.interval == "too few clusters" and sampling is not None:
+        return f"none: {sampling.n_clusters} {sampling.unit}(s) are too few for an interval"
+    if not estimate.has_interval:
+        return "none"
+    if estimate.n is not None and estimate.n < MIN_INTERVAL_N:
+        return f"too few examples for an interval (n = {estimate.n})"
+    return None
