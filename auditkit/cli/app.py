@@ -147,6 +147,8 @@ def print_gates(verdict: GateReport, quiet: bool) -> None:
         )
     c = verdict.counts()
     correction = {"holm": "Holm", "bh": "Benjamini-Hochberg"}.get(verdict.correction, "no")
+    for note in verdict.notes:
+        err.print(escape(f"note: {note}"), highlight=False, soft_wrap=True)
     if verdict.results:
         from ..gates.outputs import guarantee_sentence
 

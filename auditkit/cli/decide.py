@@ -67,6 +67,22 @@ def audit_card_cmd(
         raise typer.Exit(1)
 
 
+@app.command("promote")
+@guarded
+def promote_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="The released run (or a suite's output folder: its LATEST run).")],
+    to: Annotated[Path, typer.Option("--to", help="The releases folder, e.g. reports/releases/<suite>/.")],
+) -> None:
+    """Make a released run the baseline of the next: copy it, verified, into a releases folder and point LATEST at it.
+
+    Commit the folder; the next candidate's `auditkit run SUITE --baseline FOLDER` pairs with it."""
+    from ..results.store import promote_run
+
+    target = promote_run(results_dir, to)
+    err.print(escape(f"promoted: {target} (LATEST of {to})"), highlight=False)
+    typer.echo(str(target))
+
+
 @app.command("gate")
 @guarded
 def gate_cmd(

@@ -1,4 +1,4 @@
-"""Commands that render views of published runs: ``auditkit report``, ``compare`` and ``card``."""
+"""Commands that render views and exports of published runs: ``report``, ``compare``, ``card``, ``export``."""
 
 from __future__ import annotations
 
@@ -108,3 +108,31 @@ def card(
             err.print(escape(f"eval results: {path}"), highlight=False)
         for task, why in skipped.items():
             err.print(escape(f"not exported: {task} ({why})"), highlight=False)
+
+
+@app.command("export")
+@guarded
+def export_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the export into (never inside a run).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Export format: eee (Every Eval Ever 0.3.0).")] = "eee",
+    organization: Annotated[
+        str, typer.Option("--organization", help="Who ran the evaluation (the records' source organisation).")
+    ] = "unknown",
+    relationship: Annotated[
+        str,
+        typer.Option(
+            "--relationship",
+            help="The evaluator's relation to the model: first_party, third_party, collaborative, other.",
+        ),
+    ] = "other",
+) -> None:
+    """Export a run in a format other tools read (no model runs; the run is not modified)."""
+    from ..exports import ExportOptions, export_run
+
+    if relationship not in ("first_party", "third_party", "collaborative", "other"):
+        raise typer.BadParameter("use first_party, third_party, collaborative or other", param_hint="--relationship")
+    files = export_run(results_dir, fmt, out, ExportOptions(organization, relationship))  # type: ignore[arg-type]
+    for path in files:
+        typer.echo(str(path))
+    err.print(escape(f"exported {len(files)} files as {fmt} into {out}"), highlight=False)

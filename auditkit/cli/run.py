@@ -31,6 +31,13 @@ def run(
     baseline: Annotated[
         Path | None, typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")
     ] = None,
+    baseline_optional: Annotated[
+        bool,
+        typer.Option(
+            "--baseline-optional",
+            help="First release: when the baseline holds no run yet, apply only the other gates (and say so).",
+        ),
+    ] = False,
     junit: Annotated[
         Path | None,
         typer.Option("--junit", help="Where to write the gates' JUnit XML (default: <run>/gates.junit.xml)."),
@@ -94,6 +101,7 @@ def run(
         junit=junit,
         until_decided=until_decided,
         allow_suite_code=allow_suite_code,
+        baseline_optional=baseline_optional,
     )
     if outcome.report_dir is not None and not quiet:
         err.print(escape(f"report: {outcome.report_dir}"), highlight=False, soft_wrap=True)

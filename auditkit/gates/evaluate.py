@@ -121,6 +121,8 @@ class GateReport:
     correction: Correction = "holm"
     on_inconclusive: Literal["fail", "pass", "inconclusive"] = "inconclusive"
     power: float = 0.8
+    #: What a reader must know about how the gates were applied (a first release without a baseline).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
@@ -185,6 +187,7 @@ class GateReport:
                 "guarantee": self.guarantee(),
             },
             "baseline": self.baseline,
+            "notes": self.notes,
             "results": [{**asdict(r), "passed": r.passed} for r in self.results],
         }
 
@@ -565,6 +568,7 @@ def evaluate_gates(
     baseline_dir: str | Path | None = None,
     card_audits: list[dict[str, Any]] | None = None,
     decision: DecisionSpec | None = None,
+    notes: list[str] | None = None,
 ) -> GateReport:
     """Apply every gate to every matching job of ``run``; raise :class:`GateError` on unusable gates.
 
@@ -618,6 +622,7 @@ def evaluate_gates(
         correction=decision.multiple_comparisons,
         on_inconclusive=decision.on_inconclusive,
         power=decision.power,
+        notes=list(notes or []),
     )
     for p in pending:
         r = p.result

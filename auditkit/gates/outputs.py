@@ -100,6 +100,7 @@ def markdown_summary(report: GateReport, suite: str, run_id: str) -> str:
         "",
         guarantee_sentence(report),
         "",
+        *(f"**Note:** {md_escape(note)}\n" for note in report.notes),
         "| Verdict | Gate | Model | Measured | Interval (level, n) | Adjusted p | Test | Detail |",
         "|---|---|---|--:|---|--:|---|---|",
     ]

@@ -115,5 +115,6 @@ def decision_view(gates: dict[str, Any] | None) -> dict[str, Any] | None:
         "correction": correction.get(decision.get("multiple_comparisons", ""), "no correction"),
         "guarantee": (guarantee[0].upper() + guarantee[1:]) if guarantee else None,
         "rule": decision.get("rule"),
+        "notes": gates.get("notes") or [],
         "rows": rows,
     }

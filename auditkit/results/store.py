@@ -356,3 +356,44 @@ def load_predictions(path: str | Path, model: str, task: str) -> pd.DataFrame:
         return pd.read_parquet(file)
     except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
         raise ResultsError(f"cannot read {file}: {exc}", hint="the file is damaged; re-run the suite") from None
+
+
+def has_run(path: str | Path) -> bool:
+    """Whether ``path`` holds a run (a run directory, or a suite folder whose LATEST names one): a releases folder
+    before its first release holds none. A run that is there but broken is not "none" -- reading it says why."""
+    try:
+        resolve_run_dir(path)
+    except ResultsError:
+        return False
+    return True
+
+
+def promote_run(source: str | Path, releases: str | Path) -> Path:
+    """Copy a verified run into a releases folder (``reports/releases/<suite>/``) and point its LATEST at it: how a
+    release's run becomes the next candidate's baseline, without copying by hand. The copy is verified against
+    the run's manifest before one rename publishes it; the run's report folder goes beside it when there is one.
+    """
+    run = load_run(source)
+    root = Path(releases)
+    target = root / run.dir.name
+    if target.exists():
+        raise ResultsError(
+            f"run {run.dir.name} is already in {root}", hint="a promoted run is never replaced; promote a new run"
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = root / f".{run.dir.name}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(run.dir, staging)
+        verify_run(staging)
+        report = report_dir(run.dir)
+        if report.is_dir() and not report_dir(target).exists():
+            shutil.copytree(report, report_dir(target))
+        os.replace(staging, target)
+        atomic_write_text(root / LATEST, run.dir.name + "\n")
+    except OSError as exc:
+        raise ResultsError(
+            f"cannot promote run {run.dir.name} into {root}: {exc.strerror or exc}",
+            hint="choose a writable releases folder; nothing was promoted",
+        ) from None
+    return target

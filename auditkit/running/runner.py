@@ -40,7 +40,7 @@ from .executors import RUNNERS
 from .inmemory import Materialized, materialize
 from .jobs import run_jobs
 from .preflight import check_baselines, load_datasets, preflight, undecidable_gates
-from .suite import Suite
+from .suite import LoadedSuite, Suite
 from .until_decided import screening_warnings
 
 
@@ -119,6 +119,7 @@ def run_suite(
     junit: str | Path | None = None,
     until_decided: bool = False,
     allow_suite_code: bool = False,
+    baseline_optional: bool = False,
 ) -> RunOutcome:
     """Run every job of the suite at ``path``, audit its cards, apply its gates, publish, then render its report.
 
@@ -140,6 +141,10 @@ def run_suite(
     ``until_decided`` sees each gated job's examples in a seeded random order and stops it as soon as
     all its gates are decided (:mod:`auditkit.running.until_decided`); the job records ``sequential``.
 
+    ``baseline_optional`` is for a first release: when the baseline (``baseline`` or the suite's) holds no run
+    yet, the gates that compare with it are not applied -- the floors decide -- and the gate report, the step
+    summary and the report say so. A baseline that is there but broken is still an error.
+
     A suite whose tasks compute ``evaluate:`` metrics runs their code (a module, a script, a metric from the
     Hub): only with ``allow_suite_code`` (``--allow-suite-code``, or ``AUDITKIT_ALLOW_SUITE_CODE=1``), an
     opt-in the suite file cannot give itself.
@@ -153,7 +158,7 @@ def run_suite(
             materialized, output_dir=output_dir, quiet=quiet, console=console, use_cache=use_cache, runner=runner,
             address=address, workers=workers, baseline=baseline, report_formats=report_formats,
             template_dir=template_dir, junit=junit, until_decided=until_decided, started=started,
-            allow_suite_code=allow_suite_code,
+            allow_suite_code=allow_suite_code, baseline_optional=baseline_optional,
         )  # fmt: skip
     finally:
         restore()
@@ -194,12 +199,16 @@ def _run_suite(
     until_decided: bool,
     started: float,
     allow_suite_code: bool,
+    baseline_optional: bool = False,
 ) -> RunOutcome:
     from ..audit import audit_card
     from ..gates import evaluate_gates, write_outputs
     from ..reports import AUDITS_FILE, REPORT_FORMATS, render_run
 
     loaded = materialized.loaded
+    notes: list[str] = []
+    if baseline_optional:
+        loaded, baseline, notes = _first_release(loaded, baseline)
     suite = loaded.suite
     unknown = [f for f in report_formats if f not in REPORT_FORMATS]
     if unknown:
@@ -266,7 +275,10 @@ def _run_suite(
                 sha256=loaded.sha256,
                 seed=suite.seed,
                 bootstrap=suite.bootstrap.model_dump(),
-                spec=portable(materialized.describe(redact_suite_spec(suite.model_dump(mode="json"))), base_dir),
+                spec=portable(
+                    materialized.describe(redact_suite_spec(materialized.loaded.suite.model_dump(mode="json"))),
+                    base_dir,
+                ),  # the suite as written, every gate included (a first release applies fewer)
             ),
             environment=environment(),
             models=models_info,
@@ -304,7 +316,7 @@ def _run_suite(
                 _print_audit(audit, console, quiet)
         verdict = None
         if suite.gates or any(job.failures is not None for job in results.jobs):
-            verdict = evaluate_gates(staged, suite.gates, baseline or suite.baseline, audits)
+            verdict = evaluate_gates(staged, suite.gates, baseline or suite.baseline, audits, notes=notes)
             write_outputs(verdict, results, writer.staging_dir, Path(junit) if junit else None)
         run_dir = writer.publish(results)
     except BaseException:
@@ -320,6 +332,31 @@ def _run_suite(
             Run(run_dir, results), report_formats, template_dir, render_run
         )
     return outcome
+
+
+def _first_release(
+    loaded: LoadedSuite, baseline: str | Path | None
+) -> tuple[LoadedSuite, str | Path | None, list[str]]:
+    """The suite without its baseline gates when its baseline holds no run yet (a first release), and the note
+    saying so; unchanged otherwise."""
+    from ..results.store import has_run
+    from ..spec.expressions import parse_gate
+
+    base = baseline or loaded.suite.baseline
+    if base is None or has_run(base):
+        return loaded, baseline, []
+    dropped = [
+        g for g in loaded.suite.gates if parse_gate(g.check).uses_baseline and g.against is None and g.baseline is None
+    ]
+    kept = [g for g in loaded.suite.gates if g not in dropped]
+    note = (
+        f"first release: no baseline run at {display_source(str(base), Path.cwd())} yet, so"
+        f" {len(dropped)} baseline gate(s) were not applied ({', '.join(g.label for g in dropped) or 'none'});"
+        " the floors decide. After the release, make this run the baseline with"
+        f" `auditkit promote RUN --to {display_source(str(base), Path.cwd())}`."
+    )
+    suite = loaded.suite.model_copy(update={"gates": kept, "baseline": None})
+    return loaded._replace(suite=suite), None, [note]
 
 
 def _render_view(
