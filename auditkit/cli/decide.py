@@ -106,6 +106,10 @@ def gate_cmd(
         typer.Option("--audit", help="Card audit JSON (from audit-card --out) for card.* gates; repeatable."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
+    baseline_key: Annotated[
+        Path | None,
+        typer.Option("--baseline-key", help="Require the baseline run's signed attestation to verify with this key."),
+    ] = None,
 ) -> None:
     """Re-apply release gates to a finished run (no model runs; the run is not modified).
 
@@ -127,9 +131,67 @@ def gate_cmd(
         out_dir=out,
         card_audits=read_audits(audit),
         decision=decision,
+        baseline_key=baseline_key,
     )
     if not verdict.results:
         err.print("no gates defined (add 'gates:' to the suite, or pass --suite)")
     print_gates(verdict, quiet)
     if verdict.exit_code:
         raise typer.Exit(verdict.exit_code)
+
+
+@app.command("keygen")
+@guarded
+def keygen_cmd(
+    key: Annotated[Path, typer.Argument(help="Where to write the private key (PEM); the public key goes to KEY.pub.")],
+) -> None:
+    """Make an Ed25519 key pair for `auditkit attest` (private key owner-readable only; never overwritten)."""
+    from ..results.attestation import generate_key
+
+    public = generate_key(key)
+    err.print(escape(f"private key: {key}; public key: {public}"), highlight=False)
+
+
+@app.command("attest")
+@guarded
+def attest_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    key: Annotated[Path, typer.Option("--key", help="The signer's private key (PEM: Ed25519 or EC P-256).")],
+    signer: Annotated[str, typer.Option("--signer", help="Who signs: the responsible person or role.")] = "unknown",
+) -> None:
+    """Sign a verified run: an in-toto Statement (every file's sha256, the suite, fingerprints, verdicts, the date)
+    in a DSSE envelope, written beside the run as <run_id>.attestation.json."""
+    from ..results.attestation import attest
+
+    target = attest(results_dir, key, signer)
+    err.print(escape(f"attested by {signer}: {target}"), highlight=False)
+    typer.echo(str(target))
+
+
+@app.command("verify")
+@guarded
+def verify_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    key: Annotated[Path, typer.Option("--key", help="The signer's public key (PEM).")],
+    attestation: Annotated[
+        Path | None, typer.Option("--attestation", help="The envelope (default: <run_id>.attestation.json beside it).")
+    ] = None,
+) -> None:
+    """Check a run against its signed attestation: the signature, the manifest and every file.
+
+    Exit codes: 0 verified, 1 something differs (each difference is listed), 2 bad input."""
+    from ..results.attestation import verify_attestation
+
+    problems, predicate = verify_attestation(results_dir, key, attestation)
+    for problem in problems:
+        err.print(escape(f"differs: {problem}"), highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+    assert predicate is not None
+    err.print(
+        escape(
+            f"verified: run {predicate['run_id']} attested by {predicate['signer']} on {predicate['attested']};"
+            f" verdict {predicate['verdict'] or 'none'}"
+        ),
+        highlight=False,
+    )

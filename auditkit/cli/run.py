@@ -38,6 +38,10 @@ def run(
             help="First release: when the baseline holds no run yet, apply only the other gates (and say so).",
         ),
     ] = False,
+    baseline_key: Annotated[
+        Path | None,
+        typer.Option("--baseline-key", help="Require the baseline run's signed attestation to verify with this key."),
+    ] = None,
     junit: Annotated[
         Path | None,
         typer.Option("--junit", help="Where to write the gates' JUnit XML (default: <run>/gates.junit.xml)."),
@@ -102,6 +106,7 @@ def run(
         until_decided=until_decided,
         allow_suite_code=allow_suite_code,
         baseline_optional=baseline_optional,
+        baseline_key=baseline_key,
     )
     if outcome.report_dir is not None and not quiet:
         err.print(escape(f"report: {outcome.report_dir}"), highlight=False, soft_wrap=True)

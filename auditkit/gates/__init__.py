@@ -28,8 +28,30 @@ __all__ = [
     "gate",
     "junit_xml",
     "markdown_summary",
+    "require_verified_baselines",
     "write_outputs",
 ]
+
+
+def require_verified_baselines(
+    gates: list[GateSpec], default_baseline: str | Path | None, public_key: str | Path
+) -> list[Path]:
+    """Verify, with ``public_key``, the signed attestation of every baseline run the gates compare with (the
+    default one and any gate's own); raise naming the first that does not verify. Returns the runs checked."""
+    from ..results.attestation import require_verified
+    from ..results.store import resolve_run_dir
+    from ..spec.expressions import parse_gate
+
+    used = [
+        gate.baseline or default_baseline
+        for gate in gates
+        if parse_gate(gate.check).uses_baseline and gate.against is None
+    ]
+    checked = []
+    for base in dict.fromkeys(str(b) for b in used if b is not None):
+        require_verified(base, public_key)
+        checked.append(resolve_run_dir(base))
+    return checked
 
 
 def gate(
@@ -41,6 +63,7 @@ def gate(
     out_dir: str | Path | None = None,
     card_audits: list[dict[str, Any]] | None = None,
     decision: DecisionSpec | None = None,
+    baseline_key: str | Path | None = None,
 ) -> GateReport:
     """Evaluate a run's gates (its own suite's, or ``gates``) and write gates.json and JUnit XML.
 
@@ -67,6 +90,8 @@ def gate(
     if card_audits is None:
         stored = run.dir / "card_audits.json"
         card_audits = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else []
+    if baseline_key is not None:
+        require_verified_baselines(gates, baseline or default_baseline, baseline_key)
     report = evaluate_gates(run, gates, baseline or default_baseline, card_audits, decision)
     target = Path(out_dir) if out_dir else run.dir.parent / f"{run.dir.name}.gate"
     write_outputs(report, run.results, target, Path(junit) if junit else None)

@@ -120,6 +120,7 @@ def run_suite(
     until_decided: bool = False,
     allow_suite_code: bool = False,
     baseline_optional: bool = False,
+    baseline_key: str | Path | None = None,
 ) -> RunOutcome:
     """Run every job of the suite at ``path``, audit its cards, apply its gates, publish, then render its report.
 
@@ -141,6 +142,9 @@ def run_suite(
     ``until_decided`` sees each gated job's examples in a seeded random order and stops it as soon as
     all its gates are decided (:mod:`auditkit.running.until_decided`); the job records ``sequential``.
 
+    ``baseline_key`` requires every baseline run the gates compare with to carry a signed attestation that
+    verifies with this public key (``auditkit attest``), checked before any model loads.
+
     ``baseline_optional`` is for a first release: when the baseline (``baseline`` or the suite's) holds no run
     yet, the gates that compare with it are not applied -- the floors decide -- and the gate report, the step
     summary and the report say so. A baseline that is there but broken is still an error.
@@ -158,7 +162,7 @@ def run_suite(
             materialized, output_dir=output_dir, quiet=quiet, console=console, use_cache=use_cache, runner=runner,
             address=address, workers=workers, baseline=baseline, report_formats=report_formats,
             template_dir=template_dir, junit=junit, until_decided=until_decided, started=started,
-            allow_suite_code=allow_suite_code, baseline_optional=baseline_optional,
+            allow_suite_code=allow_suite_code, baseline_optional=baseline_optional, baseline_key=baseline_key,
         )  # fmt: skip
     finally:
         restore()
@@ -200,6 +204,7 @@ def _run_suite(
     started: float,
     allow_suite_code: bool,
     baseline_optional: bool = False,
+    baseline_key: str | Path | None = None,
 ) -> RunOutcome:
     from ..audit import audit_card
     from ..gates import evaluate_gates, write_outputs
@@ -214,6 +219,10 @@ def _run_suite(
     if unknown:
         raise ReportError(f"unknown report format(s) {unknown}", hint=f"use {', '.join(REPORT_FORMATS.names())}")
     preflight(loaded, baseline=baseline, template_dir=template_dir, allow_suite_code=allow_suite_code)
+    if baseline_key is not None:
+        from ..gates import require_verified_baselines
+
+        require_verified_baselines(suite.gates, baseline or suite.baseline, baseline_key)
     datasets = load_datasets(loaded)
     for name, what in materialized.dataset_sources.items():
         datasets[name].source = what

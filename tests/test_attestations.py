@@ -1,0 +1,113 @@
+"""Signed, dated attestations: `auditkit attest` signs an in-toto Statement of every file of a run in a DSSE
+envelope (Ed25519 via `cryptography`); `auditkit verify` checks the signature, the manifest and every file;
+`gate --baseline-key` refuses a baseline that does not verify."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import TINY_SST2, requires_data, write_suite
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", *args], capture_output=True, text=True, check=False, cwd=cwd
+    )
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    work = tmp_path_factory.mktemp("attest")
+    suite = write_suite(
+        work / "suite.yaml",
+        f"""name: signed
+output_dir: runs
+models: [{{name: m, build: {{config: {TINY_SST2}, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}}}]
+tasks: [{{name: t, kind: classification, dataset: {{path: $DATA/sst2/dev.tsv, limit: 24}}}}]
+gates: ["t.accuracy >= 0"]
+""",
+    )
+    run = cli("run", str(suite), "-q", "--report", "none", cwd=work)
+    assert run.returncode in (0, 3), run.stderr
+    key = work / "keys" / "release.pem"
+    assert cli("keygen", str(key), cwd=work).returncode == 0
+    return work, Path(run.stdout.strip()), key
+
+
+@requires_data
+def test_attest_then_verify_and_every_tampering_is_named(signed: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from auditkit.results import atomic_write_json
+    from auditkit.results.store import build_manifest
+
+    work, run_dir, key = signed
+    made = cli("attest", str(run_dir), "--key", str(key), "--signer", "Jane Doe, release manager", cwd=work)
+    assert made.returncode == 0, made.stderr
+    envelope = json.loads(Path(made.stdout.strip()).read_text())
+    assert envelope["payloadType"] == "application/vnd.in-toto+json" and len(envelope["signatures"]) == 1
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert statement["_type"] == "https://in-toto.io/Statement/v1"
+    names = {s["name"] for s in statement["subject"]}
+    assert {"results.json", "manifest.json", "gates.json"} <= names and any(n.endswith(".parquet") for n in names)
+    predicate = statement["predicate"]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert (
+        predicate["suite"]["sha256"] == results["suite"]["sha256"]
+        and predicate["signer"] == "Jane Doe, release manager"
+    )
+    assert predicate["verdict"] in ("GO", "INCONCLUSIVE") and predicate["attested"] and predicate["models"]["m"]
+    ok = cli("verify", str(run_dir), "--key", f"{key}.pub", cwd=work)
+    assert ok.returncode == 0 and "verified: run" in ok.stderr, ok.stderr
+
+    # An edited prediction, even with the manifest rewritten to match (as whoever edits can do): named.
+    copy = tmp_path / "copy" / run_dir.name
+    shutil.copytree(run_dir, copy)
+    shutil.copy(run_dir.parent / f"{run_dir.name}.attestation.json", copy.parent)
+    parquet = next(copy.rglob("*.parquet"))
+    frame = pd.read_parquet(parquet)
+    frame.loc[0, "correct"] = not frame.loc[0, "correct"]
+    frame.to_parquet(parquet)
+    atomic_write_json(copy / "manifest.json", build_manifest(copy))
+    edited = cli("verify", str(copy), "--key", f"{key}.pub", cwd=work)
+    assert (
+        edited.returncode == 1
+        and f"{parquet.relative_to(copy).as_posix()}: changed since it was attested" in edited.stderr
+    )
+    # Another key, a forged payload: the signature does not verify.
+    other = tmp_path / "other.pem"
+    assert cli("keygen", str(other), cwd=work).returncode == 0
+    wrong = cli("verify", str(run_dir), "--key", f"{other}.pub", cwd=work)
+    assert wrong.returncode == 1 and "no signature" in wrong.stderr
+    forged = dict(envelope, payload=base64.b64encode(json.dumps({**statement, "subject": []}).encode()).decode())
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    bad = cli("verify", str(run_dir), "--key", f"{key}.pub", "--attestation", str(tmp_path / "forged.json"), cwd=work)
+    assert bad.returncode == 1 and "no signature" in bad.stderr
+    assert cli("keygen", str(key), cwd=work).returncode == 2  # a key is never overwritten
+
+
+@requires_data
+def test_gate_can_require_a_verified_baseline(signed: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    work, run_dir, key = signed
+    assert cli("attest", str(run_dir), "--key", str(key), cwd=work).returncode == 0
+    suite = write_suite(
+        tmp_path / "gates.yaml",
+        f"""name: signed
+models: [{{name: m, build: {{config: {TINY_SST2}, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}}}]
+tasks: [{{name: t, kind: classification, dataset: {{path: $DATA/sst2/dev.tsv, limit: 24}}}}]
+gates: ["t.accuracy >= baseline - 50"]
+""",
+    )
+    args = ["gate", str(run_dir), "--suite", str(suite), "--baseline", str(run_dir), "--out", str(tmp_path / "g")]
+    trusted = cli(*args, "--baseline-key", f"{key}.pub", cwd=work)
+    assert trusted.returncode in (0, 3), trusted.stderr
+    other = tmp_path / "other.pem"
+    assert cli("keygen", str(other), cwd=work).returncode == 0
+    refused = cli(*args[:-1], str(tmp_path / "g2"), "--baseline-key", f"{other}.pub", cwd=work)
+    assert refused.returncode == 2 and "is not verified by" in refused.stderr, refused.stderr
