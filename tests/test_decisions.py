@@ -91,18 +91,20 @@ def _qa_suite(path: Path, name: str, models: str, gates: str) -> Path:
 @requires_models
 @pytest.mark.slow
 def test_until_decided_stops_a_broken_release_early_with_the_full_runs_verdict(tmp_path: Path) -> None:
-    base = cli(
-        "run", str(_qa_suite(tmp_path / "base.yaml", "base", TRAINED, "")), "-q", "--report", "none", cwd=tmp_path
-    )
-    assert base.returncode == 0, base.stderr
-    baseline = base.stdout.strip()
+    from auditkit import run_suite
+
+    # In process (the CLI's exit codes are the outcome's: tests/test_gates.py runs them): three runs of a
+    # trained model without three interpreter start-ups.
+    base = run_suite(_qa_suite(tmp_path / "base.yaml", "base", TRAINED, ""), output_dir=tmp_path / "runs", quiet=True,
+                     report_formats=[])  # fmt: skip
+    baseline = str(base.run_dir)
     gates = f'baseline: {baseline}\ngates:\n  - "squad_v1.f1 >= baseline - 1"\n'
     suite = _qa_suite(tmp_path / "cand.yaml", "cand", BROKEN, gates)
-    early = cli("run", str(suite), "-q", "--report", "md", "--until-decided", cwd=tmp_path)
-    assert early.returncode == 1, early.stderr  # NO_GO
-    full = cli("run", str(suite), "-q", "--report", "none", cwd=tmp_path)
-    assert full.returncode == 1, full.stderr
-    early_dir, full_dir = Path(early.stdout.strip()), Path(full.stdout.strip())
+    early = run_suite(suite, output_dir=tmp_path / "runs", quiet=True, report_formats=["md"], until_decided=True)
+    assert early.gates.exit_code == 1  # NO_GO
+    full = run_suite(suite, output_dir=tmp_path / "runs", quiet=True, report_formats=[])
+    assert full.gates.exit_code == 1
+    early_dir, full_dir = early.run_dir, full.run_dir
     job = json.loads((early_dir / "results.json").read_text())["jobs"][0]
     seq = job["sequential"]
     assert seq["stopped"] == "decided" and seq["n_available"] == SAMPLE and seq["n_used"] * 4 <= 3 * SAMPLE, seq

@@ -131,3 +131,35 @@ def test_every_record_validates_and_reads_back(schemas: dict[str, Any], run_dir:
 
     with pytest.raises(ResultsError):
         export_run(run_dir, "eee", run_dir / "inside")
+
+
+@requires_data
+def test_mlflow_export_logs_every_job_once(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each model x task is one MLflow run in a local store (no server): metrics with interval bounds and n,
+    fingerprints as params, verdicts as tags, results.json as an artifact; exporting again adds nothing."""
+    pytest.importorskip("mlflow", reason="the mlflow extra is not installed (pip install 'auditkit[mlflow]')")
+    from mlflow.tracking import MlflowClient
+
+    from auditkit import load_run
+    from auditkit.exports import ExportOptions, export_run
+
+    # A local file store (mlflow-skinny has no SQL backend; MLflow 3 asks for this opt-in to use a file store).
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "mlruns").as_uri()
+    export_run(run_dir, "mlflow", options=ExportOptions(tracking_uri=uri))
+    export_run(run_dir, "mlflow", options=ExportOptions(tracking_uri=uri))  # idempotent
+    client = MlflowClient(tracking_uri=uri)
+    run = load_run(run_dir)
+    experiment = client.get_experiment_by_name(run.results.suite.name)
+    logged = client.search_runs([experiment.experiment_id])
+    assert len(logged) == len(run.results.jobs) == 2
+    for job in run.results.jobs:
+        [mine] = [r for r in logged if r.data.params["model"] == job.model]
+        for name, est in job.metrics.items():
+            assert mine.data.metrics[name] == pytest.approx(est.value)
+            if est.has_interval:
+                assert mine.data.metrics[f"{name}.ci_low"] == pytest.approx(est.low)
+        assert mine.data.params["model_sha256"] == job.model_fingerprint
+        assert mine.data.params["dataset_fingerprint"] == job.dataset_fingerprint
+        assert mine.data.tags["auditkit.run_id"] == run.results.run_id
+        assert [a.path for a in client.list_artifacts(mine.info.run_id, "auditkit")] == ["auditkit/results.json"]

@@ -641,8 +641,13 @@ def test_until_decided_publishes_pairs_and_reuses_what_it_computed(
 @requires_data
 def test_what_is_decidable_is_decided_before_any_model_loads(tmp_path: Path) -> None:
     """A gate on a metric the task lacks, a card gate without a card, text that is not Unicode in a JSON Lines
-    record (lone surrogate), a SQuAD file whose title is a number: each is one clear error (or a run) with no
-    model loaded, from `validate` and from `run`."""
+    record (lone surrogate), a SQuAD file whose title is a number: each is one clear error (or a run) before
+    any model loads, from the suite check and from a run."""
+    from auditkit import run_suite
+    from auditkit.core.errors import AuditkitError
+    from auditkit.running.preflight import load_datasets
+    from auditkit.running.suite import load_suite
+
     suite = "name: early\noutput_dir: runs\nmodels: [" + CLS + "]\n" + TASK
     cases = {
         "metric": (suite + 'gates: ["t.f1 >= 50"]\n', "task 't' has no metric 'f1'"),
@@ -655,14 +660,15 @@ def test_what_is_decidable_is_decided_before_any_model_loads(tmp_path: Path) -> 
     )
     for name, (text, expected) in cases.items():
         path = write_suite(tmp_path / f"{name}.yaml", text)
-        for command in (["validate", str(path)], ["run", str(path), "-q"]):
-            proc = cli(*command, cwd=tmp_path)
-            if name == "card" and command[0] == "validate":
-                assert proc.returncode == 0  # an audit may come later: `auditkit gate RUN --audit AUDIT`
-                continue
-            clean_error(proc, expected)
-            assert "loading model" not in proc.stderr
-    assert not (tmp_path / "runs").exists()
+        if name != "card":  # a card audit may come later (`auditkit gate RUN --audit AUDIT`): only a run refuses
+            with pytest.raises(AuditkitError) as checked:
+                load_datasets(load_suite(path))
+            assert expected in " ".join(str(checked.value).split())
+        with pytest.raises(AuditkitError) as refused:
+            run_suite(path, output_dir=tmp_path / "runs", quiet=True)
+        assert expected in " ".join(str(refused.value).split())
+    assert not (tmp_path / "runs").exists()  # nothing was computed or written
+    clean_error(cli("run", str(tmp_path / "surrogate.yaml"), "-q", cwd=tmp_path), "lone surrogate")
 
     squad = json.loads((DATA / "squad" / "dev-v1.1.json").read_text())
     squad["data"] = squad["data"][:1]
@@ -670,5 +676,6 @@ def test_what_is_decidable_is_decided_before_any_model_loads(tmp_path: Path) -> 
     (tmp_path / "numeric.json").write_text(json.dumps(squad))
     qa = "name: numeric\noutput_dir: runs\nmodels: [" + QA + "]\n"
     qa += f"tasks: [{{name: q, kind: extractive_qa, dataset: {{path: {tmp_path / 'numeric.json'}, limit: 3}}}}]\n"
-    proc = cli("run", str(write_suite(tmp_path / "numeric.yaml", qa)), "-q", "--report", "md", cwd=tmp_path)
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    outcome = run_suite(write_suite(tmp_path / "numeric.yaml", qa), output_dir=tmp_path / "runs", quiet=True,
+                        report_formats=["md"])  # fmt: skip
+    assert outcome.report_error is None and outcome.results.jobs[0].metrics["f1"].n == 3

@@ -72,9 +72,12 @@ gates:
   - "t.accuracy >= baseline - 50"
 """,
     )
+    from auditkit import run_suite
+    from auditkit.core.errors import AuditkitError
+
     releases = tmp_path / "reports" / "releases" / "gate"
-    strict = cli("run", str(suite), "-q", "--baseline", str(releases), "--report", "none")
-    assert strict.returncode == 2 and "no results found" in strict.stderr  # without the flag: an input error
+    with pytest.raises(AuditkitError, match="no results found"):  # without the flag: an input error (exit 2)
+        run_suite(suite, baseline=releases, output_dir=tmp_path / "runs", quiet=True, report_formats=[])
     first = cli("run", str(suite), "-q", "--baseline", str(releases), "--baseline-optional", "--report", "md")
     assert first.returncode in (0, 3), first.stderr
     assert "note: first release: no baseline run at" in " ".join(first.stderr.split())
@@ -88,6 +91,8 @@ gates:
         releases / run_dir.name / "manifest.json"
     ).is_file()
     assert cli("promote", str(run_dir), "--to", str(releases)).returncode == 2  # never replaced
-    second = cli("run", str(suite), "-q", "--baseline", str(releases), "--baseline-optional", "--report", "none")
-    gates = json.loads((Path(second.stdout.strip()) / "gates.json").read_text())
-    assert len(gates["results"]) == 2 and not gates["notes"], second.stderr
+    second = run_suite(
+        suite, baseline=releases, baseline_optional=True, output_dir=tmp_path / "runs", quiet=True, report_formats=[]
+    )
+    gates = json.loads((second.run_dir / "gates.json").read_text())
+    assert len(gates["results"]) == 2 and not gates["notes"]

@@ -114,8 +114,14 @@ def card(
 @guarded
 def export_cmd(
     results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the export into (never inside a run).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Export format: eee (Every Eval Ever 0.3.0).")] = "eee",
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for file formats (never inside a run).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="File format: eee (Every Eval Ever 0.3.0).")] = "eee",
+    to: Annotated[
+        str | None, typer.Option("--to", help="A service instead of files: mlflow (pip install 'auditkit[mlflow]').")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option("--tracking-uri", help="MLflow store: sqlite:///mlflow.db, a folder, or a server URL.")
+    ] = None,
     organization: Annotated[
         str, typer.Option("--organization", help="Who ran the evaluation (the records' source organisation).")
     ] = "unknown",
@@ -127,12 +133,17 @@ def export_cmd(
         ),
     ] = "other",
 ) -> None:
-    """Export a run in a format other tools read (no model runs; the run is not modified)."""
+    """Export a run in a format other tools read, or into a tool (no model runs; the run is not modified)."""
     from ..exports import ExportOptions, export_run
 
     if relationship not in ("first_party", "third_party", "collaborative", "other"):
         raise typer.BadParameter("use first_party, third_party, collaborative or other", param_hint="--relationship")
-    files = export_run(results_dir, fmt, out, ExportOptions(organization, relationship))  # type: ignore[arg-type]
+    chosen = to or fmt
+    options = ExportOptions(organization, relationship, tracking_uri)  # type: ignore[arg-type]
+    files = export_run(results_dir, chosen, out, options)
     for path in files:
         typer.echo(str(path))
-    err.print(escape(f"exported {len(files)} files as {fmt} into {out}"), highlight=False)
+    where = f"into {out}" if out is not None else f"to {chosen}" + (f" ({tracking_uri})" if tracking_uri else "")
+    err.print(
+        escape(f"exported {len(files) or 'every job'} {'files ' if files else ''}as {chosen} {where}"), highlight=False
+    )

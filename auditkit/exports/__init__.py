@@ -26,25 +26,34 @@ class ExportOptions:
 
     organization: str = "unknown"
     relationship: Relationship = "other"
+    #: Where an exporter to a tracking server logs (MLflow: a URI such as ``sqlite:///mlflow.db`` or a folder;
+    #: None: the tool's own default, e.g. ``MLFLOW_TRACKING_URI``).
+    tracking_uri: str | None = None
 
 
-Exporter = Callable[[Run, Path, ExportOptions], list[Path]]
+Exporter = Callable[[Run, Path | None, ExportOptions], list[Path]]
+
+#: Exporters that write files (and so need ``out_dir``); the others log to a service.
+FILE_EXPORTERS = {"eee"}
 
 #: Export formats by name: ``auditkit export RUN --format NAME --out DIR``.
 EXPORTERS: Registry[Exporter] = Registry("exporter", "auditkit.exporters")
 
 
 def export_run(
-    results_dir: str | Path, fmt: str, out_dir: str | Path, options: ExportOptions | None = None
+    results_dir: str | Path, fmt: str, out_dir: str | Path | None = None, options: ExportOptions | None = None
 ) -> list[Path]:
-    """Export the run at ``results_dir`` as ``fmt`` into ``out_dir``; returns the files written."""
-    from . import eee  # noqa: F401  (registers the built-in exporters)
+    """Export the run at ``results_dir`` as ``fmt`` (into ``out_dir`` for file formats); returns the files written."""
+    from . import eee, mlflow  # noqa: F401  (registers the built-in exporters)
 
     if fmt not in EXPORTERS:
         raise ReportError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(EXPORTERS.names())}")
-    refuse_inside_run(out_dir, "the export folder")
+    if out_dir is None and fmt in FILE_EXPORTERS:
+        raise ReportError(f"the {fmt} export writes files", hint="give the folder to write them into with --out DIR")
+    if out_dir is not None:
+        refuse_inside_run(out_dir, "the export folder")
     run = load_run(results_dir)
-    return EXPORTERS.get(fmt)(run, Path(out_dir), options or ExportOptions())
+    return EXPORTERS.get(fmt)(run, Path(out_dir) if out_dir is not None else None, options or ExportOptions())
 
 
 __all__ = ["EXPORTERS", "ExportOptions", "Exporter", "Relationship", "export_run"]

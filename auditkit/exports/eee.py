@@ -254,8 +254,9 @@ def _instances(
 
 
 @EXPORTERS.register("eee")
-def export_eee(run: Run, out_dir: Path, options: ExportOptions) -> list[Path]:
+def export_eee(run: Run, out_dir: Path | None, options: ExportOptions) -> list[Path]:
     """Every Eval Ever records for every model x task of ``run`` under ``out_dir/data/...``."""
+    assert out_dir is not None  # export_run asks for it
     results = run.results
     created = _dt.datetime.fromisoformat(results.created)
     made: list[tuple[Path, str]] = []
