@@ -209,7 +209,17 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path) -> None:
         c["speedup_range"][0] <= c["speedup_median"] <= c["speedup_range"][1] and 0 <= c["agreement"] <= 100
         for c in record["candidates"]
     )
-    expected_dtype = {"exact": "float32", "int8 (dynamic)": "float32"}.get(record["chosen"], "bfloat16")
-    assert info["dtype"] == expected_dtype and outcome.results.jobs[0].metrics["accuracy"].n == 64
+    ran = (info["dtype"], info["quantize"], info["head_dtype"], info["autocast"])
+    assert (
+        ran
+        == {
+            "exact": ("float32", None, None, None),
+            "bf16": ("bfloat16", None, None, None),
+            "bf16 + fp32 head": ("bfloat16", None, "float32", None),
+            "bf16 autocast": ("float32", None, None, "bfloat16"),
+            "int8 (dynamic)": ("float32", "int8", None, None),
+        }[record["chosen"]]
+    )
+    assert outcome.results.jobs[0].metrics["accuracy"].n == 64
     report = (outcome.report_dir / "report.md").read_text().replace("\\", "")  # Markdown escapes aside
     assert f"fast_mode auto ran {record['chosen']}" in report and "Measured against exact on 32 examples" in report

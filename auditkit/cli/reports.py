@@ -147,3 +147,21 @@ def export_cmd(
     err.print(
         escape(f"exported {len(files) or 'every job'} {'files ' if files else ''}as {chosen} {where}"), highlight=False
     )
+
+
+@app.command("history")
+@guarded
+def history_cmd(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run directories, or folders holding them (e.g. reports/releases/<suite>/).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.html and report.md.")] = Path("history"),
+    formats: Annotated[
+        str, typer.Option("--format", "-f", help=f"Comma-separated: {REPORT_FORMAT_NAMES}.")
+    ] = "html,md",
+) -> None:
+    """One page of a model across releases: verdict timeline, metrics with intervals, latency, significant changes."""
+    from ..reports.history import render_history
+
+    for path in render_history(list(runs), out, tuple(parse_formats(formats))):
+        typer.echo(str(path))

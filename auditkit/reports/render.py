@@ -131,7 +131,8 @@ def render(
                 f"template {spec.template} not found in {template_dir or DEFAULT_TEMPLATES}",
                 hint="pass --template-dir with the template, or reinstall auditkit",
             ) from None
-        except jinja2.TemplateError as exc:
+        except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
+            # A custom template (--template-dir) can fail in many ways: one error naming it, never a traceback.
             lineno = getattr(exc, "lineno", None)
             where = f"line {lineno}" if lineno else None
             raise ReportError(
