@@ -35,6 +35,8 @@ def test_version_flags() -> None:
 def test_help_documents_exit_codes_and_shows_flags_as_flags() -> None:
     top = cli("--help").stdout
     assert "Exit codes: 0 GO" in top and "2 input error" in top and "3" in top and "INCONCLUSIVE" in top
+    for command in ("export", "history", "promote", "keygen", "attest", "verify", "audit-card"):
+        assert f" {command} " in top, command  # every command is listed
     for command in ("run", "gate"):
         text = cli(command, "--help").stdout
         assert "Exit codes: 0 GO; 1 NO_GO; 2 input error; 3 INCONCLUSIVE" in " ".join(text.split())
