@@ -84,13 +84,21 @@ def test_attest_then_verify_and_every_tampering_is_named(signed: tuple[Path, Pat
         and f"{parquet.relative_to(copy).as_posix()}: changed since it was attested" in edited.stderr
     )
     # Another key, a forged payload: the signature does not verify.
+    from auditkit.results.attestation import verify_attestation
+
     other = work / "keys" / "other.pem"
-    wrong = cli("verify", str(run_dir), "--key", f"{other}.pub", cwd=work)
-    assert wrong.returncode == 1 and "no signature" in wrong.stderr
+    wrong, _ = verify_attestation(run_dir, f"{other}.pub")
+    assert wrong and "no signature" in wrong[0]
     forged = dict(envelope, payload=base64.b64encode(json.dumps({**statement, "subject": []}).encode()).decode())
     (tmp_path / "forged.json").write_text(json.dumps(forged))
-    bad = cli("verify", str(run_dir), "--key", f"{key}.pub", "--attestation", str(tmp_path / "forged.json"), cwd=work)
-    assert bad.returncode == 1 and "no signature" in bad.stderr
+    bad, _ = verify_attestation(run_dir, f"{key}.pub", tmp_path / "forged.json")
+    assert bad and "no signature" in bad[0]
+    extra = tmp_path / "extra" / run_dir.name
+    shutil.copytree(run_dir, extra)
+    shutil.copy(run_dir.parent / f"{run_dir.name}.attestation.json", extra.parent)
+    (extra / "planted.txt").write_text("x")
+    added, _ = verify_attestation(extra, f"{key}.pub")
+    assert any("planted.txt: in the run, but not attested" in p for p in added)
     from auditkit.core.errors import ResultsError
     from auditkit.results.attestation import generate_key
 
@@ -113,6 +121,11 @@ gates: ["t.accuracy >= baseline - 50"]
     args = ["gate", str(run_dir), "--suite", str(suite), "--baseline", str(run_dir), "--out", str(tmp_path / "g")]
     trusted = cli(*args, "--baseline-key", f"{key}.pub", cwd=work)
     assert trusted.returncode in (0, 3), trusted.stderr
+    from auditkit.core.errors import ResultsError
+    from auditkit.gates import gate
+    from auditkit.running.suite import load_suite
+
     other = work / "keys" / "other.pem"
-    refused = cli(*args[:-1], str(tmp_path / "g2"), "--baseline-key", f"{other}.pub", cwd=work)
-    assert refused.returncode == 2 and "is not verified by" in refused.stderr, refused.stderr
+    with pytest.raises(ResultsError, match="is not verified by"):  # exit 2 from the command
+        gate(run_dir, baseline=run_dir, gates=load_suite(suite).suite.gates, out_dir=tmp_path / "g2",
+             baseline_key=f"{other}.pub")  # fmt: skip

@@ -90,7 +90,11 @@ gates:
     assert (releases / "LATEST").read_text().strip() == run_dir.name and (
         releases / run_dir.name / "manifest.json"
     ).is_file()
-    assert cli("promote", str(run_dir), "--to", str(releases)).returncode == 2  # never replaced
+    from auditkit.core.errors import ResultsError
+    from auditkit.results.store import promote_run
+
+    with pytest.raises(ResultsError, match="already in"):  # never replaced (exit 2 from the command)
+        promote_run(run_dir, releases)
     second = run_suite(
         suite, baseline=releases, baseline_optional=True, output_dir=tmp_path / "runs", quiet=True, report_formats=[]
     )
