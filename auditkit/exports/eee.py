@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..metrics.stats import MetricDef
 from ..results import Job, Run, atomic_write_text
 from ..tasks import task_class
 from ..tasks.base import Task
@@ -132,14 +133,13 @@ def _bound(value: float | None, infinite: str) -> float | str:
 
 
 def _result(
-    task: type[Task[Any]], job: Job, key: str, frame: pd.DataFrame, run: Run, source: dict[str, Any]
+    task: type[Task[Any]], job: Job, key: str, defn: MetricDef | None, run: Run, source: dict[str, Any]
 ) -> dict[str, Any]:
-    """One metric of the job as an ``evaluation_results`` entry, with its uncertainty."""
+    """One metric of the job as an ``evaluation_results`` entry, with its uncertainty (``defn``: the metric as a
+    statistic of the per-example table, None when it has none)."""
     info = task.metric_info(key)
     est = job.metrics[key]
     method = est.interval or "bootstrap percentile"  # None in results.json means the default
-    defs = task.metric_defs(frame, job)
-    defn = defs.get(key)
     column = job_column(job, task)
     resamples = int(run.results.suite.bootstrap.get("resamples", 1000))
     uncertainty: dict[str, Any] = {}
@@ -150,7 +150,7 @@ def _result(
             "confidence_level": est.confidence,
             "method": method,
         }
-    if defn is not None and len(frame) > 1:
+    if defn is not None and defn.columns.shape[0] > 1:
         clusters = defn.clusters(column)
         draws = defn.resampled(resamples, run.results.suite.seed, clusters)
         finite = draws[np.isfinite(draws)]
@@ -199,12 +199,16 @@ def _result(
 
 
 def _instances(
-    task: type[Task[Any]], job: Job, frame: pd.DataFrame, evaluation_id: str, model_id: str
+    task: type[Task[Any]],
+    job: Job,
+    frame: pd.DataFrame,
+    defs: dict[str, MetricDef],
+    evaluation_id: str,
+    model_id: str,
 ) -> list[dict[str, Any]]:
     """Instance-level records: one per example and per metric with per-example scores (the schema's rule)."""
     if task.pairing is None:
         return []  # no single input and reference per row (bias probes score variants together)
-    defs = task.metric_defs(frame, job)
     text = frame[task.pairing.text].astype(str).tolist()
     contexts = frame["context"].astype(str).tolist() if "context" in frame else None
     answers = frame[task.answer_column].tolist() if task.answer_column in frame else [""] * len(frame)
@@ -263,6 +267,7 @@ def export_eee(run: Run, out_dir: Path | None, options: ExportOptions) -> list[P
     for job in results.jobs:
         task = task_class(job.kind)
         frame = run.predictions(job.model, job.task)
+        defs = task.metric_defs(frame, job)  # once per job: every metric's entry and the instance lines read it
         model_id, model_info = _model_identity(run, job.model)
         source, dataset_dir = _source_data(task, run, job)
         evaluation_id = f"{job.task}/{model_id}/{int(created.timestamp())}"
@@ -294,9 +299,9 @@ def export_eee(run: Run, out_dir: Path | None, options: ExportOptions) -> list[P
                 ),
             },
             "model_info": model_info,
-            "evaluation_results": [_result(task, job, key, frame, run, source) for key in job.metrics],
+            "evaluation_results": [_result(task, job, key, defs.get(key), run, source) for key in job.metrics],
         }
-        instances = _instances(task, job, frame, evaluation_id, model_id)
+        instances = _instances(task, job, frame, defs, evaluation_id, model_id)
         if instances:
             lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in instances)
             record["detailed_evaluation_results"] = {

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core.errors import ReportError
 from ..results import Run
-from ..results.store import report_dir
+from ..results.store import RESULTS_FILE, report_dir
 from . import EXPORTERS, ExportOptions
 
 #: MLflow's limit on a param value's length (characters).
@@ -57,15 +57,13 @@ def export_mlflow(run: Run, out_dir: Path | None, options: ExportOptions) -> lis
 
 
 def _log(client: Any, run: Run) -> None:
-    import json
 
     from mlflow.entities import Metric, Param
 
     results = run.results
     experiment = client.get_experiment_by_name(results.suite.name)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(results.suite.name)
-    gates_file = run.dir / "gates.json"
-    gates = json.loads(gates_file.read_text(encoding="utf-8")) if gates_file.is_file() else {}
+    gates = run.recorded_gates() or {}
     stamp = int(time.time() * 1000)
     for job in results.jobs:
         export_key = f"{results.run_id}/{job.model}/{job.task}"
@@ -110,7 +108,7 @@ def _log(client: Any, run: Run) -> None:
             metrics=metrics,
             params=[Param(_key(k), str(v)[:PARAM_MAX]) for k, v in params.items() if v != ""],
         )
-        client.log_artifact(run_id, str(run.dir / "results.json"), "auditkit")
+        client.log_artifact(run_id, str(run.dir / RESULTS_FILE), "auditkit")
         report = report_dir(run.dir)
         if report.is_dir():
             client.log_artifacts(run_id, str(report), "report")

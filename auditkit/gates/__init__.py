@@ -14,10 +14,10 @@ from pydantic import ValidationError
 
 from ..core.errors import GateError
 from ..results import load_run
-from ..results.store import refuse_inside_run
+from ..results.store import GATES_FILE, refuse_inside_run
 from ..spec.schema import DecisionSpec, GateSpec
 from .evaluate import GateReport, GateResult, evaluate_gates
-from .outputs import GATES_FILE, JUNIT_FILE, junit_xml, markdown_summary, write_outputs
+from .outputs import JUNIT_FILE, junit_xml, markdown_summary, write_outputs
 
 __all__ = [
     "GATES_FILE",

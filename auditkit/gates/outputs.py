@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..results import Results, atomic_write_json, atomic_write_text
+from ..results.store import GATES_FILE
 from .evaluate import GateReport
 
-GATES_FILE = "gates.json"
 JUNIT_FILE = "gates.junit.xml"
 
 

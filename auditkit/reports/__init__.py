@@ -15,7 +15,6 @@ from .view import build_report
 
 __all__ = ["REPORT_FORMATS", "compare", "render_run", "report"]
 
-GATES_FILE = "gates.json"
 AUDITS_FILE = "card_audits.json"
 
 
@@ -34,7 +33,7 @@ def render_run(
     """Render ``run``'s report into ``out_dir``, with the gates and card audits stored in the run
     (``card_audits`` replaces the stored audits, e.g. with one made later by ``auditkit audit-card``)."""
     audits = card_audits if card_audits is not None else _optional_json(run.dir / AUDITS_FILE)
-    view = build_report(run, gates=_optional_json(run.dir / GATES_FILE), card_audits=audits)
+    view = build_report(run, gates=run.recorded_gates(), card_audits=audits)
     return render(view, out_dir, formats, Path(template_dir) if template_dir else None)
 
 

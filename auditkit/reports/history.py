@@ -38,13 +38,6 @@ def release_runs(paths: list[str | Path]) -> list[Run]:
     return sorted(runs.values(), key=lambda r: (r.results.created, r.results.run_id))
 
 
-def _gates(run: Run) -> dict[str, Any] | None:
-    import json
-
-    path = run.dir / "gates.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
 def _label(run: Run) -> str:
     return f"{run.results.run_id}"
 
@@ -73,7 +66,7 @@ def build_history(runs: list[Run]) -> dict[str, Any]:
     """The view model of a release history (oldest release first)."""
     releases: list[dict[str, Any]] = []
     for run in runs:
-        decision = decision_view(_gates(run))
+        decision = decision_view(run.recorded_gates())
         releases.append(
             {
                 "id": run.results.run_id,

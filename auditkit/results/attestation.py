@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ResultsError
-from .store import MANIFEST_FILE, Run, atomic_write_text, load_run
+from .store import MANIFEST_FILE, Run, atomic_write_text, build_manifest, load_run, sha256_file
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -119,23 +119,30 @@ def generate_key(path: Path) -> Path:
     return pub
 
 
-def _files(run_dir: Path) -> dict[str, str]:
-    """Every file of the run (POSIX relative path -> sha256)."""
-    return {
-        p.relative_to(run_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(run_dir.rglob("*"))
-        if p.is_file()
-    }
+def _files(run_dir: Path, *, verified: bool) -> dict[str, str]:
+    """Every file of the run (POSIX relative path -> sha256), the manifest included. A ``verified`` run's
+    manifest already holds every other file's digest (checked against the files), so only the manifest itself is
+    hashed; otherwise every file is hashed, as the manifest does."""
+    manifest = run_dir / MANIFEST_FILE
+    if verified and manifest.is_file():
+        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+    else:
+        files = build_manifest(run_dir)["files"]
+    digests = {name: entry["sha256"] for name, entry in files.items()}
+    if manifest.is_file():
+        digests[MANIFEST_FILE] = sha256_file(manifest)
+    return dict(sorted(digests.items()))
 
 
 def statement(run: Run, signer: str, now: _dt.datetime | None = None) -> dict[str, Any]:
     """The in-toto Statement of a verified run."""
     results = run.results
-    gates_file = run.dir / "gates.json"
-    gates = json.loads(gates_file.read_text(encoding="utf-8")) if gates_file.is_file() else None
+    gates = run.recorded_gates()
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": name, "digest": {"sha256": digest}} for name, digest in _files(run.dir).items()],
+        "subject": [
+            {"name": name, "digest": {"sha256": digest}} for name, digest in _files(run.dir, verified=True).items()
+        ],
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "run_id": results.run_id,
@@ -209,12 +216,14 @@ def verify_attestation(
     problems: list[str] = []
     if stated.get("_type") != STATEMENT_TYPE or stated.get("predicateType") != PREDICATE_TYPE:
         problems.append("the signed statement is not an auditkit run attestation")
+    verified = True
     try:
         verify_run(run_dir)
     except ResultsError as exc:
         problems.append(f"the run does not match its manifest: {exc}")
+        verified = False
     attested = {s["name"]: s["digest"]["sha256"] for s in stated.get("subject", [])}
-    present = _files(run_dir)
+    present = _files(run_dir, verified=verified)
     for name in sorted(set(attested) | set(present)):
         if name not in present:
             problems.append(f"{name}: attested, but missing from the run")

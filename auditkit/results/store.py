@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 RESULTS_FILE = "results.json"
 MANIFEST_FILE = "manifest.json"
+#: The gate report a run publishes with it (written by :mod:`auditkit.gates.outputs`).
+GATES_FILE = "gates.json"
 LATEST = "LATEST"
 _OWNER = ".owner"
 
@@ -261,6 +263,14 @@ class Run:
         suite file's, found from the run (runs that recorded no ``suite.base``: the working directory)."""
         base = self.results.suite.base
         return (self.dir / base).resolve() if base is not None else Path.cwd()
+
+    def recorded_gates(self) -> dict[str, Any] | None:
+        """The gate report published with the run (``gates.json``), or None when the run had no gates."""
+        path = self.dir / GATES_FILE
+        if not path.is_file():
+            return None
+        gates: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return gates
 
 
 def parse_results(data: Any, source: Path) -> Results:

@@ -32,6 +32,7 @@ from ..metrics.stats import MetricDef
 from ..models import Model
 from ..results import Job, MetricEstimate, SequentialRecord, load_run
 from ..spec.expressions import GateExpr, parse_gate
+from ..spec.schema import GateSpec
 from ..stats import decide_threshold
 from ..tasks import task_class
 from ..tasks.base import Predictions, Scores, Task
@@ -50,21 +51,21 @@ class JobGate:
     baseline_frame: pd.DataFrame | None  # the baseline job's per-example table, read once for every look
 
 
-def tested_pairs(suite: Suite) -> int:
-    """How many (gate, job) tests the run makes: the Bonferroni denominator of the sequential level."""
-    count = 0
+def gates_of(suite: Suite, model: str, task: str) -> list[tuple[GateSpec, GateExpr]]:
+    """The gates that test job (``model``, ``task``): on its task, naming its model (or every model), and not the
+    reference model of an ``against:`` gate."""
+    out = []
     for gate in suite.gates:
         expr = parse_gate(gate.check)
-        if expr.task == "card":
-            continue
-        for model, task in suite.jobs():
-            if (
-                task.name == expr.task
-                and (gate.models is None or model.name in gate.models)
-                and (model.name != gate.against)
-            ):
-                count += 1
-    return max(count, 1)
+        if expr.task == task and (gate.models is None or model in gate.models) and model != gate.against:
+            out.append((gate, expr))
+    return out
+
+
+def tested_pairs(suite: Suite) -> int:
+    """How many (gate, job) tests the run makes: the Bonferroni denominator of the sequential level."""
+    tests = [expr for model, task in suite.jobs() for _, expr in gates_of(suite, model.name, task.name)]
+    return max(sum(expr.task != "card" for expr in tests), 1)
 
 
 def screening_warnings(suite: Suite) -> list[str]:
@@ -74,15 +75,7 @@ def screening_warnings(suite: Suite) -> list[str]:
                 " on all its examples (add gates, or run without --until-decided)"]  # fmt: skip
     out = []
     for model, task in suite.jobs():
-        applies = [
-            gate
-            for gate in suite.gates
-            if parse_gate(gate.check).task == task.name
-            and (gate.models is None or model.name in gate.models)
-            and model.name != gate.against
-            and parse_gate(gate.check).path[0] != "latency"
-        ]
-        if not applies:
+        if all(expr.path[0] == "latency" for _, expr in gates_of(suite, model.name, task.name)):
             out.append(
                 f"--until-decided: no gate on a metric applies to {model.name} · {task.name}:"
                 " it runs on all its examples"
@@ -98,10 +91,7 @@ def screening_warnings(suite: Suite) -> list[str]:
 def job_gates(suite: Suite, model: str, task: str, baseline: str | None) -> tuple[list[JobGate], str | None]:
     """The gates that apply to (model, task) and can stop it early, or ``[]`` and why it cannot (None: no gates)."""
     out: list[JobGate] = []
-    for gate in suite.gates:
-        expr = parse_gate(gate.check)
-        if expr.task != task or (gate.models is not None and model not in gate.models) or model == gate.against:
-            continue
+    for gate, expr in gates_of(suite, model, task):
         if expr.path[0] == "latency":
             continue  # decided afterwards, on the requests that ran
         if gate.against is not None or len(expr.path) != 1:
