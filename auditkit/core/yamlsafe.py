@@ -17,6 +17,8 @@ from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from .text import lone_surrogate
+
 #: Largest YAML document read (bytes of text): suites and front matter are a few kilobytes.
 MAX_YAML_BYTES = 1_000_000
 
@@ -43,7 +45,7 @@ class _Loader(yaml.SafeLoader):
     def construct_scalar(self, node: ScalarNode | MappingNode) -> Any:
         value = super().construct_scalar(node)
         if isinstance(value, str):
-            bad = next((i for i, char in enumerate(value) if "\ud800" <= char <= "\udfff"), None)
+            bad = lone_surrogate(value)
             if bad is not None:
                 raise UnsafeYAML(
                     f"a lone surrogate (U+{ord(value[bad]):04X}) is not a character: fix the \\u escape",

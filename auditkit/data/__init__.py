@@ -9,7 +9,6 @@ So a new format works for every task, and a new task reads every format, without
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import numpy as np
 
 from ..core.errors import DatasetError
 from ..core.registry import Registry
+from ..core.text import lone_surrogate
 from . import hub, jsonl, probes, squad, tables, text
 from .types import Dataset, Example, QAExample, TextExample, content_fingerprint
 
@@ -347,21 +347,16 @@ def read_rows(spec: DatasetSpecLike) -> tuple[Rows, DatasetRequest]:
     return DATASET_FORMATS.get(fmt)(request), request
 
 
-#: UTF-16 surrogate code points: a JSON ``\\ud800`` escape (or a Python string) can hold one alone, which is no
-#: character at all and cannot be written as UTF-8 -- not to results, a cache key or a tokenizer.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def check_text(rows: Rows) -> None:
     """Refuse text that is not Unicode (a lone surrogate) at its record and field, before any model loads."""
     for record, place in zip(rows.records, rows.places, strict=False):
         for key, value in record.items():
             for string in _strings(value):
-                found = _SURROGATE.search(string)
-                if found is not None:
+                at = lone_surrogate(string)
+                if at is not None:
                     raise DatasetError(
-                        f"field {key!r} holds a lone surrogate (U+{ord(found.group()):04X}) at character"
-                        f" {found.start()}: it is not a character and cannot be stored or tokenised",
+                        f"field {key!r} holds a lone surrogate (U+{ord(string[at]):04X}) at character"
+                        f" {at}: it is not a character and cannot be stored or tokenised",
                         source=rows.source,
                         location=place,
                         hint="fix the text in the data (a broken \\uXXXX escape, or text cut in the middle of a pair)",

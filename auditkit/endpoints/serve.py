@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..core.errors import AuditkitError
+from ..core.text import lone_surrogate
 from ..engine.types import QASettings
 from ..models.hf import LoadedModel
 from ..spec.schema import HEAD_TASKS, QAPipelineParams
@@ -180,7 +181,7 @@ def broken_text(body: Any) -> str | None:
         elif isinstance(value, list):
             stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
         elif isinstance(value, str):
-            found = next((i for i, char in enumerate(value) if "\ud800" <= char <= "\udfff"), None)
+            found = lone_surrogate(value)
             if found is not None:
                 return f"{where}, character {found}"
     return None
