@@ -31,6 +31,20 @@ if TYPE_CHECKING:
 
 #: The registered report formats, for the commands' help (a plug-in's format is listed too).
 REPORT_FORMAT_NAMES = ",".join(REPORT_FORMATS.names())
+
+# Arguments and options several commands take, defined once so their names and help read the same everywhere.
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")]
+BaselineOpt = Annotated[
+    Path | None, typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")
+]
+BaselineKeyOpt = Annotated[
+    Path | None,
+    typer.Option("--baseline-key", help="Require the baseline run's signed attestation to verify with this key."),
+]
+FormatsOpt = Annotated[str, typer.Option("--format", "-f", help=f"Comma-separated: {REPORT_FORMAT_NAMES}.")]
+TemplateDirOpt = Annotated[
+    Path | None, typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")
+]
 EXIT_CODES_HELP = (
     "Exit codes: 0 GO (or success); 1 NO_GO (a gate failed); 2 input error; 3 INCONCLUSIVE"
     " (decision.on_inconclusive: fail -> 1, pass -> 0); 130 interrupted."

@@ -9,7 +9,18 @@ import typer
 from rich.markup import escape
 
 from ..audit.summary import finding_lines, summary_line
-from .app import LISTED_FINDINGS, app, emit_json, err, guarded, print_gates, read_audits
+from .app import (
+    LISTED_FINDINGS,
+    BaselineKeyOpt,
+    BaselineOpt,
+    RunDirArg,
+    app,
+    emit_json,
+    err,
+    guarded,
+    print_gates,
+    read_audits,
+)
 
 
 def _print_audit(audit: dict[str, Any], quiet: bool) -> None:
@@ -86,10 +97,8 @@ def promote_cmd(
 @app.command("gate")
 @guarded
 def gate_cmd(
-    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
-    baseline: Annotated[
-        Path | None, typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")
-    ] = None,
+    results_dir: RunDirArg,
+    baseline: BaselineOpt = None,
     suite: Annotated[
         Path | None,
         typer.Option("--suite", help="Take the gates from this suite file instead of the run's own suite."),
@@ -106,10 +115,7 @@ def gate_cmd(
         typer.Option("--audit", help="Card audit JSON (from audit-card --out) for card.* gates; repeatable."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
-    baseline_key: Annotated[
-        Path | None,
-        typer.Option("--baseline-key", help="Require the baseline run's signed attestation to verify with this key."),
-    ] = None,
+    baseline_key: BaselineKeyOpt = None,
 ) -> None:
     """Re-apply release gates to a finished run (no model runs; the run is not modified).
 
@@ -155,7 +161,7 @@ def keygen_cmd(
 @app.command("attest")
 @guarded
 def attest_cmd(
-    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    results_dir: RunDirArg,
     key: Annotated[Path, typer.Option("--key", help="The signer's private key (PEM: Ed25519 or EC P-256).")],
     signer: Annotated[str, typer.Option("--signer", help="Who signs: the responsible person or role.")] = "unknown",
 ) -> None:
@@ -171,7 +177,7 @@ def attest_cmd(
 @app.command("verify")
 @guarded
 def verify_cmd(
-    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    results_dir: RunDirArg,
     key: Annotated[Path, typer.Option("--key", help="The signer's public key (PEM).")],
     attestation: Annotated[
         Path | None, typer.Option("--attestation", help="The envelope (default: <run_id>.attestation.json beside it).")

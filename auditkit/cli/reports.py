@@ -8,19 +8,24 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from .app import REPORT_FORMAT_NAMES, app, err, guarded, parse_formats, read_audits
+from .app import (
+    FormatsOpt,
+    RunDirArg,
+    TemplateDirOpt,
+    app,
+    err,
+    guarded,
+    parse_formats,
+    read_audits,
+)
 
 
 @app.command("report")
 @guarded
 def report_cmd(
-    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
-    formats: Annotated[
-        str, typer.Option("--format", "-f", help=f"Comma-separated: {REPORT_FORMAT_NAMES}.")
-    ] = "html,md",
-    template_dir: Annotated[
-        Path | None, typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")
-    ] = None,
+    results_dir: RunDirArg,
+    formats: FormatsOpt = "html,md",
+    template_dir: TemplateDirOpt = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: <run_id>.report/ beside the run).")
     ] = None,
@@ -46,12 +51,8 @@ def compare(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: reports/comparisons/<A run>-vs-<B run>).")
     ] = None,
-    formats: Annotated[
-        str, typer.Option("--format", "-f", help=f"Comma-separated: {REPORT_FORMAT_NAMES}.")
-    ] = "html,md",
-    template_dir: Annotated[
-        Path | None, typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")
-    ] = None,
+    formats: FormatsOpt = "html,md",
+    template_dir: TemplateDirOpt = None,
 ) -> None:
     """Compare two runs on the tasks they share: deltas with paired CIs, McNemar p-values, wins, disagreements."""
     from ..reports import compare as compare_runs
@@ -68,7 +69,7 @@ def compare(
 @app.command()
 @guarded
 def card(
-    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    results_dir: RunDirArg,
     model: Annotated[str, typer.Option("--model", help="Which of the run's models the card is for.")],
     out: Annotated[Path | None, typer.Option("--out", help="Write the card here (default: stdout).")] = None,
     eval_results: Annotated[
@@ -113,7 +114,7 @@ def card(
 @app.command("export")
 @guarded
 def export_cmd(
-    results_dir: Annotated[Path, typer.Argument(help="A run directory (or a suite's output folder: its LATEST run).")],
+    results_dir: RunDirArg,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for file formats (never inside a run).")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="File format: eee (Every Eval Ever 0.3.0).")] = "eee",
     to: Annotated[
@@ -156,9 +157,7 @@ def history_cmd(
         list[Path], typer.Argument(help="Run directories, or folders holding them (e.g. reports/releases/<suite>/).")
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder for report.html and report.md.")] = Path("history"),
-    formats: Annotated[
-        str, typer.Option("--format", "-f", help=f"Comma-separated: {REPORT_FORMAT_NAMES}.")
-    ] = "html,md",
+    formats: FormatsOpt = "html,md",
 ) -> None:
     """One page of a model across releases: verdict timeline, metrics with intervals, latency, significant changes."""
     from ..reports.history import render_history

@@ -10,7 +10,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .app import REPORT_FORMAT_NAMES, app, emit_json, err, guarded, parse_formats, print_gates
+from .app import (
+    REPORT_FORMAT_NAMES,
+    BaselineKeyOpt,
+    BaselineOpt,
+    TemplateDirOpt,
+    app,
+    emit_json,
+    err,
+    guarded,
+    parse_formats,
+    print_gates,
+)
 
 
 @app.command()
@@ -25,12 +36,8 @@ def run(
         str,
         typer.Option("--report", help=f"Report formats to write at the end ({REPORT_FORMAT_NAMES}), or 'none'."),
     ] = "html,md",
-    template_dir: Annotated[
-        Path | None, typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")
-    ] = None,
-    baseline: Annotated[
-        Path | None, typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")
-    ] = None,
+    template_dir: TemplateDirOpt = None,
+    baseline: BaselineOpt = None,
     baseline_optional: Annotated[
         bool,
         typer.Option(
@@ -38,10 +45,7 @@ def run(
             help="First release: when the baseline holds no run yet, apply only the other gates (and say so).",
         ),
     ] = False,
-    baseline_key: Annotated[
-        Path | None,
-        typer.Option("--baseline-key", help="Require the baseline run's signed attestation to verify with this key."),
-    ] = None,
+    baseline_key: BaselineKeyOpt = None,
     junit: Annotated[
         Path | None,
         typer.Option("--junit", help="Where to write the gates' JUnit XML (default: <run>/gates.junit.xml)."),
@@ -131,9 +135,7 @@ def plan_cmd(
     sd: Annotated[
         float | None, typer.Option("--sd", help="Per-example standard deviation to assume (metric units).")
     ] = None,
-    baseline: Annotated[
-        Path | None, typer.Option("--baseline", help="Baseline run for regression gates (overrides the suite's).")
-    ] = None,
+    baseline: BaselineOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Estimate, before any model runs, how many examples each gate needs to be decided at its margin.
