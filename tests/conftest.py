@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,18 @@ def sst2_model():
     return load_model(
         model_spec("sst2", "distilbert-base-uncased-finetuned-sst-2-english", "bert-base-uncased-vocab.txt"),
         "sequence-classification",
+    )
+
+
+def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``auditkit ARGS`` in a fresh interpreter (what a user's shell runs), with ``env`` added to this one's."""
+    return subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
     )
 
 

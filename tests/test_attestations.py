@@ -6,19 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TINY_SST2, requires_data, write_suite
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", *args], capture_output=True, text=True, check=False, cwd=cwd
-    )
+from conftest import TINY_SST2, cli, requires_data, write_suite
 
 
 @pytest.fixture(scope="module")

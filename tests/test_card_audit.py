@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import transformers
-from conftest import REPO, model_spec, requires_data, write_suite
+from conftest import REPO, cli, model_spec, requires_data, write_suite
 
 from auditkit.audit import audit_card
 from auditkit.audit.card_reader import CardError, read_card
@@ -19,12 +17,6 @@ from auditkit.results import load_results, verify_run
 
 CARDS = Path(__file__).parent / "fixtures" / "cards"
 INSTALLED_MAJOR = int(transformers.__version__.split(".")[0])
-
-
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", *args], capture_output=True, text=True, check=False, cwd=cwd
-    )
 
 
 def test_card_parsing_keeps_lines() -> None:

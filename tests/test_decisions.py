@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import MODELS, requires_data, requires_models, write_suite
+from conftest import MODELS, cli, requires_data, requires_models, write_suite
 
 from auditkit.results import atomic_write_json
 from auditkit.results.store import build_manifest, report_dir
@@ -44,12 +42,6 @@ def test_merged_timings_keep_every_chunks_requests() -> None:
     merged = merge_timings(parts)
     assert len(merged["request_seconds"]) == 100 and merged["requests"] == 100
     assert merged["request_latency_ms_p95"] == pytest.approx(1000.0)
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", *args], capture_output=True, text=True, check=False, cwd=cwd
-    )
 
 
 QA = """name: NAME

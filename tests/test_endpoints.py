@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from chaos import ChaosServer, squad_file
-from conftest import REPO, TINY_QA, TINY_SST2, requires_data, write_suite
+from conftest import REPO, TINY_QA, TINY_SST2, cli, requires_data, write_suite
 
 from auditkit.core.errors import ContractError, ModelError, SuiteError
 from auditkit.results import load_results
@@ -45,17 +45,6 @@ def run(suite: Path):
     from auditkit.running.runner import run_suite
 
     return run_suite(suite, quiet=True)
-
-
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_retries_recover_from_429_with_retry_after_and_503_with_backoff(tmp_path: Path) -> None:

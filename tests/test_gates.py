@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import requires_data, write_suite
+from conftest import cli, requires_data, write_suite
 
 from auditkit.core.errors import GateError, SuiteError
 from auditkit.gates import gate
@@ -42,17 +39,6 @@ tasks:
   - {name: v2, kind: extractive_qa, models: [qa], dataset: {path: $DATA/squad/dev-v2.0.json, limit: 12}}
 gates:
 GATES"""
-
-
-def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
 
 
 @pytest.fixture(scope="module")

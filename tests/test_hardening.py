@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DATA, TINY_QA, TINY_SST2, data_owner, requires_data, write_suite
+from conftest import DATA, TINY_QA, TINY_SST2, cli, data_owner, requires_data, write_suite
 
 from auditkit.core.errors import DatasetError, GateError, SuiteError
 from auditkit.results.store import report_dir
@@ -21,12 +21,6 @@ from auditkit.results.store import report_dir
 CLS = f"{{name: cls, build: {{config: {TINY_SST2}, vocab: $DATA/vocab/bert-base-uncased-vocab.txt}}}}"
 QA = f"{{name: qa, build: {{config: {TINY_QA}, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}}}"
 TASK = "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4}}]\n"
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
 
 
 def clean_error(proc: subprocess.CompletedProcess[str], *expected: str) -> None:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, requires_data
+from conftest import DATA, cli, requires_data
 
 from auditkit.core.errors import ResultsError
 from auditkit.results import load_run, verify_run
@@ -29,10 +27,6 @@ tasks:
 gates:
   - "sst2.accuracy >= 0"
 """
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "auditkit.cli", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def digest_tree(run_dir: Path) -> dict[str, str]:

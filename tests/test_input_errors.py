@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, data_owner, requires_data, write_suite
+from conftest import DATA, cli, data_owner, requires_data, write_suite
 
 from auditkit.core.errors import DatasetError, SuiteError
 from auditkit.data import load_dataset
@@ -19,12 +17,6 @@ from auditkit.spec.schema import DatasetSpec
 MODEL = (
     "{name: m, build: {config: distilbert-base-cased-distilled-squad, vocab: $DATA/vocab/bert-base-cased-vocab.txt}}"
 )
-
-
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", *args], capture_output=True, text=True, cwd=cwd, check=False
-    )
 
 
 def suite_error(path: Path) -> str:

@@ -52,14 +52,8 @@ def test_first_release_then_promote_then_gate_against_it(tmp_path: Path) -> None
     """The release-gate workflow on first use: no baseline yet -> the floors decide and every output says so;
     `auditkit promote` makes the release's run the baseline; the next candidate is gated against it."""
     import json
-    import sys
 
-    from conftest import TINY_SST2, write_suite
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "auditkit.cli", *args], capture_output=True, text=True, check=False, cwd=tmp_path
-        )
+    from conftest import TINY_SST2, cli, write_suite
 
     suite = write_suite(
         tmp_path / "gate.yaml",
@@ -78,14 +72,16 @@ gates:
     releases = tmp_path / "reports" / "releases" / "gate"
     with pytest.raises(AuditkitError, match="no results found"):  # without the flag: an input error (exit 2)
         run_suite(suite, baseline=releases, output_dir=tmp_path / "runs", quiet=True, report_formats=[])
-    first = cli("run", str(suite), "-q", "--baseline", str(releases), "--baseline-optional", "--report", "md")
+    first = cli(
+        "run", str(suite), "-q", "--baseline", str(releases), "--baseline-optional", "--report", "md", cwd=tmp_path
+    )
     assert first.returncode in (0, 3), first.stderr
     assert "note: first release: no baseline run at" in " ".join(first.stderr.split())
     run_dir = Path(first.stdout.strip())
     gates = json.loads((run_dir / "gates.json").read_text())
     assert [g["check"] for g in gates["results"]] == ["t.accuracy >= 0"] and "first release" in gates["notes"][0]
     assert "first release" in (run_dir.parent / f"{run_dir.name}.report" / "report.md").read_text()
-    promoted = cli("promote", str(run_dir), "--to", str(releases))
+    promoted = cli("promote", str(run_dir), "--to", str(releases), cwd=tmp_path)
     assert promoted.returncode == 0, promoted.stderr
     assert (releases / "LATEST").read_text().strip() == run_dir.name and (
         releases / run_dir.name / "manifest.json"
