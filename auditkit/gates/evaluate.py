@@ -506,9 +506,8 @@ def _pending(ctx: _Context, gate: GateSpec, expr: GateExpr, job: Job) -> _Pendin
     if stopped_early(base_job):
         # The baseline saw a prefix of the canonical order, its length chosen by its own stop: test on that
         # prefix, in that order, with the anytime-valid test (valid at any stopping time of the pairs' order).
-        seen = frame.set_index(frame["id"].astype(str))
-        order = [i for i in stored["id"].astype(str) if i in seen.index]
-        frame = seen.loc[order].reset_index(drop=True)
+        both = stored["id"][stored["id"].astype(str).isin(set(frame["id"].astype(str)))]
+        frame = align(frame, both, f"{job.model} · {job.task}")
         defn = task.metric_defs(frame, job).get(expr.metric)
         sequential = True
         horizon = base_job.sequential.horizon if base_job.sequential is not None else None
