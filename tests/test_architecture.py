@@ -1,5 +1,5 @@
-"""The layering of auditkit (ARCHITECTURE.md), checked on the source: lower layers never import higher ones,
-module-level imports form no cycle, and reading a finished run loads neither torch nor transformers."""
+"""The layering of auditkit (docs/explanation/architecture.md), checked on the source: lower layers never import
+higher ones, module-level imports form no cycle, and reading a finished run loads neither torch nor transformers."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "auditkit"
 
-ARCHITECTURE = PACKAGE.parent / "ARCHITECTURE.md"
+ARCHITECTURE = PACKAGE.parent / "docs" / "explanation" / "architecture.md"
 
 
 def read_layers() -> list[tuple[str, ...]]:
-    """The layer table of ARCHITECTURE.md -- its single source -- as module prefixes per layer, lowest first."""
+    """The layer table of the architecture page -- its single source -- as module prefixes per layer, lowest first."""
     text = ARCHITECTURE.read_text(encoding="utf-8")
     section = text[text.index("## Layers") :]
     rows = re.findall(r"^\| (\d+) \| ([^|]+) \|", section, flags=re.M)
@@ -34,7 +34,7 @@ def test_the_layer_table_names_every_top_level_package() -> None:
     named = {prefix for layer in LAYERS for prefix in layer}
     present = {f"auditkit.{p.stem if p.suffix else p.name}" for p in PACKAGE.iterdir()
                if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}  # fmt: skip
-    assert present <= named, f"not in ARCHITECTURE.md's layer table: {sorted(present - named)}"
+    assert present <= named, f"not in the architecture page's layer table: {sorted(present - named)}"
     assert named - {"auditkit"} <= present, f"named but absent: {sorted(named - {'auditkit'} - present)}"
 
 
@@ -44,7 +44,7 @@ def layer_of(module: str) -> int:
         for prefix in prefixes:
             if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_len:
                 best, best_len = index, len(prefix)
-    assert best is not None, f"{module} is in no layer: add it to ARCHITECTURE.md's layer table"
+    assert best is not None, f"{module} is in no layer: add it to the architecture page's layer table"
     return best
 
 

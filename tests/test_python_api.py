@@ -357,26 +357,6 @@ def test_evaluate_plugin_metrics_in_results_report_and_gates(tmp_path: Path, mon
         )
 
 
-@requires_data
-@requires_models
-def test_readme_notebook_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    """The README's notebook example, executed as written (data and models from the shared folders)."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### Python API on objects") :]
-    code = section[
-        section.index("```python\n") + len("```python\n") : section.index("```\n", section.index("```python"))
-    ]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("AUDITKIT_MODELS", str(MODELS))
-    monkeypatch.setenv("AUDITKIT_DATA", str(DATA))
-    scope: dict[str, object] = {}
-    exec(compile(code, "README.md", "exec"), scope)
-    printed = capsys.readouterr().out
-    assert printed.startswith("GO\n") and "accuracy" in printed
-    assert scope["card"].startswith("---\n")  # type: ignore[union-attr]
-    assert all(Path(p).is_file() for p in scope["report_files"])  # type: ignore[union-attr]
-
-
 # ---------------------------------------------------------------- objects that are not what they should be
 
 cells = st.one_of(

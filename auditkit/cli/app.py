@@ -45,10 +45,23 @@ FormatsOpt = Annotated[str, typer.Option("--format", "-f", help=f"Comma-separate
 TemplateDirOpt = Annotated[
     Path | None, typer.Option("--template-dir", help="Folder with report templates overriding the defaults.")
 ]
-EXIT_CODES_HELP = (
-    "Exit codes: 0 GO (or success); 1 NO_GO (a gate failed); 2 input error; 3 INCONCLUSIVE"
-    " (decision.on_inconclusive: fail -> 1, pass -> 0); 130 interrupted."
-)
+#: Every exit code of ``auditkit``: (short name, meaning). The help text and the docs' reference are made from this.
+EXIT_CODES: dict[int, tuple[str, str]] = {
+    0: ("GO (or success)", "every gate said GO, or the command had nothing to decide and succeeded"),
+    1: (
+        "NO_GO (a gate failed)",
+        "run, gate: a gate said NO_GO; plan: some gate cannot be decided; audit-card: a claim does not hold, the card"
+        " contradicts itself or an example output differs; verify: the run differs from its attestation; run,"
+        " report: the report failed to render (the run stays published)",
+    ),
+    2: ("input error", "a usage or input error: one message naming the file, the place and the fix"),
+    3: (
+        "INCONCLUSIVE (decision.on_inconclusive: fail -> 1, pass -> 0)",
+        "some gate could not be decided and none said NO_GO; decision.on_inconclusive maps it to 1 (fail) or 0 (pass)",
+    ),
+    130: ("interrupted", "Ctrl-C or SIGTERM: nothing is published and earlier runs are untouched"),
+}
+EXIT_CODES_HELP = "Exit codes: " + "; ".join(f"{code} {short}" for code, (short, _) in EXIT_CODES.items()) + "."
 
 
 app = typer.Typer(

@@ -69,8 +69,8 @@ def run(
         bool,
         typer.Option(
             "--until-decided",
-            help="Go through the examples in a seeded random order and stop each job once all its gates are"
-            " decided (anytime-valid confidence sequences).",
+            help="Go through the examples in the canonical order (derived from the data) and stop each job once all"
+            " its gates are decided (anytime-valid confidence sequences).",
         ),
     ] = False,
     allow_suite_code: Annotated[

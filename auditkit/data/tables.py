@@ -67,7 +67,7 @@ def read_parquet(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         raise DatasetError(
             f"could not read the Parquet file: {type(exc).__name__}: {exc}".strip(),
             source=str(path),
-            hint="check that the file is valid Parquet with the columns of its task (see README, Suites)",
+            hint="check that the file is valid Parquet with the columns of its task (see docs/reference/suite.md)",
         ) from None
     return frame_records(table.to_pandas(), str(path))
 

@@ -192,7 +192,7 @@ class GateReport:
         }
 
 
-#: The verdict rule, stated once (gates.json, the report, the README).
+#: The verdict rule, stated once (gates.json, the report, the docs).
 VERDICT_RULE = (
     "each gate's interval is at the run's confidence (1 - alpha); a gate is GO when its multiplicity-adjusted"
     " p-value is at most alpha and its interval lies on the passing side of the bound, NO_GO when it lies on"

@@ -60,7 +60,7 @@ def compute(spec: EvaluateMetricSpec, module: Any, inputs: dict[str, list[Any]])
         raise SuiteError(
             f"evaluate metric {spec.module!r} failed: {type(exc).__name__}: {exc}",
             hint="check the metric's expected inputs and 'args'; auditkit passes the task's predictions and"
-            " references (see README, Plug-in metrics)",
+            " references (see the docs, how-to/plugins.md)",
         ) from None
     if not isinstance(output, dict):
         raise SuiteError(f"evaluate metric {spec.module!r} returned {type(output).__name__}, not a dict")

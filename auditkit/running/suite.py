@@ -40,15 +40,19 @@ from ..tasks import TASKS
 class Suite(StrictModel):
     """A whole suite file. ``tasks`` holds the spec of each task's registered kind (see :func:`suite_model`)."""
 
-    name: str = Field(pattern=NAME_PATTERN)
-    description: str = ""
-    seed: int = 0
-    output_dir: Path = Path("reports/runs")
-    bootstrap: BootstrapSpec = BootstrapSpec()
-    models: list[ModelSpec] = Field(min_length=1)
-    tasks: list[TaskSpecBase] = Field(min_length=1)
-    gates: list[GateSpec] = Field(default_factory=list)
-    decision: DecisionSpec = DecisionSpec()
+    name: str = Field(pattern=NAME_PATTERN, description="the suite's name: letters, digits, '.', '_' and '-'")
+    description: str = Field(default="", description="free text, shown in the report")
+    seed: int = Field(default=0, description="seed of `sample:` and of the bootstrap")
+    output_dir: Path = Field(
+        default=Path("reports/runs"), description="where runs go, relative to the current directory (`-o` overrides)"
+    )
+    bootstrap: BootstrapSpec = Field(default=BootstrapSpec(), description="the metric tables' intervals")
+    models: list[ModelSpec] = Field(min_length=1, description="the models under evaluation")
+    tasks: list[TaskSpecBase] = Field(min_length=1, description="what each model is evaluated on")
+    gates: list[GateSpec] = Field(
+        default_factory=list, description="release gates: a check string, or a mapping with check and options"
+    )
+    decision: DecisionSpec = Field(default=DecisionSpec(), description="how gates turn intervals into verdicts")
     baseline: Path | None = Field(
         default=None, description="baseline run directory for regression gates (`--baseline` overrides)"
     )
@@ -183,7 +187,11 @@ class Suite(StrictModel):
 @functools.cache
 def _suite_model(specs: tuple[type[TaskSpecBase], ...]) -> type[Suite]:
     union: Any = Annotated[Union[specs], Field(discriminator="kind")]  # noqa: UP007 - a runtime-built union
-    model: type[Suite] = create_model("Suite", __base__=Suite, tasks=(list[union], Field(min_length=1)))
+    model: type[Suite] = create_model(
+        "Suite",
+        __base__=Suite,
+        tasks=(list[union], Field(min_length=1, description=Suite.model_fields["tasks"].description)),
+    )
     return model
 
 
@@ -254,7 +262,7 @@ def validate_suite(
         suite = suite_model().model_validate(data, context=context)
     except ValidationError as exc:
         raise SuiteError(
-            _describe(exc, root), source=str(source), hint="see the suite reference in README.md"
+            _describe(exc, root), source=str(source), hint="see the suite reference (docs/reference/suite.md)"
         ) from None
     problems = suite.cross_reference_problems()
     if problems:

@@ -91,9 +91,15 @@ class BuildSpec(StrictModel):
         description="a shipped config name (see `auditkit build-model --list`) or a path to a config.json"
     )
     vocab: Path = Field(description="WordPiece vocabulary file (vocab.txt)")
-    seed: int = 0
-    null_bias: float = 0.0
-    lowercase: bool | None = None
+    seed: int = Field(default=0, description="seed of the deterministic weights (same seed, same weights)")
+    null_bias: float = Field(
+        default=0.0,
+        description="QA: added to the [CLS] start and end logits; > 0 makes the empty answer win sometimes (0.14: about"
+        " 60% on SQuAD v2)",
+    )
+    lowercase: bool | None = Field(
+        default=None, description="lower-case the text before WordPiece (default: from the config's name, 'uncased')"
+    )
 
     _vocab_exists = field_validator("vocab", mode="before")(existing_file("vocabulary file"))
 
@@ -127,11 +133,11 @@ class EndpointMapping(StrictModel):
     results_key: str | None = Field(
         default=None, description="dotted key of the list of results in the response (null: the body is the list)"
     )
-    answer: str = "answer"
-    start: str = "start"
-    end: str = "end"
-    score: str = "score"
-    label: str = "label"
+    answer: str = Field(default="answer", description="QA: key of each result's answer text")
+    start: str = Field(default="start", description="QA: key of the answer's start character offset")
+    end: str = Field(default="end", description="QA: key of the answer's end character offset")
+    score: str = Field(default="score", description="key of each result's score")
+    label: str = Field(default="label", description="classification: key of each result's label")
     scores_key: str | None = Field(
         default=None,
         description="classification: key of each result's list of label scores (null: the result is that list)",
@@ -172,11 +178,13 @@ class EndpointSpec(StrictModel):
     task: EndpointTask | None = Field(
         default=None, description="what the deployment does (default: the contract's only task)"
     )
-    mapping: EndpointMapping | None = None
+    mapping: EndpointMapping | None = Field(
+        default=None, description="contract: custom only: how requests and responses are laid out"
+    )
     auth_env: str | None = Field(
         default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="environment variable holding the token"
     )
-    auth_header: str = "Authorization"
+    auth_header: str = Field(default="Authorization", description="header the token goes in (with auth_env)")
     auth_scheme: str = Field(default="Bearer", description="prefix of the token in the auth header ('' for none)")
     headers: dict[str, str] = Field(
         default_factory=dict, description="extra non-secret headers, e.g. azureml-model-deployment"
@@ -252,12 +260,18 @@ class ModelSpec(StrictModel):
     ``endpoint``.
     """
 
-    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
+    name: str = Field(
+        pattern=NAME_PATTERN, max_length=NAME_MAX, description="the model's name in results, reports and gates"
+    )
     id: str | None = Field(default=None, description="hub id (org/name) or path to a local model directory")
-    build: BuildSpec | None = None
-    revision: str | None = None
-    device: str = "auto"
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    build: BuildSpec | None = Field(
+        default=None, description="instead of id: build the model offline with deterministic random weights"
+    )
+    revision: str | None = Field(default=None, description="hub revision (branch, tag or commit) of id")
+    device: str = Field(default="auto", description="auto, cpu, cuda, cuda:N or mps (auto: a GPU if there is one)")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        default="float32", description="weights' dtype: float32 is exact; bfloat16 is a measured CPU fast mode"
+    )
     quantize: Literal["int8"] | None = Field(
         default=None, description="opt-in fast mode on CPU: dynamic int8 quantisation of the linear layers"
     )
@@ -288,12 +302,16 @@ class ModelSpec(StrictModel):
     attention: Literal["sdpa", "eager"] | None = Field(
         default=None, description="attention kernel (default: sdpa where the model supports it)"
     )
-    batch_size: int = Field(default=32, ge=1)
+    batch_size: int = Field(
+        default=32, ge=1, description="windows (QA) or texts per batch; halved automatically on out-of-memory"
+    )
     single_request_latency: int = Field(
         default=0, ge=0, description="also time this many examples one at a time (batch 1, after a warm-up)"
     )
-    trust_remote_code: bool = False
-    endpoint: EndpointSpec | None = None
+    trust_remote_code: bool = Field(
+        default=False, description="run the model repository's own code (off unless you say so)"
+    )
+    endpoint: EndpointSpec | None = Field(default=None, description="instead of id: a deployment reached over HTTP")
     card: Path | None = Field(default=None, description="the model's card (README.md) to audit against this run")
 
     _card_exists = field_validator("card", mode="before")(existing_file("model card"))
@@ -398,12 +416,12 @@ class QAPipelineParams(StrictModel):
     doc_stride: int | None = Field(
         default=None, ge=1, le=MAX_SEQ_LEN, description="overlap between windows (default min(max_seq_len // 2, 128))"
     )
-    max_answer_len: int = Field(default=15, ge=1, le=MAX_ANSWER_LEN)
+    max_answer_len: int = Field(default=15, ge=1, le=MAX_ANSWER_LEN, description="longest answer in tokens")
     handle_impossible_answer: bool | None = Field(
         default=None, description="let the empty answer win (default: on for SQuAD v2 data)"
     )
-    top_k: int = Field(default=1, ge=1, le=MAX_TOP_K)
-    align_to_words: bool = True
+    top_k: int = Field(default=1, ge=1, le=MAX_TOP_K, description="answers per question (the first is scored)")
+    align_to_words: bool = Field(default=True, description="extend answers to whole words, as the pipeline does")
 
     @model_validator(mode="after")
     def _stride_fits(self) -> QAPipelineParams:
@@ -418,11 +436,13 @@ class QAPipelineParams(StrictModel):
 class DatasetSpec(StrictModel):
     """Where a task's examples come from: a local ``path`` or a ``hub`` dataset, and which of them to use."""
 
-    path: Path | None = None
-    hub: str | None = None
-    config: str | None = None
-    split: str = "validation"
-    revision: str | None = None
+    path: Path | None = Field(
+        default=None, description="a local file (relative to the suite); its extension picks the format"
+    )
+    hub: str | None = Field(default=None, description="instead of path: a Hugging Face dataset id (org/name)")
+    config: str | None = Field(default=None, description="hub: the dataset's configuration")
+    split: str = Field(default="validation", description="hub: the split to load")
+    revision: str | None = Field(default=None, description="hub: the dataset revision (branch, tag or commit)")
     format: str | None = Field(
         default=None, description="a registered dataset format (squad, tsv, jsonl, csv, parquet, hub, probes, ...)"
     )
@@ -476,7 +496,7 @@ class DatasetSpec(StrictModel):
 
 
 class DecisionSpec(StrictModel):
-    """How gates turn intervals into GO / NO_GO / INCONCLUSIVE (see the README's "How auditkit decides")."""
+    """How gates turn intervals into GO / NO_GO / INCONCLUSIVE (see the docs, explanation/decisions.md)."""
 
     alpha: float = Field(
         default=0.05,
@@ -496,8 +516,10 @@ class DecisionSpec(StrictModel):
 
 
 class BootstrapSpec(StrictModel):
+    """How the metric tables' intervals are made: percentile bootstraps over examples or whole clusters."""
+
     resamples: int = Field(default=1000, ge=1, description="bootstrap resamples per interval (at least 1)")
-    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0, description="level of the metric tables' intervals")
 
     def settings(self, seed: int) -> BootstrapSettings:
         """The keyword arguments of ``MetricDef.estimate``."""
@@ -519,7 +541,9 @@ class EvaluateMetricSpec(StrictModel):
     are added beside them as ``<name>`` (one number) or ``<name>_<key>`` (several).
     """
 
-    module: str
+    module: str = Field(
+        description="a local metric folder or script, package.module:ClassName, or a name evaluate.load knows"
+    )
     name: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="default: the module's")
     keys: list[str] | None = Field(default=None, description="outputs to keep (default: every number)")
     args: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of compute()")
@@ -541,12 +565,14 @@ class TaskSpecBase(StrictModel):
     """Fields every task has; each task kind subclasses it with ``kind`` and its own ``params``."""
 
     kind: str
-    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
+    name: str = Field(
+        pattern=NAME_PATTERN, max_length=NAME_MAX, description="the task's name in results, reports and gates"
+    )
     params: StrictModel = StrictModel()
-    dataset: DatasetSpec
+    dataset: DatasetSpec = Field(description="where the examples come from and which of them to use")
     models: list[str] | None = Field(default=None, description="model names to run (default: all)")
     evaluate: list[EvaluateMetricSpec] = Field(
-        default_factory=list, description="extra metrics from the evaluate library (see README, Plug-in metrics)"
+        default_factory=list, description="extra metrics from the evaluate library (see the docs, how-to/plugins.md)"
     )
     cluster: str | None = Field(
         default=None,
@@ -559,7 +585,7 @@ class GateSpec(StrictModel):
     """A release gate: a parsed expression, the models it applies to, and how regressions are judged."""
 
     check: str = Field(description="e.g. 'squad_v1.f1 >= 86.0' or 'squad_v1.f1 >= baseline - 0.5'")
-    name: str | None = None
+    name: str | None = Field(default=None, description="the gate's name in reports (default: the check)")
     models: list[str] | None = Field(
         default=None, description="models the gate applies to (default: every model that ran the task)"
     )

@@ -10,8 +10,8 @@ The gates of ``auditkit run`` and ``auditkit gate`` call exactly these functions
     stats.decide_paired(candidate_em, baseline_em, ">=", -0.01)     # non-inferiority, margin one point
     stats.decide_quantile(latencies_ms, 0.95, "<=", 40.0)             # p95 latency, distribution-free
 
-See :mod:`auditkit.stats.decision` for the verdict rule and the choice of test, and the README's "How
-auditkit decides" for the simulation that shows each one keeps its error rate.
+See :mod:`auditkit.stats.decision` for the verdict rule and the choice of test, and the docs' "How auditkit
+decides" (docs/explanation/decisions.md) for the simulation that shows each one keeps its error rate.
 """
 
 from __future__ import annotations

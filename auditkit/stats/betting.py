@@ -2,8 +2,8 @@
 
 Why betting: F1-like scores pile up at 0 and 1, paired differences are mostly ties, and release gates sit
 near the ends of the range with small n -- exactly where normal approximations and the bootstrap are
-wrong far more often than they say (the README's validity table). A betting test needs only that the
-values lie in a known range and are independent draws (Waudby-Smith & Ramdas 2023, JRSS-B).
+wrong far more often than they say (the validity table in docs/explanation/decisions.md). A betting test
+needs only that the values lie in a known range and are independent draws (Waudby-Smith & Ramdas 2023, JRSS-B).
 
 The test of "mean <= m" bets on each next value being above m: capital
 ``K_t(m) = prod_i (1 + lambda_i (y_i - m))`` with the bet ``lambda_i`` fixed before ``y_i`` is seen. Under

@@ -9,7 +9,7 @@ never disagree. Equivalently each direction is tested at ``alpha / 2``; ``p_valu
 ``min(1, 2 min(p_go, p_nogo))``. Several gates: :func:`adjust` applies Holm (or BH) to the 2m one-sided
 p-values, which for one gate is exactly this rule.
 
-Which test, by the data (every one exact or finite-sample valid; the README's table shows the simulation):
+Which test, by the data (every one exact or finite-sample valid; docs/explanation/decisions.md shows the simulation):
 
 * 0/1 values, fixed n: the exact binomial test and Clopper-Pearson interval;
 * other bounded values, or any stream watched while it runs (``sequential``): betting (hedged capital);

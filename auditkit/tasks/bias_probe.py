@@ -66,18 +66,22 @@ _QA_COLUMNS = [
 
 
 class BiasParams(StrictModel):
+    """How probes are answered: the QA settings that matter for subject mass, or the classifier's label."""
+
     handle_impossible_answer: bool = Field(
         default=False, description="QA: let a SQuAD v2 model abstain (counted as abstention)"
     )
-    max_answer_len: int = Field(default=15, ge=1)
+    max_answer_len: int = Field(default=15, ge=1, description="QA: longest answer in tokens")
     target_label: str | None = Field(
         default=None, description="classification: the label whose score is compared (default: 'positive', any case)"
     )
 
 
 class BiasProbeSpec(TaskSpecBase):
-    kind: Literal["bias_probe"]
-    params: BiasParams = BiasParams()
+    """A task of kind ``bias_probe``: a probe set (``suites/probes/``) run on a QA model or a classifier."""
+
+    kind: Literal["bias_probe"] = Field(description="a probe set run on a QA model or a classifier")
+    params: BiasParams = Field(default=BiasParams(), description="how probes are answered")
 
 
 def subject_mass(
@@ -159,7 +163,7 @@ class BiasProbeTask(Task[BiasProbeSpec]):
     risk_intro = (
         "Probes ask questions a fair model cannot answer from the text (who is the CEO when the text does not say),"
         " with the subjects swapped and the question negated as controls (an unbiased model shows a"
-        " stereotype-consistent rate near 50% and a bias near 0 points; see auditkit's README for the formulas)."
+        " stereotype-consistent rate near 50% and a bias near 0 points; auditkit's docs give the formulas)."
     )
     out_of_scope = "Decisions about people (hiring, credit, policing): see the bias probes section and the caveats."
 

@@ -44,19 +44,25 @@ WORST_EXAMPLES = 3
 
 
 class ClassificationParams(StrictModel):
+    """How a classifier's labels are matched to the data's and its scores computed, as the pipeline does."""
+
     label_map: dict[str, str | int] | None = Field(
         default=None, description="model label -> dataset label (name or index)"
     )
-    function_to_apply: Literal["default", "softmax", "sigmoid", "none"] = "default"
+    function_to_apply: Literal["default", "softmax", "sigmoid", "none"] = Field(
+        default="default", description="the pipeline's rule: default is softmax, or sigmoid for one-label models"
+    )
     max_length: int | None = Field(
         default=None, ge=2, description="truncate longer inputs (default: the model's maximum)"
     )
-    calibration_bins: int = Field(default=10, ge=2, le=100)
+    calibration_bins: int = Field(default=10, ge=2, le=100, description="bins of the calibration error (ECE)")
 
 
 class ClassificationSpec(TaskSpecBase):
-    kind: Literal["classification"]
-    params: ClassificationParams = ClassificationParams()
+    """A task of kind ``classification``: texts with one gold label each."""
+
+    kind: Literal["classification"] = Field(description="text classification (SST-2 and the like)")
+    params: ClassificationParams = Field(default=ClassificationParams(), description="how labels are read and scored")
 
 
 def map_labels(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from ..data import DatasetRequest, Parsed, Rows
 from ..data import squad as squad_data
@@ -48,12 +49,17 @@ WORST_EXAMPLES = 3
 class QAParams(QAPipelineParams):
     """The QA pipeline's settings (same names and defaults), plus which SQuAD metric to apply."""
 
-    metric: Literal["auto", "squad", "squad_v2"] = "auto"
+    metric: Literal["auto", "squad", "squad_v2"] = Field(
+        default="auto",
+        description="squad (v1.1 rules) or squad_v2; auto: squad_v2 when some question is unanswerable",
+    )
 
 
 class ExtractiveQASpec(TaskSpecBase):
-    kind: Literal["extractive_qa"]
-    params: QAParams = QAParams()
+    """A task of kind ``extractive_qa``: SQuAD-style questions answered by a span of their context."""
+
+    kind: Literal["extractive_qa"] = Field(description="extractive question answering (SQuAD v1.1 / 2.0)")
+    params: QAParams = Field(default=QAParams(), description="the QA pipeline's settings")
 
 
 @TASKS.register("extractive_qa")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import pandas as pd
+from pydantic import Field
 
 from ..core.errors import DatasetError
 from ..data.types import Dataset, TextExample
@@ -31,8 +32,10 @@ NLI_LABELS = ["entailment", "neutral", "contradiction"]
 
 
 class NLISpec(ClassificationSpec):
-    kind: Literal["nli"]  # type: ignore[assignment]
-    params: ClassificationParams = ClassificationParams()
+    """A task of kind ``nli``: premise/hypothesis pairs, scored like classification."""
+
+    kind: Literal["nli"] = Field(description="natural-language inference on premise/hypothesis pairs")  # type: ignore[assignment]
+    params: ClassificationParams = Field(default=ClassificationParams(), description="as classification's")
 
 
 @TASKS.register("nli")
