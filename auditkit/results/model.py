@@ -33,11 +33,11 @@ class Record(BaseModel):
 class MetricEstimate(Record):
     """A metric's point value with its bootstrap interval, on the metric's own scale (see the task's metric info)."""
 
-    value: float
-    low: float
-    high: float
-    confidence: float
-    resamples: int
+    value: float = Field(description="the metric over every example used, on the metric's own scale")
+    low: float = Field(description="lower end of the interval")
+    high: float = Field(description="upper end of the interval")
+    confidence: float = Field(description="the interval's level (0.95)")
+    resamples: int = Field(description="bootstrap resamples behind the interval (0 when it was not bootstrapped)")
     n: int | None = Field(default=None, description="examples the value is computed over")
     interval: (
         Literal[
@@ -64,67 +64,91 @@ class MetricEstimate(Record):
 
 
 class Failure(Record):
-    id: str
-    error: str
-    attempts: int
+    id: str = Field(description="the example's id")
+    error: str = Field(description="what went wrong, redacted (no secrets)")
+    attempts: int = Field(description="requests made for it, retries included")
 
 
 class FailureRecord(Record):
     """An endpoint job's failure accounting: failed examples are counted, listed and excluded from metrics."""
 
-    count: int
-    total: int
-    rate: float
-    max_rate: float
-    examples: list[Failure]
-    excluded_from_scoring: int | None = None
+    count: int = Field(description="examples that failed after their retries")
+    total: int = Field(description="examples the job tried")
+    rate: float = Field(description="count / total")
+    max_rate: float = Field(description="the model's max_failure_rate: more fails the endpoint-failures gate")
+    examples: list[Failure] = Field(description="every failed example")
+    excluded_from_scoring: int | None = Field(
+        default=None, description="examples left out of the metrics because they failed"
+    )
 
 
 class Timing(Record):
     """How long a job took and how it was batched; which fields exist depends on the model kind."""
 
-    wall_seconds: float | None = None
-    examples: int | None = None
-    examples_per_second: float | None = None
-    windows: int | None = None
-    chunks: int | None = None
-    cached: bool | None = None
-    resumed_chunks: int | None = None
-    batch_size_used: int | None = None
-    activation: str | None = None
-    model_labels: list[str] | None = None
-    target_label: str | None = None
-    batches: int | None = None
-    batch_latency_ms_p50: float | None = None
-    batch_latency_ms_p95: float | None = None
-    batch_latency_ms_p99: float | None = None
-    batch_latency_ms_mean: float | None = None
-    model_seconds: float | None = None
-    items_per_second: float | None = None
-    tokens_per_second: float | None = None
-    warmup_seconds: float | None = None
+    wall_seconds: float | None = Field(default=None, description="the job's wall time, model load excluded")
+    examples: int | None = Field(default=None, description="examples predicted")
+    examples_per_second: float | None = Field(default=None, description="examples / wall_seconds")
+    windows: int | None = Field(default=None, description="QA: windows the contexts were cut into")
+    chunks: int | None = Field(default=None, description="chunks of examples the job ran in (the cache's unit)")
+    cached: bool | None = Field(default=None, description="every chunk came from the prediction cache")
+    resumed_chunks: int | None = Field(
+        default=None, description="chunks taken from the cache of an interrupted earlier run"
+    )
+    batch_size_used: int | None = Field(default=None, description="the batch size that held (halved on out-of-memory)")
+    activation: str | None = Field(
+        default=None, description="classification: the function applied to the logits (softmax, sigmoid, none)"
+    )
+    model_labels: list[str] | None = Field(default=None, description="classification: the model's labels, in id order")
+    target_label: str | None = Field(
+        default=None, description="bias probes on a classifier: the label whose score is compared"
+    )
+    batches: int | None = Field(default=None, description="timed batches (after one untimed warm-up batch)")
+    batch_latency_ms_p50: float | None = Field(default=None, description="median batch latency")
+    batch_latency_ms_p95: float | None = Field(default=None, description="95th percentile of batch latency")
+    batch_latency_ms_p99: float | None = Field(default=None, description="99th percentile of batch latency")
+    batch_latency_ms_mean: float | None = Field(default=None, description="mean batch latency")
+    model_seconds: float | None = Field(default=None, description="time inside the model's forward passes")
+    items_per_second: float | None = Field(
+        default=None, description="windows (QA) or texts per second through the model"
+    )
+    tokens_per_second: float | None = Field(
+        default=None, description="real (unpadded) tokens per second through the model"
+    )
+    warmup_seconds: float | None = Field(default=None, description="the untimed warm-up batch")
     partial_batches_dropped: int | None = Field(
         default=None, description="chunk-final partial batches left out of the batch latencies (run in looks)"
     )
-    batch_seconds: list[float] | None = None
-    batch_items: list[int] | None = None
-    batch_tokens: list[int] | None = None
-    single_request_examples: int | None = None
-    single_request_ms_p50: float | None = None
-    single_request_ms_p95: float | None = None
-    single_request_ms_p99: float | None = None
-    single_request_ms_mean: float | None = None
-    single_request_seconds: list[float] | None = None
-    requests: int | None = None
-    attempts: int | None = None
-    retries: int | None = None
-    retry_waits: list[float] | None = None
-    latency_scope: Literal["request"] | None = None
-    request_latency_ms_p50: float | None = None
-    request_latency_ms_p95: float | None = None
-    request_latency_ms_p99: float | None = None
-    request_latency_ms_mean: float | None = None
-    request_seconds: list[float] | None = None
+    batch_seconds: list[float] | None = Field(default=None, description="every timed batch's latency, in order")
+    batch_items: list[int] | None = Field(default=None, description="items in each timed batch")
+    batch_tokens: list[int] | None = Field(default=None, description="real tokens in each timed batch")
+    single_request_examples: int | None = Field(
+        default=None, description="examples timed one at a time (single_request_latency)"
+    )
+    single_request_ms_p50: float | None = Field(default=None, description="median single-request latency")
+    single_request_ms_p95: float | None = Field(default=None, description="95th percentile of single-request latency")
+    single_request_ms_p99: float | None = Field(default=None, description="99th percentile of single-request latency")
+    single_request_ms_mean: float | None = Field(default=None, description="mean single-request latency")
+    single_request_seconds: list[float] | None = Field(
+        default=None, description="every single request's latency, in order"
+    )
+    requests: int | None = Field(default=None, description="endpoints: HTTP requests that got an answer")
+    attempts: int | None = Field(default=None, description="endpoints: HTTP requests made, retries included")
+    retries: int | None = Field(default=None, description="endpoints: retried requests")
+    retry_waits: list[float] | None = Field(default=None, description="endpoints: seconds waited before each retry")
+    latency_scope: Literal["request"] | None = Field(
+        default=None, description="'request': latencies are client-side, end to end, per request (endpoints)"
+    )
+    request_latency_ms_p50: float | None = Field(default=None, description="endpoints: median request latency")
+    request_latency_ms_p95: float | None = Field(
+        default=None, description="endpoints: 95th percentile of request latency"
+    )
+    request_latency_ms_p99: float | None = Field(
+        default=None, description="endpoints: 99th percentile of request latency"
+    )
+    request_latency_ms_mean: float | None = Field(default=None, description="endpoints: mean request latency")
+    request_seconds: list[float] | None = Field(
+        default=None, description="endpoints: every request's latency, in order"
+    )
 
     def get(self, key: str) -> float | None:
         """A scalar timing figure by name (gates address them as ``latency.<key>``); None when absent."""
@@ -143,18 +167,23 @@ class SamplingRecord(Record):
 
     unit: str = Field(description="'example' (independent) or the task's unit: article, paragraph, template")
     column: str | None = Field(default=None, description="the per-example column naming each example's cluster")
-    n: int
-    n_clusters: int | None = None
-    design_effect: float | None = None
+    n: int = Field(description="examples")
+    n_clusters: int | None = Field(
+        default=None, description="clusters the examples came from (None: examples are the unit)"
+    )
+    design_effect: float | None = Field(
+        default=None,
+        description="the headline metric's variance under clustering over its variance as if examples were independent",
+    )
     metric: str | None = Field(default=None, description="the metric the design effect was measured on")
 
 
 class SequentialRecord(Record):
     """How a job run with ``--until-decided`` stopped: its predictions are stored in the order they were seen."""
 
-    n_used: int
-    n_available: int
-    look_every: int
+    n_used: int = Field(description="examples seen before the job stopped")
+    n_available: int = Field(description="examples the job could have seen")
+    look_every: int = Field(description="examples between two looks")
     order_seed: int = Field(description="the suite's seed; the order no longer depends on it (see 'order')")
     order: str | None = Field(
         default=None,
@@ -167,8 +196,11 @@ class SequentialRecord(Record):
         " when clustered): half of each anytime test's bets aim to decide by then",
     )
     looks: list[int] = Field(description="examples seen at each look")
-    stopped: Literal["decided", "exhausted", "not sequential"]
-    reason: str
+    stopped: Literal["decided", "exhausted", "not sequential"] = Field(
+        description="decided: every gate decided early; exhausted: every example was seen; not sequential: the job"
+        " ran in full"
+    )
+    reason: str = Field(description="why the job stopped, or ran in full, in words")
     alpha: float = Field(
         description="the one-sided level each gate's test stopped at (alpha / (2 x tested gates), Bonferroni)"
     )
@@ -177,29 +209,31 @@ class SequentialRecord(Record):
 class Job(Record):
     """One (model, task) evaluation: its fingerprints, parameters, metrics, task details and timing."""
 
-    model: str
-    task: str
-    kind: str
-    dataset_fingerprint: str
-    model_fingerprint: str
-    params_fingerprint: str
-    params: JSONDict
-    metrics: dict[str, MetricEstimate]
+    model: str = Field(description="the model's name in the suite")
+    task: str = Field(description="the task's name in the suite")
+    kind: str = Field(description="the task kind (extractive_qa, classification, bias_probe, nli, or a plug-in's)")
+    dataset_fingerprint: str = Field(description="content fingerprint of the examples used")
+    model_fingerprint: str = Field(description="fingerprint of the model (config, weights, tokenizer)")
+    params_fingerprint: str = Field(description="fingerprint of the task parameters")
+    params: JSONDict = Field(description="the task parameters, as run")
+    metrics: dict[str, MetricEstimate] = Field(description="every metric with its interval, by name")
     details: JSONDict = Field(description="task-specific figures; the task kind owns their shape")
-    timing: Timing
-    notes: list[str] = Field(default_factory=list)
+    timing: Timing = Field(description="how long the job took and how it was batched")
+    notes: list[str] = Field(default_factory=list, description="what the reader should know about this job")
     predictions: str = Field(description="per-example table, relative to the run directory")
-    failures: FailureRecord | None = None
-    sequential: SequentialRecord | None = None
-    sampling: SamplingRecord | None = None
+    failures: FailureRecord | None = Field(default=None, description="endpoints: the examples that failed")
+    sequential: SequentialRecord | None = Field(default=None, description="--until-decided: how the job stopped")
+    sampling: SamplingRecord | None = Field(default=None, description="the sampling unit and its cost")
 
 
 class ModelRecord(Record):
     """Where a model came from, its fingerprints and how it ran."""
 
-    source: str
-    fingerprint: dict[str, str]
-    info: JSONDict
+    source: str = Field(description="hub id, local directory or build recipe, as the suite names it")
+    fingerprint: dict[str, str] = Field(description="sha256 of the config, weights and tokenizer")
+    info: JSONDict = Field(
+        description="how the model ran: device, dtype, fast mode, resolved hub revision, parameters, ..."
+    )
     warnings: list[str] = Field(default_factory=list, description="what the checkpoint says that the run did not do")
 
 
@@ -216,18 +250,18 @@ class DatasetRecord(Record):
             data["details"] = {**{k: v for k, v in legacy.items() if v is not None}, **data.get("details", {})}
         return data
 
-    source: str
-    fingerprint: str
+    source: str = Field(description="the file or hub id the examples came from")
+    fingerprint: str = Field(description="content fingerprint of the examples used")
     source_fingerprint: str | None = Field(
         default=None,
         description="content fingerprint of every example the source holds, before any selection: identifies a"
         " benchmark's official split (older runs lack it)",
     )
-    examples: int
-    total_available: int
-    selection: str
-    kind: str
-    label_names: list[str] | None = None
+    examples: int = Field(description="examples used")
+    total_available: int = Field(description="examples the source holds")
+    selection: str = Field(description="which examples were used (all, the first N, a seeded sample, some articles)")
+    kind: str = Field(description="the task kind the data was read for")
+    label_names: list[str] | None = Field(default=None, description="classification: label names in index order")
     details: JSONDict = Field(
         default_factory=dict,
         description="what the data says of itself, as its task reads it (SQuAD's version, a probe set's description)",
@@ -236,8 +270,8 @@ class DatasetRecord(Record):
 
 
 class SuiteRecord(Record):
-    name: str
-    description: str | None = None
+    name: str = Field(description="the suite's name")
+    description: str | None = Field(default=None, description="the suite's description")
     path: str = Field(
         description="the suite file, relative to the run directory ('<in-memory suite>' for one made in Python)"
     )
@@ -247,47 +281,53 @@ class SuiteRecord(Record):
         " directory: the suite file's folder, or the working directory for a suite made in Python (older runs: none,"
         " their paths were relative to the working directory)",
     )
-    sha256: str
-    seed: int
-    bootstrap: JSONDict
-    spec: JSONDict
+    sha256: str = Field(description="sha256 of the suite file's bytes")
+    seed: int = Field(description="the suite's seed")
+    bootstrap: JSONDict = Field(description="the bootstrap settings of the metric tables")
+    spec: JSONDict = Field(description="the validated suite, as run")
 
 
 class Environment(Record):
-    python: str
-    platform: str
-    machine: str
-    cpu_count: int | None
-    cpu_features: list[str] = Field(default_factory=list)
-    torch_threads: int
-    packages: dict[str, str | None]
-    cuda: str | None
-    gpu: str | None
+    python: str = Field(description="Python version")
+    platform: str = Field(description="operating system")
+    machine: str = Field(description="CPU architecture")
+    cpu_count: int | None = Field(description="logical CPUs")
+    cpu_features: list[str] = Field(
+        default_factory=list, description="CPU features that change speed or exactness (avx512_bf16, amx_bf16, ...)"
+    )
+    torch_threads: int = Field(description="torch's intra-op threads")
+    packages: dict[str, str | None] = Field(
+        description="versions of torch, transformers and the other packages that change results"
+    )
+    cuda: str | None = Field(description="CUDA version, when a GPU was used")
+    gpu: str | None = Field(description="the GPU's name, when one was used")
 
 
 class RunnerRecord(Record):
-    kind: Literal["local", "ray"]
-    ray_version: str | None = None
-    workers: int | None = None
-    address: str | None = None
+    kind: Literal["local", "ray"] = Field(description="local or ray")
+    ray_version: str | None = Field(default=None, description="Ray's version (ray runner)")
+    workers: int | None = Field(default=None, description="model copies per model (ray runner)")
+    address: str | None = Field(default=None, description="the Ray cluster's address (ray runner)")
 
 
 class Results(Record):
     """Everything a run measured. Reports, gates, audits and exports are made from this and the predictions."""
 
-    schema_version: Literal[2] = 2
-    status: Literal["complete"] = "complete"
-    run_id: str
-    created: str
-    command: str
-    auditkit_version: str
-    suite: SuiteRecord
-    environment: Environment
-    models: dict[str, ModelRecord]
-    datasets: dict[str, DatasetRecord]
-    jobs: list[Job]
-    runner: RunnerRecord
-    wall_seconds: float
+    schema_version: Literal[2] = Field(default=2, description="this file's schema version; readers migrate older ones")
+    status: Literal["complete"] = Field(
+        default="complete", description="always complete: an incomplete run is never published"
+    )
+    run_id: str = Field(description="the run's id (its folder's name)")
+    created: str = Field(description="when the run started (ISO 8601, UTC offset)")
+    command: str = Field(description="the command line that made the run")
+    auditkit_version: str = Field(description="auditkit's version")
+    suite: SuiteRecord = Field(description="the suite that was run")
+    environment: Environment = Field(description="the machine and the package versions")
+    models: dict[str, ModelRecord] = Field(description="every model, by name")
+    datasets: dict[str, DatasetRecord] = Field(description="every task's data, by task name")
+    jobs: list[Job] = Field(description="every (model, task) evaluation")
+    runner: RunnerRecord = Field(description="where the jobs ran")
+    wall_seconds: float = Field(description="the whole run's wall time")
 
     def jobs_of(self, model: str) -> list[Job]:
         return [job for job in self.jobs if job.model == model]
