@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import DATA, TINY_SST2, data_owner, requires_data, write_suite
@@ -102,36 +103,48 @@ def test_int8_needs_float32_on_the_cpu() -> None:
 
 @requires_data
 def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fastest candidate that keeps the agreement floor wins; a faster one that changes answers does not;
-    one slower than exact in any round does not; nothing kept means exact. Timings and answers are scripted
-    here (the real measurement runs in the next test), so the rule itself is what is tested."""
+    """The fastest candidate whose agreement with exact is *certified* (Clopper-Pearson lower bound above the
+    floor, Bonferroni over the candidates tried) wins; a faster one that changes answers is dropped as soon as
+    it cannot clear the floor; one slower than exact in any round is not tried; nothing kept means exact; a
+    calibration too small to certify the floor runs exact and says how many examples it needs. Timings and
+    answers are scripted here (the real measurement runs in the next test), so the rule itself is tested."""
     import auditkit.running.fast_modes as fast_modes
     from auditkit.data import load_dataset
     from auditkit.spec.schema import DatasetSpec, ModelSpec
     from auditkit.tasks import make_task
 
-    spec = ModelSpec.model_validate(
-        {"name": "m", "build": {"config": str(TINY_SST2), "vocab": str(DATA / "vocab" / "bert-base-uncased-vocab.txt")},
-         "fast_mode": "auto", "device": "cpu", "fast_mode_calibration": 20}
-    )  # fmt: skip
+    def model_spec(calibration: int) -> ModelSpec:
+        vocab = str(DATA / "vocab" / "bert-base-uncased-vocab.txt")
+        return ModelSpec.model_validate(
+            {"name": "m", "build": {"config": str(TINY_SST2), "vocab": vocab},
+             "fast_mode": "auto", "device": "cpu", "fast_mode_calibration": calibration}
+        )  # fmt: skip
+
     sst2 = {"path": str(DATA / "sst2" / "dev.tsv")}
     task = make_task(ClassificationSpec.model_validate({"name": "t", "kind": "classification", "dataset": sst2}))
-    data = load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=40), type(task), name="t")
+    data = load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=600), type(task), name="t")
+    position = {str(example.id): i for i, example in enumerate(data.examples)}
     monkeypatch.setattr(fast_modes, "cpu_features", lambda: ["avx2", "avx512f", "amx_bf16"])
-    script = {  # mode -> (seconds per round, answers changed of 20)
+    script = {  # mode -> (seconds per timing round, every how many examples an answer changes; 0: never)
         "exact": ([1.0, 1.2, 1.0], 0),
-        "bf16": ([0.4, 0.5, 0.4], 1),  # 2.5x, but 95% identical: below the 99% floor
-        "bf16 + fp32 head": ([0.55, 0.6, 0.5], 0),  # 1.9x, identical: kept
+        "bf16": ([0.4, 0.5, 0.4], 50),  # 2.5x, but 98% identical: below the 99% floor
+        "bf16 + fp32 head": ([0.55, 0.6, 0.5], 0),  # 1.9x, identical: certified
         "int8 (dynamic)": ([0.5, 1.3, 0.5], 0),  # 2x median, but slower than exact in one round
-        "bf16 autocast": ([0.7, 0.8, 0.7], 0),  # 1.5x, identical: kept, but slower than the fp32-head mode
+        "bf16 autocast": ([0.7, 0.8, 0.7], 0),  # 1.5x, identical, but slower than the fp32-head mode
     }
-    calls: dict[str, int] = {}
+    rounds: dict[str, int] = {}
+    predicted: dict[str, int] = {}
 
-    def scripted(task_: object, model: object, dataset: object) -> tuple[list[str], float]:
+    def scripted(task_: object, model: object, dataset: Any) -> tuple[list[str], float]:
         mode = next(name for name, m in loaded.items() if m is model)
-        calls[mode] = calls.get(mode, 0) + 1
-        seconds, changed = script[mode]
-        return ["x"] * changed + ["y"] * (20 - changed), seconds[calls[mode] - 1]
+        seconds, every = script[mode]
+        indices = [position[str(example.id)] for example in dataset.examples]
+        predicted[mode] = predicted.get(mode, 0) + len(indices)
+        took = 0.0
+        if len(indices) == fast_modes.TIMING_EXAMPLES:  # a timing round
+            took = seconds[rounds.get(mode, 0)]
+            rounds[mode] = rounds.get(mode, 0) + 1
+        return [f"changed {i}" if every and i % every == every - 1 else f"answer {i}" for i in indices], took
 
     loaded: dict[str, object] = {}
     real_open = fast_modes.open_model
@@ -151,24 +164,59 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(fast_modes, "open_model", remember)
     monkeypatch.setattr(fast_modes, "_answers", scripted)
-    chosen, record = fast_modes.choose_fast_mode(task, spec, "sequence-classification", data)
+    chosen, record = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
     assert record["chosen"] == "bf16 + fp32 head" and chosen.dtype == "bfloat16" and chosen.head_dtype == "float32"
     verdicts = {c["mode"]: c for c in record["candidates"]}
-    assert "95.0% identical answers (< 99%)" in verdicts["bf16"]["why_not"]
+    # Three candidates were fast enough, so each is certified at 5%/3: 600 examples allow no change at 99%.
+    assert "changed 2 of 128 answers: 99% identical cannot be certified" in verdicts["bf16"]["why_not"]
+    assert verdicts["bf16"]["agreement_examples"] == 128  # past the allowance on the timing slice: no more work
     assert "slower than exact in a round" in verdicts["int8 (dynamic)"]["why_not"]
-    assert verdicts["bf16 + fp32 head"]["speedup_median"] == pytest.approx(2.0, abs=0.01)
-    assert calls["exact"] == 3 and record["calibration_examples"] == 20
+    assert verdicts["bf16 autocast"]["why_not"] == "not tried: a faster mode was kept"
+    kept = verdicts["bf16 + fp32 head"]
+    assert kept["speedup_median"] == pytest.approx(2.0, abs=0.01) and kept["identical_answers"] == 600
+    assert kept["agreement_lower_bound"] == pytest.approx(100 * (0.05 / 3) ** (1 / 600), abs=0.01)
+    assert record["calibration_examples"] == 600 and record["timing_examples"] == 128 and rounds["exact"] == 3
+    assert predicted["exact"] == 3 * 128 + (600 - 128)  # exact's answers past the timing slice: computed once
+
+    # A calibration too small to certify 99% runs exact, and says how many examples it would need.
+    rounds.clear()
+    chosen, record = fast_modes.choose_fast_mode(task, model_spec(200), "sequence-classification", data)
+    assert record["chosen"] == "exact" and chosen.dtype == "float32"
+    why = {c["mode"]: c["why_not"] for c in record["candidates"]}
+    assert "200 calibration examples cannot certify 99% identical answers" in why["bf16"]
+    assert "needs at least 408" in why["bf16"]
 
     # Without native bf16 only int8 is measured; when nothing is kept, exact runs.
     monkeypatch.setattr(fast_modes, "cpu_features", lambda: ["avx2", "avx512f"])
-    script["int8 (dynamic)"] = ([0.9, 1.1, 0.95], 3)
-    calls.clear()
-    loaded.clear()
-    chosen, record = fast_modes.choose_fast_mode(task, spec, "sequence-classification", data)
+    script["int8 (dynamic)"] = ([0.9, 1.1, 0.95], 30)
+    rounds.clear()
+    chosen, record = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
     assert record["chosen"] == "exact" and chosen.dtype == "float32" and chosen.quantize is None
     assert any("no native bf16" in line for line in record["not_measured"])
     with pytest.raises(ValueError, match="fast_mode: auto chooses dtype, head_dtype and quantize itself"):
         ModelSpec.model_validate({"name": "m", "id": "org/model", "fast_mode": "auto", "dtype": "bfloat16"})
+
+
+def test_the_certified_agreement_rule_keeps_its_error_rate() -> None:
+    """Simulated with a known truth: a mode whose true agreement is just below the floor is chosen at most
+    1 - CONFIDENCE of the time (Clopper-Pearson is exact, so it holds at every n); one well above it is
+    chosen often enough to be useful, and the price in calibration examples is what the docs say."""
+    import numpy as np
+
+    from auditkit.running.fast_modes import CONFIDENCE, examples_to_certify, most_changes
+
+    rng = np.random.default_rng(0)
+    a = 1.0 - CONFIDENCE
+    for n in (437, 600, 1024, 2048):
+        allowed = most_changes(n, 99.0, a)
+        assert allowed is not None
+        for truth, most, least in ((0.9899, a, 0.0), (0.998, 1.0, 0.2 if n >= 1024 else 0.0)):
+            changed = rng.binomial(n, 1.0 - truth, size=20_000)
+            chosen = float(np.mean(changed <= allowed))
+            assert least <= chosen <= most + 3 * np.sqrt(a * (1 - a) / 20_000), (n, truth, chosen)
+    assert most_changes(298, 99.0, a) is None and most_changes(299, 99.0, a) == 0
+    assert examples_to_certify(99.0, a) == 299 and examples_to_certify(99.0, a / 4) == 437
+    assert examples_to_certify(100.0, a) is None
 
 
 @requires_data
@@ -222,4 +270,4 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path) -> None:
     )
     assert outcome.results.jobs[0].metrics["accuracy"].n == 64
     report = (outcome.report_dir / "report.md").read_text().replace("\\", "")  # Markdown escapes aside
-    assert f"fast_mode auto ran {record['chosen']}" in report and "Measured against exact on 32 examples" in report
+    assert f"fast_mode auto ran {record['chosen']}" in report and "Speed measured against exact on 32 examples, agreement on up to 32" in report

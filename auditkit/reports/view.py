@@ -326,13 +326,17 @@ def fast_mode_text(record: Any) -> str | None:
         return None
     measured = [
         f"{c['mode']} {c['speedup_median']:.2f}× (range {c['speedup_range'][0]:.2f}–{c['speedup_range'][1]:.2f}),"
-        f" {c['agreement']:g}% identical answers" + ("" if c["kept"] else f" — not kept: {c['why_not']}")
+        f" {c['agreement']:g}% identical answers"
+        + (f" of {c['agreement_examples']}" if "agreement_examples" in c else "")
+        + ("" if c["kept"] else f" — not kept: {c['why_not']}")
         for c in record.get("candidates", [])
     ]
     text = f"fast_mode auto ran {record.get('chosen')}: {record.get('reason')}."
     if measured:
+        timed = record.get("timing_examples", record.get("calibration_examples"))
         text += (
-            f" Measured against exact on {record.get('calibration_examples')} examples: " + "; ".join(measured) + "."
+            f" Speed measured against exact on {timed} examples, agreement on up to"
+            f" {record.get('calibration_examples')}: " + "; ".join(measured) + "."
         )
     if record.get("not_measured"):
         text += " Not measured: " + "; ".join(record["not_measured"]) + "."

@@ -1,22 +1,35 @@
 """``fast_mode: auto``: measure each fast mode this machine has against exact, on this task's data, and keep
-the fastest one that gives (nearly) the same answers -- else run exact.
+the fastest one whose answers are *certified* to agree with exact's -- else run exact.
 
 Why measure: whether bf16 or int8 is faster depends on the CPU (native bf16 or emulated, AMX or not) and
 on the load of a shared machine, and whether it changes answers depends on the model and the data: on
 minilm-squad dynamic int8 changes almost half of the QA answers while SST-2 labels barely move. An
 assumption per CPU flag would pick int8 where it costs 8 F1 points.
 
-How: the first ``fast_mode_calibration`` examples are predicted by exact and by every candidate, in a
-rotating order, ``REPEATS`` times, after a warm-up; each candidate's speed-up is exact's time over its time
-*in the same round* (so a busy moment slows both), summarised by the median and range over rounds. A
-candidate is kept only if at least ``fast_mode_min_agreement`` % of its answers equal exact's, its median
-speed-up is at least ``MIN_SPEEDUP`` and no round was slower than exact. The calibration's predictions are
-discarded: the job then runs every example, calibration slice included, with the chosen mode. The choice,
-every candidate's measurements and the reason are recorded in the model's ``info.fast_mode``.
+Speed: the first ``TIMING_EXAMPLES`` examples are predicted by exact and by every candidate, in a rotating
+order, ``REPEATS`` times, after a warm-up; each candidate's speed-up is exact's time over its time *in the
+same round* (so a busy moment slows both), summarised by the median and range over rounds. A candidate is
+fast enough if its median speed-up is at least ``MIN_SPEEDUP`` and no round was slower than exact.
+
+Agreement, certified: an estimate is not enough. A mode that changed 1 of 128 calibration answers (99.2%)
+changed 1.6% of all 6,375 held-out SQuAD questions when it ran them -- below a 99% floor the estimate seemed to
+clear. So the fast-enough candidates are tried fastest first on the whole calibration slice (the first
+``fast_mode_calibration`` examples), and one is kept only when the one-sided Clopper-Pearson lower bound of
+its identical-answer rate clears ``fast_mode_min_agreement`` at ``CONFIDENCE``, split over the candidates
+tried (Bonferroni): then the chance that the chosen mode agrees with exact on fewer than that share of
+examples like these is at most 1 - ``CONFIDENCE``, assuming the calibration examples are independent draws
+from the job's data. A candidate stops being measured as soon as it has changed more answers than would
+let it clear the floor. The price is calibration size: 99% needs at least ``examples_to_certify`` (436 at
+four candidates) identical answers and none changed; a smaller slice cannot certify it, and exact runs.
+
+The calibration's predictions are discarded: the job then runs every example, calibration slice included,
+with the chosen mode. The choice, every candidate's measurements and the reason are recorded in the model's
+``info.fast_mode``.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from typing import Any
@@ -25,12 +38,19 @@ from ..data import Dataset
 from ..models import Head, LoadedModel, open_model
 from ..results.environment import cpu_features
 from ..spec.schema import BootstrapSpec, ModelSpec
+from ..stats.exact import clopper_pearson
 from ..tasks.base import Task
 
 #: Timed rounds per calibration; each round runs every mode once, in a rotating order.
 REPEATS = 3
+#: Examples the rounds time (the first of the calibration slice).
+TIMING_EXAMPLES = 128
 #: The least median speed-up that makes a fast mode worth an answer's risk of changing.
 MIN_SPEEDUP = 1.1
+#: Confidence that the chosen mode's agreement with exact is at least the floor (Bonferroni over candidates).
+CONFIDENCE = 0.95
+#: Examples predicted at a time while a candidate's agreement is certified, so a failing one stops early.
+AGREEMENT_STEP = 64
 
 
 def candidates(spec: ModelSpec) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -65,6 +85,29 @@ def _answers(task: Task[Any], model: LoadedModel, dataset: Dataset) -> tuple[lis
     return [by_id.get(str(example.id), "") for example in dataset.examples], seconds
 
 
+def agreement_lower_bound(identical: int, n: int, a: float) -> float:
+    """The one-sided Clopper-Pearson lower bound (level ``a``) of the identical-answer rate, in percent."""
+    return 100.0 * clopper_pearson(identical, n, a)[0] if n else 0.0
+
+
+def most_changes(n: int, floor: float, a: float) -> int | None:
+    """The most changed answers of ``n`` that still certify ``floor`` % agreement at level ``a`` (None: none do)."""
+    allowed = None
+    for changed in range(n + 1):
+        if agreement_lower_bound(n - changed, n, a) < floor:
+            break
+        allowed = changed
+    return allowed
+
+
+def examples_to_certify(floor: float, a: float) -> int | None:
+    """The fewest calibration examples that can certify ``floor`` % (every answer identical: (floor/100)^n <= a);
+    None for 100%, which no number of examples certifies."""
+    if floor >= 100.0:
+        return None
+    return max(1, math.ceil(math.log(a) / math.log(floor / 100.0) - 1e-9))
+
+
 def choose_fast_mode(
     task: Task[Any], spec: ModelSpec, head: Head, dataset: Dataset
 ) -> tuple[ModelSpec, dict[str, Any]]:
@@ -72,13 +115,16 @@ def choose_fast_mode(
     exact_spec = spec.model_copy(update={"fast_mode": None})
     modes, skipped = candidates(spec)
     n = min(spec.fast_mode_calibration, len(dataset))
-    calibration = dataset.subset(0, n)
+    timed = min(TIMING_EXAMPLES, n)
+    floor = spec.fast_mode_min_agreement
     record: dict[str, Any] = {
         "requested": "auto",
         "calibration_task": task.name,
         "calibration_examples": n,
+        "timing_examples": timed,
         "repeats": REPEATS,
-        "min_agreement": spec.fast_mode_min_agreement,
+        "min_agreement": floor,
+        "confidence": CONFIDENCE,
         "min_speedup": MIN_SPEEDUP,
         "not_measured": skipped,
         "candidates": [],
@@ -98,53 +144,113 @@ def choose_fast_mode(
             assert isinstance(model, LoadedModel)
             loaded[name] = model
             task.predict(model, dataset.subset(0, min(8, n)))  # warm-up: first-call allocations and kernels
+        timing = dataset.subset(0, timed)
         answers: dict[str, list[str]] = {}
         seconds: dict[str, list[float]] = {name: [] for name in specs}
         names = list(specs)
         for round_ in range(REPEATS):
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in order:
-                got, took = _answers(task, loaded[name], calibration)
+                got, took = _answers(task, loaded[name], timing)
                 answers.setdefault(name, got)
                 seconds[name].append(took)
+        entries = {name: _speed(name, seconds["exact"], seconds[name]) for name in modes}
+        fast = sorted((name for name in modes if not entries[name]["why_not"]), key=lambda m: -entries[m]["median"])
+        a = (1.0 - CONFIDENCE) / max(1, len(fast))
+        allowed = most_changes(n, floor, a)
+        chosen = None
+        for name in fast:
+            changed, seen = _certify(task, loaded, name, dataset, answers, n, allowed)
+            if allowed is None:
+                needed = examples_to_certify(floor, a)
+                entries[name]["why_not"] = (
+                    f"{n} calibration examples cannot certify {floor:g}% identical answers at {CONFIDENCE:.0%}"
+                    f" confidence over {len(fast)} candidate(s) ("
+                    + (f"that needs at least {needed}, none changed)" if needed else "no number of examples can)")
+                )
+            elif changed > allowed:
+                entries[name]["why_not"] = (
+                    f"changed {changed} of {seen} answers: {floor:g}% identical cannot be certified at"
+                    f" {CONFIDENCE:.0%} confidence (at most {allowed} of {n} may change)"
+                )
+            else:
+                chosen = name
+                break
     finally:
         for model in loaded.values():
             model.close()
-    exact_answers = answers["exact"]
-    best: tuple[float, str] | None = None
     for name in modes:
-        ratios = [e / s for e, s in zip(seconds["exact"], seconds[name], strict=True)]
-        same = sum(a == b for a, b in zip(answers[name], exact_answers, strict=True))
-        agreement = 100.0 * same / n
-        median = statistics.median(ratios)
-        problems = []
-        if agreement < spec.fast_mode_min_agreement:
-            problems.append(f"{agreement:.1f}% identical answers (< {spec.fast_mode_min_agreement:g}%)")
-        if median < MIN_SPEEDUP:
-            problems.append(f"median speed-up {median:.2f}x (< {MIN_SPEEDUP:g}x)")
-        if min(ratios) < 1.0:
-            problems.append(f"slower than exact in a round ({min(ratios):.2f}x)")
+        entry = entries[name]
+        seen = len(answers[name])  # the timing slice, and more for the candidates tried
+        same = sum(x == y for x, y in zip(answers[name], answers["exact"][:seen], strict=True))
+        entry |= {
+            "identical_answers": same,
+            "agreement_examples": seen,
+            "agreement": round(100.0 * same / seen, 2),
+            "agreement_lower_bound": round(agreement_lower_bound(same, seen, a), 2),
+        }
         record["candidates"].append(
             {
                 "mode": name,
-                "speedup_median": round(median, 3),
-                "speedup_range": [round(min(ratios), 3), round(max(ratios), 3)],
-                "identical_answers": same,
-                "agreement": round(agreement, 2),
-                "kept": not problems,
-                "why_not": "; ".join(problems) or None,
+                "speedup_median": round(entry.pop("median"), 3),
+                "speedup_range": entry.pop("range"),
+                "kept": name == chosen,
+                "why_not": None if name == chosen else (entry.pop("why_not") or "not tried: a faster mode was kept"),
+                **{k: v for k, v in entry.items() if k != "why_not"},
             }
         )
-        if not problems and (best is None or median > best[0]):
-            best = (median, name)
-    if best is None:
-        record |= {"chosen": "exact", "reason": "no fast mode was both faster and as good as exact on the calibration"}
+    if chosen is None:
+        record |= {
+            "chosen": "exact",
+            "reason": "no fast mode was both faster than exact and certified to keep"
+            f" {floor:g}% of its answers on the calibration",
+        }
         return exact_spec, record
-    median, name = best
-    kept = next(c for c in record["candidates"] if c["mode"] == name)
+    kept = next(c for c in record["candidates"] if c["mode"] == chosen)
     record |= {
-        "chosen": name,
-        "reason": f"fastest mode keeping {kept['agreement']:g}% identical answers: {median:.2f}x exact (median of"
-        f" {REPEATS} rounds on {n} examples of {task.name})",
+        "chosen": chosen,
+        "reason": f"fastest mode certified to keep {floor:g}% identical answers ({kept['identical_answers']} of"
+        f" {kept['agreement_examples']} identical, lower bound {kept['agreement_lower_bound']:g}% at"
+        f" {CONFIDENCE:.0%}): {kept['speedup_median']:.2f}x exact (median of {REPEATS} rounds on {timed} examples of"
+        f" {task.name})",
     }
-    return specs[name], record
+    return specs[chosen], record
+
+
+def _speed(name: str, exact: list[float], mode: list[float]) -> dict[str, Any]:
+    """A candidate's speed-ups over exact, round by round, and why it is not fast enough (None if it is)."""
+    ratios = [e / s for e, s in zip(exact, mode, strict=True)]
+    median = statistics.median(ratios)
+    problems = []
+    if median < MIN_SPEEDUP:
+        problems.append(f"median speed-up {median:.2f}x (< {MIN_SPEEDUP:g}x)")
+    if min(ratios) < 1.0:
+        problems.append(f"slower than exact in a round ({min(ratios):.2f}x)")
+    return {"median": median, "range": [round(min(ratios), 3), round(max(ratios), 3)], "why_not": "; ".join(problems)}
+
+
+def _certify(
+    task: Task[Any],
+    loaded: dict[str, LoadedModel],
+    name: str,
+    dataset: Dataset,
+    answers: dict[str, list[str]],
+    n: int,
+    allowed: int | None,
+) -> tuple[int, int]:
+    """(answers changed, examples compared) for mode ``name`` against exact on the first ``n`` examples, in steps,
+    stopping once more than ``allowed`` changed. Exact's answers are computed once and kept in ``answers``."""
+
+    def changed() -> int:
+        seen = len(answers[name])
+        return sum(a != b for a, b in zip(answers[name], answers["exact"][:seen], strict=True))
+
+    if allowed is None:
+        return changed(), len(answers[name])
+    while len(answers[name]) < n and changed() <= allowed:
+        start = len(answers[name])
+        step = dataset.subset(start, min(start + AGREEMENT_STEP, n))
+        if len(answers["exact"]) < start + len(step):
+            answers["exact"] += _answers(task, loaded["exact"], step)[0]
+        answers[name] += _answers(task, loaded[name], step)[0]
+    return changed(), len(answers[name])

@@ -294,10 +294,15 @@ class ModelSpec(StrictModel):
         default=99.0,
         ge=50.0,
         le=100.0,
-        description="fast_mode: auto keeps a mode only if at least this % of calibration answers equal exact's",
+        description="fast_mode: auto keeps a mode only if its share of answers equal to exact's is certified to be at"
+        " least this % (a 95% Clopper-Pearson lower bound on the calibration)",
     )
     fast_mode_calibration: int = Field(
-        default=128, ge=16, le=2048, description="examples fast_mode: auto measures on (their results are discarded)"
+        default=512,
+        ge=16,
+        le=4096,
+        description="examples fast_mode: auto measures agreement on (their results are discarded); certifying 99%"
+        " needs at least 437 identical answers, more if any change",
     )
     attention: Literal["sdpa", "eager"] | None = Field(
         default=None, description="attention kernel (default: sdpa where the model supports it)"
