@@ -170,3 +170,14 @@ def test_the_readme_is_short_and_its_commands_are_what_ci_runs() -> None:
     assert install in ci and tests in ci
     for target in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (REPO / target).is_file(), f"README links to a missing page: {target}"
+
+
+def test_the_package_version_has_a_changelog_entry() -> None:
+    """Semantic versioning: every released version is a Keep a Changelog heading; unreleased work waits above it."""
+    from auditkit import __version__
+
+    changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert re.match(r"^\d+\.\d+\.\d+$", __version__), __version__
+    assert f"## [{__version__}]" in changelog and changelog.index("## [Unreleased]") < changelog.index(
+        f"## [{__version__}]"
+    )

@@ -270,4 +270,5 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path) -> None:
     )
     assert outcome.results.jobs[0].metrics["accuracy"].n == 64
     report = (outcome.report_dir / "report.md").read_text().replace("\\", "")  # Markdown escapes aside
-    assert f"fast_mode auto ran {record['chosen']}" in report and "Speed measured against exact on 32 examples, agreement on up to 32" in report
+    assert f"fast_mode auto ran {record['chosen']}" in report
+    assert "Speed measured against exact on 32 examples, agreement on up to 32" in report

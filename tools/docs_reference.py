@@ -114,7 +114,7 @@ def _definitions_in_order(schema: dict[str, Any]) -> list[str]:
     """Definitions in the order a reader meets them, from the root down (breadth first)."""
     definitions = schema.get("$defs", {})
     order: list[str] = []
-    queue = [schema]
+    queue = [{key: value for key, value in schema.items() if key != "$defs"}]
     while queue:
         text = json.dumps(queue.pop(0), sort_keys=False)
         for name in re.findall(r'"#/\$defs/([^"]+)"', text):

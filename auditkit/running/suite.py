@@ -48,7 +48,9 @@ class Suite(StrictModel):
     )
     bootstrap: BootstrapSpec = Field(default=BootstrapSpec(), description="the metric tables' intervals")
     models: list[ModelSpec] = Field(min_length=1, description="the models under evaluation")
-    tasks: list[TaskSpecBase] = Field(min_length=1, description="what each model is evaluated on")
+    tasks: list[TaskSpecBase] = Field(
+        min_length=1, description="what the models are evaluated on; each task's kind picks its keys"
+    )
     gates: list[GateSpec] = Field(
         default_factory=list, description="release gates: a check string, or a mapping with check and options"
     )
