@@ -236,7 +236,7 @@ def check_claims(claims: list[Claim], jobs: list[Job] | None, tolerance: float) 
             info = task_class(job.kind).metrics.get(key) or infos[claim.metric]
             est = job.metrics[key]
             diff = claim.value - est.value
-            d = 2 if (info.span or 100.0) > 10 else 3
+            d = info.digits()
             row.update(measured=est.value, low=est.low, high=est.high, difference=diff, job=f"{job.model} · {job.task}")
             allowed = claim_tolerance(info, tolerance, est.value)
             inside = est.low is not None and math.isfinite(est.low) and est.low <= claim.value <= est.high

@@ -65,6 +65,14 @@ class MetricInfo:
     def suffix(self) -> str:
         return KNOWN_UNITS.get(self.unit, f" {self.unit}")
 
+    def digits(self, coarse: bool = False) -> int:
+        """Decimals for this metric's figures and differences, by its scale: a metric on a wide range (percent,
+        points, an unbounded one) reads at 2 (``coarse``, for interval widths and chart ticks: 1), one on a narrow
+        range (a correlation on [-1, 1]) needs 3 -- one rule for reports, comparisons, charts and card audits."""
+        if self.span is None or self.span > 10:
+            return 1 if coarse else 2
+        return 3
+
     def format(self, value: float | None, digits: int = 2) -> str:
         if value is None:
             return "–"

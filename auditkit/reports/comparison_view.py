@@ -49,7 +49,7 @@ def comparisons(
                 verdict = {1: "B better", -1: "B worse"}.get(direction, "B higher" if delta.delta > 0 else "B lower")
             else:
                 verdict = "no significant difference"
-            d = 2 if (info.span or 100.0) > 10 else 3
+            d = info.digits()
             deltas.append(
                 {
                     **delta.to_dict(),
@@ -154,7 +154,7 @@ def comparison_charts(
             unit=info.suffix.strip() if unit == "%" else "",
             min_value=low if low is not None and low < 0 else 0.0,
             max_value=high if unit == "%" or (span is not None and span <= 10) else None,
-            decimals=1 if span is None or span > 10 else 3,
+            decimals=info.digits(coarse=True),
         )
         out.append(chart("compare", title, body, job_a.task, names[0], names[1], unit or "unitless"))
     return out

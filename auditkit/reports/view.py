@@ -147,7 +147,7 @@ def _widest_interval(job: Job) -> str | None:
             continue
         share = (est.high - est.low) / span
         if share > WIDE_INTERVAL and (worst is None or share > worst[0]):
-            width = info.format(est.high - est.low, 1 if span > 10 else 3)
+            width = info.format(est.high - est.low, info.digits(coarse=True))
             worst = (share, f"{info.name}: {width} wide, {share:.0%} of its range {info.range_text()}")
     return None if worst is None else worst[1]
 
