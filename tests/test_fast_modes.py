@@ -164,6 +164,11 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(fast_modes, "open_model", remember)
     monkeypatch.setattr(fast_modes, "_answers", scripted)
+    # A job shorter than twice the calibration cannot win back what measuring costs: exact, and nothing loads.
+    chosen, record = fast_modes.choose_fast_mode(task, model_spec(512), "sequence-classification", data)
+    assert record["chosen"] == "exact" and "has 600 examples, fewer than 2x the 512" in record["reason"]
+    assert not loaded
+    monkeypatch.setattr(fast_modes, "PAYOFF", 1)  # the rest calibrates on the whole job, to test the rule
     chosen, record = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
     assert record["chosen"] == "bf16 + fp32 head" and chosen.dtype == "bfloat16" and chosen.head_dtype == "float32"
     verdicts = {c["mode"]: c for c in record["candidates"]}

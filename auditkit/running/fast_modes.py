@@ -22,6 +22,9 @@ from the job's data. A candidate stops being measured as soon as it has changed 
 let it clear the floor. The price is calibration size: 99% needs at least ``examples_to_certify`` (436 at
 four candidates) identical answers and none changed; a smaller slice cannot certify it, and exact runs.
 
+Calibrating costs about exact's time on the calibration slice and more, so a job with fewer than ``PAYOFF``
+times the slice's examples is not calibrated at all: it runs exact, and the record says why.
+
 The calibration's predictions are discarded: the job then runs every example, calibration slice included,
 with the chosen mode. The choice, every candidate's measurements and the reason are recorded in the model's
 ``info.fast_mode``.
@@ -51,6 +54,9 @@ MIN_SPEEDUP = 1.1
 CONFIDENCE = 0.95
 #: Examples predicted at a time while a candidate's agreement is certified, so a failing one stops early.
 AGREEMENT_STEP = 64
+#: The least job size, in calibration slices, worth calibrating for: the calibration costs about exact's time on
+#: its slice and more, so a job shorter than twice the slice cannot win back what measuring costs.
+PAYOFF = 2
 
 
 def candidates(spec: ModelSpec) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -135,6 +141,14 @@ def choose_fast_mode(
         return exact_spec, record
     if not modes or n == 0:
         record |= {"chosen": "exact", "reason": "no fast mode to measure here: " + "; ".join(skipped)}
+        return exact_spec, record
+    if len(dataset) < PAYOFF * n:
+        reason = (
+            f"{task.name} has {len(dataset)} examples, fewer than {PAYOFF}x the {n} a calibration measures: measuring"
+            " would take about as long as the job, more than any mode could save (lower fast_mode_calibration, or"
+            " use auto on longer runs)"
+        )
+        record |= {"chosen": "exact", "reason": reason}
         return exact_spec, record
     specs = {"exact": exact_spec} | {name: exact_spec.model_copy(update=change) for name, change in modes.items()}
     loaded: dict[str, LoadedModel] = {}
