@@ -109,10 +109,15 @@ def _caveats(run: Run) -> list[str]:
     for job in results.jobs:
         seq = job.sequential
         if seq is not None and seq.stopped != "not sequential":
+            order = (
+                "the data's canonical order (derived from its content, not chosen)"
+                if seq.order and seq.order.startswith("canonical:")
+                else f"a random order (seed {seq.order_seed})"  # runs made before the canonical order
+            )
             notes.append(
                 f"{job.model} · {job.task}: run with --until-decided, it used {seq.n_used} of {seq.n_available}"
-                f" examples in a random order (seed {seq.order_seed}) and {seq.reason}; its intervals for mean"
-                " metrics are anytime-valid confidence sequences, valid despite the data-dependent stop."
+                f" examples in {order} and {seq.reason}; its intervals for mean metrics are anytime-valid confidence"
+                " sequences, valid despite the data-dependent stop."
             )
         elif seq is not None:
             notes.append(f"{job.model} · {job.task}: --until-decided {seq.reason}.")

@@ -139,7 +139,7 @@ def run_suite(
     ``runner="ray"`` computes the chunks on a Ray cluster (``address``; default: a new local one) with
     ``workers`` model copies (default: one per CPU of the cluster); everything else stays here.
 
-    ``until_decided`` sees each gated job's examples in a seeded random order and stops it as soon as
+    ``until_decided`` sees each gated job's examples in the data's canonical order and stops it as soon as
     all its gates are decided (:mod:`auditkit.running.until_decided`); the job records ``sequential``.
 
     ``baseline_key`` requires every baseline run the gates compare with to carry a signed attestation that

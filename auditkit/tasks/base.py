@@ -138,7 +138,7 @@ class Task(ABC, Generic[SpecT]):
     answer_column: ClassVar[str | None] = None
     #: The figure that answers "how good is it?" for this task, first found wins (the report opens with it).
     headline: ClassVar[tuple[str, ...]] = ()
-    #: Whether rows are independent examples that may be seen in a random order and stopped early
+    #: Whether rows are independent examples that may be seen one by one (canonical order) and stopped early
     #: (``--until-decided``); bias probes are not, their variants only mean something together.
     sequential: ClassVar[bool] = False
     #: How the examples were sampled, when not one by one: unit name -> the per-example column naming each
