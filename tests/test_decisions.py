@@ -115,6 +115,7 @@ def test_until_decided_stops_a_broken_release_early_with_the_full_runs_verdict(t
     report = (report_dir(early_dir) / "report.md").read_text()
     assert report.index("## Release decision: **NO_GO**") < report.index("## Model details")
     assert "anytime-valid" in report and f"used {seq['n_used']} of {SAMPLE} examples" in report
+    assert "canonical order" in report.replace("\\", "") and "random order" not in report  # not a seed's
     # Re-gating the stored run replays the same sequential evidence from the predictions, in the order seen.
     from auditkit.gates import gate
     from auditkit.running.plan import plan
