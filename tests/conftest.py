@@ -99,6 +99,27 @@ def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) 
     )
 
 
+def cli_in_process(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``auditkit ARGS`` run by this interpreter (typer's test runner): the same command, error handling and exit
+    codes as :func:`cli` without an interpreter's start-up, for tests that make many calls. An exception that
+    escapes the command is put on stderr as a traceback, so a test that forbids one still sees it."""
+    import contextlib
+    import traceback
+
+    from typer.testing import CliRunner
+
+    from auditkit.cli import app
+
+    with contextlib.chdir(cwd or Path.cwd()):
+        result = CliRunner().invoke(app, list(args), prog_name="auditkit", env=env)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["auditkit", *args], result.exit_code, result.stdout, stderr)
+
+
 def write_suite(path: Path, text: str) -> Path:
     path.write_text(text.replace("$DATA", str(DATA)), encoding="utf-8")
     return path

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli, requires_data, write_suite
+from conftest import cli, cli_in_process, requires_data, write_suite
 
 from auditkit.core.errors import GateError, SuiteError
 from auditkit.gates import gate
@@ -251,6 +251,7 @@ def test_unknown_metric_is_refused_at_load_and_at_gating(run: Path, tmp_path: Pa
 
 @requires_data
 def test_cli_exit_codes_junit_and_step_summary(run: Path, tmp_path: Path) -> None:
+    """The entry point once, then in process (the same command and exit codes, without start-ups)."""
     passing = _suite_with(tmp_path, '"sst2.accuracy >= 0"')
     assert cli("gate", str(run), "--suite", str(passing)).returncode == 0
     failing = write_suite(
@@ -258,7 +259,7 @@ def test_cli_exit_codes_junit_and_step_summary(run: Path, tmp_path: Path) -> Non
     )
     summary = tmp_path / "summary.md"
     junit = tmp_path / "gates.xml"
-    proc = cli(
+    proc = cli_in_process(
         "gate", str(run), "--suite", str(failing), "--junit", str(junit), env={"GITHUB_STEP_SUMMARY": str(summary)}
     )
     assert proc.returncode == 1 and "NO_GO sst2.accuracy >= 99.5 [cls]" in proc.stderr
@@ -288,19 +289,19 @@ def test_cli_exit_codes_junit_and_step_summary(run: Path, tmp_path: Path) -> Non
         ("decision: {on_inconclusive: pass}\n", 0),
     ):
         path = write_suite(tmp_path / f"unsure{code}.yaml", policy + SUITE.replace("GATES", f"  - {unsure}\n"))
-        proc = cli("gate", str(run), "--suite", str(path), "--junit", str(junit))
+        proc = cli_in_process("gate", str(run), "--suite", str(path), "--junit", str(junit))
         assert proc.returncode == code, proc.stderr
         assert "INCONCLUSIVE sst2.accuracy" in proc.stderr and "cannot yet tell" in proc.stderr
         skipped = ET.parse(junit).getroot().find("testsuite/testcase/skipped")
         assert skipped is not None and skipped.get("message", "").startswith("INCONCLUSIVE: accuracy = ")
     bad = write_suite(tmp_path / "bad.yaml", SUITE.replace("GATES", '  - "sst2.nope >= 1"\n'))
-    proc = cli("gate", str(run), "--suite", str(bad))
+    proc = cli_in_process("gate", str(run), "--suite", str(bad))
     assert proc.returncode == 2 and "error:" in proc.stderr and "Traceback" not in proc.stderr
     assert (
-        cli("gate", str(run), "--suite", str(passing), "--baseline", str(tmp_path / "none")).returncode == 0
+        cli_in_process("gate", str(run), "--suite", str(passing), "--baseline", str(tmp_path / "none")).returncode == 0
     )  # baseline unused
     regress = _suite_with(tmp_path, '"sst2.accuracy >= baseline"')
-    proc = cli("gate", str(run), "--suite", str(regress), "--baseline", str(tmp_path / "none"))
+    proc = cli_in_process("gate", str(run), "--suite", str(regress), "--baseline", str(tmp_path / "none"))
     assert proc.returncode == 2 and "no results found" in proc.stderr
 
 

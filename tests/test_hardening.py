@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DATA, TINY_QA, TINY_SST2, cli, data_owner, requires_data, write_suite
+from conftest import DATA, TINY_QA, TINY_SST2, cli, cli_in_process, data_owner, requires_data, write_suite
 
 from auditkit.core.errors import DatasetError, GateError, SuiteError
 from auditkit.results.store import report_dir
@@ -125,28 +125,34 @@ def test_a_twenty_megabyte_card_is_audited_in_linear_time(tmp_path: Path) -> Non
 
 @requires_data
 def test_bad_cli_input_gets_one_clear_error(tmp_path: Path) -> None:
+    """Each bad input is one message and exit code 2 (in process: the commands, error handling and exit codes are
+    the entry point's; `tests/test_input_errors.py` runs the real entry point)."""
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "a-dir").mkdir()
     squad = str(DATA / "squad" / "dev-v1.1.json")
     vocab = str(DATA / "vocab" / "bert-base-cased-vocab.txt")
     clean_error(
-        cli("score", "--task", "squad", "--dataset", "missing.json", "--predictions", "a-file", cwd=tmp_path),
+        cli_in_process(
+            "score", "--task", "squad", "--dataset", "missing.json", "--predictions", "a-file", cwd=tmp_path
+        ),
         "missing.json",
     )
-    clean_error(cli("audit-card", "a-dir", cwd=tmp_path), "a-dir: Is a directory")
+    clean_error(cli_in_process("audit-card", "a-dir", cwd=tmp_path), "a-dir: Is a directory")
     clean_error(
-        cli("build-model", "distilbert-base-cased-distilled-squad", "--vocab", vocab, "--out", "a-file", cwd=tmp_path),
+        cli_in_process(
+            "build-model", "distilbert-base-cased-distilled-squad", "--vocab", vocab, "--out", "a-file", cwd=tmp_path
+        ),
         "a-file",
     )
     (tmp_path / "nan.json").write_text('{"56be4db0acb8001400a502ec": NaN}')
     clean_error(
-        cli("score", "--task", "squad", "--dataset", squad, "--predictions", "nan.json", cwd=tmp_path),
+        cli_in_process("score", "--task", "squad", "--dataset", squad, "--predictions", "nan.json", cwd=tmp_path),
         "expected an answer string",
     )
     (tmp_path / "preds.json").write_text("{}")
     (tmp_path / "na.json").write_text('{"56be4db0acb8001400a502ec": 7}')
     clean_error(
-        cli(
+        cli_in_process(
             "score",
             "--task",
             "squad_v2",
@@ -173,7 +179,7 @@ def test_bad_cli_input_gets_one_clear_error(tmp_path: Path) -> None:
         if not text.startswith("tasks"):
             base += "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4}}]\n"
         suite = write_suite(tmp_path / "s.yaml", base + text)
-        clean_error(cli("validate", str(suite), cwd=tmp_path), message)
+        clean_error(cli_in_process("validate", str(suite), cwd=tmp_path), message)
 
 
 @requires_data
@@ -184,7 +190,9 @@ def test_an_unwritable_output_place_fails_before_any_model_runs(tmp_path: Path) 
         f"name: s\nmodels: [{CLS}]\n{TASK}",
     )
     started = time.perf_counter()
-    clean_error(cli("run", str(suite), "-q", "-o", "a-file/runs", cwd=tmp_path), "cannot create the run folder")
+    clean_error(
+        cli_in_process("run", str(suite), "-q", "-o", "a-file/runs", cwd=tmp_path), "cannot create the run folder"
+    )
     assert time.perf_counter() - started < 60
 
 
@@ -196,11 +204,11 @@ def test_gate_junit_pointing_at_a_folder_is_a_clear_error(tmp_path: Path) -> Non
         "tasks: [{name: t, kind: classification, dataset: {path: $DATA/sst2/dev.tsv, limit: 4}}]\n"
         'gates: ["t.accuracy >= 0"]\n',
     )
-    proc = cli("run", str(suite), "-q", "--report", "none", cwd=tmp_path)
+    proc = cli_in_process("run", str(suite), "-q", "--report", "none", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     run = Path(proc.stdout.strip())
     (tmp_path / "a-dir").mkdir()
-    clean_error(cli("gate", str(run), "--junit", "a-dir", cwd=tmp_path), "a-dir: Is a directory")
+    clean_error(cli_in_process("gate", str(run), "--junit", "a-dir", cwd=tmp_path), "a-dir: Is a directory")
 
 
 # ---------------------------------------------------------------- said, not silently accepted
