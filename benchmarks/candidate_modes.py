@@ -24,7 +24,6 @@ import argparse
 import copy
 import dataclasses
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -35,11 +34,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import torch
+from trained_inputs import add_shared_folders, held_out_squad, sst2_dev
 
-from auditkit.data import load_dataset
 from auditkit.models.hf import LoadedModel, load_model
 from auditkit.results.environment import cpu_features
-from auditkit.spec.schema import BootstrapSpec, DatasetSpec, ModelSpec
+from auditkit.spec.schema import BootstrapSpec, ModelSpec
 from auditkit.tasks import make_task, task_class
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,24 +171,13 @@ def measure(kind: str, head: str, checkpoint: Path, dataset: Any, rounds: int) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--models", type=Path, default=Path(os.environ.get("AUDITKIT_MODELS", ROOT.parent / "shared" / "models"))
-    )
-    parser.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("AUDITKIT_DATA", ROOT.parent / "shared" / "data"))
-    )
+    add_shared_folders(parser)
     parser.add_argument("--questions", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    qa_task = task_class("extractive_qa")
-    held_out = args.models / "minilm-squad-held-out.txt"
-    squad = load_dataset(
-        DatasetSpec(path=args.data / "squad" / "dev-v1.1.json", articles_file=held_out, limit=args.questions),
-        qa_task,
-        name="squad",
-    )
-    sst2 = load_dataset(DatasetSpec(path=args.data / "sst2" / "dev.tsv"), task_class("classification"), name="sst2")
+    squad = held_out_squad(args.models, args.data, limit=args.questions)
+    sst2 = sst2_dev(args.data)
     results: dict[str, Any] = {
         "machine": {"cpu_features": cpu_features(), "threads": torch.get_num_threads(), "torch": torch.__version__},
         "rounds": args.rounds,

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from trained_inputs import add_shared_folders, held_out_squad, squad_file
 
-from auditkit.data import load_dataset
 from auditkit.models.hf import load_model
-from auditkit.spec.schema import DatasetSpec, ModelSpec
+from auditkit.spec.schema import ModelSpec
 from auditkit.tasks import make_task, task_class
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,21 +30,14 @@ THRESHOLDS = (0.005, 0.01, 0.02, 0.04, 0.1)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = ROOT.parent / "shared"
-    parser.add_argument("--models", type=Path, default=Path(os.environ.get("AUDITKIT_MODELS", shared / "models")))
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("AUDITKIT_DATA", shared / "data")))
+    add_shared_folders(parser)
     parser.add_argument("--questions", type=int, default=2000)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    squad = args.data / "squad" / "dev-v1.1.json"
-    dataset = load_dataset(
-        DatasetSpec(path=squad, articles_file=args.models / "minilm-squad-held-out.txt", limit=args.questions),
-        task_class("extractive_qa"),
-        name="held-out",
-    )
+    dataset = held_out_squad(args.models, args.data, limit=args.questions)
     task = make_task(
         task_class("extractive_qa").Spec.model_validate(
-            {"name": "t", "kind": "extractive_qa", "dataset": {"path": str(squad)}}
+            {"name": "t", "kind": "extractive_qa", "dataset": {"path": str(squad_file(args.data))}}
         )
     )
     spec = ModelSpec.model_validate({"name": "m", "id": str(args.models / "minilm-squad"), "device": "cpu"})

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from pathlib import Path
@@ -27,15 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from trained_inputs import add_shared_folders, held_out_squad, sst2_dev
 
-from auditkit.data import load_dataset
 from auditkit.metrics.compare import paired_delta
 from auditkit.metrics.stats import mean_def
 from auditkit.models.hf import load_model
 from auditkit.results.environment import cpu_features
 from auditkit.running import fast_modes
 from auditkit.running.fast_modes import candidates, choose_fast_mode
-from auditkit.spec.schema import BootstrapSpec, DatasetSpec, ModelSpec
+from auditkit.spec.schema import BootstrapSpec, ModelSpec
 from auditkit.tasks import make_task, task_class
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,22 +106,13 @@ def measure(kind: str, head: str, checkpoint: Path, dataset: Any, rounds: int) -
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--models", type=Path, default=Path(os.environ.get("AUDITKIT_MODELS", ROOT.parent / "shared" / "models"))
-    )
-    parser.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("AUDITKIT_DATA", ROOT.parent / "shared" / "data"))
-    )
+    add_shared_folders(parser)
     parser.add_argument("--questions", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    squad = load_dataset(
-        DatasetSpec(path=args.data / "squad" / "dev-v1.1.json", articles_file=args.models / "minilm-squad-held-out.txt",
-                    sample=args.questions),
-        task_class("extractive_qa"), name="held-out",
-    )  # fmt: skip
-    sst2 = load_dataset(DatasetSpec(path=args.data / "sst2" / "dev.tsv"), task_class("classification"), name="sst2")
+    squad = held_out_squad(args.models, args.data, sample=args.questions)
+    sst2 = sst2_dev(args.data)
     report = {
         "cpu_features": [f for f in cpu_features() if f.startswith(("avx", "amx"))],
         "threads": 2,

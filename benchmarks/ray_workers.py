@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from trained_inputs import add_shared_folders, held_out_file, squad_file
 
 from auditkit.results.environment import cpu_features
 from auditkit.running.runner import run_suite
@@ -31,12 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--models", type=Path, default=Path(os.environ.get("AUDITKIT_MODELS", ROOT.parent / "shared" / "models"))
-    )
-    parser.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("AUDITKIT_DATA", ROOT.parent / "shared" / "data"))
-    )
+    add_shared_folders(parser)
     parser.add_argument("--questions", type=int, default=1600)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
@@ -52,8 +48,8 @@ def main() -> None:
                 "name": "squad",
                 "kind": "extractive_qa",
                 "dataset": {
-                    "path": str(args.data / "squad" / "dev-v1.1.json"),
-                    "articles_file": str(args.models / "minilm-squad-held-out.txt"),
+                    "path": str(squad_file(args.data)),
+                    "articles_file": str(held_out_file(args.models)),
                     "limit": args.questions,
                 },
             }
