@@ -168,7 +168,7 @@ def choose_fast_mode(
                 got, took = _answers(task, loaded[name], timing)
                 answers.setdefault(name, got)
                 seconds[name].append(took)
-        entries = {name: _speed(name, seconds["exact"], seconds[name]) for name in modes}
+        entries = {name: _speed(seconds["exact"], seconds[name]) for name in modes}
         fast = sorted((name for name in modes if not entries[name]["why_not"]), key=lambda m: -entries[m]["median"])
         a = (1.0 - CONFIDENCE) / max(1, len(fast))
         allowed = most_changes(n, floor, a)
@@ -197,20 +197,17 @@ def choose_fast_mode(
         entry = entries[name]
         seen = len(answers[name])  # the timing slice, and more for the candidates tried
         same = sum(x == y for x, y in zip(answers[name], answers["exact"][:seen], strict=True))
-        entry |= {
-            "identical_answers": same,
-            "agreement_examples": seen,
-            "agreement": round(100.0 * same / seen, 2),
-            "agreement_lower_bound": round(agreement_lower_bound(same, seen, a), 2),
-        }
         record["candidates"].append(
             {
                 "mode": name,
-                "speedup_median": round(entry.pop("median"), 3),
-                "speedup_range": entry.pop("range"),
+                "speedup_median": round(entry["median"], 3),
+                "speedup_range": entry["range"],
                 "kept": name == chosen,
-                "why_not": None if name == chosen else (entry.pop("why_not") or "not tried: a faster mode was kept"),
-                **{k: v for k, v in entry.items() if k != "why_not"},
+                "why_not": None if name == chosen else (entry["why_not"] or "not tried: a faster mode was kept"),
+                "identical_answers": same,
+                "agreement_examples": seen,
+                "agreement": round(100.0 * same / seen, 2),
+                "agreement_lower_bound": round(agreement_lower_bound(same, seen, a), 2),
             }
         )
     if chosen is None:
@@ -231,7 +228,7 @@ def choose_fast_mode(
     return specs[chosen], record
 
 
-def _speed(name: str, exact: list[float], mode: list[float]) -> dict[str, Any]:
+def _speed(exact: list[float], mode: list[float]) -> dict[str, Any]:
     """A candidate's speed-ups over exact, round by round, and why it is not fast enough (None if it is)."""
     ratios = [e / s for e, s in zip(exact, mode, strict=True)]
     median = statistics.median(ratios)
