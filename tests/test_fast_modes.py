@@ -51,11 +51,21 @@ def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Pa
     build: {{config: distilbert-base-cased-distilled-squad, vocab: {VOCAB}}}
     quantize: int8
     batch_size: 8
+  - name: recheck
+    build: {{config: distilbert-base-cased-distilled-squad, vocab: {VOCAB}}}
+    autocast: bfloat16
+    recheck_margin: 0.05
+    batch_size: 8
 """
     suite = write_suite(tmp_path / "suite.yaml", suite_text(tmp_path, int8))
     outcome = run_suite(suite, quiet=True)
     models = outcome.results.models
     assert models["int8"].info["quantize"] == "int8" and models["exact"].info["quantize"] is None
+    assert models["recheck"].info["recheck_margin"] == 0.05 and models["exact"].info["recheck_margin"] is None
+    jobs = {(j.task, j.model): j for j in outcome.results.jobs}
+    rechecked = jobs["squad", "recheck"].timing.rechecked
+    assert rechecked is not None and 0 <= rechecked <= 16 and jobs["squad", "exact"].timing.rechecked is None
+    assert "answered again in float32" in (report_dir(outcome.run_dir) / "report.md").read_text()
     assert models["exact"].info["attention"] == "sdpa"
     # The same checkpoint: one weights fingerprint; a different cache entry.
     assert models["int8"].fingerprint["weights_sha256"] == models["exact"].fingerprint["weights_sha256"]
@@ -63,9 +73,9 @@ def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Pa
     task = make_task(loaded.tasks[0])
     dataset = load_dataset(loaded.tasks[0].dataset, data_owner("qa"), name="squad")
     keys = {cache_key(load_model(spec, "question-answering"), dataset, task) for spec in loaded.models}
-    assert len(keys) == 2
+    assert len(keys) == 3
     view = build_report(load_run(outcome.run_dir))
-    [comparison] = [c for c in view["comparisons"] if c["b"] == "int8"]
+    [comparison] = [c for c in view["comparisons"] if c["a"] == "exact" and c["b"] == "int8"]
     assert comparison["agreement"]["n"] == 16 and 0 <= comparison["agreement"]["same"] <= 16
     assert {d["metric"] for d in comparison["deltas"]} >= {"exact_match", "f1"}
 
@@ -198,8 +208,10 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     chosen, record = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
     assert record["chosen"] == "exact" and chosen.dtype == "float32" and chosen.quantize is None
     assert any("no native bf16" in line for line in record["not_measured"])
-    with pytest.raises(ValueError, match="fast_mode: auto chooses dtype, head_dtype and quantize itself"):
+    with pytest.raises(ValueError, match="fast_mode: auto chooses dtype, head_dtype, autocast, recheck_margin and quantize itself"):
         ModelSpec.model_validate({"name": "m", "id": "org/model", "fast_mode": "auto", "dtype": "bfloat16"})
+    with pytest.raises(ValueError, match="recheck_margin re-checks close calls with the float32 weights"):
+        ModelSpec.model_validate({"name": "m", "id": "org/model", "dtype": "bfloat16", "recheck_margin": 0.05})
 
 
 def test_the_certified_agreement_rule_keeps_its_error_rate() -> None:

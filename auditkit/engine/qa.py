@@ -25,6 +25,7 @@ list in an arbitrary order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ import torch.nn.functional as F
 
 from ..core.errors import DatasetError, ModelError
 from .batching import BatchTimings, Ragged, run_batches
-from .types import ProgressSink, QASettings
+from .types import ProgressSink, QASettings, Recheck
 
 #: The pipeline masks logits that cannot start or end an answer with this value before the softmax.
 MASKED_LOGIT = -10000.0
@@ -50,6 +51,11 @@ class QAPrediction:
     null_score: float
     best_span: dict[str, Any] | None
     windows: int
+    #: How much the chosen answer's score exceeds the runner-up's, as log(best / runner-up) (inf when nothing
+    #: competes): how close the call was, so a faster, less exact mode knows which answers to re-check.
+    margin: float = math.inf
+    #: True when a fast mode's answer was this close a call and the exact model answered again (``Recheck``).
+    rechecked: bool = False
 
     @property
     def answer(self) -> str:
@@ -279,13 +285,20 @@ def window_candidates(
 
 
 class QAEngine:
-    """Answers questions with an AutoModelForQuestionAnswering exactly as the 4.57.6 pipeline would."""
+    """Answers questions with an AutoModelForQuestionAnswering exactly as the 4.57.6 pipeline would.
 
-    def __init__(self, model: Any, tokenizer: Any, settings: QASettings, *, batch_size: int = 32) -> None:
+    With ``recheck`` (a fast mode's close calls), the questions whose answer led the runner-up by less than
+    ``recheck.margin`` are answered again by ``recheck.model``, the exact float32 forward pass, and take its answers.
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: Any, settings: QASettings, *, batch_size: int = 32, recheck: Recheck | None = None
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings.resolve(tokenizer)
         self.batch_size = batch_size
+        self.recheck = recheck
         self.device = next(model.parameters()).device
         self.timings = BatchTimings()
         self.failures: list[
@@ -330,7 +343,34 @@ class QAEngine:
                 offsets = np.stack([windows.raw_start[tokens], windows.raw_end[tokens]], axis=1)
                 offsets[~windows.allowed.values[tokens].astype(bool)] = -1  # not answerable: question, specials, [CLS]
                 per_example[example].append((offsets, *candidates.probabilities[w]))
-        return self._assemble(windows, candidates, contexts), per_example
+        predictions = self._assemble(windows, candidates, contexts)
+        if self.recheck is not None:
+            self._recheck(self.recheck, predictions, per_example, questions, contexts, ids, keep)
+        return predictions, per_example
+
+    def _recheck(
+        self,
+        recheck: Recheck,
+        predictions: list[QAPrediction],
+        per_example: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+        questions: Sequence[str],
+        contexts: Sequence[str],
+        ids: Sequence[str],
+        keep: bool,
+    ) -> None:
+        """Answer the close calls again with the exact model, in place; its batches count in this engine's timings."""
+        close = [i for i, p in enumerate(predictions) if p.margin < recheck.margin]
+        if not close:
+            return
+        exact = QAEngine(recheck.model, self.tokenizer, self.settings, batch_size=self.batch_size)
+        exact.timings = self.timings
+        again, probabilities = exact.predict_with_probabilities(
+            [questions[i] for i in close], [contexts[i] for i in close], [ids[i] for i in close], keep=keep
+        )
+        for i, prediction, kept in zip(close, again, probabilities, strict=True):
+            prediction.rechecked = True
+            predictions[i] = prediction
+            per_example[i] = kept
 
     def _score_windows(self, windows: Windows, progress: ProgressSink | None, keep: bool = False) -> _Candidates:
         k = self.settings.candidates_per_window
@@ -417,7 +457,18 @@ class QAEngine:
             ranked.sort(key=lambda a: a["score"], reverse=True)
             predictions.append(
                 QAPrediction(
-                    answers=ranked[: settings.top_k], null_score=null_score, best_span=best_span, windows=stop - first
+                    answers=ranked[: settings.top_k],
+                    null_score=null_score,
+                    best_span=best_span,
+                    windows=stop - first,
+                    margin=_margin(ranked),
                 )
             )
         return predictions
+
+
+def _margin(ranked: list[dict[str, Any]]) -> float:
+    """log(best score / runner-up score) of answers ranked best first; inf when there is no runner-up."""
+    if len(ranked) < 2 or ranked[1]["score"] <= 0.0:
+        return math.inf
+    return math.log(ranked[0]["score"] / ranked[1]["score"])

@@ -12,6 +12,21 @@ from typing import Any, Protocol
 from ..core.errors import ModelError
 
 
+@dataclass(frozen=True)
+class Recheck:
+    """How a fast mode keeps exact's answers on close calls: examples whose answer led the runner-up by less
+    than ``margin`` (the log of the two best answers' scores' ratio) are answered again by ``model``, the exact
+    float32 forward pass.
+
+    Why: a lower precision changes an answer only where two answers nearly tie, and the fast mode's own margin
+    says where that is, so re-running a few close calls in float32 keeps most of exact's answers at little cost
+    (measured in ``benchmarks/recheck.py``).
+    """
+
+    model: Any
+    margin: float
+
+
 class ProgressSink(Protocol):
     """Receives progress: ``start`` once the amount of work is known (e.g. windows), then ``advance``."""
 

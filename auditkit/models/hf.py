@@ -22,7 +22,7 @@ import torch
 from ..core.errors import ModelError
 from ..engine.classify import Activation, ClassificationEngine
 from ..engine.qa import QAEngine
-from ..engine.types import QASettings
+from ..engine.types import QASettings, Recheck
 from ..spec.schema import ModelSpec
 from .synthetic import BuildRecipe, build_model, weights_digest
 
@@ -51,6 +51,7 @@ class LoadedModel:
     batch_size: int
     fingerprint: dict[str, str]
     info: dict[str, Any] = field(default_factory=dict)
+    recheck: Recheck | None = None  # a fast mode's close calls, answered again by the exact forward pass
 
     cacheable: ClassVar[bool] = True  # its fingerprint pins everything that determines its outputs
     max_failure_rate: ClassVar[float | None] = None  # local inference does not fail per example
@@ -61,7 +62,7 @@ class LoadedModel:
         return device
 
     def qa_engine(self, settings: QASettings) -> QAEngine:
-        return QAEngine(self.model, self.tokenizer, settings, batch_size=self.batch_size)
+        return QAEngine(self.model, self.tokenizer, settings, batch_size=self.batch_size, recheck=self.recheck)
 
     def classification_engine(
         self, activation: Activation | None = None, max_length: int | None = None
@@ -327,10 +328,23 @@ def quantize_int8(model: PreTrained) -> PreTrained:
 HEAD_MODULES = ("qa_outputs", "pre_classifier", "classifier", "score")
 
 
-def compute_under_autocast(model: PreTrained, device: torch.device, dtype: torch.dtype) -> None:
+class ExactForward(torch.nn.Module):
+    """A model's own float32 forward pass, from before autocast wrapped it: what close calls are re-checked with.
+    It shares the model's weights (no copy), and exposes them so engines find the device."""
+
+    def __init__(self, model: PreTrained, forward: Any) -> None:
+        super().__init__()
+        self.model = model
+        self.exact_forward = forward
+
+    def forward(self, **inputs: Any) -> Any:
+        return self.exact_forward(**inputs)
+
+
+def compute_under_autocast(model: PreTrained, device: torch.device, dtype: torch.dtype) -> ExactForward:
     """Run every forward pass under ``torch.autocast``: matmuls in ``dtype`` (native bf16 kernels), while the
     weights, layer norms, softmax and the residual stream stay float32 -- where a bfloat16 model's answers
-    change, since each residual addition would round to 8 bits of mantissa."""
+    change, since each residual addition would round to 8 bits of mantissa. Returns the exact forward pass."""
     forward = model.forward
 
     def autocast_forward(*args: Any, **kwargs: Any) -> Any:
@@ -338,6 +352,7 @@ def compute_under_autocast(model: PreTrained, device: torch.device, dtype: torch
             return forward(*args, **kwargs)
 
     model.forward = autocast_forward
+    return ExactForward(model, forward)
 
 
 def _inputs_float32(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -385,10 +400,13 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
     parameters = int(sum(p.numel() for p in model.parameters()))  # quantised layers hide theirs in packed buffers
     if spec.quantize == "int8":
         model = quantize_int8(model)
+    recheck = None
     if spec.autocast is not None:
         if spec.dtype != "float32" or spec.quantize is not None:
             raise ModelError("autocast runs a float32 model", source=spec.name, hint="leave dtype and quantize unset")
-        compute_under_autocast(model, device, _DTYPES[spec.autocast])
+        exact = compute_under_autocast(model, device, _DTYPES[spec.autocast])
+        if spec.recheck_margin is not None:
+            recheck = Recheck(exact, spec.recheck_margin)
     head_kept = keep_head_float32(model) if spec.head_dtype == "float32" else []
     if spec.head_dtype == "float32" and not head_kept:
         raise ModelError(
@@ -416,9 +434,10 @@ def load_model(spec: ModelSpec, head: Head) -> LoadedModel:
         "quantize": spec.quantize,
         "head_dtype": spec.head_dtype,
         "autocast": spec.autocast,
+        "recheck_margin": spec.recheck_margin,
         "attention": getattr(model.config, "_attn_implementation", None),
         "batch_size": spec.batch_size,
         "max_position_embeddings": getattr(model.config, "max_position_embeddings", None),
         "built": spec.build.model_dump(mode="json") if spec.build else None,
     }
-    return LoadedModel(spec.name, spec.source, head, model, tokenizer, spec.batch_size, weights, info)
+    return LoadedModel(spec.name, spec.source, head, model, tokenizer, spec.batch_size, weights, info, recheck)

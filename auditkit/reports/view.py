@@ -203,6 +203,9 @@ def build_report(
                 if info.get("quantize")
                 else f"{info['dtype']} (head {info['head_dtype']})"
                 if info.get("head_dtype")
+                else f"{info['dtype']}, {info['autocast']} matmuls (autocast), answers ahead by less than"
+                f" {info['recheck_margin']:g} (log score ratio) answered again in {info['dtype']}"
+                if info.get("autocast") and info.get("recheck_margin")
                 else f"{info['dtype']}, {info['autocast']} matmuls (autocast)"
                 if info.get("autocast")
                 else info.get("dtype") or "–",

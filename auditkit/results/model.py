@@ -89,6 +89,10 @@ class Timing(Record):
     examples: int | None = Field(default=None, description="examples predicted")
     examples_per_second: float | None = Field(default=None, description="examples / wall_seconds")
     windows: int | None = Field(default=None, description="QA: windows the contexts were cut into")
+    rechecked: int | None = Field(
+        default=None,
+        description="QA under a re-checking fast mode (recheck_margin): close calls answered again in float32",
+    )
     chunks: int | None = Field(default=None, description="chunks of examples the job ran in (the cache's unit)")
     cached: bool | None = Field(default=None, description="every chunk came from the prediction cache")
     resumed_chunks: int | None = Field(

@@ -280,6 +280,13 @@ class ModelSpec(StrictModel):
         description="matmuls in bfloat16 under torch.autocast, weights, layer norms and the residual stream in"
         " float32: fewer answers change than with a bfloat16 model",
     )
+    recheck_margin: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=50.0,
+        description="with autocast, on QA: answer again in float32 every question whose answer led the runner-up"
+        " by less than this (the log of their scores' ratio; 0.05 keeps most of exact's answers)",
+    )
     head_dtype: Literal["float32"] | None = Field(
         default=None,
         description="keep the task head (span scoring, classifier) in float32 under a lower dtype: fewer answers"
@@ -365,6 +372,7 @@ class ModelSpec(StrictModel):
                     "fast_mode",
                     "head_dtype",
                     "autocast",
+                    "recheck_margin",
                 }
             )
             if local_only:
@@ -377,10 +385,20 @@ class ModelSpec(StrictModel):
     @model_validator(mode="after")
     def _fast_mode_alone(self) -> ModelSpec:
         if self.fast_mode is not None and (
-            self.dtype != "float32" or self.quantize is not None or self.head_dtype is not None or self.autocast
+            self.dtype != "float32"
+            or self.quantize is not None
+            or self.head_dtype is not None
+            or self.autocast
+            or self.recheck_margin is not None
         ):
             raise ValueError(
-                "fast_mode: auto chooses dtype, head_dtype and quantize itself; leave them at their defaults"
+                "fast_mode: auto chooses dtype, head_dtype, autocast, recheck_margin and quantize itself; leave them"
+                " at their defaults"
+            )
+        if self.recheck_margin is not None and self.autocast is None:
+            raise ValueError(
+                "recheck_margin re-checks close calls with the float32 weights that autocast keeps; set autocast:"
+                " bfloat16 (a bfloat16 or int8 model has no float32 weights to re-check with)"
             )
         if self.head_dtype is not None and self.dtype == "float32":
             raise ValueError(

@@ -165,6 +165,7 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
                 "best_span_score": [b["score"] for b in best],
                 "windows": [p.windows for p in preds],
                 "answers": [json.dumps(p.answers, ensure_ascii=False) for p in preds],
+                "rechecked": [p.rechecked for p in preds],
             }
         )
         n = len(dataset)
@@ -176,6 +177,8 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
             "batch_size_used": engine.batch_size,
             **engine.timings.summary(),
         }
+        if model.info.get("recheck_margin") is not None:
+            timing["rechecked"] = int(frame["rechecked"].sum())
         return Predictions(frame, timing, failures=engine.failures)
 
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
