@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def measure(kind: str, head: str, checkpoint: Path, dataset: Any, rounds: int) -> dict[str, Any]:
     """Every mode on ``dataset``: speed-up (median, range over rounds), identical answers, metric change."""
     spec = ModelSpec.model_validate({"name": "m", "id": str(checkpoint), "batch_size": 32, "device": "cpu"})
-    modes = {"exact": {}, **candidates(spec, head)[0]}  # type: ignore[arg-type]
+    modes = {"exact": {}, **candidates(spec)[0]}
     task = make_task(
         task_class(kind).Spec.model_validate({"name": "t", "kind": kind, "dataset": {"path": str(dataset.source)}})
     )

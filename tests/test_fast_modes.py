@@ -102,6 +102,21 @@ def test_single_request_latency_is_measured_reported_and_gated(tmp_path: Path) -
     assert "Single-request latency (batch 1)" in (report_dir(outcome.run_dir) / "report.md").read_text()
 
 
+def test_decision_margins_say_how_close_a_classification_was() -> None:
+    """Softmax: log(top / runner-up); sigmoid: the smallest |logit| (each label decides p > 0.5); regression and
+    a single softmax label: no decision to change."""
+    import numpy as np
+
+    from auditkit.engine.classify import decision_margins
+
+    softmax = np.array([[0.5, 0.3, 0.2], [0.1, 0.45, 0.45], [1.0, 0.0, 0.0]], dtype=np.float32)
+    assert decision_margins(softmax, "softmax") == pytest.approx([np.log(5 / 3), 0.0, np.inf], rel=1e-6)
+    sigmoid = np.array([[0.9, 0.4], [0.5, 0.99]], dtype=np.float32)
+    assert decision_margins(sigmoid, "sigmoid") == pytest.approx([np.log(0.6 / 0.4), 0.0], rel=1e-5, abs=1e-7)
+    assert np.isinf(decision_margins(softmax, "none")).all()
+    assert np.isinf(decision_margins(np.ones((2, 1), dtype=np.float32), "softmax")).all()
+
+
 def test_int8_needs_float32_on_the_cpu() -> None:
     from pydantic import ValidationError
 
@@ -141,6 +156,7 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
         "bf16 + fp32 head": ([0.55, 0.6, 0.5], 0),  # 1.9x, identical: certified
         "int8 (dynamic)": ([0.5, 1.3, 0.5], 0),  # 2x median, but slower than exact in one round
         "bf16 autocast": ([0.7, 0.8, 0.7], 0),  # 1.5x, identical, but slower than the fp32-head mode
+        "bf16 autocast + fp32 re-check": ([1.0, 1.1, 1.0], 0),  # 1.0x: not fast enough to be worth a risk
     }
     rounds: dict[str, int] = {}
     predicted: dict[str, int] = {}
@@ -162,13 +178,14 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     def remember(variant: ModelSpec, head: str) -> object:
         model = real_open(variant, head)  # type: ignore[arg-type]
         modes = {
-            ("float32", None, None, None): "exact",
-            ("bfloat16", None, None, None): "bf16",
-            ("bfloat16", None, "float32", None): "bf16 + fp32 head",
-            ("float32", "int8", None, None): "int8 (dynamic)",
-            ("float32", None, None, "bfloat16"): "bf16 autocast",
+            ("float32", None, None, None, None): "exact",
+            ("bfloat16", None, None, None, None): "bf16",
+            ("bfloat16", None, "float32", None, None): "bf16 + fp32 head",
+            ("float32", "int8", None, None, None): "int8 (dynamic)",
+            ("float32", None, None, "bfloat16", None): "bf16 autocast",
+            ("float32", None, None, "bfloat16", 0.05): "bf16 autocast + fp32 re-check",
         }
-        mode = modes[(variant.dtype, variant.quantize, variant.head_dtype, variant.autocast)]
+        mode = modes[(variant.dtype, variant.quantize, variant.head_dtype, variant.autocast, variant.recheck_margin)]
         loaded[mode] = model
         return model
 
@@ -186,6 +203,7 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     assert "changed 2 of 128 answers: 99% identical cannot be certified" in verdicts["bf16"]["why_not"]
     assert verdicts["bf16"]["agreement_examples"] == 128  # past the allowance on the timing slice: no more work
     assert "slower than exact in a round" in verdicts["int8 (dynamic)"]["why_not"]
+    assert "median speed-up 1.00x (< 1.1x)" in verdicts["bf16 autocast + fp32 re-check"]["why_not"]
     assert verdicts["bf16 autocast"]["why_not"] == "not tried: a faster mode was kept"
     kept = verdicts["bf16 + fp32 head"]
     assert kept["speedup_median"] == pytest.approx(2.0, abs=0.01) and kept["identical_answers"] == 600
@@ -208,7 +226,7 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     chosen, record = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
     assert record["chosen"] == "exact" and chosen.dtype == "float32" and chosen.quantize is None
     assert any("no native bf16" in line for line in record["not_measured"])
-    with pytest.raises(ValueError, match="fast_mode: auto chooses dtype, head_dtype, autocast, recheck_margin and quantize itself"):
+    with pytest.raises(ValueError, match="fast_mode: auto chooses dtype, head_dtype, autocast, recheck_margin"):
         ModelSpec.model_validate({"name": "m", "id": "org/model", "fast_mode": "auto", "dtype": "bfloat16"})
     with pytest.raises(ValueError, match="recheck_margin re-checks close calls with the float32 weights"):
         ModelSpec.model_validate({"name": "m", "id": "org/model", "dtype": "bfloat16", "recheck_margin": 0.05})
@@ -274,15 +292,16 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path) -> None:
         c["speedup_range"][0] <= c["speedup_median"] <= c["speedup_range"][1] and 0 <= c["agreement"] <= 100
         for c in record["candidates"]
     )
-    ran = (info["dtype"], info["quantize"], info["head_dtype"], info["autocast"])
+    ran = (info["dtype"], info["quantize"], info["head_dtype"], info["autocast"], info["recheck_margin"])
     assert (
         ran
         == {
-            "exact": ("float32", None, None, None),
-            "bf16": ("bfloat16", None, None, None),
-            "bf16 + fp32 head": ("bfloat16", None, "float32", None),
-            "bf16 autocast": ("float32", None, None, "bfloat16"),
-            "int8 (dynamic)": ("float32", "int8", None, None),
+            "exact": ("float32", None, None, None, None),
+            "bf16": ("bfloat16", None, None, None, None),
+            "bf16 + fp32 head": ("bfloat16", None, "float32", None, None),
+            "bf16 autocast": ("float32", None, None, "bfloat16", None),
+            "bf16 autocast + fp32 re-check": ("float32", None, None, "bfloat16", 0.05),
+            "int8 (dynamic)": ("float32", "int8", None, None, None),
         }[record["chosen"]]
     )
     assert outcome.results.jobs[0].metrics["accuracy"].n == 64

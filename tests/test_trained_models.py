@@ -124,6 +124,29 @@ def test_close_calls_rechecked_in_float32_take_exact_answers() -> None:
 
 
 @requires_models
+def test_close_classification_calls_rechecked_in_float32_take_exact_scores() -> None:
+    """The same re-check for a classifier: sentences whose top label led the runner-up by less than the margin
+    get exact's scores; the others keep autocast's."""
+    from auditkit.data import load_dataset
+    from auditkit.engine.classify import ClassificationEngine, decision_margins
+    from auditkit.models.hf import load_model
+    from auditkit.spec.schema import DatasetSpec, ModelSpec
+
+    sst2 = DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=96)
+    dataset = load_dataset(sst2, data_owner("classification"), name="sst2")
+    texts = [e.text for e in dataset.examples]
+    want = _model("minilm-sst2", "sequence-classification").classification_engine().predict(texts).scores
+    spec = {"name": "fast", "id": str(MODELS / "minilm-sst2"), "autocast": "bfloat16", "recheck_margin": 1.0}
+    loaded = load_model(ModelSpec.model_validate(spec), "sequence-classification")
+    plain = ClassificationEngine(loaded.model, loaded.tokenizer).predict(texts).scores
+    out = loaded.classification_engine().predict(texts)
+    close = decision_margins(plain, "softmax") < 1.0
+    assert out.rechecked is not None and (out.rechecked == close).all() and close.any() and not close.all()
+    assert np.allclose(out.scores[close], want[close], atol=1e-5)
+    assert np.array_equal(out.scores[~close], plain[~close])
+
+
+@requires_models
 def test_held_out_f1_agrees_with_the_provenance() -> None:
     """A seeded sample of the held-out articles: its 95% CI holds the full held-out F1 (50.93) and EM (39.36)."""
     from auditkit.data import load_dataset

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .batching import BatchTimings, Ragged, run_batches
-from .types import ProgressSink
+from .types import ProgressSink, Recheck
 
 Activation = Literal["softmax", "sigmoid", "none"]
 
@@ -40,6 +40,7 @@ class ClassificationOutput:
     scores: np.ndarray  # (n, num_labels) float32
     labels: list[str]  # model label names by id
     truncated: int
+    rechecked: np.ndarray | None = None  # per text, under a re-checking fast mode: scored again by the exact model
 
     @property
     def answered(self) -> np.ndarray:
@@ -53,8 +54,30 @@ class ClassificationOutput:
         return [{"label": self.labels[j], "score": float(self.scores[row, j])} for j in order]
 
 
+def decision_margins(scores: np.ndarray, activation: Activation) -> np.ndarray:
+    """Per text, how far its decision was from changing: log(top / runner-up probability) after a softmax; the
+    smallest |logit| of any label after a sigmoid (each label's decision is p > 0.5); inf for regression, which
+    has no decision to change."""
+    if activation == "none" or scores.shape[1] == 0:
+        return np.full(len(scores), np.inf)
+    with np.errstate(divide="ignore"):
+        if activation == "sigmoid":
+            p = scores.astype(np.float64)
+            smallest: np.ndarray = np.abs(np.log(p) - np.log1p(-p)).min(axis=1)
+            return smallest
+        if scores.shape[1] < 2:
+            return np.full(len(scores), np.inf)
+        top = -np.sort(-scores.astype(np.float64), axis=1)
+        margins: np.ndarray = np.log(top[:, 0]) - np.log(top[:, 1])
+        return margins
+
+
 class ClassificationEngine:
-    """Scores texts with an AutoModelForSequenceClassification."""
+    """Scores texts with an AutoModelForSequenceClassification.
+
+    With ``recheck`` (a fast mode's close calls), the texts whose decision margin is below ``recheck.margin``
+    are scored again by ``recheck.model``, the exact float32 forward pass, and take its scores.
+    """
 
     def __init__(
         self,
@@ -64,8 +87,10 @@ class ClassificationEngine:
         batch_size: int = 32,
         activation: Activation | None = None,
         max_length: int | None = None,
+        recheck: Recheck | None = None,
     ) -> None:
         self.model = model
+        self.recheck = recheck
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.activation = activation or default_activation(model.config)
@@ -141,4 +166,23 @@ class ClassificationEngine:
         self.batch_size = run_batches(
             order, lengths, self.batch_size, step, device=self.device, timings=self.timings, progress=progress
         )
-        return ClassificationOutput(scores=scores, labels=self.labels, truncated=truncated)
+        rechecked = None
+        if self.recheck is not None:
+            rechecked = decision_margins(scores, self.activation) < self.recheck.margin
+            rows = np.flatnonzero(rechecked).tolist()
+            if rows:
+                exact = ClassificationEngine(
+                    self.recheck.model,
+                    self.tokenizer,
+                    batch_size=self.batch_size,
+                    activation=self.activation,
+                    max_length=self.max_length,
+                )
+                exact.timings = self.timings
+                again = exact.predict(
+                    [texts[i] for i in rows],
+                    ids=[ids[i] for i in rows] if ids is not None else None,
+                    pairs=[second[i] for i in rows] if second is not None else None,
+                )
+                scores[rows] = again.scores
+        return ClassificationOutput(scores=scores, labels=self.labels, truncated=truncated, rechecked=rechecked)

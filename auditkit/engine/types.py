@@ -15,12 +15,12 @@ from ..core.errors import ModelError
 @dataclass(frozen=True)
 class Recheck:
     """How a fast mode keeps exact's answers on close calls: examples whose answer led the runner-up by less
-    than ``margin`` (the log of the two best answers' scores' ratio) are answered again by ``model``, the exact
-    float32 forward pass.
+    than ``margin`` (for QA the log of the two best answers' scores' ratio; for classification see
+    ``decision_margins``) are predicted again by ``model``, the exact float32 forward pass.
 
     Why: a lower precision changes an answer only where two answers nearly tie, and the fast mode's own margin
     says where that is, so re-running a few close calls in float32 keeps most of exact's answers at little cost
-    (measured in ``benchmarks/recheck.py``).
+    (measured in ``benchmarks/close_calls.py``).
     """
 
     model: Any

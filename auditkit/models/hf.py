@@ -68,7 +68,12 @@ class LoadedModel:
         self, activation: Activation | None = None, max_length: int | None = None
     ) -> ClassificationEngine:
         return ClassificationEngine(
-            self.model, self.tokenizer, batch_size=self.batch_size, activation=activation, max_length=max_length
+            self.model,
+            self.tokenizer,
+            batch_size=self.batch_size,
+            activation=activation,
+            max_length=max_length,
+            recheck=self.recheck,
         )
 
     def close(self) -> None:
@@ -335,6 +340,7 @@ class ExactForward(torch.nn.Module):
     def __init__(self, model: PreTrained, forward: Any) -> None:
         super().__init__()
         self.model = model
+        self.config = model.config
         self.exact_forward = forward
 
     def forward(self, **inputs: Any) -> Any:

@@ -91,7 +91,7 @@ class Timing(Record):
     windows: int | None = Field(default=None, description="QA: windows the contexts were cut into")
     rechecked: int | None = Field(
         default=None,
-        description="QA under a re-checking fast mode (recheck_margin): close calls answered again in float32",
+        description="under a re-checking fast mode (recheck_margin): close calls predicted again in float32",
     )
     chunks: int | None = Field(default=None, description="chunks of examples the job ran in (the cache's unit)")
     cached: bool | None = Field(default=None, description="every chunk came from the prediction cache")

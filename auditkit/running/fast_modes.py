@@ -54,16 +54,16 @@ MIN_SPEEDUP = 1.1
 CONFIDENCE = 0.95
 #: Examples predicted at a time while a candidate's agreement is certified, so a failing one stops early.
 AGREEMENT_STEP = 64
-#: Close calls the re-checking mode answers again in float32: a lead over the runner-up answer below this log score
-#: ratio. bf16 autocast moves QA logits by a few hundredths (its logits are rounded to steps of 1/128 to 1/32);
-#: measured in benchmarks/recheck.py.
+#: Close calls the re-checking mode predicts again in float32: a lead over the runner-up below this log ratio. bf16
+#: autocast moves a model's logits by a few hundredths (its logits are rounded to steps of 1/128 to 1/32); on
+#: minilm-squad this margin re-checks about 6% of the questions (benchmarks/close_calls.py).
 RECHECK_MARGIN = 0.05
 #: The least job size, in calibration slices, worth calibrating for: the calibration costs about exact's time on
 #: its slice and more, so a job shorter than twice the slice cannot win back what measuring costs.
 PAYOFF = 2
 
 
-def candidates(spec: ModelSpec, head: Head) -> tuple[dict[str, dict[str, Any]], list[str]]:
+def candidates(spec: ModelSpec) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The fast modes worth measuring here (name -> ModelSpec changes), and the ones left out with why."""
     from ..models.hf import resolve_device
 
@@ -75,8 +75,8 @@ def candidates(spec: ModelSpec, head: Head) -> tuple[dict[str, dict[str, Any]], 
         modes["bf16"] = {"dtype": "bfloat16"}
         modes["bf16 + fp32 head"] = {"dtype": "bfloat16", "head_dtype": "float32"}
         modes["bf16 autocast"] = {"autocast": "bfloat16"}  # float32 residual stream: fewer changed answers
-        if head == "question-answering":  # close calls answered again in float32: fewer still, at a small cost
-            modes["bf16 autocast + fp32 re-check"] = {"autocast": "bfloat16", "recheck_margin": RECHECK_MARGIN}
+        # Close calls predicted again in float32: fewer changed answers still, at a small cost.
+        modes["bf16 autocast + fp32 re-check"] = {"autocast": "bfloat16", "recheck_margin": RECHECK_MARGIN}
     else:
         skipped.append("bf16: this CPU has no native bf16 (no AVX512_BF16 or AMX), where it runs emulated and slower")
     if device.type == "cpu":
@@ -125,7 +125,7 @@ def choose_fast_mode(
 ) -> tuple[ModelSpec, dict[str, Any]]:
     """The concrete ModelSpec to run (exact or one fast mode) and the record of how it was chosen."""
     exact_spec = spec.model_copy(update={"fast_mode": None})
-    modes, skipped = candidates(spec, head)
+    modes, skipped = candidates(spec)
     n = min(spec.fast_mode_calibration, len(dataset))
     timed = min(TIMING_EXAMPLES, n)
     floor = spec.fast_mode_min_agreement

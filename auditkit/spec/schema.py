@@ -284,8 +284,9 @@ class ModelSpec(StrictModel):
         default=None,
         gt=0.0,
         le=50.0,
-        description="with autocast, on QA: answer again in float32 every question whose answer led the runner-up"
-        " by less than this (the log of their scores' ratio; 0.05 keeps most of exact's answers)",
+        description="with autocast: predict again in float32 every example whose answer led the runner-up by less"
+        " than this (QA: the log of the two best answers' scores' ratio; classification: of the two best labels'"
+        " probabilities, or the smallest |logit| with a sigmoid); 0.05 keeps most of exact's answers",
     )
     head_dtype: Literal["float32"] | None = Field(
         default=None,

@@ -175,6 +175,8 @@ class ClassificationTask(Task[ClassificationSpec]):
                 "label_scores": [row.tolist() for row in scores],
             }
         )
+        if out.rechecked is not None:  # a re-checking fast mode: which decisions the exact model made again
+            frame["rechecked"] = out.rechecked[out.answered]
         n = len(dataset)
         timing = {
             "wall_seconds": wall,
@@ -188,6 +190,8 @@ class ClassificationTask(Task[ClassificationSpec]):
             [f"{out.truncated} inputs longer than {engine.max_length} tokens were truncated"] if out.truncated else []
         )
         timing["model_labels"] = out.labels
+        if out.rechecked is not None:
+            timing["rechecked"] = int(out.rechecked.sum())
         return Predictions(frame, timing, notes, failures=engine.failures)
 
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:

@@ -165,6 +165,7 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
                 "best_span_score": [b["score"] for b in best],
                 "windows": [p.windows for p in preds],
                 "answers": [json.dumps(p.answers, ensure_ascii=False) for p in preds],
+                "margin": [p.margin for p in preds],
                 "rechecked": [p.rechecked for p in preds],
             }
         )
