@@ -19,8 +19,8 @@ its identical-answer rate clears ``fast_mode_min_agreement`` at ``CONFIDENCE``, 
 tried (Bonferroni): then the chance that the chosen mode agrees with exact on fewer than that share of
 examples like these is at most 1 - ``CONFIDENCE``, assuming the calibration examples are independent draws
 from the job's data. A candidate stops being measured as soon as it has changed more answers than would
-let it clear the floor. The price is calibration size: 99% needs at least ``examples_to_certify`` (436 at
-four candidates) identical answers and none changed; a smaller slice cannot certify it, and exact runs.
+let it clear the floor. The price is calibration size: 99% needs at least ``examples_to_certify`` (459 at
+five candidates) identical answers and none changed; a smaller slice cannot certify it, and exact runs.
 
 Calibrating costs about exact's time on the calibration slice and more, so a job with fewer than ``PAYOFF``
 times the slice's examples is not calibrated at all: it runs exact, and the record says why.
