@@ -6,7 +6,10 @@ with the forward pass broken down by operator (torch.profiler).
 Stages: tokenisation into windows, the model's forward passes, span scoring (masked softmax + banded
 top-k), and answer assembly (character offsets, merging equal answers). The forward passes' arithmetic
 (the encoder's matmuls on the windows as batched, padding included, and on real tokens alone) is set against
-the machine's fp32 matmul peak, measured in the same run. ``--model`` profiles a trained checkpoint (e.g.
+the machine's fp32 matmul peak, measured in the same run -- and so is the ceiling that sets: the encoder's linear
+layers alone, run in isolation on the same batch shapes with the same kernel (``torch.nn.functional.linear``),
+best of 3, as a share of that peak. No engine can run the whole forward pass at a higher share than its own
+matmuls reach. ``--model`` profiles a trained checkpoint (e.g.
 ../shared/models/minilm-squad on its held-out questions, with ``--held-out``); by default a full-size
 DistilBERT with deterministic weights on the first dev questions. Never run in tests.
 """
@@ -24,7 +27,32 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench import matmul_peak  # noqa: E402  (the same peak measurement as the speed benchmark)
+from bench import _timed, matmul_peak  # noqa: E402  (the same peak measurement and timer as the speed benchmark)
+
+
+def linear_layers_alone(shapes: list[tuple[int, int, int]], d: int, ffn: int, layers: int) -> float:
+    """Seconds the encoder's linear layers take in isolation on these batches (windows x padded length tokens):
+    per batch, one layer's four d x d projections and two feed-forward matmuls, best of 3, times the layers."""
+    import torch
+    import torch.nn.functional as F
+
+    weights = [(torch.randn(d, d), torch.randn(d))] * 4 + [
+        (torch.randn(ffn, d), torch.randn(ffn)),
+        (torch.randn(d, ffn), torch.randn(d)),
+    ]
+    total = 0.0
+    with torch.inference_mode():
+        for windows, length, _ in shapes:
+            x, hidden = torch.randn(windows * length, d), torch.randn(windows * length, ffn)
+            inputs = [x, x, x, x, x, hidden]
+            F.linear(x, *weights[0])  # warm-up
+
+            def one_layer(inputs: list[torch.Tensor] = inputs) -> None:
+                for tensor, (weight, bias) in zip(inputs, weights, strict=True):
+                    F.linear(tensor, weight, bias)
+
+            total += layers * min(_timed(one_layer) for _ in range(3))
+    return total
 
 
 def main() -> None:
@@ -116,6 +144,12 @@ def main() -> None:
     print(
         f"forward passes: {padded / seconds / 1e9:.1f} GFLOP/s as batched ({100 * padded / seconds / 1e9 / peak:.0f}%"
         f" of peak), {real / seconds / 1e9:.1f} GFLOP/s on real tokens ({100 * real / seconds / 1e9 / peak:.0f}%)"
+    )
+    isolated = linear_layers_alone(shapes, d, ffn, layers)
+    rate = sum(linear * b * n for b, n, _ in shapes) / isolated / 1e9
+    print(
+        f"the linear layers alone, in isolation on the same batches: {rate:.1f} GFLOP/s ({100 * rate / peak:.0f}%"
+        f" of peak; {isolated:.2f} s against the forward passes' {seconds:.2f} s)"
     )
     print("forward pass by operator (self CPU time):")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10))

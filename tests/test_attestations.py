@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TINY_SST2, cli, requires_data, write_suite
+from conftest import TINY_SST2, cli, cli_in_process, requires_data, write_suite
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_attest_then_verify_and_every_tampering_is_named(signed: tuple[Path, Pat
     from auditkit.results.store import build_manifest
 
     work, run_dir, key = signed
-    made = cli("attest", str(run_dir), "--key", str(key), "--signer", "Jane Doe, release manager", cwd=work)
+    made = cli_in_process("attest", str(run_dir), "--key", str(key), "--signer", "Jane Doe, release manager", cwd=work)
     assert made.returncode == 0, made.stderr
     envelope = json.loads(Path(made.stdout.strip()).read_text())
     assert envelope["payloadType"] == "application/vnd.in-toto+json" and len(envelope["signatures"]) == 1
@@ -58,7 +58,7 @@ def test_attest_then_verify_and_every_tampering_is_named(signed: tuple[Path, Pat
         and predicate["signer"] == "Jane Doe, release manager"
     )
     assert predicate["verdict"] in ("GO", "INCONCLUSIVE") and predicate["attested"] and predicate["models"]["m"]
-    ok = cli("verify", str(run_dir), "--key", f"{key}.pub", cwd=work)
+    ok = cli_in_process("verify", str(run_dir), "--key", f"{key}.pub", cwd=work)
     assert ok.returncode == 0 and "verified: run" in ok.stderr, ok.stderr
 
     # An edited prediction, even with the manifest rewritten to match (as whoever edits can do): named.
@@ -70,7 +70,7 @@ def test_attest_then_verify_and_every_tampering_is_named(signed: tuple[Path, Pat
     frame.loc[0, "correct"] = not frame.loc[0, "correct"]
     frame.to_parquet(parquet)
     atomic_write_json(copy / "manifest.json", build_manifest(copy))
-    edited = cli("verify", str(copy), "--key", f"{key}.pub", cwd=work)
+    edited = cli_in_process("verify", str(copy), "--key", f"{key}.pub", cwd=work)
     assert (
         edited.returncode == 1
         and f"{parquet.relative_to(copy).as_posix()}: changed since it was attested" in edited.stderr
@@ -101,7 +101,7 @@ def test_attest_then_verify_and_every_tampering_is_named(signed: tuple[Path, Pat
 @requires_data
 def test_gate_can_require_a_verified_baseline(signed: tuple[Path, Path, Path], tmp_path: Path) -> None:
     work, run_dir, key = signed
-    assert cli("attest", str(run_dir), "--key", str(key), cwd=work).returncode == 0
+    assert cli_in_process("attest", str(run_dir), "--key", str(key), cwd=work).returncode == 0
     suite = write_suite(
         tmp_path / "gates.yaml",
         f"""name: signed
@@ -111,7 +111,7 @@ gates: ["t.accuracy >= baseline - 50"]
 """,
     )
     args = ["gate", str(run_dir), "--suite", str(suite), "--baseline", str(run_dir), "--out", str(tmp_path / "g")]
-    trusted = cli(*args, "--baseline-key", f"{key}.pub", cwd=work)
+    trusted = cli_in_process(*args, "--baseline-key", f"{key}.pub", cwd=work)
     assert trusted.returncode in (0, 3), trusted.stderr
     from auditkit.core.errors import ResultsError
     from auditkit.gates import gate

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import transformers
-from conftest import REPO, cli, model_spec, requires_data, write_suite
+from conftest import REPO, cli, cli_in_process, model_spec, requires_data, write_suite
 
 from auditkit.audit import audit_card
 from auditkit.audit.card_reader import CardError, read_card
@@ -181,14 +181,18 @@ def test_example_outputs_are_rerun(run: Path, tmp_path: Path) -> None:
 @requires_data
 def test_audit_cli_report_and_gates(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "audit.json"
-    proc = cli("audit-card", str(CARDS / "contradictory.md"), "--results", str(run), "--model", "qa", "--out", str(out))
+    proc = cli_in_process(
+        "audit-card", str(CARDS / "contradictory.md"), "--results", str(run), "--model", "qa", "--out", str(out)
+    )
     assert proc.returncode == 1, proc.stderr  # a card that contradicts itself fails, like a linter
     lenient = ["--results", str(run), "--model", "qa", "--out", str(tmp_path / "again.json"), "--no-fail"]
-    assert cli("audit-card", str(CARDS / "contradictory.md"), *lenient).returncode == 0
+    assert cli_in_process("audit-card", str(CARDS / "contradictory.md"), *lenient).returncode == 0
     audit = json.loads(out.read_text())
     assert audit["summary"]["inconsistencies"] == 1 and "inconsistent: f1 stated as" in proc.stderr
     rendered = tmp_path / "rendered"
-    assert cli("report", str(run), "-f", "md,html", "--audit", str(out), "--out", str(rendered)).returncode == 0
+    assert (
+        cli_in_process("report", str(run), "-f", "md,html", "--audit", str(out), "--out", str(rendered)).returncode == 0
+    )
     md = (rendered / "report.md").read_text()
     assert "## Model card audit: qa" in md and "**Inconsistent:** f1 stated as" in md
     assert "Model card audit: qa" in (rendered / "report.html").read_text()
@@ -197,13 +201,15 @@ def test_audit_cli_report_and_gates(run: Path, tmp_path: Path) -> None:
         (run.parent.parent.parent / "suite.yaml").read_text()
         + 'gates:\n  - "card.claims_failed <= 0"\n  - "card.inconsistencies <= 1"\n',
     )
-    proc = cli("gate", str(run), "--suite", str(gates), "--audit", str(out), "--out", str(tmp_path / "gated"))
+    proc = cli_in_process(
+        "gate", str(run), "--suite", str(gates), "--audit", str(out), "--out", str(tmp_path / "gated")
+    )
     assert (
         proc.returncode == 1
         and "NO_GO card.claims_failed <= 0 [qa]" in proc.stderr
         and "GO card.inconsistencies <= 1 [qa]" in proc.stderr
     )
-    assert cli("audit-card", str(tmp_path / "missing.md")).returncode == 2
+    assert cli_in_process("audit-card", str(tmp_path / "missing.md")).returncode == 2
 
 
 @requires_data
@@ -213,14 +219,16 @@ def test_audit_card_fails_like_a_linter_and_ships_a_pre_commit_hook(run: Path, t
     import yaml
 
     card = tmp_path / "README.md"
-    made = cli("card", str(run), "--model", "cls", "--out", str(card), cwd=tmp_path)
+    made = cli_in_process("card", str(run), "--model", "cls", "--out", str(card), cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    clean = cli("audit-card", str(card), "--results", str(run), "--model", "cls", "--no-rerun", cwd=tmp_path)
+    clean = cli_in_process("audit-card", str(card), "--results", str(run), "--model", "cls", "--no-rerun", cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr
     accuracy = next(j for j in load_results(run).jobs if j.task == "sst2").metrics["accuracy"]
     outside = accuracy.high + 5 if accuracy.high < 94 else accuracy.low - 5  # beyond the interval: cannot hold
     card.write_text(card.read_text().replace(f"of {accuracy.value:.2f}", f"of {outside:.2f}"))
-    edited = cli("audit-card", str(card), "--results", str(run), "--model", "cls", "--no-rerun", cwd=tmp_path)
+    edited = cli_in_process(
+        "audit-card", str(card), "--results", str(run), "--model", "cls", "--no-rerun", cwd=tmp_path
+    )
     assert edited.returncode == 1 and "does not hold" in edited.stderr, edited.stderr
     [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "auditkit-audit-card" and hook["entry"].startswith("auditkit audit-card README.md")

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import DATA, cli, requires_data
+from conftest import DATA, cli, cli_in_process, requires_data
 
 from auditkit.core.errors import ResultsError
 from auditkit.results import load_run, verify_run
@@ -53,10 +53,17 @@ def test_every_later_command_leaves_the_run_byte_identical(published: Path, tmp_
     assert not any(name.startswith("report/") for name in before)  # views live beside the run, never inside it
     card = tmp_path / "README.md"
     card.write_text("# Card\n\n## Evaluation\n\nThe model reaches an accuracy of 50.0 on SST-2.\n")
-    assert cli("gate", str(published), cwd=tmp_path).returncode == 0
-    assert cli("audit-card", str(card), "--results", str(published), "--no-rerun", cwd=tmp_path).returncode == 0
-    assert cli("report", str(published), cwd=tmp_path).returncode == 0
-    assert cli("compare", str(published), str(published), "--out", str(tmp_path / "cmp"), cwd=tmp_path).returncode == 0
+    assert cli_in_process("gate", str(published), cwd=tmp_path).returncode == 0
+    assert (
+        cli_in_process("audit-card", str(card), "--results", str(published), "--no-rerun", cwd=tmp_path).returncode == 0
+    )
+    assert cli_in_process("report", str(published), cwd=tmp_path).returncode == 0
+    assert (
+        cli_in_process(
+            "compare", str(published), str(published), "--out", str(tmp_path / "cmp"), cwd=tmp_path
+        ).returncode
+        == 0
+    )
     assert digest_tree(published) == before
     # Their outputs went beside the run, or where they were told.
     assert (published.parent / f"{published.name}.gate" / "gates.json").is_file()
@@ -76,7 +83,7 @@ def test_the_manifest_catches_any_change(published: Path, tmp_path: Path) -> Non
     (copy / "results.json").write_text(json.dumps(results))
     with pytest.raises(ResultsError, match=r"no longer matches its manifest \(changed: results\.json\)"):
         load_run(copy)
-    proc = cli("gate", str(copy), cwd=tmp_path)
+    proc = cli_in_process("gate", str(copy), cwd=tmp_path)
     assert proc.returncode == 2 and "no longer matches its manifest" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -176,6 +183,6 @@ def test_a_run_stays_trustworthy_against_deletion_links_and_writes_into_it(publi
     ):
         with pytest.raises(ResultsError, match="is inside the published run"):
             attempt()
-    proc = cli("card", str(published), "--model", "cls", "--out", str(published / "README.md"), cwd=tmp_path)
+    proc = cli_in_process("card", str(published), "--model", "cls", "--out", str(published / "README.md"), cwd=tmp_path)
     assert proc.returncode == 2 and "is inside the published run" in proc.stderr
     assert digest_tree(published) == before

@@ -4,6 +4,7 @@ equal the transformers pipelines', on weights that learned their task (random we
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -43,11 +44,11 @@ def test_sst2_accuracy_and_scores_equal_the_text_classification_pipeline() -> No
     assert (out.scores.argmax(axis=1) == want.argmax(axis=1)).all()
 
 
-def _held_out_questions(count: int) -> tuple[list[str], list[str], list[str]]:
+def _held_out_questions(count: int, file: str = "dev-v1.1.json") -> tuple[list[str], list[str], list[str]]:
     from auditkit.data import load_dataset
     from auditkit.spec.schema import DatasetSpec
 
-    spec = DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", articles_file=HELD_OUT, sample=count)
+    spec = DatasetSpec(path=DATA / "squad" / file, articles_file=HELD_OUT, sample=count)
     dataset = load_dataset(spec, data_owner("qa"), name="held-out", seed=1)
     return (
         [e.id for e in dataset.examples],
@@ -56,9 +57,24 @@ def _held_out_questions(count: int) -> tuple[list[str], list[str], list[str]]:
     )
 
 
+#: The pipeline's settings families, as the golden file's cases have them: default windows on SQuAD v1.1, v2.0 with
+#: the empty answer competing, and short windows with a top-3 list.
+LIVE_CASES = {
+    "v1.1-default": ("dev-v1.1.json", 300, {}),
+    "v2.0-impossible": ("dev-v2.0.json", 200, {"handle_impossible_answer": True}),
+    "v1.1-short-windows-top3": (
+        "dev-v1.1.json",
+        80,
+        {"max_seq_len": 128, "doc_stride": 48, "max_answer_len": 30, "top_k": 3},
+    ),
+}
+
+
 @requires_models
-def test_qa_answers_equal_the_4576_pipeline_on_trained_weights() -> None:
-    """300 held-out questions: each answer, span and score equals transformers 4.57.6's QA pipeline (4.57.6 leg)."""
+@pytest.mark.parametrize("case", list(LIVE_CASES))
+def test_qa_answers_equal_the_4576_pipeline_on_trained_weights(case: str) -> None:
+    """Held-out questions in each settings family: every answer, span, score and top-k list equals transformers
+    4.57.6's QA pipeline, live (4.57.6 leg; under transformers 5 the golden files stand in for the pipeline)."""
     import transformers
 
     if int(transformers.__version__.split(".")[0]) >= 5:
@@ -68,17 +84,26 @@ def test_qa_answers_equal_the_4576_pipeline_on_trained_weights() -> None:
     from auditkit.engine.qa import QAEngine
     from auditkit.engine.types import QASettings
 
+    file, count, params = LIVE_CASES[case]
     loaded = _model("minilm-squad", "question-answering")
-    ids, questions, contexts = _held_out_questions(300)
-    got = QAEngine(loaded.model, loaded.tokenizer, QASettings()).predict(questions, contexts, ids)
+    ids, questions, contexts = _held_out_questions(count, file)
+    got = QAEngine(loaded.model, loaded.tokenizer, QASettings(**params)).predict(questions, contexts, ids)
     qa = pipeline("question-answering", model=loaded.model, tokenizer=loaded.tokenizer)
-    expected = qa(question=questions, context=contexts, batch_size=16)
-    mismatches = [
-        (qid, g.answers[0], e)
-        for qid, g, e in zip(ids, got, expected, strict=True)
-        if (g.answers[0]["answer"], g.answers[0]["start"], g.answers[0]["end"]) != (e["answer"], e["start"], e["end"])
-        or abs(g.answers[0]["score"] - e["score"]) > 1e-4 * max(1.0, abs(e["score"]))
-    ]
+    expected = qa(question=questions, context=contexts, batch_size=16, **params)
+    expected = [e if isinstance(e, list) else [e] for e in expected]
+    if params.get("handle_impossible_answer"):
+        abstained = sum(e[0]["answer"] == "" for e in expected)
+        assert 0 < abstained < len(expected), "the case must exercise both empty and span answers"
+
+    def same(mine: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> bool:
+        spans = [(a["answer"], a["start"], a["end"]) for a in mine] == [
+            (a["answer"], a["start"], a["end"]) for a in theirs
+        ]
+        return spans and all(
+            abs(a["score"] - b["score"]) <= 1e-4 * max(1.0, abs(b["score"])) for a, b in zip(mine, theirs, strict=True)
+        )
+
+    mismatches = [(qid, g.answers, e) for qid, g, e in zip(ids, got, expected, strict=True) if not same(g.answers, e)]
     assert not mismatches, mismatches[:3]
 
 
