@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import DATA, cli, data_owner, requires_data, write_suite
+from conftest import DATA, cli, cli_in_process, data_owner, requires_data, write_suite
 
 from auditkit.core.errors import DatasetError, SuiteError
 from auditkit.data import load_dataset
@@ -255,11 +255,16 @@ def test_cli_exit_code_2_without_traceback(tmp_path: Path) -> None:
         tmp_path / "bad.yaml",
         f"name: bad\nmodels: [{MODEL}]\ntasks: [{{name: t, kind: extractive_qa, dataset: {{path: nope.json}}}}]\n",
     )
-    for command in (["validate", str(bad)], ["run", str(bad), "-q"], ["run", str(tmp_path / "absent.yaml")]):
-        proc = cli(*command)
+    # The real entry point once (a fresh interpreter); the same app in process for the others.
+    for call, command in (
+        (cli, ["validate", str(bad)]),
+        (cli_in_process, ["run", str(bad), "-q"]),
+        (cli_in_process, ["run", str(tmp_path / "absent.yaml")]),
+    ):
+        proc = call(*command)
         assert proc.returncode == 2, proc.stderr
         assert "error:" in proc.stderr and "Traceback" not in proc.stderr
-    proc = cli(
+    proc = cli_in_process(
         "score", "--task", "squad", "--dataset", str(DATA / "squad" / "dev-v1.1.json"), "--predictions", str(bad)
     )
     assert proc.returncode == 2 and "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
