@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import requires_data, write_suite
+from conftest import cli_in_process, requires_data, write_suite
 
 from auditkit.data.probes import VARIANTS, fill, load_probe_set
 from auditkit.results import load_predictions, load_results
@@ -199,13 +199,7 @@ gates:
   - "names.counterfactual_gap <= -100"
 """,
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=work,
-    )
+    proc = cli_in_process("run", str(suite), "-q", cwd=work)
     assert proc.returncode == 1, proc.stderr  # the second gate is impossible on purpose
     return Path(proc.stdout.strip())
 

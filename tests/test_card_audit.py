@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import transformers
-from conftest import REPO, cli, cli_in_process, model_spec, requires_data, write_suite
+from conftest import REPO, cli_in_process, model_spec, requires_data, write_suite
 
 from auditkit.audit import audit_card
 from auditkit.audit.card_reader import CardError, read_card
@@ -115,7 +115,7 @@ tasks:
   - {name: sst2, kind: classification, models: [cls], dataset: {path: $DATA/sst2/dev.tsv, limit: 100}}
 """,
     )
-    proc = cli("run", str(suite), "-q", "--report", "none", cwd=work)
+    proc = cli_in_process("run", str(suite), "-q", "--report", "none", cwd=work)
     assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip())
 

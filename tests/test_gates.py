@@ -45,7 +45,7 @@ GATES"""
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("gates")
     suite = write_suite(work / "suite.yaml", SUITE.replace("GATES", '  - "sst2.accuracy >= 0"\n'))
-    proc = cli("run", str(suite), "-q", "--report", "none", cwd=work)
+    proc = cli_in_process("run", str(suite), "-q", "--report", "none", cwd=work)
     assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip())
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import DATA, cli, cli_in_process, requires_data
+from conftest import DATA, cli_in_process, requires_data
 
 from auditkit.core.errors import ResultsError
 from auditkit.results import load_run, verify_run
@@ -41,7 +41,7 @@ def digest_tree(run_dir: Path) -> dict[str, str]:
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("frozen")
     (work / "suite.yaml").write_text(SUITE.format(data=DATA))
-    proc = cli("run", "suite.yaml", "-q", cwd=work)
+    proc = cli_in_process("run", "suite.yaml", "-q", cwd=work)
     assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip())
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import DATA, REPO, requires_data
+from conftest import DATA, REPO, cli_in_process, requires_data
 
 from auditkit.results.store import report_dir
 
@@ -78,13 +76,7 @@ gates:
   - "mnli.ece <= 100"
 """
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", "run", "suite.yaml", "-q"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = cli_in_process("run", "suite.yaml", "-q", cwd=work)
     assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip())
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import CHROMIUM, CHROMIUM_ARGS, DATA, requires_chromium, requires_data, write_suite
+from conftest import CHROMIUM, CHROMIUM_ARGS, DATA, cli_in_process, requires_chromium, requires_data, write_suite
 
 from auditkit.metrics.compare import mcnemar_exact
 from auditkit.reports import compare, report
@@ -74,13 +74,7 @@ tasks:
   - {name: hostile_cls, kind: classification, models: [sst2], dataset: {path: hostile.tsv}}
 """,
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "auditkit.cli", "run", str(suite), "-q"],
-        capture_output=True,
-        text=True,
-        cwd=work,
-        check=False,
-    )
+    proc = cli_in_process("run", str(suite), "-q", cwd=work)
     assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip())
 
