@@ -24,6 +24,24 @@ def human_count(n: int | None) -> str:
     return str(n)
 
 
+def precision_text(info: dict[str, Any]) -> str:
+    """The numeric mode a model ran in, as a report names it wherever its figures appear (exact float32, or which
+    fast mode: a lower dtype, an fp32 head, int8 layers, autocast, and the margin below which answers were
+    predicted again in float32)."""
+    if info.get("quantize"):
+        return f"{info['dtype']} + {info['quantize']} linear layers"
+    if info.get("head_dtype"):
+        return f"{info['dtype']} (head {info['head_dtype']})"
+    if info.get("autocast") and info.get("recheck_margin"):
+        return (
+            f"{info['dtype']}, {info['autocast']} matmuls (autocast), answers ahead by less than"
+            f" {info['recheck_margin']:g} (log score ratio) answered again in {info['dtype']}"
+        )
+    if info.get("autocast"):
+        return f"{info['dtype']}, {info['autocast']} matmuls (autocast)"
+    return str(info.get("dtype") or "–")
+
+
 def significant_digits(value: float) -> int:
     """Decimals that show a figure without an interval to three significant digits (0 to 4 decimals)."""
     if not math.isfinite(value) or value == 0:

@@ -11,6 +11,7 @@ from ..metrics.latency import bootstrap_latency_difference, percentile_ci
 from ..results import Job
 from ..tasks import task_class
 from ..views import Chart, chart, charts, fmt
+from .formatting import precision_text
 
 
 def latency_chart(job: Job, values_ms: list[float], what: str, xlabel: str, x_max: float | None = None) -> Chart:
@@ -58,7 +59,8 @@ def latency_section(job: Job, model_info: dict[str, Any], x_max: float | None = 
         "batches": t.batches,
         "batch_size": t.batch_size_used,
         "device": model_info.get("device"),
-        "dtype": model_info.get("dtype"),
+        "dtype": precision_text(model_info)
+        + (f"; {t.rechecked} of {t.examples} re-checked" if t.rechecked is not None else ""),
         "tokens_per_second": fmt(t.tokens_per_second, 0),
         "chart": latency_chart(job, per_example_ms, what, xlabel, x_max),
         "single": {

@@ -21,7 +21,7 @@ from ..tasks import task_class
 from ..views import fmt
 from .comparison_view import comparisons
 from .decision_view import decision_view, summary
-from .formatting import human_count, metric_rows, short_digest
+from .formatting import human_count, metric_rows, precision_text, short_digest
 from .latency_view import latency_section, per_item_ms, request_latency_section
 
 WORST_EXAMPLES = 5
@@ -199,16 +199,7 @@ def build_report(
                 else info.get("architecture"),
                 "parameters": human_count(info.get("parameters")),
                 "device": info.get("device"),
-                "dtype": f"{info['dtype']} + {info['quantize']} linear layers"
-                if info.get("quantize")
-                else f"{info['dtype']} (head {info['head_dtype']})"
-                if info.get("head_dtype")
-                else f"{info['dtype']}, {info['autocast']} matmuls (autocast), answers ahead by less than"
-                f" {info['recheck_margin']:g} (log score ratio) answered again in {info['dtype']}"
-                if info.get("autocast") and info.get("recheck_margin")
-                else f"{info['dtype']}, {info['autocast']} matmuls (autocast)"
-                if info.get("autocast")
-                else info.get("dtype") or "–",
+                "dtype": precision_text(info),
                 "fast_mode": fast_mode_text(info.get("fast_mode")),
                 "fingerprint": short_digest(fp["model_sha256"]),
                 "weights": short_digest(fp.get("weights_sha256")),
