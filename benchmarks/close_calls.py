@@ -76,7 +76,10 @@ def main() -> None:
             continue
         frame = frames[mode].loc[exact.index]
         changed = ((frame["prediction"] != exact["prediction"]) | (frame["start"] != exact["start"])).to_numpy()
-        entry: dict[str, Any] = {"changed": int(changed.sum()), "rechecked": int(frame["rechecked"].sum())}
+        entry: dict[str, Any] = {
+            "changed": int(changed.sum()),
+            "rechecked": int(frame["rechecked"].sum()) if "rechecked" in frame else 0,
+        }
         if mode != "bf16 autocast + fp32 re-check":
             for signal, thresholds in SIGNALS.items():
                 values = frame[signal].to_numpy(float)

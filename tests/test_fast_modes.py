@@ -102,6 +102,43 @@ def test_single_request_latency_is_measured_reported_and_gated(tmp_path: Path) -
     assert "Single-request latency (batch 1)" in (report_dir(outcome.run_dir) / "report.md").read_text()
 
 
+@requires_data
+def test_a_classifier_records_its_rechecked_decisions(tmp_path: Path) -> None:
+    """A re-checking classifier's run says which decisions the exact model made again, per example and in all;
+    the exact model's run has neither."""
+    import pandas as pd
+
+    from auditkit import run_suite
+
+    model = {"build": {"config": str(TINY_SST2), "vocab": str(DATA / "vocab" / "bert-base-uncased-vocab.txt")}}
+    outcome = run_suite(
+        {
+            "name": "recheck",
+            "bootstrap": {"resamples": 20},
+            "models": [
+                {"name": "exact", **model},
+                # A margin wider than any random model's lead: every decision is made again.
+                {"name": "recheck", **model, "autocast": "bfloat16", "recheck_margin": 50},
+            ],
+            "tasks": [
+                {
+                    "name": "t",
+                    "kind": "classification",
+                    "dataset": {"path": str(DATA / "sst2" / "dev.tsv"), "limit": 16},
+                }
+            ],
+        },
+        output_dir=tmp_path,
+        quiet=True,
+        report_formats=[],
+    )
+    jobs = {job.model: job for job in outcome.results.jobs}
+    assert jobs["recheck"].timing.rechecked == 16 and jobs["exact"].timing.rechecked is None
+    frames = {name: pd.read_parquet(outcome.run_dir / job.predictions) for name, job in jobs.items()}
+    assert frames["recheck"]["rechecked"].all() and "rechecked" not in frames["exact"]
+    assert (frames["recheck"]["predicted_index"] == frames["exact"]["predicted_index"]).all()
+
+
 def test_decision_margins_say_how_close_a_classification_was() -> None:
     """Softmax: log(top / runner-up); sigmoid: the smallest |logit| (each label decides p > 0.5); regression and
     a single softmax label: no decision to change."""

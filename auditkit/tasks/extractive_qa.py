@@ -166,9 +166,10 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
                 "windows": [p.windows for p in preds],
                 "answers": [json.dumps(p.answers, ensure_ascii=False) for p in preds],
                 "margin": [p.margin for p in preds],
-                "rechecked": [p.rechecked for p in preds],
             }
         )
+        if model.info.get("recheck_margin") is not None:  # a re-checking fast mode: which answers exact gave again
+            frame["rechecked"] = [p.rechecked for p in preds]
         n = len(dataset)
         timing = {
             "wall_seconds": wall,
@@ -178,7 +179,7 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
             "batch_size_used": engine.batch_size,
             **engine.timings.summary(),
         }
-        if model.info.get("recheck_margin") is not None:
+        if "rechecked" in frame:
             timing["rechecked"] = int(frame["rechecked"].sum())
         return Predictions(frame, timing, failures=engine.failures)
 
