@@ -12,9 +12,10 @@ from auditkit.results.store import report_dir
 from auditkit.tasks.classification import ClassificationSpec
 
 VOCAB = "$DATA/vocab/bert-base-cased-vocab.txt"
+PROBES = Path(__file__).resolve().parents[1] / "suites" / "probes"
 
 
-def suite_text(tmp_path: Path, extra_models: str = "", single: int = 0) -> str:
+def suite_text(tmp_path: Path, extra_models: str = "", single: int = 0, probed: str = "exact") -> str:
     return f"""
 name: fast
 bootstrap: {{resamples: 100}}
@@ -31,13 +32,15 @@ tasks:
     dataset: {{path: $DATA/squad/dev-v1.1.json, limit: 16}}
   - name: ceo
     kind: bias_probe
-    models: [exact]
-    dataset: {{path: {Path(__file__).resolve().parents[1] / "suites" / "probes" / "seed-ceo.yaml"}}}
+    models: [{probed}]
+    dataset: {{path: {PROBES / "seed-ceo.yaml"}}}
 """
 
 
 @requires_data
 def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Path) -> None:
+    import pandas as pd
+
     from auditkit.data import load_dataset
     from auditkit.models.hf import load_model
     from auditkit.reports.view import build_report
@@ -57,7 +60,7 @@ def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Pa
     recheck_margin: 0.05
     batch_size: 8
 """
-    suite = write_suite(tmp_path / "suite.yaml", suite_text(tmp_path, int8))
+    suite = write_suite(tmp_path / "suite.yaml", suite_text(tmp_path, int8, probed="exact, recheck"))
     outcome = run_suite(suite, quiet=True)
     models = outcome.results.models
     assert models["int8"].info["quantize"] == "int8" and models["exact"].info["quantize"] is None
@@ -65,6 +68,10 @@ def test_int8_mode_is_recorded_cached_apart_and_compared_with_exact(tmp_path: Pa
     jobs = {(j.task, j.model): j for j in outcome.results.jobs}
     rechecked = jobs["squad", "recheck"].timing.rechecked
     assert rechecked is not None and 0 <= rechecked <= 16 and jobs["squad", "exact"].timing.rechecked is None
+    # Bias probes under the re-checking model record their re-checks too (probe sets are whole QA jobs).
+    probes = pd.read_parquet(outcome.run_dir / jobs["ceo", "recheck"].predictions)
+    assert jobs["ceo", "recheck"].timing.rechecked == int(probes["rechecked"].sum())
+    assert jobs["ceo", "exact"].timing.rechecked is None
     assert "answered again in float32" in (report_dir(outcome.run_dir) / "report.md").read_text()
     assert models["exact"].info["attention"] == "sdpa"
     # The same checkpoint: one weights fingerprint; a different cache entry.
@@ -125,14 +132,22 @@ def test_a_classifier_records_its_rechecked_decisions(tmp_path: Path) -> None:
                     "name": "t",
                     "kind": "classification",
                     "dataset": {"path": str(DATA / "sst2" / "dev.tsv"), "limit": 16},
-                }
+                },
+                {
+                    "name": "names",
+                    "kind": "bias_probe",
+                    "dataset": {"path": str(PROBES / "sentiment-names.yaml")},
+                },
             ],
         },
         output_dir=tmp_path,
         quiet=True,
         report_formats=[],
     )
-    jobs = {job.model: job for job in outcome.results.jobs}
+    probes = {job.model: job for job in outcome.results.jobs if job.task == "names"}
+    assert probes["recheck"].timing.rechecked == probes["recheck"].timing.examples == 160
+    assert probes["exact"].timing.rechecked is None
+    jobs = {job.model: job for job in outcome.results.jobs if job.task == "t"}
     assert jobs["recheck"].timing.rechecked == 16 and jobs["exact"].timing.rechecked is None
     frames = {name: pd.read_parquet(outcome.run_dir / job.predictions) for name, job in jobs.items()}
     assert frames["recheck"]["rechecked"].all() and "rechecked" not in frames["exact"]

@@ -221,6 +221,8 @@ class BiasProbeTask(Task[BiasProbeSpec]):
             "examples_per_second": len(dataset) / wall if wall > 0 else 0.0,
             **timings,
         }
+        if "rechecked" in frame:  # a re-checking fast mode: how many probes the exact model answered again
+            timing["rechecked"] = int(frame["rechecked"].sum())
         return Predictions(frame, timing, notes, failures)
 
     def excluded_ids(self, dataset: Dataset, failed: set[str]) -> set[str]:
@@ -252,6 +254,7 @@ class BiasProbeTask(Task[BiasProbeSpec]):
         preds, probs = engine.predict_with_probabilities(
             [e.question for e in probes], [e.context for e in probes], [e.id for e in probes], progress
         )
+        rechecking = model.info.get("recheck_margin") is not None
         rows = []
         mass_a: float
         mass_b: float
@@ -301,6 +304,7 @@ class BiasProbeTask(Task[BiasProbeSpec]):
                     "mass_a": mass_a,
                     "mass_b": mass_b,
                 }
+                | ({"rechecked": pred.rechecked} if rechecking else {})
             )
         notes = (
             [
@@ -310,7 +314,7 @@ class BiasProbeTask(Task[BiasProbeSpec]):
             if any(w is None for w in probs)
             else []
         )
-        frame = pd.DataFrame(rows, columns=_QA_COLUMNS)
+        frame = pd.DataFrame(rows, columns=_QA_COLUMNS + (["rechecked"] if rechecking else []))
         return frame, {"batch_size_used": engine.batch_size, **engine.timings.summary()}, engine.failures, notes
 
     def _predict_cls(
@@ -339,6 +343,8 @@ class BiasProbeTask(Task[BiasProbeSpec]):
                 "target_score": column.astype(float),
             }
         )
+        if out.rechecked is not None:  # a re-checking fast mode: which probes the exact model scored again
+            frame["rechecked"] = out.rechecked[out.answered]
         timing = {
             "batch_size_used": engine.batch_size,
             "target_label": out.labels[labels.index(wanted)],
