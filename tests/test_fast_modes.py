@@ -9,6 +9,7 @@ import pytest
 from conftest import DATA, TINY_SST2, data_owner, requires_data, write_suite
 
 from auditkit.results.store import report_dir
+from auditkit.tasks.base import Predictions
 from auditkit.tasks.classification import ClassificationSpec
 
 VOCAB = "$DATA/vocab/bert-base-cased-vocab.txt"
@@ -185,6 +186,8 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     it cannot clear the floor; one slower than exact in any round is not tried; nothing kept means exact; a
     calibration too small to certify the floor runs exact and says how many examples it needs. Timings and
     answers are scripted here (the real measurement runs in the next test), so the rule itself is tested."""
+    import pandas as pd
+
     import auditkit.running.fast_modes as fast_modes
     from auditkit.data import load_dataset
     from auditkit.spec.schema import DatasetSpec, ModelSpec
@@ -199,9 +202,11 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
 
     sst2 = {"path": str(DATA / "sst2" / "dev.tsv")}
     task = make_task(ClassificationSpec.model_validate({"name": "t", "kind": "classification", "dataset": sst2}))
-    data = load_dataset(DatasetSpec(path=DATA / "sst2" / "dev.tsv", limit=600), type(task), name="t")
+    train = DATA / "sst2" / "train.tsv"
+    data = load_dataset(DatasetSpec(path=train, limit=6000), type(task), name="t")
     position = {str(example.id): i for i, example in enumerate(data.examples)}
     monkeypatch.setattr(fast_modes, "cpu_features", lambda: ["avx2", "avx512f", "amx_bf16"])
+    monkeypatch.delenv("AUDITKIT_CHUNK", raising=False)  # chunks of 256
     script = {  # mode -> (seconds per timing round, every how many examples an answer changes; 0: never)
         "exact": ([1.0, 1.2, 1.0], 0),
         "bf16": ([0.4, 0.5, 0.4], 50),  # 2.5x, but 98% identical: below the 99% floor
@@ -213,7 +218,7 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     rounds: dict[str, int] = {}
     predicted: dict[str, int] = {}
 
-    def scripted(task_: object, model: object, dataset: Any) -> tuple[list[str], float]:
+    def scripted(task_: object, model: object, dataset: Any) -> tuple[list[str], float, Predictions]:
         mode = next(name for name, m in loaded.items() if m is model)
         seconds, every = script[mode]
         indices = [position[str(example.id)] for example in dataset.examples]
@@ -222,7 +227,9 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
         if len(indices) == fast_modes.TIMING_EXAMPLES:  # a timing round
             took = seconds[rounds.get(mode, 0)]
             rounds[mode] = rounds.get(mode, 0) + 1
-        return [f"changed {i}" if every and i % every == every - 1 else f"answer {i}" for i in indices], took
+        got = [f"changed {i}" if every and i % every == every - 1 else f"answer {i}" for i in indices]
+        frame = pd.DataFrame({"id": [str(e.id) for e in dataset.examples], "mode": mode, "answer": got})
+        return got, took, Predictions(frame, {"examples": len(indices), "wall_seconds": took})
 
     loaded: dict[str, object] = {}
     real_open = fast_modes.open_model
@@ -243,12 +250,15 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(fast_modes, "open_model", remember)
     monkeypatch.setattr(fast_modes, "_answers", scripted)
-    # A job shorter than twice the calibration cannot win back what measuring costs: exact, and nothing loads.
-    chosen, record = fast_modes.choose_fast_mode(task, model_spec(512), "sequence-classification", data)
-    assert record["chosen"] == "exact" and "has 600 examples, fewer than 2x the 512" in record["reason"]
-    assert not loaded
-    monkeypatch.setattr(fast_modes, "PAYOFF", 1)  # the rest calibrates on the whole job, to test the rule
-    chosen, record = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
+    # A job too short to win back the measuring even at 8x: exact, and nothing loads (512 + 3 x 128 x 6 > 600).
+    short = data.subset(0, 600)
+    choice = fast_modes.choose_fast_mode(task, model_spec(512), "sequence-classification", short)
+    assert choice.record["chosen"] == "exact" and not choice.done and not loaded
+    assert "has 600 examples: measuring 5 fast mode(s) on 512 calibration examples" in choice.record["reason"]
+    assert "at least 178% of exact's time" in choice.record["reason"]
+
+    choice = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
+    record, chosen = choice.record, choice.spec
     assert record["chosen"] == "bf16 + fp32 head" and chosen.dtype == "bfloat16" and chosen.head_dtype == "float32"
     verdicts = {c["mode"]: c for c in record["candidates"]}
     # Three candidates were fast enough, so each is certified at 5%/3: 600 examples allow no change at 99%.
@@ -262,22 +272,47 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     assert kept["agreement_lower_bound"] == pytest.approx(100 * (0.05 / 3) ** (1 / 600), abs=0.01)
     assert record["calibration_examples"] == 600 and record["timing_examples"] == 128 and rounds["exact"] == 3
     assert predicted["exact"] == 3 * 128 + (600 - 128)  # exact's answers past the timing slice: computed once
+    # The payoff it predicted, in exact's measured 1/128 s per example: 472 more in exact and in the mode, then
+    # the job's 5,488 examples past the two whole chunks the calibration finished, at 2x; exact: all 6,000.
+    assert kept["predicted_seconds"] == {
+        "kept": pytest.approx((472 + 472 / 2 + 5488 / 2) / 128, abs=0.1),
+        "exact": pytest.approx(6000 / 128, abs=0.1),
+    }
+    # The calibration's predictions in the chosen mode are the job's first two chunks: nothing computed twice.
+    assert sorted(choice.done) == [0, 1] and record["reused_examples"] == 512
+    assert all((part.frame["mode"] == "bf16 + fp32 head").all() for part in choice.done.values())
+    assert list(choice.done[1].frame["id"]) == [str(e.id) for e in data.examples[256:512]]
+    assert choice.done[0].timing["examples"] == 256
+
+    # Measured speed-ups too small to win back certifying on a job this size: the search stops, exact runs, and
+    # the exact predictions it made are kept (the 128 timed ones fill no chunk; certification was never begun).
+    for mode in script:
+        if mode != "exact":
+            script[mode] = ([0.85, 1.0, 0.85], 0)  # 1.18x
+    rounds.clear()
+    choice = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data.subset(0, 2000))
+    assert choice.record["chosen"] == "exact" and choice.spec.dtype == "float32" and not choice.done
+    why = [c["why_not"] for c in choice.record["candidates"]]
+    assert sum("would not pay: certifying it on 600 examples" in w for w in why) == 1
+    assert sum(w == "not tried: a faster mode would not pay, nor this one" for w in why) == 4
 
     # A calibration too small to certify 99% runs exact, and says how many examples it would need.
+    script["bf16"] = ([0.4, 0.5, 0.4], 50)
     rounds.clear()
-    chosen, record = fast_modes.choose_fast_mode(task, model_spec(200), "sequence-classification", data)
-    assert record["chosen"] == "exact" and chosen.dtype == "float32"
-    why = {c["mode"]: c["why_not"] for c in record["candidates"]}
-    assert "200 calibration examples cannot certify 99% identical answers" in why["bf16"]
-    assert "needs at least 408" in why["bf16"]
+    choice = fast_modes.choose_fast_mode(task, model_spec(200), "sequence-classification", data)
+    assert choice.record["chosen"] == "exact" and choice.spec.dtype == "float32"
+    why_not = {c["mode"]: c["why_not"] for c in choice.record["candidates"]}
+    assert "200 calibration examples cannot certify 99% identical answers" in why_not["bf16"]
+    assert "needs at least 459" in why_not["bf16"]  # five fast-enough candidates: certified at 5%/5 each
 
     # Without native bf16 only int8 is measured; when nothing is kept, exact runs.
     monkeypatch.setattr(fast_modes, "cpu_features", lambda: ["avx2", "avx512f"])
-    script["int8 (dynamic)"] = ([0.9, 1.1, 0.95], 30)
+    script["int8 (dynamic)"] = ([0.5, 0.55, 0.5], 30)
     rounds.clear()
-    chosen, record = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
-    assert record["chosen"] == "exact" and chosen.dtype == "float32" and chosen.quantize is None
-    assert any("no native bf16" in line for line in record["not_measured"])
+    choice = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
+    assert choice.record["chosen"] == "exact" and choice.spec.dtype == "float32" and choice.spec.quantize is None
+    assert any("no native bf16" in line for line in choice.record["not_measured"])
+    assert "changed 4 of 128" in choice.record["candidates"][0]["why_not"]
     with pytest.raises(ValueError, match="fast_mode: auto chooses dtype, head_dtype, autocast, recheck_margin"):
         ModelSpec.model_validate({"name": "m", "id": "org/model", "fast_mode": "auto", "dtype": "bfloat16"})
     with pytest.raises(ValueError, match="recheck_margin re-checks close calls with the float32 weights"):
@@ -307,29 +342,37 @@ def test_the_certified_agreement_rule_keeps_its_error_rate() -> None:
 
 
 @requires_data
-def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path) -> None:
+def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real calibration on this machine: every candidate measured (speed-up median and range, identical
-    answers), the choice and reason in results and in the report, and the job run in the chosen mode."""
-    from auditkit import run_suite
+    answers), the choice and reason in results and in the report, and the job run in the chosen mode, taking
+    the chunk the calibration already predicted in that mode instead of predicting it again."""
+    import pandas as pd
 
+    from auditkit import run_suite
+    from auditkit.data import load_dataset
+    from auditkit.models import open_model
+    from auditkit.spec.schema import DatasetSpec, ModelSpec
+    from auditkit.tasks import make_task
+
+    monkeypatch.setenv("AUDITKIT_CHUNK", "32")  # the calibration's 32 examples fill the job's first chunk
     vocab = DATA / "vocab" / "bert-base-uncased-vocab.txt"
+    model = {
+        "name": "m",
+        "build": {"config": str(TINY_SST2), "vocab": str(vocab)},
+        "fast_mode": "auto",
+        "fast_mode_calibration": 32,
+        "fast_mode_min_agreement": 80,
+    }
     outcome = run_suite(
         {
             "name": "fast",
             "bootstrap": {"resamples": 20},
-            "models": [
-                {
-                    "name": "m",
-                    "build": {"config": str(TINY_SST2), "vocab": str(vocab)},
-                    "fast_mode": "auto",
-                    "fast_mode_calibration": 32,
-                }
-            ],
+            "models": [model],
             "tasks": [
                 {
                     "name": "t",
                     "kind": "classification",
-                    "dataset": {"path": str(DATA / "sst2" / "dev.tsv"), "limit": 64},
+                    "dataset": {"path": str(DATA / "sst2" / "train.tsv"), "limit": 800},
                 }
             ],
         },
@@ -356,7 +399,23 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path) -> None:
             "int8 (dynamic)": ("float32", "int8", None, None, None),
         }[record["chosen"]]
     )
-    assert outcome.results.jobs[0].metrics["accuracy"].n == 64
+    job = outcome.results.jobs[0]
+    assert job.metrics["accuracy"].n == 800
     report = (outcome.report_dir / "report.md").read_text().replace("\\", "")  # Markdown escapes aside
     assert f"fast_mode auto ran {record['chosen']}" in report
     assert "Speed measured against exact on 32 examples, agreement on up to 32" in report
+    assert f"Measuring took {record['calibration_seconds']:g} s; the job took 32 of its predictions" in report
+    # The first chunk came from the calibration, made in the mode that ran: the same as predicting it now.
+    assert job.timing.calibration_chunks == 1 and record["reused_examples"] == 32 and job.timing.examples == 800
+    settings = dict(zip(("dtype", "quantize", "head_dtype", "autocast", "recheck_margin"), ran, strict=True))
+    ran_spec = ModelSpec.model_validate({**model, "fast_mode": None, **settings})
+    task = make_task(
+        ClassificationSpec.model_validate(
+            {"name": "t", "kind": "classification", "dataset": {"path": str(DATA / "sst2" / "train.tsv")}}
+        )
+    )
+    first = load_dataset(DatasetSpec(path=DATA / "sst2" / "train.tsv", limit=32), type(task), name="t")
+    again = task.predict(open_model(ran_spec, "sequence-classification"), first).frame
+    taken = pd.read_parquet(outcome.run_dir / job.predictions).head(32)
+    for column in ("id", "predicted_index", "confidence"):
+        assert (taken[column].to_numpy() == again[column].to_numpy()).all(), column

@@ -337,6 +337,15 @@ def fast_mode_text(record: Any) -> str | None:
             f" Speed measured against exact on {timed} examples, agreement on up to"
             f" {record.get('calibration_examples')}: " + "; ".join(measured) + "."
         )
+    if record.get("calibration_seconds") is not None:
+        text += f" Measuring took {record['calibration_seconds']:g} s"
+        reused = record.get("reused_examples") or 0
+        text += (
+            f"; the job took {reused} of its predictions from it (made in the mode that ran) instead of predicting"
+            " them again."
+            if reused
+            else "."
+        )
     if record.get("not_measured"):
         text += " Not measured: " + "; ".join(record["not_measured"]) + "."
     return text

@@ -138,16 +138,22 @@ def predict_cached(
     *,
     use_cache: bool = True,
     shards: ShardRunner | None = None,
+    precomputed: dict[int, Predictions] | None = None,
 ) -> Predictions:
     """``task.predict`` the dataset chunk by chunk through the cache; reuse whatever is already there.
+
+    ``precomputed`` holds chunks this model already predicted (``fast_mode: auto``'s calibration): they are
+    taken, and cached, as if this job had just predicted them.
 
     ``shards`` computes the missing chunks elsewhere (a Ray cluster); chunk boundaries are the same
     either way, so a job split across workers batches exactly as it would here. Endpoints bypass the
     cache and run here: the deployment behind a URL can change between runs, and a release gate must
     ask the one serving users now.
     """
-    if not isinstance(model, LoadedModel) or (not use_cache and shards is None):
+    if not isinstance(model, LoadedModel):
         return task.predict(model, dataset, progress)  # endpoints are never cached (see above)
+    if not use_cache and shards is None and not precomputed:
+        return task.predict(model, dataset, progress)
     cache = PredictionCache(cache_key(model, dataset, task)) if use_cache else None
     done = cache.complete() if cache is not None else None
     if done is not None:
@@ -161,6 +167,11 @@ def predict_cached(
             if part is not None:
                 parts[index] = part
     reused = set(parts)
+    calibrated = {index for index in precomputed or {} if index not in parts and index < len(chunks)}
+    for index in sorted(calibrated):
+        parts[index] = (precomputed or {})[index]
+        if cache is not None:
+            cache.save_chunk(index, size, parts[index])
     started = time.perf_counter()
     for index, part in (shards or local_shards)(task, model, [(i, c) for i, c in chunks if i not in parts], progress):
         if cache is not None:
@@ -170,8 +181,10 @@ def predict_cached(
     ordered = [parts[index] for index, _ in chunks]
     notes = list(dict.fromkeys(note for part in ordered for note in part.notes))
     timing = {**merge_timings([p.timing for p in ordered]), "resumed_chunks": len(reused)}
+    if calibrated:
+        timing["calibration_chunks"] = len(calibrated)
     if shards is not None:  # chunks ran in parallel: the job took the elapsed time, not the sum of the chunks'
-        timing["wall_seconds"] = elapsed + sum(parts[i].timing.get("wall_seconds", 0.0) for i in reused)
+        timing["wall_seconds"] = elapsed + sum(parts[i].timing.get("wall_seconds", 0.0) for i in reused | calibrated)
         timing["examples_per_second"] = timing["examples"] / timing["wall_seconds"] if timing["wall_seconds"] else 0.0
     merged = Predictions(pd.concat([p.frame for p in ordered], ignore_index=True), timing, notes)
     if cache is not None:

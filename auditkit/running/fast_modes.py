@@ -22,11 +22,19 @@ from the job's data. A candidate stops being measured as soon as it has changed 
 let it clear the floor. The price is calibration size: 99% needs at least ``examples_to_certify`` (459 at
 five candidates) identical answers and none changed; a smaller slice cannot certify it, and exact runs.
 
-Calibrating costs about exact's time on the calibration slice and more, so a job with fewer than ``PAYOFF``
-times the slice's examples is not calibrated at all: it runs exact, and the record says why.
+Paying for itself: auto is meant to finish no later than exact would, so measuring is weighed against what it
+can save, twice. Before anything loads, a job too short to win back the timing rounds and the certification even
+with a mode ``MAX_SPEEDUP`` times faster than exact is not calibrated at all. After the timing rounds, with
+exact's measured time per example and each candidate's measured speed-up, a candidate is certified only if
+certifying it and then running the job in it is predicted to finish sooner than running the rest in exact; as
+candidates are tried fastest first, the first that cannot pay ends the search. The prediction assumes the
+candidate passes: a failing candidate's certification is the price of looking (stopped as early as its changes
+allow).
 
-The calibration's predictions are discarded: the job then runs every example, calibration slice included,
-with the chosen mode. The choice, every candidate's measurements and the reason are recorded in the model's
+Nothing computed is thrown away: the calibration predicts in whole chunks of the job (``cache.chunk_size``), and
+the chunks it finished in the mode that runs (the chosen mode's, or exact's when none is kept) are the job's
+predictions for those examples (``FastModeChoice.done``; the job's ``timing.calibration_chunks`` counts them).
+The choice, every candidate's measurements, the predicted payoff and the reason are recorded in the model's
 ``info.fast_mode``.
 """
 
@@ -35,14 +43,18 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Any
+
+import pandas as pd
 
 from ..data import Dataset
 from ..models import Head, LoadedModel, open_model
 from ..results.environment import cpu_features
 from ..spec.schema import BootstrapSpec, ModelSpec
 from ..stats.exact import clopper_pearson
-from ..tasks.base import Task
+from ..tasks.base import Predictions, Task
+from .cache import chunk_size, merge_timings
 
 #: Timed rounds per calibration; each round runs every mode once, in a rotating order.
 REPEATS = 3
@@ -58,9 +70,25 @@ AGREEMENT_STEP = 64
 #: autocast moves a model's logits by a few hundredths (its logits are rounded to steps of 1/128 to 1/32); on
 #: minilm-squad this margin re-checks about 6% of the questions (benchmarks/close_calls.py).
 RECHECK_MARGIN = 0.05
-#: The least job size, in calibration slices, worth calibrating for: the calibration costs about exact's time on
-#: its slice and more, so a job shorter than twice the slice cannot win back what measuring costs.
-PAYOFF = 2
+#: The largest speed-up over exact assumed before anything is measured, when deciding whether a job is long
+#: enough to calibrate for at all: above what any candidate has measured on these CPUs (bf16 on AMX: under 3x),
+#: with room for GPUs. Too high only means a short job is measured when it could not pay; never the reverse.
+MAX_SPEEDUP = 8.0
+
+
+@dataclass(frozen=True)
+class FastModeChoice:
+    """What ``fast_mode: auto`` decided: the ModelSpec to run, the record of how it was chosen, and the job's
+    chunks the calibration already predicted in that mode (chunk index -> predictions, in ``chunk_size()``
+    chunks of the calibration task's dataset), which the job takes instead of predicting them again."""
+
+    spec: ModelSpec
+    record: dict[str, Any]
+    done: dict[int, Predictions]
+
+
+#: A mode's predictions made during calibration: (first example, end, predictions), contiguous from 0.
+Pieces = list[tuple[int, int, Predictions]]
 
 
 def candidates(spec: ModelSpec) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -86,15 +114,57 @@ def candidates(spec: ModelSpec) -> tuple[dict[str, dict[str, Any]], list[str]]:
     return modes, skipped
 
 
-def _answers(task: Task[Any], model: LoadedModel, dataset: Dataset) -> tuple[list[str], float]:
-    """The model's answers on ``dataset`` (the task's answer column, in example order) and the seconds predicting
-    took (scoring, which is the same for every mode, is not timed)."""
+def _answers(task: Task[Any], model: LoadedModel, dataset: Dataset) -> tuple[list[str], float, Predictions]:
+    """The model's answers on ``dataset`` (the task's answer column, in example order), the seconds predicting
+    took (scoring, which is the same for every mode, is not timed) and the predictions themselves."""
     started = time.perf_counter()
-    frame = task.predict(model, dataset).frame
+    predictions = task.predict(model, dataset)
     seconds = time.perf_counter() - started
-    scored = task.score(frame, dataset, BootstrapSpec().model_copy(update={"resamples": 1}), 0).per_example
-    by_id = dict(zip(scored["id"].astype(str), scored[str(task.answer_column)].astype(str), strict=True))
-    return [by_id.get(str(example.id), "") for example in dataset.examples], seconds
+    scored = task.score(predictions.frame, dataset, BootstrapSpec().model_copy(update={"resamples": 1}), 0)
+    frame = scored.per_example
+    by_id = dict(zip(frame["id"].astype(str), frame[str(task.answer_column)].astype(str), strict=True))
+    return [by_id.get(str(example.id), "") for example in dataset.examples], seconds, predictions
+
+
+def covered(examples: int, total: int, size: int) -> int:
+    """Examples of a ``total``-example job that whole chunks of ``size`` hold within its first ``examples``."""
+    return total if examples >= total else examples // size * size
+
+
+def best_case_cost(total: int, n: int, timed: int, modes: int, size: int, speedup: float) -> float:
+    """Auto's least possible time, in exact's seconds per example: every candidate timed ``REPEATS`` times on
+    ``timed`` examples at ``speedup``, the first certified on ``n`` examples, and the job's remaining chunks run
+    at that speed-up. Model loading and scoring are left out: a lower bound."""
+    rounds = REPEATS * timed * (1.0 + modes / speedup)
+    certify = (n - timed) * (1.0 + 1.0 / speedup)
+    return rounds + certify + (total - covered(n, total, size)) / speedup
+
+
+def whole_chunks(pieces: Pieces, total: int, size: int) -> dict[int, Predictions]:
+    """The job's chunks that calibration pieces tile exactly (chunk index -> predictions, merged in order)."""
+    done: dict[int, Predictions] = {}
+    group: list[Predictions] | None = None
+    for start, end, part in pieces:
+        index = start // size
+        if start % size == 0:
+            group = []
+        if group is None or end > (index + 1) * size:  # no chunk start seen, or the piece crosses a chunk's end
+            group = None
+            continue
+        group.append(part)
+        if end == min((index + 1) * size, total):
+            done[index] = group[0] if len(group) == 1 else _joined(group)
+            group = None
+    return done
+
+
+def _joined(parts: list[Predictions]) -> Predictions:
+    return Predictions(
+        pd.concat([p.frame for p in parts], ignore_index=True),
+        merge_timings([p.timing for p in parts]),
+        list(dict.fromkeys(note for p in parts for note in p.notes)),
+        [f for p in parts for f in p.failures],
+    )
 
 
 def agreement_lower_bound(identical: int, n: int, a: float) -> float:
@@ -120,13 +190,14 @@ def examples_to_certify(floor: float, a: float) -> int | None:
     return max(1, math.ceil(math.log(a) / math.log(floor / 100.0) - 1e-9))
 
 
-def choose_fast_mode(
-    task: Task[Any], spec: ModelSpec, head: Head, dataset: Dataset
-) -> tuple[ModelSpec, dict[str, Any]]:
-    """The concrete ModelSpec to run (exact or one fast mode) and the record of how it was chosen."""
+def choose_fast_mode(task: Task[Any], spec: ModelSpec, head: Head, dataset: Dataset) -> FastModeChoice:
+    """The concrete ModelSpec to run (exact or one fast mode), the record of how it was chosen, and the job's
+    chunks the calibration already predicted in that mode."""
+    began = time.perf_counter()
     exact_spec = spec.model_copy(update={"fast_mode": None})
     modes, skipped = candidates(spec)
-    n = min(spec.fast_mode_calibration, len(dataset))
+    total, size = len(dataset), chunk_size()
+    n = min(spec.fast_mode_calibration, total)
     timed = min(TIMING_EXAMPLES, n)
     floor = spec.fast_mode_min_agreement
     record: dict[str, Any] = {
@@ -141,23 +212,25 @@ def choose_fast_mode(
         "not_measured": skipped,
         "candidates": [],
     }
+
+    def exact(reason: str) -> FastModeChoice:
+        return FastModeChoice(exact_spec, record | {"chosen": "exact", "reason": reason}, {})
+
     if task.answer_column is None:
-        reason = f"{task.kind} has no single answer per example to compare with exact's: exact runs"
-        record |= {"chosen": "exact", "reason": reason}
-        return exact_spec, record
+        return exact(f"{task.kind} has no single answer per example to compare with exact's: exact runs")
     if not modes or n == 0:
-        record |= {"chosen": "exact", "reason": "no fast mode to measure here: " + "; ".join(skipped)}
-        return exact_spec, record
-    if len(dataset) < PAYOFF * n:
-        reason = (
-            f"{task.name} has {len(dataset)} examples, fewer than {PAYOFF}x the {n} a calibration measures: measuring"
-            " would take about as long as the job, more than any mode could save (lower fast_mode_calibration, or"
-            " use auto on longer runs)"
+        return exact("no fast mode to measure here: " + "; ".join(skipped))
+    least = best_case_cost(total, n, timed, len(modes), size, MAX_SPEEDUP)
+    if least >= total:
+        return exact(
+            f"{task.name} has {total} examples: measuring {len(modes)} fast mode(s) on {n} calibration examples and"
+            f" then running the job even {MAX_SPEEDUP:g}x faster than exact would take at least {least / total:.0%}"
+            " of exact's time (lower fast_mode_calibration, or use auto on longer runs)"
         )
-        record |= {"chosen": "exact", "reason": reason}
-        return exact_spec, record
     specs = {"exact": exact_spec} | {name: exact_spec.model_copy(update=change) for name, change in modes.items()}
     loaded: dict[str, LoadedModel] = {}
+    answers: dict[str, list[str]] = {}
+    pieces: dict[str, Pieces] = {name: [] for name in specs}
     try:
         for name, variant in specs.items():
             model = open_model(variant, head)
@@ -165,22 +238,24 @@ def choose_fast_mode(
             loaded[name] = model
             task.predict(model, dataset.subset(0, min(8, n)))  # warm-up: first-call allocations and kernels
         timing = dataset.subset(0, timed)
-        answers: dict[str, list[str]] = {}
         seconds: dict[str, list[float]] = {name: [] for name in specs}
         names = list(specs)
         for round_ in range(REPEATS):
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in order:
-                got, took = _answers(task, loaded[name], timing)
-                answers.setdefault(name, got)
+                got, took, made = _answers(task, loaded[name], timing)
+                if name not in answers:
+                    answers[name] = got
+                    pieces[name].append((0, timed, made))
                 seconds[name].append(took)
+        per_example = statistics.median(seconds["exact"]) / timed
+        record["exact_ms_per_example"] = round(1000.0 * per_example, 3)
         entries = {name: _speed(seconds["exact"], seconds[name]) for name in modes}
         fast = sorted((name for name in modes if not entries[name]["why_not"]), key=lambda m: -entries[m]["median"])
         a = (1.0 - CONFIDENCE) / max(1, len(fast))
         allowed = most_changes(n, floor, a)
         chosen = None
         for name in fast:
-            changed, seen = _certify(task, loaded, name, dataset, answers, n, allowed)
             if allowed is None:
                 needed = examples_to_certify(floor, a)
                 entries[name]["why_not"] = (
@@ -188,7 +263,20 @@ def choose_fast_mode(
                     f" confidence over {len(fast)} candidate(s) ("
                     + (f"that needs at least {needed}, none changed)" if needed else "no number of examples can)")
                 )
-            elif changed > allowed:
+                continue
+            speedup, done_exact, done_mode = entries[name]["median"], len(answers["exact"]), len(answers[name])
+            stay = (total - covered(done_exact, total, size)) * per_example
+            go = (max(0, n - done_exact) + (n - done_mode) / speedup) * per_example
+            go += (total - covered(n, total, size)) * per_example / speedup
+            entries[name]["predicted_seconds"] = {"kept": round(go, 1), "exact": round(stay, 1)}
+            if go >= stay:
+                entries[name]["why_not"] = (
+                    f"would not pay: certifying it on {n} examples and running the job in it would take about"
+                    f" {go:.0f} s from here, running the rest in exact about {stay:.0f} s"
+                )
+                break  # the others are slower still: they would pay even less
+            changed, seen = _certify(task, loaded, name, dataset, answers, pieces, n, allowed)
+            if changed > allowed:
                 entries[name]["why_not"] = (
                     f"changed {changed} of {seen} answers: {floor:g}% identical cannot be certified at"
                     f" {CONFIDENCE:.0%} confidence (at most {allowed} of {n} may change)"
@@ -199,6 +287,7 @@ def choose_fast_mode(
     finally:
         for model in loaded.values():
             model.close()
+    untried = "not tried: a faster mode was kept" if chosen else "not tried: a faster mode would not pay, nor this one"
     for name in modes:
         entry = entries[name]
         seen = len(answers[name])  # the timing slice, and more for the candidates tried
@@ -209,20 +298,25 @@ def choose_fast_mode(
                 "speedup_median": round(entry["median"], 3),
                 "speedup_range": entry["range"],
                 "kept": name == chosen,
-                "why_not": None if name == chosen else (entry["why_not"] or "not tried: a faster mode was kept"),
+                "why_not": None if name == chosen else (entry["why_not"] or untried),
                 "identical_answers": same,
                 "agreement_examples": seen,
                 "agreement": round(100.0 * same / seen, 2),
                 "agreement_lower_bound": round(agreement_lower_bound(same, seen, a), 2),
             }
+            | ({"predicted_seconds": entry["predicted_seconds"]} if "predicted_seconds" in entry else {})
         )
+    runs = chosen or "exact"
+    done = whole_chunks(pieces[runs], total, size)
+    record["calibration_seconds"] = round(time.perf_counter() - began, 1)
+    record["reused_examples"] = sum(len(part.frame) for part in done.values())
     if chosen is None:
         record |= {
             "chosen": "exact",
             "reason": "no fast mode was both faster than exact and certified to keep"
             f" {floor:g}% of its answers on the calibration",
         }
-        return exact_spec, record
+        return FastModeChoice(exact_spec, record, done)
     kept = next(c for c in record["candidates"] if c["mode"] == chosen)
     record |= {
         "chosen": chosen,
@@ -231,7 +325,7 @@ def choose_fast_mode(
         f" {CONFIDENCE:.0%}): {kept['speedup_median']:.2f}x exact (median of {REPEATS} rounds on {timed} examples of"
         f" {task.name})",
     }
-    return specs[chosen], record
+    return FastModeChoice(specs[chosen], record, done)
 
 
 def _speed(exact: list[float], mode: list[float]) -> dict[str, Any]:
@@ -252,22 +346,28 @@ def _certify(
     name: str,
     dataset: Dataset,
     answers: dict[str, list[str]],
+    pieces: dict[str, Pieces],
     n: int,
-    allowed: int | None,
+    allowed: int,
 ) -> tuple[int, int]:
-    """(answers changed, examples compared) for mode ``name`` against exact on the first ``n`` examples, in steps,
-    stopping once more than ``allowed`` changed. Exact's answers are computed once and kept in ``answers``."""
+    """(answers changed, examples compared) for mode ``name`` against exact on the first ``n`` examples, in steps
+    that never cross a chunk's end (so finished chunks can be the job's), stopping once more than ``allowed``
+    changed. Exact's answers are computed once and kept in ``answers``."""
+    size = chunk_size()
 
     def changed() -> int:
         seen = len(answers[name])
         return sum(a != b for a, b in zip(answers[name], answers["exact"][:seen], strict=True))
 
-    if allowed is None:
-        return changed(), len(answers[name])
     while len(answers[name]) < n and changed() <= allowed:
         start = len(answers[name])
-        step = dataset.subset(start, min(start + AGREEMENT_STEP, n))
-        if len(answers["exact"]) < start + len(step):
-            answers["exact"] += _answers(task, loaded["exact"], step)[0]
-        answers[name] += _answers(task, loaded[name], step)[0]
+        end = min(start + AGREEMENT_STEP, n, (start // size + 1) * size)
+        step = dataset.subset(start, end)
+        if len(answers["exact"]) < end:
+            got, _, made = _answers(task, loaded["exact"], step)
+            answers["exact"] += got
+            pieces["exact"].append((start, end, made))
+        got, _, made = _answers(task, loaded[name], step)
+        answers[name] += got
+        pieces[name].append((start, end, made))
     return changed(), len(answers[name])

@@ -29,13 +29,13 @@ from ..metrics.external import compute
 from ..models import Model, open_model
 from ..results import Job, MetricEstimate, RunWriter, SequentialRecord
 from ..results.model import ModelRecord
-from ..spec.schema import EvaluateMetricSpec, ModelSpec
+from ..spec.schema import EvaluateMetricSpec
 from ..tasks import make_task
 from ..tasks.base import Predictions, Scores, Task
 from ..tasks.sampling import clustered_intervals, sampling_record
 from .cache import predict_cached
 from .executors import Executor
-from .fast_modes import choose_fast_mode
+from .fast_modes import FastModeChoice, choose_fast_mode
 from .single_request import single_request_latency
 from .suite import LoadedSuite
 from .until_decided import anytime_metrics, in_order, job_gates, not_sequential, run_until_decided
@@ -132,7 +132,7 @@ def run_jobs(
     jobs_out: dict[int, Job] = {}
     models_info: dict[str, ModelRecord] = {}
     cache: dict[tuple[str, str], Model] = {}
-    fast: dict[tuple[str, str], tuple[ModelSpec, dict[str, Any]]] = {}  # fast_mode: auto's choice per model
+    fast: dict[tuple[str, str], FastModeChoice] = {}  # fast_mode: auto's choice per model
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -152,9 +152,13 @@ def run_jobs(
                 if model_spec.fast_mode == "auto" and key not in fast:
                     console.log(escape(f"fast_mode auto: measuring {model_spec.name}'s fast modes on {task.name}"))
                     fast[key] = choose_fast_mode(task, model_spec, head, datasets[task.name])
-                    console.log(escape(f"{model_spec.name}: {fast[key][1]['chosen']} ({fast[key][1]['reason']})"))
+                    record = fast[key].record
+                    console.log(escape(f"{model_spec.name}: {record['chosen']} ({record['reason']})"))
+                calibrated = None
                 if key in fast:
-                    model_spec = fast[key][0]
+                    model_spec = fast[key].spec
+                    if fast[key].record["calibration_task"] == task.name:  # its chunks are of this task's dataset
+                        calibrated = fast[key].done
                 if key not in cache:
                     console.log(f"loading model [bold]{escape(model_spec.name)}[/bold] ({escape(model_spec.source)})")
                     for other in [k for k in cache if k[0] != model_spec.name]:  # keep one model in memory at a time
@@ -187,7 +191,9 @@ def run_jobs(
                     )
                     console.log(escape(f"{model.name} · {task.name}: {sequential.reason}"))
                 else:
-                    predictions = predict_cached(task, model, dataset, sink, use_cache=use_cache, shards=shards)
+                    predictions = predict_cached(
+                        task, model, dataset, sink, use_cache=use_cache, shards=shards, precomputed=calibrated
+                    )
                     if blocked is not None:
                         sequential = not_sequential(dataset, blocked, suite)
                 if model_spec.single_request_latency and task.single_requests:
@@ -195,7 +201,7 @@ def run_jobs(
                         single_request_latency(task, model, dataset, model_spec.single_request_latency)
                     )
                 # Recorded after the job: an endpoint learns which checkpoint serves it from its responses.
-                info = {**model.info, "fast_mode": fast[key][1]} if key in fast else model.info
+                info = {**model.info, "fast_mode": fast[key].record} if key in fast else model.info
                 models_info[model.name] = ModelRecord(
                     source=model.source, fingerprint=model.fingerprint, info=info
                 )  # the runner makes local paths relative to the suite's folder
