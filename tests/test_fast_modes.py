@@ -256,6 +256,12 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     assert choice.record["chosen"] == "exact" and not choice.done and not loaded
     assert "has 600 examples: measuring 5 fast mode(s) on 512 calibration examples" in choice.record["reason"]
     assert "at least 178% of exact's time" in choice.record["reason"]
+    # The same job is worth measuring for a model whose choice will run 20,000 examples in all (its other jobs).
+    choice = fast_modes.choose_fast_mode(task, model_spec(512), "sequence-classification", short, 20_000)
+    assert choice.record["examples_to_run"] == 20_000 and choice.record["chosen"] == "bf16 + fp32 head"
+    assert sorted(choice.done) == [0, 1]  # its calibration's 512 examples are this job's first two chunks
+    rounds.clear()
+    predicted.clear()
 
     choice = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
     record, chosen = choice.record, choice.spec

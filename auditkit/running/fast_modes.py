@@ -190,13 +190,21 @@ def examples_to_certify(floor: float, a: float) -> int | None:
     return max(1, math.ceil(math.log(a) / math.log(floor / 100.0) - 1e-9))
 
 
-def choose_fast_mode(task: Task[Any], spec: ModelSpec, head: Head, dataset: Dataset) -> FastModeChoice:
+def choose_fast_mode(
+    task: Task[Any], spec: ModelSpec, head: Head, dataset: Dataset, examples: int | None = None
+) -> FastModeChoice:
     """The concrete ModelSpec to run (exact or one fast mode), the record of how it was chosen, and the job's
-    chunks the calibration already predicted in that mode."""
+    chunks the calibration already predicted in that mode.
+
+    ``examples``: how many examples the choice will run (default: ``dataset``'s), which is what measuring must
+    pay for; a model's choice holds for all its jobs with this head, so a suite passes their sum, counted at
+    this task's time per example.
+    """
     began = time.perf_counter()
     exact_spec = spec.model_copy(update={"fast_mode": None})
     modes, skipped = candidates(spec)
     total, size = len(dataset), chunk_size()
+    work = max(examples or 0, total)
     n = min(spec.fast_mode_calibration, total)
     timed = min(TIMING_EXAMPLES, n)
     floor = spec.fast_mode_min_agreement
@@ -204,6 +212,7 @@ def choose_fast_mode(task: Task[Any], spec: ModelSpec, head: Head, dataset: Data
         "requested": "auto",
         "calibration_task": task.name,
         "calibration_examples": n,
+        "examples_to_run": work,
         "timing_examples": timed,
         "repeats": REPEATS,
         "min_agreement": floor,
@@ -220,12 +229,13 @@ def choose_fast_mode(task: Task[Any], spec: ModelSpec, head: Head, dataset: Data
         return exact(f"{task.kind} has no single answer per example to compare with exact's: exact runs")
     if not modes or n == 0:
         return exact("no fast mode to measure here: " + "; ".join(skipped))
-    least = best_case_cost(total, n, timed, len(modes), size, MAX_SPEEDUP)
-    if least >= total:
+    least = best_case_cost(total, n, timed, len(modes), size, MAX_SPEEDUP) + (work - total) / MAX_SPEEDUP
+    if least >= work:
+        runs = f"{task.name} has {total} examples" + (f" ({work} in all this model's jobs)" if work > total else "")
         return exact(
-            f"{task.name} has {total} examples: measuring {len(modes)} fast mode(s) on {n} calibration examples and"
-            f" then running the job even {MAX_SPEEDUP:g}x faster than exact would take at least {least / total:.0%}"
-            " of exact's time (lower fast_mode_calibration, or use auto on longer runs)"
+            f"{runs}: measuring {len(modes)} fast mode(s) on {n} calibration examples and then running them even"
+            f" {MAX_SPEEDUP:g}x faster than exact would take at least {least / work:.0%} of exact's time (lower"
+            " fast_mode_calibration, or use auto on longer runs)"
         )
     specs = {"exact": exact_spec} | {name: exact_spec.model_copy(update=change) for name, change in modes.items()}
     loaded: dict[str, LoadedModel] = {}
@@ -265,13 +275,13 @@ def choose_fast_mode(task: Task[Any], spec: ModelSpec, head: Head, dataset: Data
                 )
                 continue
             speedup, done_exact, done_mode = entries[name]["median"], len(answers["exact"]), len(answers[name])
-            stay = (total - covered(done_exact, total, size)) * per_example
+            stay = (work - covered(done_exact, total, size)) * per_example
             go = (max(0, n - done_exact) + (n - done_mode) / speedup) * per_example
-            go += (total - covered(n, total, size)) * per_example / speedup
+            go += (work - covered(n, total, size)) * per_example / speedup
             entries[name]["predicted_seconds"] = {"kept": round(go, 1), "exact": round(stay, 1)}
             if go >= stay:
                 entries[name]["why_not"] = (
-                    f"would not pay: certifying it on {n} examples and running the job in it would take about"
+                    f"would not pay: certifying it on {n} examples and running all {work} in it would take about"
                     f" {go:.0f} s from here, running the rest in exact about {stay:.0f} s"
                 )
                 break  # the others are slower still: they would pay even less

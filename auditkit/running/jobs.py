@@ -151,7 +151,12 @@ def run_jobs(
                 key = (model_spec.name, head)
                 if model_spec.fast_mode == "auto" and key not in fast:
                     console.log(escape(f"fast_mode auto: measuring {model_spec.name}'s fast modes on {task.name}"))
-                    fast[key] = choose_fast_mode(task, model_spec, head, datasets[task.name])
+                    examples = sum(  # the choice holds for all this model's jobs with this head
+                        len(datasets[other.name])
+                        for spec, other in order
+                        if spec.name == model_spec.name and make_task(other).head_for(spec) == head
+                    )
+                    fast[key] = choose_fast_mode(task, model_spec, head, datasets[task.name], examples)
                     record = fast[key].record
                     console.log(escape(f"{model_spec.name}: {record['chosen']} ({record['reason']})"))
                 calibrated = None
