@@ -309,8 +309,8 @@ class ModelSpec(StrictModel):
         default=512,
         ge=16,
         le=4096,
-        description="examples fast_mode: auto measures agreement on (their results are discarded); certifying 99%"
-        " needs at least 437 identical answers, more if any change",
+        description="examples fast_mode: auto measures agreement on (the job keeps what they predicted in the mode"
+        " that runs); certifying 99% needs at least 459 identical answers with five candidates, more if any change",
     )
     attention: Literal["sdpa", "eager"] | None = Field(
         default=None, description="attention kernel (default: sdpa where the model supports it)"
