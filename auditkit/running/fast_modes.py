@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from scipy.stats import betabinom
 
 from ..data import Dataset
 from ..models import Head, LoadedModel, open_model
@@ -247,6 +248,7 @@ def choose_fast_mode(
             assert isinstance(model, LoadedModel)
             loaded[name] = model
             task.predict(model, dataset.subset(0, min(8, n)))  # warm-up: first-call allocations and kernels
+        phases = {"loading": time.perf_counter() - began}
         timing = dataset.subset(0, timed)
         seconds: dict[str, list[float]] = {name: [] for name in specs}
         names = list(specs)
@@ -258,6 +260,7 @@ def choose_fast_mode(
                     answers[name] = got
                     pieces[name].append((0, timed, made))
                 seconds[name].append(took)
+        phases["timing"] = time.perf_counter() - began - phases["loading"]
         per_example = statistics.median(seconds["exact"]) / timed
         record["exact_ms_per_example"] = round(1000.0 * per_example, 3)
         entries = {name: _speed(seconds["exact"], seconds[name]) for name in modes}
@@ -274,30 +277,42 @@ def choose_fast_mode(
                     + (f"that needs at least {needed}, none changed)" if needed else "no number of examples can)")
                 )
                 continue
+            so_far = _changes(answers, name)
+            if so_far > allowed:  # already on the timing slice: it cannot be certified, and costs nothing more
+                entries[name]["why_not"] = _cannot(so_far, len(answers[name]), floor, allowed, n)
+                continue
             speedup, done_exact, done_mode = entries[name]["median"], len(answers["exact"]), len(answers[name])
             stay = (work - covered(done_exact, total, size)) * per_example
             go = (max(0, n - done_exact) + (n - done_mode) / speedup) * per_example
             go += (work - covered(n, total, size)) * per_example / speedup
-            entries[name]["predicted_seconds"] = {"kept": round(go, 1), "exact": round(stay, 1)}
-            if go >= stay:
+            chance, until_fail = pass_chance(so_far, done_mode, allowed, n - done_mode)
+            failing = until_fail * per_example / speedup
+            entries[name]["predicted"] = {
+                "seconds_if_kept": round(go, 1),
+                "seconds_in_exact": round(stay, 1),
+                "seconds_if_it_fails": round(failing, 1),
+                "chance_kept": round(chance, 3),
+            }
+            if chance * (stay - go) <= (1.0 - chance) * failing:
                 entries[name]["why_not"] = (
-                    f"would not pay: certifying it on {n} examples and running all {work} in it would take about"
+                    f"not worth trying: kept, it would finish in about {go:.0f} s from here against exact's"
+                    f" {stay:.0f} s, but with {so_far} of {done_mode} answers changed so far it would be kept with"
+                    f" a chance of about {chance:.0%}, and failing costs about {failing:.0f} s"
+                    if go < stay
+                    else f"would not pay: certifying it on {n} examples and running all {work} in it would take about"
                     f" {go:.0f} s from here, running the rest in exact about {stay:.0f} s"
                 )
-                break  # the others are slower still: they would pay even less
+                continue
             changed, seen = _certify(task, loaded, name, dataset, answers, pieces, n, allowed)
             if changed > allowed:
-                entries[name]["why_not"] = (
-                    f"changed {changed} of {seen} answers: {floor:g}% identical cannot be certified at"
-                    f" {CONFIDENCE:.0%} confidence (at most {allowed} of {n} may change)"
-                )
+                entries[name]["why_not"] = _cannot(changed, seen, floor, allowed, n)
             else:
                 chosen = name
                 break
     finally:
         for model in loaded.values():
             model.close()
-    untried = "not tried: a faster mode was kept" if chosen else "not tried: a faster mode would not pay, nor this one"
+    untried = "not tried: a faster mode was kept"
     for name in modes:
         entry = entries[name]
         seen = len(answers[name])  # the timing slice, and more for the candidates tried
@@ -314,11 +329,13 @@ def choose_fast_mode(
                 "agreement": round(100.0 * same / seen, 2),
                 "agreement_lower_bound": round(agreement_lower_bound(same, seen, a), 2),
             }
-            | ({"predicted_seconds": entry["predicted_seconds"]} if "predicted_seconds" in entry else {})
+            | ({"predicted": entry["predicted"]} if "predicted" in entry else {})
         )
     runs = chosen or "exact"
     done = whole_chunks(pieces[runs], total, size)
     record["calibration_seconds"] = round(time.perf_counter() - began, 1)
+    phases["certifying"] = record["calibration_seconds"] - phases["loading"] - phases["timing"]
+    record["phase_seconds"] = {phase: round(value, 1) for phase, value in phases.items()}
     record["reused_examples"] = sum(len(part.frame) for part in done.values())
     if chosen is None:
         record |= {
@@ -336,6 +353,33 @@ def choose_fast_mode(
         f" {task.name})",
     }
     return FastModeChoice(specs[chosen], record, done)
+
+
+def pass_chance(changed: int, seen: int, allowed: int, remaining: int) -> tuple[float, float]:
+    """(the chance a mode with ``changed`` of ``seen`` answers changed so far keeps at most ``allowed`` changes
+    over ``remaining`` more, the examples it is expected to predict before failing if it does not).
+
+    The change rate gets the Jeffreys prior Beta(1/2, 1/2), updated with the changes so far; the changes to
+    come are then beta-binomial. This only orders the work (which candidates are worth certifying): whether a
+    mode is kept is decided by the Clopper-Pearson certificate alone, on all its calibration answers.
+    """
+    if remaining <= 0:
+        return (1.0 if changed <= allowed else 0.0), 0.0
+    alpha, beta = changed + 0.5, seen - changed + 0.5
+    chance = float(betabinom.cdf(allowed - changed, remaining, alpha, beta))
+    return chance, min(float(remaining), (allowed - changed + 1) * (alpha + beta) / alpha)
+
+
+def _changes(answers: dict[str, list[str]], name: str) -> int:
+    seen = len(answers[name])
+    return sum(a != b for a, b in zip(answers[name], answers["exact"][:seen], strict=True))
+
+
+def _cannot(changed: int, seen: int, floor: float, allowed: int, n: int) -> str:
+    return (
+        f"changed {changed} of {seen} answers: {floor:g}% identical cannot be certified at {CONFIDENCE:.0%}"
+        f" confidence (at most {allowed} of {n} may change)"
+    )
 
 
 def _speed(exact: list[float], mode: list[float]) -> dict[str, Any]:
@@ -365,11 +409,7 @@ def _certify(
     changed. Exact's answers are computed once and kept in ``answers``."""
     size = chunk_size()
 
-    def changed() -> int:
-        seen = len(answers[name])
-        return sum(a != b for a, b in zip(answers[name], answers["exact"][:seen], strict=True))
-
-    while len(answers[name]) < n and changed() <= allowed:
+    while len(answers[name]) < n and _changes(answers, name) <= allowed:
         start = len(answers[name])
         end = min(start + AGREEMENT_STEP, n, (start // size + 1) * size)
         step = dataset.subset(start, end)
@@ -380,4 +420,4 @@ def _certify(
         got, _, made = _answers(task, loaded[name], step)
         answers[name] += got
         pieces[name].append((start, end, made))
-    return changed(), len(answers[name])
+    return _changes(answers, name), len(answers[name])
