@@ -6,22 +6,22 @@ on the load of a shared machine, and whether it changes answers depends on the m
 minilm-squad dynamic int8 changes almost half of the QA answers while SST-2 labels barely move. An
 assumption per CPU flag would pick int8 where it costs 8 F1 points.
 
-Speed: the first ``TIMING_EXAMPLES`` examples are predicted by exact and by every candidate, in a rotating
-order, ``REPEATS`` times, after a warm-up; each candidate's speed-up is exact's time over its time *in the
-same round* (so a busy moment slows both), summarised by the median and range over rounds. A candidate is
-fast enough if its median speed-up is at least ``MIN_SPEEDUP`` and no round was slower than exact.
+Speed: the first ``TIMING_EXAMPLES`` examples are predicted by exact and by every candidate, in a rotating order,
+``REPEATS`` times, after a warm-up; each candidate's speed-up is exact's time over its time *in the same round* (so
+a busy moment slows both), summarised by the median and range over rounds. A candidate is fast enough if its median
+speed-up is at least ``MIN_SPEEDUP`` and no round was slower than exact. A candidate whose answers in the first
+round already changed more than its certificate allows is timed no more.
 
 Agreement, certified: an estimate is not enough. A mode that changed 1 of 128 calibration answers (99.2%) changed
 1.6% of all 6,375 held-out SQuAD questions when it ran them -- below a 99% floor the estimate seemed to clear. So
 the fast-enough candidates are tried fastest first on the whole calibration slice (the first
 ``fast_mode_calibration`` examples), and one is kept only when the one-sided Clopper-Pearson lower bound of its
-identical-answer rate clears ``fast_mode_min_agreement`` at ``CONFIDENCE``, split over the fast-enough candidates
-(Bonferroni; the split is fixed before any agreement is seen): then the chance that the chosen mode agrees with
-exact on fewer than that share of examples like these is at most 1 - ``CONFIDENCE``, assuming the calibration
-examples are independent draws from the job's data. A candidate stops being measured as soon as it has changed more
-answers than would let it clear the floor. The price is calibration size: 99% needs at least
-``examples_to_certify`` (459 at five candidates) identical answers and none changed; a smaller slice cannot certify
-it, and exact runs.
+identical-answer rate clears ``fast_mode_min_agreement`` at ``CONFIDENCE``, split over every mode measured
+(Bonferroni, fixed before anything is measured): then the chance that the chosen mode agrees with exact on fewer
+than that share of examples like these is at most 1 - ``CONFIDENCE``, assuming the calibration examples are
+independent draws from the job's data. A candidate stops being measured as soon as it has changed more answers than
+would let it clear the floor. The price is calibration size: 99% needs at least ``examples_to_certify`` (459 at
+five candidates) identical answers and none changed; a smaller slice cannot certify it, and exact runs.
 
 Paying for itself: auto is meant to finish no later than exact would, so measuring is weighed against what it
 can save, twice. Before anything loads, a job too short to win back the timing rounds and the certification even
@@ -134,10 +134,11 @@ def covered(examples: int, total: int, size: int) -> int:
 
 
 def best_case_cost(total: int, n: int, timed: int, modes: int, size: int, speedup: float) -> float:
-    """Auto's least possible time, in exact's seconds per example: every candidate timed ``REPEATS`` times on
-    ``timed`` examples at ``speedup``, the first certified on ``n`` examples, and the job's remaining chunks run
+    """Auto's least possible time, in exact's seconds per example, when it keeps a mode: exact and every candidate
+    timed once on ``timed`` examples at ``speedup``, exact and the kept one ``REPEATS - 1`` times more (the others
+    dropped on their first answers), the kept one certified on ``n`` examples, and the job's remaining chunks run
     at that speed-up. Model loading and scoring are left out: a lower bound."""
-    rounds = REPEATS * timed * (1.0 + modes / speedup)
+    rounds = timed * (1.0 + modes / speedup) + (REPEATS - 1) * timed * (1.0 + 1.0 / speedup)
     certify = (n - timed) * (1.0 + 1.0 / speedup)
     return rounds + certify + (total - covered(n, total, size)) / speedup
 
@@ -239,6 +240,18 @@ def choose_fast_mode(
             f" {MAX_SPEEDUP:g}x faster than exact would take at least {least / work:.0%} of exact's time (lower"
             " fast_mode_calibration, or use auto on longer runs)"
         )
+    # Bonferroni over every mode measured, fixed before anything is: a mode may then be dropped on its first
+    # answers without changing what the others must clear.
+    a = (1.0 - CONFIDENCE) / len(modes)
+    allowed = most_changes(n, floor, a)
+    if allowed is None:
+        needed = examples_to_certify(floor, a)
+        return exact(
+            f"{n} calibration examples cannot certify {floor:g}% identical answers at {CONFIDENCE:.0%} confidence"
+            f" over {len(modes)} fast mode(s) ("
+            + (f"that needs at least {needed}, none changed" if needed else "no number of examples can")
+            + "), so none was measured"
+        )
     specs = {"exact": exact_spec} | {name: exact_spec.model_copy(update=change) for name, change in modes.items()}
     loaded: dict[str, LoadedModel] = {}
     answers: dict[str, list[str]] = {}
@@ -253,6 +266,7 @@ def choose_fast_mode(
         timing = dataset.subset(0, timed)
         seconds: dict[str, list[float]] = {name: [] for name in specs}
         names = list(specs)
+        out: dict[str, str] = {}  # modes whose first answers already changed too many: timed no more
         for round_ in range(REPEATS):
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in order:
@@ -261,27 +275,21 @@ def choose_fast_mode(
                     answers[name] = got
                     pieces[name].append((0, timed, made))
                 seconds[name].append(took)
+            for name in names[1:]:
+                if (changed := _changes(answers, name)) > allowed:
+                    out[name] = _cannot(changed, timed, floor, allowed, n)
+            names = [name for name in names if name not in out]
+            if len(names) == 1:
+                break  # only exact is left
         phases["timing"] = time.perf_counter() - began - phases["loading"]
         per_example = statistics.median(seconds["exact"]) / timed
         record["exact_ms_per_example"] = round(1000.0 * per_example, 3)
         entries = {name: _speed(seconds["exact"], seconds[name]) for name in modes}
+        for name, why in out.items():
+            entries[name]["why_not"] = why
         fast = sorted((name for name in modes if not entries[name]["why_not"]), key=lambda m: -entries[m]["median"])
-        a = (1.0 - CONFIDENCE) / max(1, len(fast))
-        allowed = most_changes(n, floor, a)
         chosen = None
         for name in fast:
-            if allowed is None:
-                needed = examples_to_certify(floor, a)
-                entries[name]["why_not"] = (
-                    f"{n} calibration examples cannot certify {floor:g}% identical answers at {CONFIDENCE:.0%}"
-                    f" confidence over {len(fast)} candidate(s) ("
-                    + (f"that needs at least {needed}, none changed)" if needed else "no number of examples can)")
-                )
-                continue
-            so_far = _changes(answers, name)
-            if so_far > allowed:  # already on the timing slice: it cannot be certified, and costs nothing more
-                entries[name]["why_not"] = _cannot(so_far, len(answers[name]), floor, allowed, n)
-                continue
             speedup, done_exact, done_mode = entries[name]["median"], len(answers["exact"]), len(answers[name])
             stay = (work - covered(done_exact, total, size)) * per_example
             go = (max(0, n - done_exact) + (n - done_mode) / speedup) * per_example
@@ -359,7 +367,7 @@ def _cannot(changed: int, seen: int, floor: float, allowed: int, n: int) -> str:
 
 def _speed(exact: list[float], mode: list[float]) -> dict[str, Any]:
     """A candidate's speed-ups over exact, round by round, and why it is not fast enough (None if it is)."""
-    ratios = [e / s for e, s in zip(exact, mode, strict=True)]
+    ratios = [e / s for e, s in zip(exact, mode, strict=False)]  # the rounds the mode ran: the first ones
     median = statistics.median(ratios)
     problems = []
     if median < MIN_SPEEDUP:
