@@ -312,7 +312,6 @@ def choose_fast_mode(
     finally:
         for model in loaded.values():
             model.close()
-    untried = "not tried: a faster mode was kept"
     for name in modes:
         entry = entries[name]
         seen = len(answers[name])  # the timing slice, and more for the candidates tried
@@ -323,7 +322,7 @@ def choose_fast_mode(
                 "speedup_median": round(entry["median"], 3),
                 "speedup_range": entry["range"],
                 "kept": name == chosen,
-                "why_not": None if name == chosen else (entry["why_not"] or untried),
+                "why_not": None if name == chosen else (entry["why_not"] or "not tried: a faster mode was kept"),
                 "identical_answers": same,
                 "agreement_examples": seen,
                 "agreement": round(100.0 * same / seen, 2),
