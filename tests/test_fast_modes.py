@@ -270,12 +270,13 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     # Five modes measured, so each is certified at 5%/5: 600 examples allow no change at 99%. bf16 changed two
     # of its first 128 answers: it is timed no more (one round) and not certified.
     assert "changed 2 of 128 answers: 99% identical cannot be certified" in verdicts["bf16"]["why_not"]
-    assert verdicts["bf16"]["agreement_examples"] == 128 and rounds["bf16"] == 1
+    assert verdicts["bf16"]["agreement_examples"] == 128 and rounds["bf16"] == verdicts["bf16"]["rounds"] == 1
     assert "slower than exact in a round" in verdicts["int8 (dynamic)"]["why_not"]
     assert "median speed-up 1.00x (< 1.1x)" in verdicts["bf16 autocast + fp32 re-check"]["why_not"]
     assert verdicts["bf16 autocast"]["why_not"] == "not tried: a faster mode was kept"
     kept = verdicts["bf16 + fp32 head"]
     assert kept["speedup_median"] == pytest.approx(2.0, abs=0.01) and kept["identical_answers"] == 600
+    assert kept["rounds"] == 3 and kept["speedup_range"] == [1.818, 2.0]  # 1/0.55, 1.2/0.6, 1/0.5
     assert kept["agreement_lower_bound"] == pytest.approx(100 * (0.05 / 5) ** (1 / 600), abs=0.01)
     assert record["calibration_examples"] == 600 and record["timing_examples"] == 128 and rounds["exact"] == 3
     assert predicted["exact"] == 3 * 128 + (600 - 128)  # exact's answers past the timing slice: computed once
@@ -409,6 +410,10 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch
     report = (outcome.report_dir / "report.md").read_text().replace("\\", "")  # Markdown escapes aside
     assert f"fast_mode auto ran {record['chosen']}" in report
     assert "Speed measured against exact on 32 examples, agreement on up to 32" in report
+    for candidate in record["candidates"]:  # one timing round says so; several give their range
+        low, high = candidate["speedup_range"]
+        spread = "one round" if candidate["rounds"] == 1 else f"range {low:.2f}–{high:.2f} over {candidate['rounds']}"
+        assert f"{candidate['mode']} {candidate['speedup_median']:.2f}× ({spread}" in report
     assert f"Measuring took {record['calibration_seconds']:g} s; the job took 32 of its predictions" in report
     # The first chunk came from the calibration, made in the mode that ran: the same as predicting it now.
     assert job.timing.calibration_chunks == 1 and record["reused_examples"] == 32 and job.timing.examples == 800

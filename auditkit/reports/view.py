@@ -319,13 +319,20 @@ def build_report(
     }
 
 
+def _rounds_text(candidate: dict[str, Any]) -> str:
+    """A candidate's speed-up spread: one timing round has none (a mode out on its first answers is timed once)."""
+    low, high = candidate["speedup_range"]
+    if candidate.get("rounds") == 1:
+        return "one round"
+    return f"range {low:.2f}–{high:.2f}" + (f" over {candidate['rounds']} rounds" if "rounds" in candidate else "")
+
+
 def fast_mode_text(record: Any) -> str | None:
     """What ``fast_mode: auto`` measured and chose, in one sentence (None when the model did not ask for it)."""
     if not isinstance(record, dict):
         return None
     measured = [
-        f"{c['mode']} {c['speedup_median']:.2f}× (range {c['speedup_range'][0]:.2f}–{c['speedup_range'][1]:.2f}),"
-        f" {c['agreement']:g}% identical answers"
+        f"{c['mode']} {c['speedup_median']:.2f}× ({_rounds_text(c)}), {c['agreement']:g}% identical answers"
         + (f" of {c['agreement_examples']}" if "agreement_examples" in c else "")
         + ("" if c["kept"] else f" — not kept: {c['why_not']}")
         for c in record.get("candidates", [])

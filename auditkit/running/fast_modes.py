@@ -321,6 +321,7 @@ def choose_fast_mode(
                 "mode": name,
                 "speedup_median": round(entry["median"], 3),
                 "speedup_range": entry["range"],
+                "rounds": entry["rounds"],
                 "kept": name == chosen,
                 "why_not": None if name == chosen else (entry["why_not"] or "not tried: a faster mode was kept"),
                 "identical_answers": same,
@@ -375,7 +376,12 @@ def _speed(exact: list[float], mode: list[float]) -> dict[str, Any]:
         problems.append(f"median speed-up {median:.2f}x (< {MIN_SPEEDUP:g}x)")
     if min(ratios) < 1.0:
         problems.append(f"slower than exact in a round ({min(ratios):.2f}x)")
-    return {"median": median, "range": [round(min(ratios), 3), round(max(ratios), 3)], "why_not": "; ".join(problems)}
+    return {
+        "median": median,
+        "range": [round(min(ratios), 3), round(max(ratios), 3)],
+        "rounds": len(ratios),
+        "why_not": "; ".join(problems),
+    }
 
 
 def _certify(
