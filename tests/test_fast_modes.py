@@ -379,7 +379,8 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch
                     "name": "t",
                     "kind": "classification",
                     "dataset": {"path": str(DATA / "sst2" / "train.tsv"), "limit": 800},
-                }
+                },
+                {"name": "dev", "kind": "classification", "dataset": {"path": str(DATA / "sst2" / "dev.tsv")}},
             ],
         },
         output_dir=tmp_path,
@@ -405,8 +406,10 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch
             "int8 (dynamic)": ("float32", "int8", None, None, None),
         }[record["chosen"]]
     )
-    job = outcome.results.jobs[0]
+    job, dev = outcome.results.jobs
     assert job.metrics["accuracy"].n == 800
+    # One choice for both jobs, paid for by both (800 + 872 examples); the calibration's chunks are the first's.
+    assert record["examples_to_run"] == 1672 and dev.timing.calibration_chunks is None
     report = (outcome.report_dir / "report.md").read_text().replace("\\", "")  # Markdown escapes aside
     assert f"fast_mode auto ran {record['chosen']}" in report
     assert "Speed measured against exact on 32 examples, agreement on up to 32" in report
