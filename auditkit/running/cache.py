@@ -68,7 +68,7 @@ def merge_timings(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """
     merged = dict(parts[0])
     timings = BatchTimings()
-    dropped = 0
+    dropped = sum(part.get("partial_batches_dropped", 0) for part in parts)  # parts that were merged themselves
     for part in parts:
         rows = list(
             zip(part.get("batch_seconds", []), part.get("batch_items", []), part.get("batch_tokens", []), strict=False)
@@ -78,6 +78,7 @@ def merge_timings(parts: list[dict[str, Any]]) -> dict[str, Any]:
         for seconds, items, tokens in rows:
             timings.record(seconds, items, tokens)
     merged.update(timings.summary())
+    merged.pop("partial_batches_dropped", None)
     if dropped:
         merged["partial_batches_dropped"] = dropped
     for key in ("request_seconds", "single_request_seconds", "retry_waits"):
