@@ -98,6 +98,16 @@ def merge_timings(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def join_predictions(parts: list[Predictions]) -> Predictions:
+    """Consecutive parts of one job's predictions as one: rows in order, timings merged, notes once each."""
+    return Predictions(
+        pd.concat([p.frame for p in parts], ignore_index=True),
+        merge_timings([p.timing for p in parts]),
+        list(dict.fromkeys(note for p in parts for note in p.notes)),
+        [f for p in parts for f in p.failures],
+    )
+
+
 class PredictionCache:
     """The cached predictions of one (model, dataset, task) job."""
 
@@ -168,9 +178,10 @@ def predict_cached(
             if part is not None:
                 parts[index] = part
     reused = set(parts)
-    calibrated = {index for index in precomputed or {} if index not in parts and index < len(chunks)}
+    taken = precomputed or {}
+    calibrated = {index for index in taken if index not in parts and index < len(chunks)}
     for index in sorted(calibrated):
-        parts[index] = (precomputed or {})[index]
+        parts[index] = taken[index]
         if cache is not None:
             cache.save_chunk(index, size, parts[index])
     started = time.perf_counter()
@@ -179,15 +190,14 @@ def predict_cached(
             cache.save_chunk(index, size, part)
         parts[index] = part
     elapsed = time.perf_counter() - started
-    ordered = [parts[index] for index, _ in chunks]
-    notes = list(dict.fromkeys(note for part in ordered for note in part.notes))
-    timing = {**merge_timings([p.timing for p in ordered]), "resumed_chunks": len(reused)}
+    merged = join_predictions([parts[index] for index, _ in chunks])
+    timing = merged.timing
+    timing["resumed_chunks"] = len(reused)
     if calibrated:
         timing["calibration_chunks"] = len(calibrated)
     if shards is not None:  # chunks ran in parallel: the job took the elapsed time, not the sum of the chunks'
         timing["wall_seconds"] = elapsed + sum(parts[i].timing.get("wall_seconds", 0.0) for i in reused | calibrated)
         timing["examples_per_second"] = timing["examples"] / timing["wall_seconds"] if timing["wall_seconds"] else 0.0
-    merged = Predictions(pd.concat([p.frame for p in ordered], ignore_index=True), timing, notes)
     if cache is not None:
         cache.finish(merged)
     return merged

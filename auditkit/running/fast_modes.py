@@ -48,15 +48,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from ..data import Dataset
 from ..models import Head, LoadedModel, open_model
 from ..results.environment import cpu_features
 from ..spec.schema import BootstrapSpec, ModelSpec
 from ..stats.exact import clopper_pearson
 from ..tasks.base import Predictions, Task
-from .cache import chunk_size, merge_timings
+from .cache import chunk_size, join_predictions
 
 #: Timed rounds per calibration; each round runs every mode once, in a rotating order.
 REPEATS = 3
@@ -158,18 +156,9 @@ def whole_chunks(pieces: Pieces, total: int, size: int) -> dict[int, Predictions
             continue
         group.append(part)
         if end == min((index + 1) * size, total):
-            done[index] = group[0] if len(group) == 1 else _joined(group)
+            done[index] = group[0] if len(group) == 1 else join_predictions(group)
             group = None
     return done
-
-
-def _joined(parts: list[Predictions]) -> Predictions:
-    return Predictions(
-        pd.concat([p.frame for p in parts], ignore_index=True),
-        merge_timings([p.timing for p in parts]),
-        list(dict.fromkeys(note for p in parts for note in p.notes)),
-        [f for p in parts for f in p.failures],
-    )
 
 
 def agreement_lower_bound(identical: int, n: int, a: float) -> float:

@@ -38,7 +38,7 @@ from ..tasks import task_class
 from ..tasks.base import Predictions, Scores, Task
 from ..tasks.pairing import align, stopped_early
 from ..tasks.sampling import canonical_order, defined_values, order_digest, unit_column
-from .cache import merge_timings, predict_cached
+from .cache import join_predictions, predict_cached
 from .suite import Suite
 
 
@@ -196,10 +196,7 @@ def run_until_decided(
     if limit is not None:  # a baseline stopped early: only the examples it saw can be paired
         chunks = [kept for chunk in chunks if (kept := [p for p in chunk if dataset.examples[p].id in limit])]
     horizon = len({str(getattr(e, column)) for e in dataset.examples}) if column is not None else len(dataset)
-    frames: list[pd.DataFrame] = []
-    timings: list[dict[str, Any]] = []
-    notes: list[str] = []
-    failures: list[dict[str, Any]] = []
+    parts: list[Predictions] = []
     looks: list[int] = []
     per_example = pd.DataFrame()
     seen_positions: list[int] = []
@@ -211,10 +208,7 @@ def run_until_decided(
     for chunk_positions in chunks:
         chunk = dataset.take(chunk_positions)
         part = predict_cached(task, model, chunk, progress, use_cache=use_cache)
-        frames.append(part.frame)
-        timings.append(part.timing)
-        notes.extend(part.notes)
-        failures.extend(part.failures)
+        parts.append(part)
         seen_positions.extend(chunk_positions)
         looks.append(len(seen_positions))
         # Per-example scores do not depend on the other examples: each look scores only its new chunk.
@@ -233,8 +227,7 @@ def run_until_decided(
         ran_out = "the baseline's examples" if limit is not None else "the examples"
         reason = f"undecided when {ran_out} ran out: {', '.join(still)}"
     used = dataset.take(seen_positions)
-    frame = pd.concat(frames, ignore_index=True)
-    timing = merge_timings(timings)
+    joined = join_predictions(parts)
     record = SequentialRecord(
         n_used=len(seen_positions),
         n_available=len(dataset),
@@ -247,7 +240,7 @@ def run_until_decided(
         reason=reason,
         alpha=level,
     )
-    return Predictions(frame, timing, list(dict.fromkeys(notes)), failures), used, record
+    return joined, used, record
 
 
 def in_order(per_example: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
