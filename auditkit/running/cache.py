@@ -90,7 +90,7 @@ def merge_timings(parts: list[dict[str, Any]]) -> dict[str, Any]:
     if merged.get("request_seconds"):  # percentiles of every request of every chunk, not of the first chunk's
         merged.update(latency_percentiles(1000.0 * np.asarray(merged["request_seconds"]), "request_latency_ms"))
     merged["warmup_seconds"] = sum(p.get("warmup_seconds", 0.0) for p in parts)
-    for key in ("wall_seconds", "examples", "windows", "rechecked"):
+    for key in ("wall_seconds", "examples", "windows"):
         if key in parts[0]:
             merged[key] = sum(p.get(key, 0) for p in parts)
     merged["examples_per_second"] = merged["examples"] / merged["wall_seconds"] if merged.get("wall_seconds") else 0.0

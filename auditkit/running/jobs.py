@@ -265,6 +265,9 @@ def _job(
 ) -> Job:
     """A job's typed record; ``dataset`` is the selection the suite asked for (its fingerprint pairs runs)."""
     n_scored = len(scores.per_example)
+    timing = dict(predictions.timing) if predictions is not None else {}
+    if predictions is not None and "rechecked" in predictions.frame:  # a re-checking mode marks each example
+        timing["rechecked"] = int(predictions.frame["rechecked"].sum())
     return Job.model_validate(
         {
             "model": model.name,
@@ -276,7 +279,7 @@ def _job(
             "params": task.spec.params.model_dump(mode="json"),
             "metrics": {name: {**est.to_dict(), "n": n_scored} for name, est in scores.metrics.items()},
             "details": scores.details,
-            "timing": predictions.timing if predictions is not None else {},
+            "timing": timing,
             "notes": predictions.notes if predictions is not None else [],
             "predictions": predictions_file,
             "failures": failures,

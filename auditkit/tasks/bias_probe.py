@@ -221,8 +221,6 @@ class BiasProbeTask(Task[BiasProbeSpec]):
             "examples_per_second": len(dataset) / wall if wall > 0 else 0.0,
             **timings,
         }
-        if "rechecked" in frame:  # a re-checking fast mode: how many probes the exact model answered again
-            timing["rechecked"] = int(frame["rechecked"].sum())
         return Predictions(frame, timing, notes, failures)
 
     def excluded_ids(self, dataset: Dataset, failed: set[str]) -> set[str]:

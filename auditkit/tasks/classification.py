@@ -190,8 +190,6 @@ class ClassificationTask(Task[ClassificationSpec]):
             [f"{out.truncated} inputs longer than {engine.max_length} tokens were truncated"] if out.truncated else []
         )
         timing["model_labels"] = out.labels
-        if "rechecked" in frame:
-            timing["rechecked"] = int(frame["rechecked"].sum())
         return Predictions(frame, timing, notes, failures=engine.failures)
 
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:

@@ -179,8 +179,6 @@ class ExtractiveQATask(Task[ExtractiveQASpec]):
             "batch_size_used": engine.batch_size,
             **engine.timings.summary(),
         }
-        if "rechecked" in frame:
-            timing["rechecked"] = int(frame["rechecked"].sum())
         return Predictions(frame, timing, failures=engine.failures)
 
     def score(self, predictions: pd.DataFrame, dataset: Dataset, bootstrap: BootstrapSpec, seed: int) -> Scores:
