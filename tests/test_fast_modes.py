@@ -181,10 +181,10 @@ def test_int8_needs_float32_on_the_cpu() -> None:
 
 @requires_data
 def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fastest candidate whose agreement with exact is *certified* (Clopper-Pearson lower bound above the
-    floor, Bonferroni over the candidates tried) wins; a faster one that changes answers is dropped as soon as
-    it cannot clear the floor; one slower than exact in any round is not tried; nothing kept means exact; a
-    calibration too small to certify the floor runs exact and says how many examples it needs. Timings and
+    """The fastest candidate whose agreement with exact is *certified* (exact finite-population lower bound on a random
+    sample of the job above the floor, Bonferroni over the candidates measured) wins; a faster one that changes answers
+    is dropped as soon as it cannot clear the floor; one slower than exact in any round is not tried; nothing kept means
+    exact; a calibration too small to certify the floor runs exact and says how many examples it needs. Timings and
     answers are scripted here (the real measurement runs in the next test), so the rule itself is tested."""
     import pandas as pd
 
@@ -224,7 +224,7 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
         indices = [position[str(example.id)] for example in dataset.examples]
         predicted[mode] = predicted.get(mode, 0) + len(indices)
         took = 0.0
-        if indices[0] == 0:  # a timing round (certification goes on from the end of the timing slice)
+        if indices == timing_slice:  # a timing round (certification goes on from the end of the timing slice)
             took = seconds[rounds.get(mode, 0)]
             rounds[mode] = rounds.get(mode, 0) + 1
         got = [f"changed {i}" if every and i % every == every - 1 else f"answer {i}" for i in indices]
@@ -248,28 +248,39 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
         loaded[mode] = model
         return model
 
+    timing_slice: list[int] = []
+
+    def choose(dataset: Any, calibration: int, examples: int | None = None) -> Any:
+        # The calibration sample is a fixed function of the data: the first 128 of it are timed.
+        positions = fast_modes.calibration_sample(dataset, calibration)[:128]
+        timing_slice[:] = [position[str(dataset.examples[i].id)] for i in positions]
+        return fast_modes.choose_fast_mode(task, model_spec(calibration), "sequence-classification", dataset, examples)
+
     monkeypatch.setattr(fast_modes, "open_model", remember)
     monkeypatch.setattr(fast_modes, "_answers", scripted)
     # A job too short to win back the measuring even at 8x: exact, and nothing loads (about 940 examples' time > 600).
     short = data.subset(0, 600)
-    choice = fast_modes.choose_fast_mode(task, model_spec(512), "sequence-classification", short)
-    assert choice.record["chosen"] == "exact" and not choice.done and not loaded
+    choice = choose(short, 512)
+    assert choice.record["chosen"] == "exact" and choice.done is None and not loaded
     assert "has 600 examples: measuring 5 fast mode(s) on 512 calibration examples" in choice.record["reason"]
     assert "at least 156% of exact's time" in choice.record["reason"]
     # The same job is worth measuring for a model whose choice will run 20,000 examples in all (its other jobs).
-    choice = fast_modes.choose_fast_mode(task, model_spec(512), "sequence-classification", short, 20_000)
+    choice = choose(short, 512, 20_000)
     assert choice.record["examples_to_run"] == 20_000 and choice.record["chosen"] == "bf16 + fp32 head"
-    assert sorted(choice.done) == [0, 1]  # its calibration's 512 examples are this job's first two chunks
+    sample = [str(short.examples[i].id) for i in fast_modes.calibration_sample(short, 512)]
+    assert choice.done is not None and list(choice.done.frame["id"]) == sample  # the job takes all 512
+    assert len(set(sample)) == 512 and max(position[i] for i in sample) > 512  # drawn from the whole job
     rounds.clear()
     predicted.clear()
 
-    choice = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
+    choice = choose(data, 600)
     record, chosen = choice.record, choice.spec
     assert record["chosen"] == "bf16 + fp32 head" and chosen.dtype == "bfloat16" and chosen.head_dtype == "float32"
     verdicts = {c["mode"]: c for c in record["candidates"]}
-    # Five modes measured, so each is certified at 5%/5: 600 examples allow no change at 99%. bf16 changed two
-    # of its first 128 answers: it is timed no more (one round) and not certified.
-    assert "changed 2 of 128 answers: 99% identical cannot be certified" in verdicts["bf16"]["why_not"]
+    # Five modes measured, so each is certified at 5%/5: 600 of 6,000 examples allow no change at 99%. bf16
+    # changed three of its first 128 answers (every 50th example of the file changes): it is timed no more (one
+    # round) and not certified.
+    assert "changed 3 of 128 answers: 99% identical cannot be certified" in verdicts["bf16"]["why_not"]
     assert verdicts["bf16"]["agreement_examples"] == 128 and rounds["bf16"] == verdicts["bf16"]["rounds"] == 1
     assert "slower than exact in a round" in verdicts["int8 (dynamic)"]["why_not"]
     assert "median speed-up 1.00x (< 1.1x)" in verdicts["bf16 autocast + fp32 re-check"]["why_not"]
@@ -277,47 +288,50 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     kept = verdicts["bf16 + fp32 head"]
     assert kept["speedup_median"] == pytest.approx(2.0, abs=0.01) and kept["identical_answers"] == 600
     assert kept["rounds"] == 3 and kept["speedup_range"] == [1.818, 2.0]  # 1/0.55, 1.2/0.6, 1/0.5
-    assert kept["agreement_lower_bound"] == pytest.approx(100 * (0.05 / 5) ** (1 / 600), abs=0.01)
+    # The exact bound for 600 identical answers drawn from 6,000 (hypergeometric): 99.28%, a little above what
+    # Clopper-Pearson says of an endless population, (0.01)^(1/600) = 99.24%.
+    assert kept["agreement_lower_bound"] == pytest.approx(99.28, abs=0.005)
+    assert kept["agreement_lower_bound"] > 100 * (0.05 / 5) ** (1 / 600)
     assert record["calibration_examples"] == 600 and record["timing_examples"] == 128 and rounds["exact"] == 3
     assert predicted["exact"] == 3 * 128 + (600 - 128)  # exact's answers past the timing slice: computed once
     # The payoff it predicted, in exact's measured 1/128 s per example: 472 more in exact and in the mode, then
-    # the job's 5,488 examples past the two whole chunks the calibration finished, at 2x; exact: all 6,000.
-    assert kept["predicted"]["seconds_if_kept"] == pytest.approx((472 + 472 / 2 + 5488 / 2) / 128, abs=0.1)
-    assert kept["predicted"]["seconds_in_exact"] == pytest.approx(6000 / 128, abs=0.1)
-    assert sorted(choice.done) == [0, 1] and record["reused_examples"] == 512
-    assert all((part.frame["mode"] == "bf16 + fp32 head").all() for part in choice.done.values())
-    assert list(choice.done[1].frame["id"]) == [str(e.id) for e in data.examples[256:512]]
-    assert choice.done[0].timing["examples"] == 256
+    # the job's other 5,400 examples at 2x; exact: the 5,872 it has not predicted yet.
+    assert kept["predicted"]["seconds_if_kept"] == pytest.approx((472 + 472 / 2 + 5400 / 2) / 128, abs=0.1)
+    assert kept["predicted"]["seconds_in_exact"] == pytest.approx(5872 / 128, abs=0.1)
+    assert choice.done is not None and record["reused_examples"] == 600 == choice.done.timing["examples"]
+    assert (choice.done.frame["mode"] == "bf16 + fp32 head").all()
+    assert list(choice.done.frame["id"]) == [str(data.examples[i].id) for i in fast_modes.calibration_sample(data, 600)]
 
     # Measured speed-ups too small to win back certifying on a job this size: the search stops, exact runs, and
-    # the exact predictions it made are kept (the 128 timed ones fill no chunk; certification was never begun).
+    # the exact predictions it made are kept (the 128 timed ones; certification was never begun).
     for mode in script:
         if mode != "exact":
             script[mode] = ([0.85, 1.0, 0.85], 0)  # 1.18x
     rounds.clear()
-    choice = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data.subset(0, 2000))
-    assert choice.record["chosen"] == "exact" and choice.spec.dtype == "float32" and not choice.done
+    choice = choose(data.subset(0, 2000), 600)
+    assert choice.record["chosen"] == "exact" and choice.spec.dtype == "float32"
+    assert choice.done is not None and (choice.done.frame["mode"] == "exact").all() and len(choice.done.frame) == 128
     why = [c["why_not"] for c in choice.record["candidates"]]
     assert all("would not pay: certifying it on 600 examples and running all 2000 in it" in w for w in why)
 
     assert set(choice.record["phase_seconds"]) == {"loading", "timing", "certifying"}
 
     # A calibration too small to certify 99% runs exact before measuring anything, and says how many examples it
-    # would need (five modes: 5%/5 each).
+    # would need (five modes: 5%/5 each; of 6,000 examples, 435 -- of an endless population, 459).
     loaded.clear()
-    choice = fast_modes.choose_fast_mode(task, model_spec(200), "sequence-classification", data)
+    choice = choose(data, 200)
     assert choice.record["chosen"] == "exact" and choice.spec.dtype == "float32" and not loaded
-    assert "200 calibration examples cannot certify 99% identical answers" in choice.record["reason"]
-    assert "needs at least 459" in choice.record["reason"] and not choice.record["candidates"]
+    assert "200 calibration examples cannot certify 99% identical answers on t's 6000" in choice.record["reason"]
+    assert "needs at least 435" in choice.record["reason"] and not choice.record["candidates"]
 
     # Without native bf16 only int8 is measured; when nothing is kept, exact runs.
     monkeypatch.setattr(fast_modes, "cpu_features", lambda: ["avx2", "avx512f"])
     script["int8 (dynamic)"] = ([0.5, 0.55, 0.5], 30)
     rounds.clear()
-    choice = fast_modes.choose_fast_mode(task, model_spec(600), "sequence-classification", data)
+    choice = choose(data, 600)
     assert choice.record["chosen"] == "exact" and choice.spec.dtype == "float32" and choice.spec.quantize is None
     assert any("no native bf16" in line for line in choice.record["not_measured"])
-    assert "changed 4 of 128" in choice.record["candidates"][0]["why_not"]
+    assert "changed 5 of 128" in choice.record["candidates"][0]["why_not"]
     assert rounds["exact"] == 1  # the one mode was out after its first answers: no more timing rounds
     with pytest.raises(ValueError, match="fast_mode: auto chooses dtype, head_dtype, autocast, recheck_margin"):
         ModelSpec.model_validate({"name": "m", "id": "org/model", "fast_mode": "auto", "dtype": "bfloat16"})
@@ -326,32 +340,43 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_the_certified_agreement_rule_keeps_its_error_rate() -> None:
-    """Simulated with a known truth: a mode whose true agreement is just below the floor is chosen at most
-    1 - CONFIDENCE of the time (Clopper-Pearson is exact, so it holds at every n); one well above it is
-    chosen often enough to be useful, and the price in calibration examples is what the docs say."""
+    """Simulated with a known truth: a job whose share of identical answers is just below the floor is certified
+    at most 1 - CONFIDENCE of the time when the calibration is a random sample of it (the hypergeometric bound is
+    exact, so this holds at every sample and job size); one well above it is certified often enough to be useful;
+    and the price in calibration examples is what the docs say."""
     import numpy as np
 
     from auditkit.running.fast_modes import CONFIDENCE, examples_to_certify, most_changes
 
     rng = np.random.default_rng(0)
     a = 1.0 - CONFIDENCE
-    for n in (437, 600, 1024, 2048):
-        allowed = most_changes(n, 99.0, a)
-        assert allowed is not None
-        for truth, most, least in ((0.9899, a, 0.0), (0.998, 1.0, 0.2 if n >= 1024 else 0.0)):
-            changed = rng.binomial(n, 1.0 - truth, size=20_000)
-            chosen = float(np.mean(changed <= allowed))
-            assert least <= chosen <= most + 3 * np.sqrt(a * (1 - a) / 20_000), (n, truth, chosen)
-    assert most_changes(298, 99.0, a) is None and most_changes(299, 99.0, a) == 0
-    assert examples_to_certify(99.0, a) == 299 and examples_to_certify(99.0, a / 4) == 437
-    assert examples_to_certify(100.0, a) is None
+    for population in (600, 2_000, 6_375, 100_000):
+        for n in (420, 600, 1024, 2048):
+            if n > population:
+                continue
+            allowed = most_changes(n, 99.0, a, population)
+            assert allowed is not None
+            below = int(np.ceil(0.99 * population)) - 1  # the most identical answers a job below 99% can have
+            for identical, most, least in ((below, a, 0.0), (int(0.998 * population), 1.0, 0.2 if n >= 1024 else 0)):
+                same = rng.hypergeometric(identical, population - identical, n, size=20_000)
+                chosen = float(np.mean(n - same <= allowed))
+                assert least <= chosen <= most + 3 * np.sqrt(a * (1 - a) / 20_000), (population, n, identical, chosen)
+    # A sample of the whole job is a census: it certifies exactly what it saw.
+    assert most_changes(600, 99.0, a, 600) == 6 and most_changes(600, 99.0 + 1e-9, a, 600) == 5
+    # Of a vast population the bound is Clopper-Pearson's: 99% needs 299 identical answers (0.99^299 <= 5%), and
+    # 436 at 5%/4 (0.99^436 is 1.2500%, on the edge: an endless population needs 437); of 6,375 questions, 420.
+    assert examples_to_certify(99.0, a, 10**7) == 299 and examples_to_certify(99.0, a / 4, 10**7) == 436
+    assert examples_to_certify(99.0, a / 4, 6_375) == 420
+    # 100% needs 95% of the job: a single changed answer escapes a sample of n with chance 1 - n/N.
+    assert examples_to_certify(100.0, a, 6_375) == 6_057
+    assert most_changes(2048, 99.0, a / 4, 6_375) == 12 and most_changes(512, 99.0, a / 5, 6_375) == 0
 
 
 @requires_data
 def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real calibration on this machine: every candidate measured (speed-up median and range, identical
     answers), the choice and reason in results and in the report, and the job run in the chosen mode, taking
-    the chunk the calibration already predicted in that mode instead of predicting it again."""
+    the predictions the calibration already made in that mode instead of predicting them again."""
     import pandas as pd
 
     from auditkit import run_suite
@@ -360,7 +385,7 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch
     from auditkit.spec.schema import DatasetSpec, ModelSpec
     from auditkit.tasks import make_task
 
-    monkeypatch.setenv("AUDITKIT_CHUNK", "32")  # the calibration's 32 examples fill the job's first chunk
+    monkeypatch.setenv("AUDITKIT_CHUNK", "32")  # the calibration's 32 examples are spread over many chunks
     vocab = DATA / "vocab" / "bert-base-uncased-vocab.txt"
     model = {
         "name": "m",
@@ -408,18 +433,18 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch
     )
     job, dev = outcome.results.jobs
     assert job.metrics["accuracy"].n == 800
-    # One choice for both jobs, paid for by both (800 + 872 examples); the calibration's chunks are the first's.
-    assert record["examples_to_run"] == 1672 and dev.timing.calibration_chunks is None
+    # One choice for both jobs, paid for by both (800 + 872 examples); the calibration's predictions are the first's.
+    assert record["examples_to_run"] == 1672 and dev.timing.calibration_examples is None
     report = (outcome.report_dir / "report.md").read_text().replace("\\", "")  # Markdown escapes aside
     assert f"fast_mode auto ran {record['chosen']}" in report
-    assert "Speed measured against exact on 32 examples, agreement on up to 32" in report
+    assert "Speed measured against exact on 32 examples, agreement on up to 32 drawn at random from t:" in report
     for candidate in record["candidates"]:  # one timing round says so; several give their range
         low, high = candidate["speedup_range"]
         spread = "one round" if candidate["rounds"] == 1 else f"range {low:.2f}–{high:.2f} over {candidate['rounds']}"
         assert f"{candidate['mode']} {candidate['speedup_median']:.2f}× ({spread}" in report
     assert f"Measuring took {record['calibration_seconds']:g} s; the job took 32 of its predictions" in report
-    # The first chunk came from the calibration, made in the mode that ran: the same as predicting it now.
-    assert job.timing.calibration_chunks == 1 and record["reused_examples"] == 32 and job.timing.examples == 800
+    # 32 predictions came from the calibration, made in the mode that ran: the same as predicting them now.
+    assert job.timing.calibration_examples == 32 and record["reused_examples"] == 32 and job.timing.examples == 800
     settings = dict(zip(("dtype", "quantize", "head_dtype", "autocast", "recheck_margin"), ran, strict=True))
     ran_spec = ModelSpec.model_validate({**model, "fast_mode": None, **settings})
     task = make_task(
@@ -427,8 +452,68 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch
             {"name": "t", "kind": "classification", "dataset": {"path": str(DATA / "sst2" / "train.tsv")}}
         )
     )
-    first = load_dataset(DatasetSpec(path=DATA / "sst2" / "train.tsv", limit=32), type(task), name="t")
-    again = task.predict(open_model(ran_spec, "sequence-classification"), first).frame
-    taken = pd.read_parquet(outcome.run_dir / job.predictions).head(32)
+    from auditkit.running.fast_modes import calibration_sample
+
+    data = load_dataset(DatasetSpec(path=DATA / "sst2" / "train.tsv", limit=800), type(task), name="t")
+    sample = data.take(calibration_sample(data, 32))
+    again = task.predict(open_model(ran_spec, "sequence-classification"), sample).frame
+    saved = pd.read_parquet(outcome.run_dir / job.predictions)
+    assert list(saved["id"]) == [str(example.id) for example in data.examples]  # in the job's order
+    taken = saved.set_index("id").loc[again["id"]].reset_index()
     for column in ("id", "predicted_index", "confidence"):
         assert (taken[column].to_numpy() == again[column].to_numpy()).all(), column
+
+
+@requires_data
+def test_until_decided_takes_the_calibrations_predictions(tmp_path: Path) -> None:
+    """Under --until-decided the looks take what the calibration already predicted in the mode that runs: on
+    unclustered data the calibration sample is the first examples the canonical order reveals, so none of it is
+    predicted twice; the stored order is still the canonical one."""
+    import pandas as pd
+
+    from auditkit import run_suite
+    from auditkit.running.fast_modes import calibration_sample
+    from auditkit.tasks.sampling import order_digest
+
+    vocab = DATA / "vocab" / "bert-base-uncased-vocab.txt"
+    model = {
+        "name": "m",
+        "build": {"config": str(TINY_SST2), "vocab": str(vocab)},
+        "fast_mode": "auto",
+        "fast_mode_calibration": 48,
+        "fast_mode_min_agreement": 80,
+    }
+    outcome = run_suite(
+        {
+            "name": "fast-early",
+            "bootstrap": {"resamples": 20},
+            "models": [model],
+            "tasks": [
+                {
+                    "name": "t",
+                    "kind": "classification",
+                    "dataset": {"path": str(DATA / "sst2" / "train.tsv"), "limit": 800},
+                }
+            ],
+            "gates": ["t.accuracy >= 0.05"],
+        },
+        output_dir=tmp_path,
+        quiet=True,
+        report_formats=[],
+        until_decided=True,
+        use_cache=False,
+    )
+    (job,) = outcome.results.jobs
+    record = outcome.results.models["m"].info["fast_mode"]
+    seq = job.sequential
+    assert seq is not None and seq.stopped == "decided" and 48 <= seq.n_used < 800
+    assert record["reused_examples"] == 48 and job.timing.calibration_examples == 48
+    saved = pd.read_parquet(outcome.run_dir / job.predictions)
+    assert seq.order == order_digest(list(saved["id"]))
+    from auditkit.data import load_dataset
+    from auditkit.spec.schema import DatasetSpec
+    from auditkit.tasks.classification import ClassificationTask
+
+    data = load_dataset(DatasetSpec(path=DATA / "sst2" / "train.tsv", limit=800), ClassificationTask, name="t")
+    sample = [str(data.examples[i].id) for i in calibration_sample(data, 48)]
+    assert list(saved["id"][:48]) == sample  # the first examples seen are the calibration's

@@ -340,9 +340,10 @@ def fast_mode_text(record: Any) -> str | None:
     text = f"fast_mode auto ran {record.get('chosen')}: {record.get('reason')}."
     if measured:
         timed = record.get("timing_examples", record.get("calibration_examples"))
+        sampled = f" drawn at random from {record.get('calibration_task')}" if record.get("calibration_sample") else ""
         text += (
             f" Speed measured against exact on {timed} examples, agreement on up to"
-            f" {record.get('calibration_examples')}: " + "; ".join(measured) + "."
+            f" {record.get('calibration_examples')}{sampled}: " + "; ".join(measured) + "."
         )
     if record.get("calibration_seconds") is not None:
         text += f" Measuring took {record['calibration_seconds']:g} s"

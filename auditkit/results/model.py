@@ -98,10 +98,10 @@ class Timing(Record):
     resumed_chunks: int | None = Field(
         default=None, description="chunks taken from the cache of an interrupted earlier run"
     )
-    calibration_chunks: int | None = Field(
+    calibration_examples: int | None = Field(
         default=None,
-        description="chunks fast_mode: auto's calibration had already predicted in the mode that ran (taken, not"
-        " predicted again; their time is in wall_seconds)",
+        description="examples fast_mode: auto's calibration had already predicted in the mode that ran (taken, not"
+        " predicted again; their share of the calibration's time is in wall_seconds)",
     )
     batch_size_used: int | None = Field(default=None, description="the batch size that held (halved on out-of-memory)")
     activation: str | None = Field(

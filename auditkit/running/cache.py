@@ -93,6 +93,9 @@ def merge_timings(parts: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("wall_seconds", "examples", "windows"):
         if key in parts[0]:
             merged[key] = sum(p.get(key, 0) for p in parts)
+    for key in ("calibration_examples", "resumed_chunks"):  # set on whole jobs: summed over --until-decided's looks
+        if any(key in p for p in parts):
+            merged[key] = sum(p.get(key, 0) for p in parts)
     merged["examples_per_second"] = merged["examples"] / merged["wall_seconds"] if merged.get("wall_seconds") else 0.0
     merged["chunks"] = len(parts)
     return merged
@@ -141,6 +144,38 @@ class PredictionCache:
         shutil.rmtree(self.chunks, ignore_errors=True)
 
 
+def take_rows(precomputed: Predictions, dataset: Dataset) -> tuple[Predictions | None, Dataset]:
+    """The rows ``precomputed`` holds for ``dataset``'s examples (None: none), and the examples still to predict.
+
+    The rows' time is their share of what making all of ``precomputed`` took (its wall seconds per example), so a
+    job that takes them reports the time they cost, not zero; their batches were timed with the calibration's."""
+    ids = {str(example.id) for example in dataset.examples}
+    frame = precomputed.frame[precomputed.frame["id"].astype(str).isin(ids)].reset_index(drop=True)
+    failures = [f for f in precomputed.failures if str(f["id"]) in ids]
+    given = set(frame["id"].astype(str)) | {str(f["id"]) for f in failures}
+    if not given:
+        return None, dataset
+    source = precomputed.timing
+    share = (len(frame) + len(failures)) / max(1, source.get("examples") or len(precomputed.frame))
+    timing: dict[str, Any] = {
+        key: source[key] for key in ("batch_size_used", "activation", "model_labels") if key in source
+    }
+    timing["wall_seconds"] = share * float(source.get("wall_seconds") or 0.0)
+    timing["examples"] = len(frame) + len(failures)
+    if "windows" in frame:
+        timing["windows"] = int(frame["windows"].sum())
+    part = Predictions(frame, timing, list(precomputed.notes), failures)
+    return part, dataset.without(given)
+
+
+def in_dataset_order(predictions: Predictions, dataset: Dataset) -> Predictions:
+    """``predictions`` with its rows in ``dataset``'s example order (taken rows joined to predicted ones)."""
+    position = {str(example.id): i for i, example in enumerate(dataset.examples)}
+    keys = predictions.frame["id"].astype(str).map(position)
+    frame = predictions.frame.iloc[keys.argsort(kind="stable")].reset_index(drop=True)
+    return Predictions(frame, predictions.timing, predictions.notes, predictions.failures)
+
+
 def predict_cached(
     task: Task[Any],
     model: Model,
@@ -149,12 +184,13 @@ def predict_cached(
     *,
     use_cache: bool = True,
     shards: ShardRunner | None = None,
-    precomputed: dict[int, Predictions] | None = None,
+    precomputed: Predictions | None = None,
 ) -> Predictions:
     """``task.predict`` the dataset chunk by chunk through the cache; reuse whatever is already there.
 
-    ``precomputed`` holds chunks this model already predicted (``fast_mode: auto``'s calibration): they are
-    taken, and cached, as if this job had just predicted them.
+    ``precomputed`` holds predictions this model already made for some of the examples (``fast_mode: auto``'s
+    calibration, rows keyed by ``id``): they are taken, and cached with their chunks, as if this job had just
+    predicted them; only the rest of each chunk is predicted.
 
     ``shards`` computes the missing chunks elsewhere (a Ray cluster); chunk boundaries are the same
     either way, so a job split across workers batches exactly as it would here. Endpoints bypass the
@@ -163,7 +199,7 @@ def predict_cached(
     """
     if not isinstance(model, LoadedModel):
         return task.predict(model, dataset, progress)  # endpoints are never cached (see above)
-    if not use_cache and shards is None and not precomputed:
+    if not use_cache and shards is None and precomputed is None:
         return task.predict(model, dataset, progress)
     cache = PredictionCache(cache_key(model, dataset, task)) if use_cache else None
     done = cache.complete() if cache is not None else None
@@ -178,14 +214,24 @@ def predict_cached(
             if part is not None:
                 parts[index] = part
     reused = set(parts)
-    taken = precomputed or {}
-    calibrated = {index for index in taken if index not in parts and index < len(chunks)}
-    for index in sorted(calibrated):
-        parts[index] = taken[index]
-        if cache is not None:
-            cache.save_chunk(index, size, parts[index])
+    given: dict[int, Predictions] = {}  # chunk -> the rows the calibration already predicted
+    todo: list[tuple[int, Dataset]] = []
+    for index, chunk in chunks:
+        if index in parts:
+            continue
+        taken, rest = take_rows(precomputed, chunk) if precomputed is not None else (None, chunk)
+        if taken is not None:
+            given[index] = taken
+        if len(rest):
+            todo.append((index, rest))
+        elif taken is not None:
+            parts[index] = taken
+            if cache is not None:
+                cache.save_chunk(index, size, taken)
     started = time.perf_counter()
-    for index, part in (shards or local_shards)(task, model, [(i, c) for i, c in chunks if i not in parts], progress):
+    for index, part in (shards or local_shards)(task, model, todo, progress):
+        if index in given:
+            part = in_dataset_order(join_predictions([given[index], part]), chunks[index][1])
         if cache is not None:
             cache.save_chunk(index, size, part)
         parts[index] = part
@@ -193,10 +239,11 @@ def predict_cached(
     merged = join_predictions([parts[index] for index, _ in chunks])
     timing = merged.timing
     timing["resumed_chunks"] = len(reused)
-    if calibrated:
-        timing["calibration_chunks"] = len(calibrated)
+    if given:
+        timing["calibration_examples"] = sum(part.timing["examples"] for part in given.values())
     if shards is not None:  # chunks ran in parallel: the job took the elapsed time, not the sum of the chunks'
-        timing["wall_seconds"] = elapsed + sum(parts[i].timing.get("wall_seconds", 0.0) for i in reused | calibrated)
+        earlier = sum(parts[i].timing.get("wall_seconds", 0.0) for i in reused)
+        timing["wall_seconds"] = elapsed + earlier + sum(part.timing["wall_seconds"] for part in given.values())
         timing["examples_per_second"] = timing["examples"] / timing["wall_seconds"] if timing["wall_seconds"] else 0.0
     if cache is not None:
         cache.finish(merged)

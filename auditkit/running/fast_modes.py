@@ -6,22 +6,30 @@ on the load of a shared machine, and whether it changes answers depends on the m
 minilm-squad dynamic int8 changes almost half of the QA answers while SST-2 labels barely move. An
 assumption per CPU flag would pick int8 where it costs 8 F1 points.
 
-Speed: the first ``TIMING_EXAMPLES`` examples are predicted by exact and by every candidate, in a rotating order,
-``REPEATS`` times, after a warm-up; each candidate's speed-up is exact's time over its time *in the same round* (so
-a busy moment slows both), summarised by the median and range over rounds. A candidate is fast enough if its median
-speed-up is at least ``MIN_SPEEDUP`` and no round was slower than exact. A candidate whose answers in the first
-round already changed more than its certificate allows is timed no more.
+The calibration examples are a uniform random sample of the job's examples, drawn without replacement in an order
+keyed by the data's fingerprint (:func:`calibration_sample`): the same data always gives the same sample, so it
+cannot be re-drawn until a mode passes, and the sample speaks about the whole job -- the first examples of a file
+are one or two SQuAD articles, which say little about the other twenty.
+
+Speed: the first ``TIMING_EXAMPLES`` examples of the sample are predicted by exact and by every candidate, in a rotating
+order, ``REPEATS`` times, after a warm-up; each candidate's speed-up is exact's time over its time *in the same round*
+(so a busy moment slows both), summarised by the median and range over rounds. A candidate is fast enough if its median
+speed-up is at least ``MIN_SPEEDUP`` and no round was slower than exact. A candidate whose answers in the first round
+already changed more than its certificate allows is timed no more.
 
 Agreement, certified: an estimate is not enough. A mode that changed 1 of 128 calibration answers (99.2%) changed
 1.6% of all 6,375 held-out SQuAD questions when it ran them -- below a 99% floor the estimate seemed to clear. So
-the fast-enough candidates are tried fastest first on the whole calibration slice (the first
-``fast_mode_calibration`` examples), and one is kept only when the one-sided Clopper-Pearson lower bound of its
-identical-answer rate clears ``fast_mode_min_agreement`` at ``CONFIDENCE``, split over every mode measured
-(Bonferroni, fixed before anything is measured): then the chance that the chosen mode agrees with exact on fewer
-than that share of examples like these is at most 1 - ``CONFIDENCE``, assuming the calibration examples are
-independent draws from the job's data. A candidate stops being measured as soon as it has changed more answers than
-would let it clear the floor. The price is calibration size: 99% needs at least ``examples_to_certify`` (459 at
-five candidates) identical answers and none changed; a smaller slice cannot certify it, and exact runs.
+the fast-enough candidates are tried fastest first on the whole sample (``fast_mode_calibration`` examples), and
+one is kept only when the exact one-sided lower bound of its identical answers *among the job's examples* clears
+``fast_mode_min_agreement`` at ``CONFIDENCE``, split over every mode measured (Bonferroni, fixed before anything is
+measured). The bound inverts the hypergeometric tail (:func:`auditkit.stats.exact.hypergeometric_lower`): the
+sample is drawn without replacement from a finite job, so the chance that the chosen mode agrees with exact on
+fewer than that share of this job's examples is at most 1 - ``CONFIDENCE``, by the random draw alone -- no
+assumption that examples are independent, so SQuAD's articles need no correction. (Other jobs of the same model
+and head run in the chosen mode too; for them the certificate is an extrapolation, and the record says which task
+it was made on.) A candidate stops being measured as soon as it has changed more answers than would let it clear
+the floor. The price is calibration size: 99% needs at least ``examples_to_certify`` (about 459 at five
+candidates) identical answers and none changed; a smaller sample cannot certify it, and exact runs.
 
 Paying for itself: auto is meant to finish no later than exact would, so measuring is weighed against what it
 can save, twice. Before anything loads, a job too short to win back the timing rounds and the certification even
@@ -33,16 +41,16 @@ as soon as its changes rule it out. (Weighing the chance of passing instead was 
 the 128 timed answers that chance rests on the prior -- one changed answer moves it from 76% to 28% for a mode
 that truly changes 1 in 2,000 -- and at scale it skipped the mode a certificate would have kept.)
 
-Nothing computed is thrown away: the calibration predicts in whole chunks of the job (``cache.chunk_size``), and
-the chunks it finished in the mode that runs (the chosen mode's, or exact's when none is kept) are the job's
-predictions for those examples (``FastModeChoice.done``; the job's ``timing.calibration_chunks`` counts them).
+Nothing computed is thrown away: what the calibration predicted in the mode that runs (the chosen mode's answers,
+or exact's when none is kept) are the job's predictions for those examples (``FastModeChoice.done``, by example
+id); the job predicts only the rest, whether it runs in full or ``--until-decided`` (its
+``timing.calibration_examples`` counts them).
 The choice, every candidate's measurements, the predicted payoff and the reason are recorded in the model's
 ``info.fast_mode``.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -52,20 +60,21 @@ from ..data import Dataset
 from ..models import Head, LoadedModel, open_model
 from ..results.environment import cpu_features
 from ..spec.schema import BootstrapSpec, ModelSpec
-from ..stats.exact import clopper_pearson
+from ..stats.exact import hypergeometric_lower
 from ..tasks.base import Predictions, Task
-from .cache import chunk_size, join_predictions
+from ..tasks.sampling import canonical_order
+from .cache import join_predictions
 
 #: Timed rounds per calibration; each round runs every mode once, in a rotating order.
 REPEATS = 3
-#: Examples the rounds time (the first of the calibration slice).
+#: Examples the rounds time (the first of the calibration sample).
 TIMING_EXAMPLES = 128
 #: The least median speed-up that makes a fast mode worth an answer's risk of changing.
 MIN_SPEEDUP = 1.1
 #: Confidence that the chosen mode's agreement with exact is at least the floor (Bonferroni over candidates).
 CONFIDENCE = 0.95
-#: Examples predicted at a time while a candidate's agreement is certified (never past a chunk's end), so a
-#: failing one stops early. Smaller steps predict slower per example (minilm-squad, batch 32: 19-21 ms a question
+#: Examples predicted at a time while a candidate's agreement is certified, so a failing one stops early. Smaller
+#: steps predict slower per example (minilm-squad, batch 32: 19-21 ms a question
 #: in steps of 64, 15.5 in steps of 256), which costs more than a failing candidate's overshoot.
 AGREEMENT_STEP = 256
 #: Close calls the re-checking mode predicts again in float32: a lead over the runner-up below this log ratio. bf16
@@ -80,17 +89,13 @@ MAX_SPEEDUP = 8.0
 
 @dataclass(frozen=True)
 class FastModeChoice:
-    """What ``fast_mode: auto`` decided: the ModelSpec to run, the record of how it was chosen, and the job's
-    chunks the calibration already predicted in that mode (chunk index -> predictions, in ``chunk_size()``
-    chunks of the calibration task's dataset), which the job takes instead of predicting them again."""
+    """What ``fast_mode: auto`` decided: the ModelSpec to run, the record of how it was chosen, and the
+    predictions the calibration already made in that mode on examples of the calibration task's dataset (rows
+    keyed by ``id``; None: none), which the job takes instead of predicting them again."""
 
     spec: ModelSpec
     record: dict[str, Any]
-    done: dict[int, Predictions]
-
-
-#: A mode's predictions made during calibration: (first example, end, predictions), contiguous from 0.
-Pieces = list[tuple[int, int, Predictions]]
+    done: Predictions | None
 
 
 def candidates(spec: ModelSpec) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -128,67 +133,59 @@ def _answers(task: Task[Any], model: LoadedModel, dataset: Dataset) -> tuple[lis
     return [by_id.get(str(example.id), "") for example in dataset.examples], seconds, predictions
 
 
-def covered(examples: int, total: int, size: int) -> int:
-    """Examples of a ``total``-example job that whole chunks of ``size`` hold within its first ``examples``."""
-    return total if examples >= total else examples // size * size
+def calibration_sample(dataset: Dataset, n: int) -> list[int]:
+    """Positions of ``n`` of the dataset's examples, a uniform sample without replacement in a random order that is
+    a fixed function of the data (each id's SHA-256 keyed by the dataset's fingerprint, as ``--until-decided``
+    orders unclustered data: there the sample is the first examples a sequential run sees)."""
+    ids = [str(example.id) for example in dataset.examples]
+    return canonical_order(ids, None, dataset.fingerprint)[:n]
 
 
-def best_case_cost(total: int, n: int, timed: int, modes: int, size: int, speedup: float) -> float:
+def best_case_cost(total: int, n: int, timed: int, modes: int, speedup: float) -> float:
     """Auto's least possible time, in exact's seconds per example, when it keeps a mode: exact and every candidate
     timed once on ``timed`` examples at ``speedup``, exact and the kept one ``REPEATS - 1`` times more (the others
-    dropped on their first answers), the kept one certified on ``n`` examples, and the job's remaining chunks run
+    dropped on their first answers), the kept one certified on ``n`` examples, and the job's other examples run
     at that speed-up. Model loading and scoring are left out: a lower bound."""
     rounds = timed * (1.0 + modes / speedup) + (REPEATS - 1) * timed * (1.0 + 1.0 / speedup)
     certify = (n - timed) * (1.0 + 1.0 / speedup)
-    return rounds + certify + (total - covered(n, total, size)) / speedup
+    return rounds + certify + (total - n) / speedup
 
 
-def whole_chunks(pieces: Pieces, total: int, size: int) -> dict[int, Predictions]:
-    """The job's chunks that calibration pieces tile exactly (chunk index -> predictions, merged in order)."""
-    done: dict[int, Predictions] = {}
-    group: list[Predictions] | None = None
-    for start, end, part in pieces:
-        index = start // size
-        if start % size == 0:
-            group = []
-        if group is None or end > (index + 1) * size:  # no chunk start seen, or the piece crosses a chunk's end
-            group = None
-            continue
-        group.append(part)
-        if end == min((index + 1) * size, total):
-            done[index] = group[0] if len(group) == 1 else join_predictions(group)
-            group = None
-    return done
+def agreement_lower_bound(identical: int, n: int, a: float, population: int) -> float:
+    """The exact one-sided lower bound (level ``a``), in percent, of the share of a ``population``-example job
+    whose answers are identical, from ``identical`` of ``n`` drawn from it without replacement."""
+    return 100.0 * hypergeometric_lower(identical, n, population, a) / population if n else 0.0
 
 
-def agreement_lower_bound(identical: int, n: int, a: float) -> float:
-    """The one-sided Clopper-Pearson lower bound (level ``a``) of the identical-answer rate, in percent."""
-    return 100.0 * clopper_pearson(identical, n, a)[0] if n else 0.0
-
-
-def most_changes(n: int, floor: float, a: float) -> int | None:
-    """The most changed answers of ``n`` that still certify ``floor`` % agreement at level ``a`` (None: none do)."""
+def most_changes(n: int, floor: float, a: float, population: int) -> int | None:
+    """The most changed answers of ``n`` sampled that still certify ``floor`` % agreement on the ``population``
+    at level ``a`` (None: none do)."""
     allowed = None
     for changed in range(n + 1):
-        if agreement_lower_bound(n - changed, n, a) < floor:
+        if agreement_lower_bound(n - changed, n, a, population) < floor:
             break
         allowed = changed
     return allowed
 
 
-def examples_to_certify(floor: float, a: float) -> int | None:
-    """The fewest calibration examples that can certify ``floor`` % (every answer identical: (floor/100)^n <= a);
-    None for 100%, which no number of examples certifies."""
-    if floor >= 100.0:
-        return None
-    return max(1, math.ceil(math.log(a) / math.log(floor / 100.0) - 1e-9))
+def examples_to_certify(floor: float, a: float, population: int) -> int:
+    """The fewest examples sampled from a ``population``-example job that can certify ``floor`` % (every answer
+    identical); at 100% that is the whole job."""
+    low, high = 1, population  # a sample of the whole job certifies any floor its answers meet
+    while low < high:
+        middle = (low + high) // 2
+        if agreement_lower_bound(middle, middle, a, population) >= floor:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def choose_fast_mode(
     task: Task[Any], spec: ModelSpec, head: Head, dataset: Dataset, examples: int | None = None
 ) -> FastModeChoice:
-    """The concrete ModelSpec to run (exact or one fast mode), the record of how it was chosen, and the job's
-    chunks the calibration already predicted in that mode.
+    """The concrete ModelSpec to run (exact or one fast mode), the record of how it was chosen, and the
+    predictions the calibration already made in that mode.
 
     ``examples``: how many examples the choice will run (default: ``dataset``'s), which is what measuring must
     pay for; a model's choice holds for all its jobs with this head, so a suite passes their sum, counted at
@@ -197,7 +194,7 @@ def choose_fast_mode(
     began = time.perf_counter()
     exact_spec = spec.model_copy(update={"fast_mode": None})
     modes, skipped = candidates(spec)
-    total, size = len(dataset), chunk_size()
+    total = len(dataset)
     work = max(examples or 0, total)
     n = min(spec.fast_mode_calibration, total)
     timed = min(TIMING_EXAMPLES, n)
@@ -206,6 +203,8 @@ def choose_fast_mode(
         "requested": "auto",
         "calibration_task": task.name,
         "calibration_examples": n,
+        "calibration_sample": f"{n} of the task's {total} examples, drawn uniformly without replacement (keyed by"
+        " the data's fingerprint)",
         "examples_to_run": work,
         "timing_examples": timed,
         "repeats": REPEATS,
@@ -217,13 +216,13 @@ def choose_fast_mode(
     }
 
     def exact(reason: str) -> FastModeChoice:
-        return FastModeChoice(exact_spec, record | {"chosen": "exact", "reason": reason}, {})
+        return FastModeChoice(exact_spec, record | {"chosen": "exact", "reason": reason}, None)
 
     if task.answer_column is None:
         return exact(f"{task.kind} has no single answer per example to compare with exact's: exact runs")
     if not modes or n == 0:
         return exact("no fast mode to measure here: " + "; ".join(skipped))
-    least = best_case_cost(total, n, timed, len(modes), size, MAX_SPEEDUP) + (work - total) / MAX_SPEEDUP
+    least = best_case_cost(total, n, timed, len(modes), MAX_SPEEDUP) + (work - total) / MAX_SPEEDUP
     if least >= work:
         runs = f"{task.name} has {total} examples" + (f" ({work} in all this model's jobs)" if work > total else "")
         return exact(
@@ -234,37 +233,36 @@ def choose_fast_mode(
     # Bonferroni over every mode measured, fixed before anything is: a mode may then be dropped on its first
     # answers without changing what the others must clear.
     a = (1.0 - CONFIDENCE) / len(modes)
-    allowed = most_changes(n, floor, a)
+    allowed = most_changes(n, floor, a, total)
     if allowed is None:
-        needed = examples_to_certify(floor, a)
         return exact(
-            f"{n} calibration examples cannot certify {floor:g}% identical answers at {CONFIDENCE:.0%} confidence"
-            f" over {len(modes)} fast mode(s) ("
-            + (f"that needs at least {needed}, none changed" if needed else "no number of examples can")
-            + "), so none was measured"
+            f"{n} calibration examples cannot certify {floor:g}% identical answers on {task.name}'s {total} at"
+            f" {CONFIDENCE:.0%} confidence over {len(modes)} fast mode(s) (that needs at least"
+            f" {examples_to_certify(floor, a, total)}, none changed), so none was measured"
         )
+    sample = dataset.take(calibration_sample(dataset, n))
     specs = {"exact": exact_spec} | {name: exact_spec.model_copy(update=change) for name, change in modes.items()}
     loaded: dict[str, LoadedModel] = {}
     answers: dict[str, list[str]] = {}
-    pieces: dict[str, Pieces] = {name: [] for name in specs}
+    made: dict[str, list[Predictions]] = {name: [] for name in specs}  # each mode's predictions, in sample order
     try:
         for name, variant in specs.items():
             model = open_model(variant, head)
             assert isinstance(model, LoadedModel)
             loaded[name] = model
-            task.predict(model, dataset.subset(0, min(8, n)))  # warm-up: first-call allocations and kernels
+            task.predict(model, sample.subset(0, min(8, n)))  # warm-up: first-call allocations and kernels
         phases = {"loading": time.perf_counter() - began}
-        timing = dataset.subset(0, timed)
+        timing = sample.subset(0, timed)
         seconds: dict[str, list[float]] = {name: [] for name in specs}
         names = list(specs)
         out: dict[str, str] = {}  # modes whose first answers already changed too many: timed no more
         for round_ in range(REPEATS):
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in order:
-                got, took, made = _answers(task, loaded[name], timing)
+                got, took, predictions = _answers(task, loaded[name], timing)
                 if name not in answers:
                     answers[name] = got
-                    pieces[name].append((0, timed, made))
+                    made[name].append(predictions)
                 seconds[name].append(took)
             for name in names[1:]:
                 if (changed := _changes(answers, name)) > allowed:
@@ -282,9 +280,8 @@ def choose_fast_mode(
         chosen = None
         for name in fast:
             speedup, done_exact, done_mode = entries[name]["median"], len(answers["exact"]), len(answers[name])
-            stay = (work - covered(done_exact, total, size)) * per_example
-            go = (max(0, n - done_exact) + (n - done_mode) / speedup) * per_example
-            go += (work - covered(n, total, size)) * per_example / speedup
+            stay = (work - done_exact) * per_example
+            go = (n - done_exact + (n - done_mode) / speedup + (work - n) / speedup) * per_example
             entries[name]["predicted"] = {"seconds_if_kept": round(go, 1), "seconds_in_exact": round(stay, 1)}
             if go >= stay:
                 entries[name]["why_not"] = (
@@ -292,7 +289,7 @@ def choose_fast_mode(
                     f" {go:.0f} s from here, running the rest in exact about {stay:.0f} s"
                 )
                 continue
-            changed, seen = _certify(task, loaded, name, dataset, answers, pieces, n, allowed)
+            changed, seen = _certify(task, loaded, name, sample, answers, made, allowed)
             if changed > allowed:
                 entries[name]["why_not"] = _cannot(changed, seen, floor, allowed, n)
             else:
@@ -316,16 +313,16 @@ def choose_fast_mode(
                 "identical_answers": same,
                 "agreement_examples": seen,
                 "agreement": round(100.0 * same / seen, 2),
-                "agreement_lower_bound": round(agreement_lower_bound(same, seen, a), 2),
+                "agreement_lower_bound": round(agreement_lower_bound(same, seen, a, total), 2),
             }
             | ({"predicted": entry["predicted"]} if "predicted" in entry else {})
         )
     runs = chosen or "exact"
-    done = whole_chunks(pieces[runs], total, size)
+    done = join_predictions(made[runs]) if made[runs] else None
     record["calibration_seconds"] = round(time.perf_counter() - began, 1)
     phases["certifying"] = record["calibration_seconds"] - phases["loading"] - phases["timing"]
     record["phase_seconds"] = {phase: round(value, 1) for phase, value in phases.items()}
-    record["reused_examples"] = sum(len(part.frame) for part in done.values())
+    record["reused_examples"] = len(done.frame) if done is not None else 0
     if chosen is None:
         record |= {
             "chosen": "exact",
@@ -336,10 +333,10 @@ def choose_fast_mode(
     kept = next(c for c in record["candidates"] if c["mode"] == chosen)
     record |= {
         "chosen": chosen,
-        "reason": f"fastest mode certified to keep {floor:g}% identical answers ({kept['identical_answers']} of"
-        f" {kept['agreement_examples']} identical, lower bound {kept['agreement_lower_bound']:g}% at"
-        f" {CONFIDENCE:.0%}): {kept['speedup_median']:.2f}x exact (median of {REPEATS} rounds on {timed} examples of"
-        f" {task.name})",
+        "reason": f"fastest mode certified to keep {floor:g}% identical answers on {task.name}'s {total} examples"
+        f" ({kept['identical_answers']} of {kept['agreement_examples']} sampled identical, lower bound"
+        f" {kept['agreement_lower_bound']:g}% at {CONFIDENCE:.0%}): {kept['speedup_median']:.2f}x exact (median of"
+        f" {REPEATS} rounds on {timed} examples)",
     }
     return FastModeChoice(specs[chosen], record, done)
 
@@ -377,26 +374,23 @@ def _certify(
     task: Task[Any],
     loaded: dict[str, LoadedModel],
     name: str,
-    dataset: Dataset,
+    sample: Dataset,
     answers: dict[str, list[str]],
-    pieces: dict[str, Pieces],
-    n: int,
+    made: dict[str, list[Predictions]],
     allowed: int,
 ) -> tuple[int, int]:
-    """(answers changed, examples compared) for mode ``name`` against exact on the first ``n`` examples, in steps
-    that never cross a chunk's end (so finished chunks can be the job's), stopping once more than ``allowed``
-    changed. Exact's answers are computed once and kept in ``answers``."""
-    size = chunk_size()
-
-    while len(answers[name]) < n and _changes(answers, name) <= allowed:
+    """(answers changed, examples compared) for mode ``name`` against exact on the whole ``sample``, in steps of
+    ``AGREEMENT_STEP``, stopping once more than ``allowed`` changed (the test's outcome is then settled). Exact's
+    answers are computed once and kept in ``answers``; every prediction made is kept in ``made``."""
+    while len(answers[name]) < len(sample) and _changes(answers, name) <= allowed:
         start = len(answers[name])
-        end = min(start + AGREEMENT_STEP, n, (start // size + 1) * size)
-        step = dataset.subset(start, end)
+        end = min(start + AGREEMENT_STEP, len(sample))
+        step = sample.subset(start, end)
         if len(answers["exact"]) < end:
-            got, _, made = _answers(task, loaded["exact"], step)
+            got, _, predictions = _answers(task, loaded["exact"], step)
             answers["exact"] += got
-            pieces["exact"].append((start, end, made))
-        got, _, made = _answers(task, loaded[name], step)
+            made["exact"].append(predictions)
+        got, _, predictions = _answers(task, loaded[name], step)
         answers[name] += got
-        pieces[name].append((start, end, made))
+        made[name].append(predictions)
     return _changes(answers, name), len(answers[name])

@@ -162,7 +162,7 @@ def run_jobs(
                 calibrated = None
                 if key in fast:
                     model_spec = fast[key].spec
-                    if fast[key].record["calibration_task"] == task.name:  # its chunks are of this task's dataset
+                    if fast[key].record["calibration_task"] == task.name:  # its predictions are of this task's examples
                         calibrated = fast[key].done
                 if key not in cache:
                     console.log(f"loading model [bold]{escape(model_spec.name)}[/bold] ({escape(model_spec.source)})")
@@ -193,6 +193,7 @@ def run_jobs(
                         make_job=functools.partial(_provisional_job, task, model),
                         progress=sink,
                         use_cache=use_cache,
+                        precomputed=calibrated,
                     )
                     console.log(escape(f"{model.name} · {task.name}: {sequential.reason}"))
                 else:

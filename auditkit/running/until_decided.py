@@ -182,10 +182,13 @@ def run_until_decided(
     make_job: Any,
     progress: ProgressSink | None,
     use_cache: bool,
+    precomputed: Predictions | None = None,
 ) -> tuple[Predictions, Dataset, SequentialRecord]:
     """Predict ``dataset`` look by look in its canonical order until ``gates`` are decided.
 
     ``make_job(scores, dataset)`` builds the provisional :class:`Job` the task's metric definitions read.
+    ``precomputed``: predictions this model already made for some examples (``fast_mode: auto``'s calibration),
+    taken when a look reaches them instead of predicted again.
     Returns the predictions in the order seen, the examples used (same order) and how it stopped.
     """
     level = suite.decision.alpha / (2 * tested_pairs(suite))
@@ -207,7 +210,7 @@ def run_until_decided(
     quick = suite.bootstrap.model_copy(update={"resamples": 1})
     for chunk_positions in chunks:
         chunk = dataset.take(chunk_positions)
-        part = predict_cached(task, model, chunk, progress, use_cache=use_cache)
+        part = predict_cached(task, model, chunk, progress, use_cache=use_cache, precomputed=precomputed)
         parts.append(part)
         seen_positions.extend(chunk_positions)
         looks.append(len(seen_positions))

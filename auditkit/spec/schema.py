@@ -296,21 +296,22 @@ class ModelSpec(StrictModel):
     fast_mode: Literal["auto"] | None = Field(
         default=None,
         description="auto: measure each fast mode this machine has (bf16 where native, bf16 with a float32 head, int8)"
-        " against exact on a calibration slice, and use the fastest that keeps fast_mode_min_agreement",
+        " against exact on a random sample of the job, and use the fastest that keeps fast_mode_min_agreement",
     )
     fast_mode_min_agreement: float = Field(
         default=99.0,
         ge=50.0,
         le=100.0,
         description="fast_mode: auto keeps a mode only if its share of answers equal to exact's is certified to be at"
-        " least this % (a 95% Clopper-Pearson lower bound on the calibration)",
+        " least this % of the job's examples (an exact 95% lower bound from the calibration sample)",
     )
     fast_mode_calibration: int = Field(
         default=512,
         ge=16,
         le=4096,
-        description="examples fast_mode: auto measures agreement on (the job keeps what they predicted in the mode"
-        " that runs); certifying 99% needs at least 459 identical answers with five candidates, more if any change",
+        description="examples fast_mode: auto samples from the job to measure agreement on (the job keeps what they"
+        " predicted in the mode that runs); certifying 99% needs up to 459 identical answers with five candidates"
+        " (fewer on a smaller job), more if any change",
     )
     attention: Literal["sdpa", "eager"] | None = Field(
         default=None, description="attention kernel (default: sdpa where the model supports it)"

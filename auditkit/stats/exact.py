@@ -1,4 +1,5 @@
-"""Exact binomial tests and Clopper-Pearson bounds: proportions, paired wins and losses, and percentiles.
+"""Exact binomial tests and Clopper-Pearson bounds: proportions, paired wins and losses, and percentiles; and the
+exact hypergeometric bound for a sample drawn from a finite population (fast_mode: auto's agreement).
 
 For 0/1 outcomes (accuracy, exact match, identical answers) the count of successes is binomial, so its
 tail probabilities are the exact p-values -- no normal approximation, which is what fails near 0% and
@@ -47,3 +48,24 @@ def samples_needed(q: float, a: float) -> int:
     """The fewest samples for which both order-statistic bounds of the q-quantile exist at level ``a``:
     the upper needs q^n <= a (not every sample below the quantile), the lower (1 - q)^n <= a."""
     return max(1, math.ceil(max(math.log(a) / math.log(q), math.log(a) / math.log(1.0 - q)) - 1e-9))
+
+
+def hypergeometric_lower(successes: int, n: int, population: int, a: float) -> int:
+    """The fewest successes a finite population can hold that no one-sided exact test at level ``a`` rejects,
+    given ``successes`` in a sample of ``n`` drawn from it uniformly without replacement.
+
+    Why not Clopper-Pearson: a sample drawn from a job's own examples speaks about those examples, and the count
+    in it is hypergeometric, not binomial. Inverting the hypergeometric tail P(X >= successes | M) (increasing
+    in the population's count M) is exact at every n and knows the population is finite: a sample of the whole
+    population gives its count exactly.
+    """
+    if successes <= 0:
+        return 0
+    low, high = successes, population - (n - successes)  # the counts the sample leaves possible
+    while low < high:  # the smallest M with P(X >= successes) > a; at M = high the sample forces it (P = 1)
+        middle = (low + high) // 2
+        if float(_scipy.hypergeom.sf(successes - 1, population, middle, n)) > a:
+            high = middle
+        else:
+            low = middle + 1
+    return low
