@@ -269,6 +269,8 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     assert choice.record["examples_to_run"] == 20_000 and choice.record["chosen"] == "bf16 + fp32 head"
     sample = [str(short.examples[i].id) for i in fast_modes.calibration_sample(short, 512)]
     assert choice.done is not None and list(choice.done.frame["id"]) == sample  # the job takes all 512
+    # The other jobs were not sampled: the certificate is Clopper-Pearson's, for examples like these.
+    assert "certified to keep 99% identical answers on examples like t's" in choice.record["reason"]
     assert len(set(sample)) == 512 and max(position[i] for i in sample) > 512  # drawn from the whole job
     rounds.clear()
     predicted.clear()
@@ -276,6 +278,7 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     choice = choose(data, 600)
     record, chosen = choice.record, choice.spec
     assert record["chosen"] == "bf16 + fp32 head" and chosen.dtype == "bfloat16" and chosen.head_dtype == "float32"
+    assert "certified to keep 99% identical answers on t's 6000 examples (600 of 600 sampled" in record["reason"]
     verdicts = {c["mode"]: c for c in record["candidates"]}
     # Five modes measured, so each is certified at 5%/5: 600 of 6,000 examples allow no change at 99%. bf16
     # changed three of its first 128 answers (every 50th example of the file changes): it is timed no more (one
@@ -370,6 +373,9 @@ def test_the_certified_agreement_rule_keeps_its_error_rate() -> None:
     # 100% needs 95% of the job: a single changed answer escapes a sample of n with chance 1 - n/N.
     assert examples_to_certify(100.0, a, 6_375) == 6_057
     assert most_changes(2048, 99.0, a / 4, 6_375) == 12 and most_changes(512, 99.0, a / 5, 6_375) == 0
+    # For examples like these (a choice that also runs jobs it did not sample): Clopper-Pearson.
+    assert most_changes(298, 99.0, a, None) is None and most_changes(299, 99.0, a, None) == 0
+    assert examples_to_certify(99.0, a / 4, None) == 437 and examples_to_certify(100.0, a, None) is None
 
 
 @requires_data

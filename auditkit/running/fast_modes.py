@@ -25,11 +25,13 @@ one is kept only when the exact one-sided lower bound of its identical answers *
 measured). The bound inverts the hypergeometric tail (:func:`auditkit.stats.exact.hypergeometric_lower`): the
 sample is drawn without replacement from a finite job, so the chance that the chosen mode agrees with exact on
 fewer than that share of this job's examples is at most 1 - ``CONFIDENCE``, by the random draw alone -- no
-assumption that examples are independent, so SQuAD's articles need no correction. (Other jobs of the same model
-and head run in the chosen mode too; for them the certificate is an extrapolation, and the record says which task
-it was made on.) A candidate stops being measured as soon as it has changed more answers than would let it clear
-the floor. The price is calibration size: 99% needs at least ``examples_to_certify`` (about 459 at five
-candidates) identical answers and none changed; a smaller sample cannot certify it, and exact runs.
+assumption that examples are independent, so SQuAD's articles need no correction. A choice that also runs the
+model's other jobs with this head (not sampled) cannot speak exactly about them: it is certified with
+Clopper-Pearson's bound instead, for examples like the calibration task's drawn independently -- an assumption the
+record states by naming the task. A candidate stops being measured as soon as it has changed more answers than
+would let it clear the floor. The price is calibration size: 99% needs at least ``examples_to_certify`` (459 at
+five candidates, fewer from a smaller job) identical answers and none changed; a smaller sample cannot certify it,
+and exact runs.
 
 Paying for itself: auto is meant to finish no later than exact would, so measuring is weighed against what it
 can save, twice. Before anything loads, a job too short to win back the timing rounds and the certification even
@@ -51,6 +53,7 @@ The choice, every candidate's measurements, the predicted payoff and the reason 
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -60,7 +63,7 @@ from ..data import Dataset
 from ..models import Head, LoadedModel, open_model
 from ..results.environment import cpu_features
 from ..spec.schema import BootstrapSpec, ModelSpec
-from ..stats.exact import hypergeometric_lower
+from ..stats.exact import clopper_pearson, hypergeometric_lower
 from ..tasks.base import Predictions, Task
 from ..tasks.sampling import canonical_order
 from .cache import join_predictions
@@ -151,15 +154,21 @@ def best_case_cost(total: int, n: int, timed: int, modes: int, speedup: float) -
     return rounds + certify + (total - n) / speedup
 
 
-def agreement_lower_bound(identical: int, n: int, a: float, population: int) -> float:
+def agreement_lower_bound(identical: int, n: int, a: float, population: int | None) -> float:
     """The exact one-sided lower bound (level ``a``), in percent, of the share of a ``population``-example job
-    whose answers are identical, from ``identical`` of ``n`` drawn from it without replacement."""
-    return 100.0 * hypergeometric_lower(identical, n, population, a) / population if n else 0.0
+    whose answers are identical, from ``identical`` of ``n`` drawn from it without replacement; with no
+    population (the choice also runs other jobs, which were not sampled), Clopper-Pearson's bound for examples
+    like these, drawn independently."""
+    if not n:
+        return 0.0
+    if population is None:
+        return 100.0 * clopper_pearson(identical, n, a)[0]
+    return 100.0 * hypergeometric_lower(identical, n, population, a) / population
 
 
-def most_changes(n: int, floor: float, a: float, population: int) -> int | None:
+def most_changes(n: int, floor: float, a: float, population: int | None) -> int | None:
     """The most changed answers of ``n`` sampled that still certify ``floor`` % agreement on the ``population``
-    at level ``a`` (None: none do)."""
+    (None: on examples like these) at level ``a`` (None: none do)."""
     allowed = None
     for changed in range(n + 1):
         if agreement_lower_bound(n - changed, n, a, population) < floor:
@@ -168,9 +177,12 @@ def most_changes(n: int, floor: float, a: float, population: int) -> int | None:
     return allowed
 
 
-def examples_to_certify(floor: float, a: float, population: int) -> int:
+def examples_to_certify(floor: float, a: float, population: int | None) -> int | None:
     """The fewest examples sampled from a ``population``-example job that can certify ``floor`` % (every answer
-    identical); at 100% that is the whole job."""
+    identical): at 100% most of the job. With no population, (floor/100)^n <= a; None for 100%, which no number
+    of examples like these certifies."""
+    if population is None:
+        return None if floor >= 100.0 else max(1, math.ceil(math.log(a) / math.log(floor / 100.0) - 1e-9))
     low, high = 1, population  # a sample of the whole job certifies any floor its answers meet
     while low < high:
         middle = (low + high) // 2
@@ -196,6 +208,10 @@ def choose_fast_mode(
     modes, skipped = candidates(spec)
     total = len(dataset)
     work = max(examples or 0, total)
+    # The sample speaks exactly about this job's examples; a choice that also runs other jobs (not sampled) is
+    # certified for examples like these instead, with Clopper-Pearson's bound.
+    population = total if work == total else None
+    scope = f"on {task.name}'s {total} examples" if population else f"on examples like {task.name}'s"
     n = min(spec.fast_mode_calibration, total)
     timed = min(TIMING_EXAMPLES, n)
     floor = spec.fast_mode_min_agreement
@@ -233,12 +249,14 @@ def choose_fast_mode(
     # Bonferroni over every mode measured, fixed before anything is: a mode may then be dropped on its first
     # answers without changing what the others must clear.
     a = (1.0 - CONFIDENCE) / len(modes)
-    allowed = most_changes(n, floor, a, total)
+    allowed = most_changes(n, floor, a, population)
     if allowed is None:
+        needed = examples_to_certify(floor, a, population)
         return exact(
-            f"{n} calibration examples cannot certify {floor:g}% identical answers on {task.name}'s {total} at"
-            f" {CONFIDENCE:.0%} confidence over {len(modes)} fast mode(s) (that needs at least"
-            f" {examples_to_certify(floor, a, total)}, none changed), so none was measured"
+            f"{n} calibration examples cannot certify {floor:g}% identical answers {scope} at {CONFIDENCE:.0%}"
+            f" confidence over {len(modes)} fast mode(s) ("
+            + (f"that needs at least {needed}, none changed" if needed else "no number of examples can")
+            + "), so none was measured"
         )
     sample = dataset.take(calibration_sample(dataset, n))
     specs = {"exact": exact_spec} | {name: exact_spec.model_copy(update=change) for name, change in modes.items()}
@@ -313,7 +331,7 @@ def choose_fast_mode(
                 "identical_answers": same,
                 "agreement_examples": seen,
                 "agreement": round(100.0 * same / seen, 2),
-                "agreement_lower_bound": round(agreement_lower_bound(same, seen, a, total), 2),
+                "agreement_lower_bound": round(agreement_lower_bound(same, seen, a, population), 2),
             }
             | ({"predicted": entry["predicted"]} if "predicted" in entry else {})
         )
@@ -333,7 +351,7 @@ def choose_fast_mode(
     kept = next(c for c in record["candidates"] if c["mode"] == chosen)
     record |= {
         "chosen": chosen,
-        "reason": f"fastest mode certified to keep {floor:g}% identical answers on {task.name}'s {total} examples"
+        "reason": f"fastest mode certified to keep {floor:g}% identical answers {scope}"
         f" ({kept['identical_answers']} of {kept['agreement_examples']} sampled identical, lower bound"
         f" {kept['agreement_lower_bound']:g}% at {CONFIDENCE:.0%}): {kept['speedup_median']:.2f}x exact (median of"
         f" {REPEATS} rounds on {timed} examples)",
