@@ -342,7 +342,7 @@ def fast_mode_text(record: Any) -> str | None:
         timed = record.get("timing_examples", record.get("calibration_examples"))
         sampled = f" drawn at random from {record.get('calibration_task')}" if record.get("calibration_sample") else ""
         text += (
-            f" Speed measured against exact on {timed} examples, agreement on up to"
+            f" Speed measured against exact in rounds of {timed} examples, agreement on up to"
             f" {record.get('calibration_examples')}{sampled}: " + "; ".join(measured) + "."
         )
     if record.get("calibration_seconds") is not None:

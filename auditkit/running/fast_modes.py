@@ -11,11 +11,13 @@ keyed by the data's fingerprint (:func:`calibration_sample`): the same data alwa
 cannot be re-drawn until a mode passes, and the sample speaks about the whole job -- the first examples of a file
 are one or two SQuAD articles, which say little about the other twenty.
 
-Speed: the first ``TIMING_EXAMPLES`` examples of the sample are predicted by exact and by every candidate, in a rotating
-order, ``REPEATS`` times, after a warm-up; each candidate's speed-up is exact's time over its time *in the same round*
-(so a busy moment slows both), summarised by the median and range over rounds. A candidate is fast enough if its median
-speed-up is at least ``MIN_SPEEDUP`` and no round was slower than exact. A candidate whose answers in the first round
-already changed more than its certificate allows is timed no more.
+Speed: in each of ``REPEATS`` rounds, after a warm-up, the next ``TIMING_EXAMPLES`` examples of the sample are predicted
+by exact and by every candidate, in a rotating order; each candidate's speed-up is exact's time over its time *in the
+same round*, on the same examples (so a busy moment slows both), summarised by the median and range over rounds. The
+rounds' answers are the first of the agreement evidence: no example is predicted twice by one mode unless the sample is
+smaller than the rounds. A candidate is fast enough if its median speed-up is at least ``MIN_SPEEDUP`` and no round was
+slower than exact. A candidate whose answers after a round already changed more than its certificate allows is timed no
+more.
 
 Agreement, certified: an estimate is not enough. A mode that changed 1 of 128 calibration answers (99.2%) changed
 1.6% of all 6,375 held-out SQuAD questions when it ran them -- below a 99% floor the estimate seemed to clear. So
@@ -34,9 +36,13 @@ five candidates, fewer from a smaller job) identical answers and none changed; a
 and exact runs.
 
 Paying for itself: auto is meant to finish no later than exact would, so measuring is weighed against what it
-can save, twice. Before anything loads, a job too short to win back the timing rounds and the certification even
-with a mode ``MAX_SPEEDUP`` times faster than exact is not calibrated at all. After the timing rounds, with
-exact's measured time per example and each candidate's measured speed-up, a candidate is certified only if
+can save, three times. Before anything loads, a job too short to win back the timing rounds and the certification
+even with a mode ``MAX_SPEEDUP`` times faster than exact is not calibrated at all. Then exact alone loads and
+predicts the first timing block (predictions the job keeps whatever happens): if loading the candidates, at
+exact's measured load time each, and measuring them would still cost more than exact needs for the rest at
+``MAX_SPEEDUP``, none loads (a short job of a small model, where loading costs as much as predicting hundreds of
+examples). After the timing rounds, with exact's measured time per example and each candidate's measured
+speed-up, a candidate is certified only if
 certifying it and then running the job in it is predicted to finish sooner than running the rest in exact. The
 prediction assumes the candidate passes: a failing candidate's certification is the price of looking, stopped
 as soon as its changes rule it out. (Weighing the chance of passing instead was measured and dropped: from
@@ -70,7 +76,7 @@ from .cache import join_predictions
 
 #: Timed rounds per calibration; each round runs every mode once, in a rotating order.
 REPEATS = 3
-#: Examples the rounds time (the first of the calibration sample).
+#: Examples each timing round predicts (the next ones of the calibration sample).
 TIMING_EXAMPLES = 128
 #: The least median speed-up that makes a fast mode worth an answer's risk of changing.
 MIN_SPEEDUP = 1.1
@@ -145,13 +151,13 @@ def calibration_sample(dataset: Dataset, n: int) -> list[int]:
 
 
 def best_case_cost(total: int, n: int, timed: int, modes: int, speedup: float) -> float:
-    """Auto's least possible time, in exact's seconds per example, when it keeps a mode: exact and every candidate
-    timed once on ``timed`` examples at ``speedup``, exact and the kept one ``REPEATS - 1`` times more (the others
-    dropped on their first answers), the kept one certified on ``n`` examples, and the job's other examples run
-    at that speed-up. Model loading and scoring are left out: a lower bound."""
-    rounds = timed * (1.0 + modes / speedup) + (REPEATS - 1) * timed * (1.0 + 1.0 / speedup)
-    certify = (n - timed) * (1.0 + 1.0 / speedup)
-    return rounds + certify + (total - n) / speedup
+    """Auto's least possible time, in exact's seconds per example, when it keeps a mode: exact and the kept mode
+    on the whole sample (the timing rounds are part of it), the other candidates on their first ``timed``
+    examples (dropped on their first answers), rounds that must re-time the first examples of a sample too small
+    for fresh ones, and the job's other examples, all at ``speedup``. Model loading and scoring are left out: a
+    lower bound."""
+    repeated = (REPEATS - min(REPEATS, n // timed)) * timed * (1.0 + 1.0 / speedup)
+    return n * (1.0 + 1.0 / speedup) + (modes - 1) * timed / speedup + repeated + (total - n) / speedup
 
 
 def agreement_lower_bound(identical: int, n: int, a: float, population: int | None) -> float:
@@ -263,32 +269,69 @@ def choose_fast_mode(
     loaded: dict[str, LoadedModel] = {}
     answers: dict[str, list[str]] = {}
     made: dict[str, list[Predictions]] = {name: [] for name in specs}  # each mode's predictions, in sample order
+    seconds: dict[str, list[float]] = {name: [] for name in specs}
+
+    def load(name: str) -> float:
+        """Open one mode's model and warm it up (first-call allocations and kernels); the seconds it took."""
+        started = time.perf_counter()
+        model = open_model(specs[name], head)
+        assert isinstance(model, LoadedModel)
+        loaded[name] = model
+        task.predict(model, sample.subset(0, min(8, n)))
+        return time.perf_counter() - started
+
     try:
-        for name, variant in specs.items():
-            model = open_model(variant, head)
-            assert isinstance(model, LoadedModel)
-            loaded[name] = model
-            task.predict(model, sample.subset(0, min(8, n)))  # warm-up: first-call allocations and kernels
-        phases = {"loading": time.perf_counter() - began}
-        timing = sample.subset(0, timed)
-        seconds: dict[str, list[float]] = {name: [] for name in specs}
+        # Exact first, on the first timing block: its answers are the job's if nothing is kept, and its load and
+        # speed say what loading and timing the candidates would cost, before any of them loads.
+        load_seconds = load("exact")
+        got, took, predictions = _answers(task, loaded["exact"], sample.subset(0, timed))
+        answers["exact"], seconds["exact"] = got, [took]
+        made["exact"].append(predictions)
+        per_example = took / timed
+        least = len(modes) * load_seconds / per_example - timed
+        least += best_case_cost(total, n, timed, len(modes), MAX_SPEEDUP) + (work - total) / MAX_SPEEDUP
+        if least >= work - timed:
+            record["exact_ms_per_example"] = round(1000.0 * per_example, 3)
+            record["calibration_seconds"] = round(time.perf_counter() - began, 1)
+            record["reused_examples"] = timed
+            return FastModeChoice(
+                exact_spec,
+                record
+                | {
+                    "chosen": "exact",
+                    "reason": f"exact loaded in {load_seconds:.1f} s and predicted {1000 * per_example:.1f} ms per"
+                    f" example: loading {len(modes)} fast mode(s) and measuring them on {n} examples would take at"
+                    f" least {least / (work - timed):.0%} of the time exact needs for the other {work - timed}, even"
+                    f" at {MAX_SPEEDUP:g}x (use auto on longer runs)",
+                },
+                join_predictions(made["exact"]),
+            )
+        for name in modes:
+            load_seconds += load(name)
+        phases = {"loading": load_seconds}
         names = list(specs)
-        out: dict[str, str] = {}  # modes whose first answers already changed too many: timed no more
+        out: dict[str, str] = {}  # modes whose answers already changed too many: timed no more
         for round_ in range(REPEATS):
+            # Each round times the next examples of the sample, so its answers are agreement evidence too; a
+            # sample too small for that times its first examples again (their answers are not counted twice).
+            fresh = (round_ + 1) * timed <= n
+            block = sample.subset(round_ * timed, (round_ + 1) * timed) if fresh else sample.subset(0, timed)
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in order:
-                got, took, predictions = _answers(task, loaded[name], timing)
-                if name not in answers:
-                    answers[name] = got
+                if round_ == 0 and name == "exact":
+                    continue  # timed before the candidates loaded, first in this round's order
+                got, took, predictions = _answers(task, loaded[name], block)
+                if fresh or name not in answers:
+                    answers[name] = answers.get(name, []) + got
                     made[name].append(predictions)
                 seconds[name].append(took)
             for name in names[1:]:
                 if (changed := _changes(answers, name)) > allowed:
-                    out[name] = _cannot(changed, timed, floor, allowed, n)
+                    out[name] = _cannot(changed, len(answers[name]), floor, allowed, n)
             names = [name for name in names if name not in out]
             if len(names) == 1:
                 break  # only exact is left
-        phases["timing"] = time.perf_counter() - began - phases["loading"]
+        phases["timing"] = time.perf_counter() - began - load_seconds
         per_example = statistics.median(seconds["exact"]) / timed
         record["exact_ms_per_example"] = round(1000.0 * per_example, 3)
         entries = {name: _speed(seconds["exact"], seconds[name]) for name in modes}
