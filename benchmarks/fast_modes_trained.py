@@ -99,7 +99,10 @@ def measure(kind: str, head: str, checkpoint: Path, dataset: Any, rounds: int) -
     # These sets are shorter than a job worth calibrating, which auto would run exact without measuring: the
     # benchmark reports what its calibration chooses for a model that will run LONG_RUN examples like these.
     auto = spec.model_copy(update={"fast_mode": "auto"})
-    record = choose_fast_mode(task, auto, head, dataset, LONG_RUN).record  # type: ignore[arg-type]
+    choice = choose_fast_mode(task, auto, head, dataset, LONG_RUN)  # type: ignore[arg-type]
+    if choice.model is not None:  # the chosen mode's model, handed over for a job this benchmark does not run
+        choice.model.close()
+    record = choice.record
     out["fast_mode_auto"] = {"chosen": record["chosen"], "reason": record["reason"], "candidates": record["candidates"]}
     print(kind, "auto:", record["chosen"], "-", record["reason"], flush=True)
     return out

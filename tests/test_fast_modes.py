@@ -304,6 +304,7 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     assert kept["predicted"]["seconds_if_kept"] == pytest.approx((216 + 216 / 2 + 5400 / 2) / 128, abs=0.1)
     assert kept["predicted"]["seconds_in_exact"] == pytest.approx(5616 / 128, abs=0.1)
     assert choice.done is not None and record["reused_examples"] == 600 == choice.done.timing["examples"]
+    assert choice.model is loaded["bf16 + fp32 head"]  # handed to the job loaded and warm, not loaded again
     assert (choice.done.frame["mode"] == "bf16 + fp32 head").all()
     assert list(choice.done.frame["id"]) == [str(data.examples[i].id) for i in fast_modes.calibration_sample(data, 600)]
 
@@ -399,6 +400,7 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch
     the predictions the calibration already made in that mode instead of predicting them again."""
     import pandas as pd
 
+    import auditkit.running.jobs as jobs
     from auditkit import run_suite
     from auditkit.data import load_dataset
     from auditkit.models import open_model
@@ -406,6 +408,14 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch
     from auditkit.tasks import make_task
 
     monkeypatch.setenv("AUDITKIT_CHUNK", "32")  # the calibration's 32 examples are spread over many chunks
+    opened: list[str] = []
+    real_open = jobs.open_model
+
+    def counted(spec: ModelSpec, head: Any) -> Any:
+        opened.append(spec.name)
+        return real_open(spec, head)
+
+    monkeypatch.setattr(jobs, "open_model", counted)
     vocab = DATA / "vocab" / "bert-base-uncased-vocab.txt"
     model = {
         "name": "m",
@@ -434,6 +444,7 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch
     )
     info = outcome.results.models["m"].info
     record = info["fast_mode"]
+    assert not opened  # both jobs ran on the calibration's model of the chosen mode: no second load
     assert record["chosen"] in {"exact", *(c["mode"] for c in record["candidates"] if c["kept"])}
     assert record["candidates"] and all(
         c["speedup_range"][0] <= c["speedup_median"] <= c["speedup_range"][1] and 0 <= c["agreement"] <= 100

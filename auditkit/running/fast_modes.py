@@ -52,7 +52,8 @@ that truly changes 1 in 2,000 -- and at scale it skipped the mode a certificate 
 Nothing computed is thrown away: what the calibration predicted in the mode that runs (the chosen mode's answers,
 or exact's when none is kept) are the job's predictions for those examples (``FastModeChoice.done``, by example
 id); the job predicts only the rest, whether it runs in full or ``--until-decided`` (its
-``timing.calibration_examples`` counts them).
+``timing.calibration_examples`` counts them); and the model of that mode stays loaded for the job
+(``FastModeChoice.model``).
 The choice, every candidate's measurements, the predicted payoff and the reason are recorded in the model's
 ``info.fast_mode``.
 """
@@ -98,13 +99,15 @@ MAX_SPEEDUP = 8.0
 
 @dataclass(frozen=True)
 class FastModeChoice:
-    """What ``fast_mode: auto`` decided: the ModelSpec to run, the record of how it was chosen, and the
-    predictions the calibration already made in that mode on examples of the calibration task's dataset (rows
-    keyed by ``id``; None: none), which the job takes instead of predicting them again."""
+    """What ``fast_mode: auto`` decided: the ModelSpec to run, the record of how it was chosen, the predictions
+    the calibration already made in that mode on examples of the calibration task's dataset (rows keyed by
+    ``id``; None: none), which the job takes instead of predicting them again, and the model of that mode, still
+    loaded and warm (None if none was loaded), which the caller runs the job on -- and closes."""
 
     spec: ModelSpec
     record: dict[str, Any]
     done: Predictions | None
+    model: LoadedModel | None = None
 
 
 def candidates(spec: ModelSpec) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -267,6 +270,7 @@ def choose_fast_mode(
     sample = dataset.take(calibration_sample(dataset, n))
     specs = {"exact": exact_spec} | {name: exact_spec.model_copy(update=change) for name, change in modes.items()}
     loaded: dict[str, LoadedModel] = {}
+    keep: str | None = None  # the mode whose model is handed to the job
     answers: dict[str, list[str]] = {}
     made: dict[str, list[Predictions]] = {name: [] for name in specs}  # each mode's predictions, in sample order
     seconds: dict[str, list[float]] = {name: [] for name in specs}
@@ -294,6 +298,7 @@ def choose_fast_mode(
             record["exact_ms_per_example"] = round(1000.0 * per_example, 3)
             record["calibration_seconds"] = round(time.perf_counter() - began, 1)
             record["reused_examples"] = timed
+            keep = "exact"
             return FastModeChoice(
                 exact_spec,
                 record
@@ -305,6 +310,7 @@ def choose_fast_mode(
                     f" at {MAX_SPEEDUP:g}x (use auto on longer runs)",
                 },
                 join_predictions(made["exact"]),
+                loaded["exact"],
             )
         for name in modes:
             load_seconds += load(name)
@@ -356,9 +362,11 @@ def choose_fast_mode(
             else:
                 chosen = name
                 break
-    finally:
-        for model in loaded.values():
-            model.close()
+        keep = chosen or "exact"
+    finally:  # every model but the one the job runs on (all of them if measuring failed)
+        for name, model in loaded.items():
+            if name != keep:
+                model.close()
     for name in modes:
         entry = entries[name]
         seen = len(answers[name])  # the timing slice, and more for the candidates tried
@@ -390,7 +398,7 @@ def choose_fast_mode(
             "reason": "no fast mode was both faster than exact and certified to keep"
             f" {floor:g}% of its answers on the calibration",
         }
-        return FastModeChoice(exact_spec, record, done)
+        return FastModeChoice(exact_spec, record, done, loaded["exact"])
     kept = next(c for c in record["candidates"] if c["mode"] == chosen)
     record |= {
         "chosen": chosen,
@@ -399,7 +407,7 @@ def choose_fast_mode(
         f" {kept['agreement_lower_bound']:g}% at {CONFIDENCE:.0%}): {kept['speedup_median']:.2f}x exact (median of"
         f" {REPEATS} rounds on {timed} examples)",
     }
-    return FastModeChoice(specs[chosen], record, done)
+    return FastModeChoice(specs[chosen], record, done, loaded[chosen])
 
 
 def _changes(answers: dict[str, list[str]], name: str) -> int:

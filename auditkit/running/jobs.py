@@ -133,6 +133,7 @@ def run_jobs(
     models_info: dict[str, ModelRecord] = {}
     cache: dict[tuple[str, str], Model] = {}
     fast: dict[tuple[str, str], FastModeChoice] = {}  # fast_mode: auto's choice per model
+    handed: dict[tuple[str, str], Model] = {}  # the calibration's loaded model of the mode that runs, until used
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -156,8 +157,10 @@ def run_jobs(
                         for spec, other in order
                         if spec.name == model_spec.name and make_task(other).head_for(spec) == head
                     )
-                    fast[key] = choose_fast_mode(task, model_spec, head, datasets[task.name], examples)
-                    record = fast[key].record
+                    choice = fast[key] = choose_fast_mode(task, model_spec, head, datasets[task.name], examples)
+                    if choice.model is not None:  # the calibration's model of the mode that runs: loaded and warm
+                        handed[key] = choice.model
+                    record = choice.record
                     console.log(escape(f"{model_spec.name}: {record['chosen']} ({record['reason']})"))
                 calibrated = None
                 if key in fast:
@@ -165,10 +168,15 @@ def run_jobs(
                     if fast[key].record["calibration_task"] == task.name:  # its predictions are of this task's examples
                         calibrated = fast[key].done
                 if key not in cache:
-                    console.log(f"loading model [bold]{escape(model_spec.name)}[/bold] ({escape(model_spec.source)})")
                     for other in [k for k in cache if k[0] != model_spec.name]:  # keep one model in memory at a time
                         cache.pop(other).close()
-                    cache[key] = open_model(model_spec, head)
+                    warm = handed.pop(key, None)
+                    if warm is None:
+                        console.log(
+                            f"loading model [bold]{escape(model_spec.name)}[/bold] ({escape(model_spec.source)})"
+                        )
+                        warm = open_model(model_spec, head)
+                    cache[key] = warm
                 model = cache[key]
                 dataset = datasets[task.name]
                 shards = executor.shards(model_spec, head) if executor is not None and model.cacheable else None
@@ -245,7 +253,7 @@ def run_jobs(
                 speed = predictions.timing["examples_per_second"]
                 console.log(escape(f"{model.name} · {task.name}: {summary} ({speed:.1f} ex/s){origin}"))
     finally:
-        for loaded_model in cache.values():
+        for loaded_model in [*cache.values(), *handed.values()]:
             loaded_model.close()
     return [jobs_out[i] for i in range(len(order))], models_info
 
