@@ -231,3 +231,21 @@ def test_watched_clusters_must_come_whole_and_the_open_one_waits() -> None:
     assert open_end.p_go >= closed.p_go  # "c" waits, so it cannot have added evidence for GO yet
     with pytest.raises(ValueError, match="cluster by cluster"):
         stats.decide_threshold(x, ">=", 0.5, clusters=["a", "b"] * 6 + ["a"], sequential=True)
+
+
+def test_the_finite_population_bound_covers_at_every_sample_size() -> None:
+    """hypergeometric_lower (fast_mode: auto's certificate) is exact: simulated with a known population count, the
+    bound lies above the truth at most ``a`` of the time, a census returns the count itself, and the bound is
+    never below Clopper-Pearson's, which ignores that the population is finite."""
+    from auditkit.stats.exact import clopper_pearson, hypergeometric_lower
+
+    rng = np.random.default_rng(3)
+    a = 0.05
+    for population, good, n in ((50, 49, 20), (600, 594, 300), (6_375, 6_311, 512), (6_375, 6_000, 2_048)):
+        drawn = rng.hypergeometric(good, population - good, n, size=4_000)
+        bounds = {int(k): hypergeometric_lower(int(k), n, population, a) for k in np.unique(drawn)}
+        too_high = float(np.mean([bounds[int(k)] > good for k in drawn]))
+        assert too_high <= a + 3 * math.sqrt(a * (1 - a) / 4_000), (population, good, n, too_high)
+        for k in bounds:
+            assert bounds[k] / population >= clopper_pearson(k, n, a)[0] - 1e-12
+    assert hypergeometric_lower(37, 40, 40, a) == 37 and hypergeometric_lower(0, 10, 100, a) == 0

@@ -291,7 +291,7 @@ def choose_fast_mode(
         got, took, predictions = _answers(task, loaded["exact"], sample.subset(0, timed))
         answers["exact"], seconds["exact"] = got, [took]
         made["exact"].append(predictions)
-        per_example = took / timed
+        per_example = max(took, 1e-9) / timed
         least = len(modes) * load_seconds / per_example - timed
         least += best_case_cost(total, n, timed, len(modes), MAX_SPEEDUP) + (work - total) / MAX_SPEEDUP
         if least >= work - timed:
