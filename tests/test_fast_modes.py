@@ -308,17 +308,40 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     assert (choice.done.frame["mode"] == "bf16 + fp32 head").all()
     assert list(choice.done.frame["id"]) == [str(data.examples[i].id) for i in fast_modes.calibration_sample(data, 600)]
 
-    # Measured speed-ups too small to win back certifying on a job this size: the search stops, exact runs, and
-    # the exact predictions it made are kept (the three rounds' 384; certification was never begun).
+    # On a shorter job more timing rounds are paid for only by the fastest modes: after the first round the slowest
+    # are timed no more -- timing all four for two more rounds, certifying the fastest and running the 900 other
+    # examples in it would cost 1,734 examples' time against exact's 1,372 for the rest; without bf16 autocast
+    # (1.43x) and the re-checking mode (1.0x), 1,299.
+    rounds.clear()
+    choice = choose(data.subset(0, 1500), 600)
+    verdicts = {c["mode"]: c for c in choice.record["candidates"]}
+    for mode in ("bf16 autocast", "bf16 autocast + fp32 re-check"):
+        assert "would not pay: timing it 2 more round(s) beside the faster modes" in verdicts[mode]["why_not"]
+        assert rounds[mode] == verdicts[mode]["rounds"] == 1
+    assert rounds["exact"] == rounds["bf16 + fp32 head"] == rounds["int8 (dynamic)"] == 3
+    assert choice.record["chosen"] == "bf16 + fp32 head"
+
+    # Measured speed-ups too small to win back even one more round on a job this size: no mode is timed again,
+    # exact runs, and the exact predictions it made are kept (the first round's 128).
     for mode in script:
         if mode != "exact":
             script[mode] = ([0.85, 1.0, 0.85], 0)  # 1.18x
     rounds.clear()
     choice = choose(data.subset(0, 1500), 600)
-    assert choice.record["chosen"] == "exact" and choice.spec.dtype == "float32"
-    assert choice.done is not None and (choice.done.frame["mode"] == "exact").all() and len(choice.done.frame) == 384
+    assert choice.record["chosen"] == "exact" and choice.spec.dtype == "float32" and rounds["exact"] == 1
+    assert choice.done is not None and (choice.done.frame["mode"] == "exact").all() and len(choice.done.frame) == 128
     why = [c["why_not"] for c in choice.record["candidates"]]
-    assert all("would not pay: certifying it on 600 examples and running all 1500 in it" in w for w in why)
+    assert all("would not pay: timing it 2 more round(s)" in w for w in why)
+
+    # A mode that looked fast in the first round and slowed down in the others: after the rounds, certifying it and
+    # running the job in it at its median 1.11x would take longer than exact for the rest, so it is not certified.
+    script.update({mode: ([1.0, 1.0, 1.0], 1) for mode in script if mode != "exact"})  # every answer changes
+    script["exact"], script["bf16 + fp32 head"] = ([1.0, 1.0, 1.0], 0), ([0.5, 0.9, 0.9], 0)
+    rounds.clear()
+    choice = choose(data.subset(0, 1500), 600)
+    head_verdict = next(c for c in choice.record["candidates"] if c["mode"] == "bf16 + fp32 head")
+    assert choice.record["chosen"] == "exact" and head_verdict["rounds"] == 3
+    assert "would not pay: certifying it on 600 examples and running all 1500 in it" in head_verdict["why_not"]
 
     assert set(choice.record["phase_seconds"]) == {"loading", "timing", "certifying"}
 

@@ -36,13 +36,14 @@ five candidates, fewer from a smaller job) identical answers and none changed; a
 and exact runs.
 
 Paying for itself: auto is meant to finish no later than exact would, so measuring is weighed against what it
-can save, three times. Before anything loads, a job too short to win back the timing rounds and the certification
+can save at every step. Before anything loads, a job too short to win back the timing rounds and the certification
 even with a mode ``MAX_SPEEDUP`` times faster than exact is not calibrated at all. Then exact alone loads and
 predicts the first timing block (predictions the job keeps whatever happens): if loading the candidates, at
 exact's measured load time each, and measuring them would still cost more than exact needs for the rest at
-``MAX_SPEEDUP``, none loads (a short job of a small model, where loading costs as much as predicting hundreds of
-examples). After the timing rounds, with exact's measured time per example and each candidate's measured
-speed-up, a candidate is certified only if
+``MAX_SPEEDUP``, none loads (a short job of a small model, where loading costs as much as predicting dozens of
+examples). After each timing round but the last, the slowest candidates are timed no more while timing them
+beside the faster ones could not pay (:func:`not_worth_timing`). After the timing rounds, with exact's measured
+time per example and each candidate's measured speed-up, a candidate is certified only if
 certifying it and then running the job in it is predicted to finish sooner than running the rest in exact. The
 prediction assumes the candidate passes: a failing candidate's certification is the price of looking, stopped
 as soon as its changes rule it out. (Weighing the chance of passing instead was measured and dropped: from
@@ -161,6 +162,26 @@ def best_case_cost(total: int, n: int, timed: int, modes: int, speedup: float) -
     lower bound."""
     repeated = (REPEATS - min(REPEATS, n // timed)) * timed * (1.0 + 1.0 / speedup)
     return n * (1.0 + 1.0 / speedup) + (modes - 1) * timed / speedup + repeated + (total - n) / speedup
+
+
+def not_worth_timing(ratios: dict[str, float], rounds_done: int, timed: int, done: int, n: int, work: int) -> list[str]:
+    """The candidates (by measured speed-up so far) that more timing rounds cannot pay for, slowest first.
+
+    Each further round times every candidate still in, so a short job cannot afford many: timing the k fastest for
+    the remaining rounds, then certifying the fastest on the rest of the sample and running the job's other
+    examples in it, must cost less (in exact's time per example; the fastest assumed to pass) than running the
+    ``work - done`` examples exact has not predicted in exact. The slowest are dropped until it does; all of them
+    if even the fastest alone cannot pay."""
+    ranked = sorted(ratios, key=lambda name: -ratios[name])
+    future = range(rounds_done, REPEATS)
+    fresh_end = min(REPEATS, n // timed) * timed  # where the timing rounds leave the sample
+    for keep in range(len(ranked), 0, -1):
+        fastest = ratios[ranked[0]]
+        per_round = timed * (1.0 + sum(1.0 / ratios[name] for name in ranked[:keep]))
+        cost = len(future) * per_round + (n - fresh_end) * (1.0 + 1.0 / fastest) + (work - n) / fastest
+        if cost < work - done:
+            return ranked[keep:][::-1]
+    return ranked[::-1]
 
 
 def agreement_lower_bound(identical: int, n: int, a: float, population: int | None) -> float:
@@ -334,6 +355,14 @@ def choose_fast_mode(
             for name in names[1:]:
                 if (changed := _changes(answers, name)) > allowed:
                     out[name] = _cannot(changed, len(answers[name]), floor, allowed, n)
+            if round_ < REPEATS - 1:
+                survivors = [name for name in names[1:] if name not in out]
+                ratios = {name: statistics.median(_ratios(seconds["exact"], seconds[name])) for name in survivors}
+                for name in not_worth_timing(ratios, round_ + 1, timed, len(answers["exact"]), n, work):
+                    out[name] = (
+                        f"would not pay: timing it {REPEATS - round_ - 1} more round(s) beside the faster modes, then"
+                        f" certifying and running all {work} examples, would take longer than exact"
+                    )
             names = [name for name in names if name not in out]
             if len(names) == 1:
                 break  # only exact is left
@@ -422,9 +451,14 @@ def _cannot(changed: int, seen: int, floor: float, allowed: int, n: int) -> str:
     )
 
 
+def _ratios(exact: list[float], mode: list[float]) -> list[float]:
+    """A candidate's speed-ups over exact in the rounds it ran (the first ones), each on the same examples."""
+    return [e / max(s, 1e-9) for e, s in zip(exact, mode, strict=False)]
+
+
 def _speed(exact: list[float], mode: list[float]) -> dict[str, Any]:
     """A candidate's speed-ups over exact, round by round, and why it is not fast enough (None if it is)."""
-    ratios = [e / s for e, s in zip(exact, mode, strict=False)]  # the rounds the mode ran: the first ones
+    ratios = _ratios(exact, mode)
     median = statistics.median(ratios)
     problems = []
     if median < MIN_SPEEDUP:
