@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DATA, TINY_SST2, data_owner, requires_data, write_suite
+from conftest import DATA, MODELS, TINY_SST2, data_owner, requires_data, requires_models, write_suite
 
 from auditkit.results.store import report_dir
 from auditkit.tasks.base import Predictions
@@ -576,3 +576,30 @@ def test_until_decided_takes_the_calibrations_predictions(tmp_path: Path) -> Non
     data = load_dataset(DatasetSpec(path=DATA / "sst2" / "train.tsv", limit=800), ClassificationTask, name="t")
     sample = [str(data.examples[i].id) for i in calibration_sample(data, 48)]
     assert list(saved["id"][:48]) == sample  # the first examples seen are the calibration's
+
+
+@requires_models
+def test_the_calibration_sample_spans_the_job_not_its_first_articles() -> None:
+    """The calibration is a random sample of the job: on the 6,375 held-out SQuAD questions (24 articles), 512 of them
+    come from every article in about its share, where the first 512 questions of the file come from two; and it is
+    a fixed function of the data (the same sample every time, a different one for different data)."""
+    from collections import Counter
+
+    from auditkit.data import load_dataset
+    from auditkit.running.fast_modes import calibration_sample
+    from auditkit.spec.schema import DatasetSpec
+    from auditkit.tasks.extractive_qa import ExtractiveQATask
+
+    spec = DatasetSpec(path=DATA / "squad" / "dev-v1.1.json", articles_file=MODELS / "minilm-squad-held-out.txt")
+    data = load_dataset(spec, ExtractiveQATask, name="squad")
+    assert len(data) == 6_375
+    sample = calibration_sample(data, 512)
+    assert sample == calibration_sample(data, 512) and len(set(sample)) == 512
+    assert calibration_sample(data.subset(0, 6_000), 512) != sample[:512]
+    per_article = Counter(data.examples[i].title for i in sample)
+    first = Counter(example.title for example in data.examples[:512])
+    assert len(per_article) == 24 and len(first) <= 2
+    sizes = Counter(example.title for example in data.examples)
+    for title, size in sizes.items():  # each article in about its share: within 4 binomial standard deviations
+        expected = 512 * size / len(data)
+        assert abs(per_article[title] - expected) <= 4 * (expected * (1 - size / len(data))) ** 0.5 + 1, title
