@@ -295,8 +295,8 @@ class ModelSpec(StrictModel):
     )
     fast_mode: Literal["auto"] | None = Field(
         default=None,
-        description="auto: measure each fast mode this machine has (bf16 where native, bf16 with a float32 head, int8)"
-        " against exact on a random sample of the job, and use the fastest that keeps fast_mode_min_agreement",
+        description="auto: measure each fast mode this machine has (the bf16 variants where bf16 is native, int8 on"
+        " a CPU) against exact on a random sample of the job, and use the fastest that keeps fast_mode_min_agreement",
     )
     fast_mode_min_agreement: float = Field(
         default=99.0,
