@@ -168,12 +168,17 @@ def take_rows(precomputed: Predictions, dataset: Dataset) -> tuple[Predictions |
     return part, dataset.without(given)
 
 
-def in_dataset_order(predictions: Predictions, dataset: Dataset) -> Predictions:
-    """``predictions`` with its rows in ``dataset``'s example order (taken rows joined to predicted ones)."""
-    position = {str(example.id): i for i, example in enumerate(dataset.examples)}
-    keys = predictions.frame["id"].astype(str).map(position)
-    frame = predictions.frame.iloc[keys.argsort(kind="stable")].reset_index(drop=True)
-    return Predictions(frame, predictions.timing, predictions.notes, predictions.failures)
+def in_order(per_example: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """Per-example rows in the dataset's order (for ``--until-decided``, the order seen: sequential tests depend
+    on it; for a chunk, calibration rows joined to predicted ones)."""
+    position = {example.id: i for i, example in enumerate(dataset.examples)}
+    keys = per_example["id"].astype(str).map(position)
+    return (
+        per_example.assign(_order=keys)
+        .sort_values("_order", kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
 def predict_cached(
@@ -231,7 +236,8 @@ def predict_cached(
     started = time.perf_counter()
     for index, part in (shards or local_shards)(task, model, todo, progress):
         if index in given:
-            part = in_dataset_order(join_predictions([given[index], part]), chunks[index][1])
+            joined = join_predictions([given[index], part])
+            part = Predictions(in_order(joined.frame, chunks[index][1]), joined.timing, joined.notes, joined.failures)
         if cache is not None:
             cache.save_chunk(index, size, part)
         parts[index] = part

@@ -33,12 +33,12 @@ from ..spec.schema import EvaluateMetricSpec
 from ..tasks import make_task
 from ..tasks.base import Predictions, Scores, Task
 from ..tasks.sampling import clustered_intervals, sampling_record
-from .cache import predict_cached
+from .cache import in_order, predict_cached
 from .executors import Executor
 from .fast_modes import FastModeChoice, choose_fast_mode
 from .single_request import single_request_latency
 from .suite import LoadedSuite
-from .until_decided import anytime_metrics, in_order, job_gates, not_sequential, run_until_decided
+from .until_decided import anytime_metrics, job_gates, not_sequential, run_until_decided
 
 
 def show_progress(console: Console, quiet: bool) -> bool:

@@ -38,7 +38,7 @@ from ..tasks import task_class
 from ..tasks.base import Predictions, Scores, Task
 from ..tasks.pairing import align, stopped_early
 from ..tasks.sampling import canonical_order, defined_values, order_digest, unit_column
-from .cache import join_predictions, predict_cached
+from .cache import in_order, join_predictions, predict_cached
 from .suite import Suite
 
 
@@ -244,18 +244,6 @@ def run_until_decided(
         alpha=level,
     )
     return joined, used, record
-
-
-def in_order(per_example: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
-    """Per-example rows in the dataset's order (the order seen): sequential tests depend on it."""
-    position = {example.id: i for i, example in enumerate(dataset.examples)}
-    keys = per_example["id"].astype(str).map(position)
-    return (
-        per_example.assign(_order=keys)
-        .sort_values("_order", kind="stable")
-        .drop(columns="_order")
-        .reset_index(drop=True)
-    )
 
 
 def anytime_metrics(
