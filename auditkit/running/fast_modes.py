@@ -261,8 +261,8 @@ def choose_fast_mode(
         "candidates": [],
     }
 
-    def exact(reason: str) -> FastModeChoice:
-        return FastModeChoice(exact_spec, record | {"chosen": "exact", "reason": reason}, None)
+    def exact(reason: str, done: Predictions | None = None, model: LoadedModel | None = None) -> FastModeChoice:
+        return FastModeChoice(exact_spec, record | {"chosen": "exact", "reason": reason}, done, model)
 
     if task.answer_column is None:
         return exact(f"{task.kind} has no single answer per example to compare with exact's: exact runs")
@@ -320,16 +320,11 @@ def choose_fast_mode(
             record["calibration_seconds"] = round(time.perf_counter() - began, 1)
             record["reused_examples"] = timed
             keep = "exact"
-            return FastModeChoice(
-                exact_spec,
-                record
-                | {
-                    "chosen": "exact",
-                    "reason": f"exact loaded in {load_seconds:.1f} s and predicted {1000 * per_example:.1f} ms per"
-                    f" example: loading {len(modes)} fast mode(s) and measuring them on {n} examples would take at"
-                    f" least {least / (work - timed):.0%} of the time exact needs for the other {work - timed}, even"
-                    f" at {MAX_SPEEDUP:g}x (use auto on longer runs)",
-                },
+            return exact(
+                f"exact loaded in {load_seconds:.1f} s and predicted {1000 * per_example:.1f} ms per example: loading"
+                f" {len(modes)} fast mode(s) and measuring them on {n} examples would take at least"
+                f" {least / (work - timed):.0%} of the time exact needs for the other {work - timed}, even at"
+                f" {MAX_SPEEDUP:g}x (use auto on longer runs)",
                 join_predictions(made["exact"]),
                 loaded["exact"],
             )
@@ -422,12 +417,12 @@ def choose_fast_mode(
     record["phase_seconds"] = {phase: round(value, 1) for phase, value in phases.items()}
     record["reused_examples"] = len(done.frame) if done is not None else 0
     if chosen is None:
-        record |= {
-            "chosen": "exact",
-            "reason": "no fast mode was both faster than exact and certified to keep"
-            f" {floor:g}% of its answers on the calibration",
-        }
-        return FastModeChoice(exact_spec, record, done, loaded["exact"])
+        return exact(
+            f"no fast mode was both faster than exact and certified to keep {floor:g}% of its answers on the"
+            " calibration",
+            done,
+            loaded["exact"],
+        )
     kept = next(c for c in record["candidates"] if c["mode"] == chosen)
     record |= {
         "chosen": chosen,
