@@ -14,6 +14,19 @@ from auditkit.tasks.classification import ClassificationSpec
 
 VOCAB = "$DATA/vocab/bert-base-cased-vocab.txt"
 PROBES = Path(__file__).resolve().parents[1] / "suites" / "probes"
+#: The first 800 sentences of SST-2 train: a classification job long enough for fast_mode: auto to measure.
+SST2_TRAIN = {
+    "name": "t",
+    "kind": "classification",
+    "dataset": {"path": str(DATA / "sst2" / "train.tsv"), "limit": 800},
+}
+
+
+def auto_tiny(calibration: int, **more: Any) -> dict[str, Any]:
+    """A tiny random-weight SST-2 classifier that asks for fast_mode: auto with a ``calibration``-example sample."""
+    vocab = str(DATA / "vocab" / "bert-base-uncased-vocab.txt")
+    return {"name": "m", "build": {"config": str(TINY_SST2), "vocab": vocab}, "fast_mode": "auto",
+            "fast_mode_calibration": calibration, **more}  # fmt: skip
 
 
 def suite_text(tmp_path: Path, extra_models: str = "", single: int = 0, probed: str = "exact") -> str:
@@ -194,11 +207,7 @@ def test_fast_mode_auto_chooses_by_measurement(monkeypatch: pytest.MonkeyPatch) 
     from auditkit.tasks import make_task
 
     def model_spec(calibration: int) -> ModelSpec:
-        vocab = str(DATA / "vocab" / "bert-base-uncased-vocab.txt")
-        return ModelSpec.model_validate(
-            {"name": "m", "build": {"config": str(TINY_SST2), "vocab": vocab},
-             "fast_mode": "auto", "device": "cpu", "fast_mode_calibration": calibration}
-        )  # fmt: skip
+        return ModelSpec.model_validate(auto_tiny(calibration, device="cpu"))
 
     sst2 = {"path": str(DATA / "sst2" / "dev.tsv")}
     task = make_task(ClassificationSpec.model_validate({"name": "t", "kind": "classification", "dataset": sst2}))
@@ -439,25 +448,14 @@ def test_fast_mode_auto_measures_records_and_reports(tmp_path: Path, monkeypatch
         return real_open(spec, head)
 
     monkeypatch.setattr(jobs, "open_model", counted)
-    vocab = DATA / "vocab" / "bert-base-uncased-vocab.txt"
-    model = {
-        "name": "m",
-        "build": {"config": str(TINY_SST2), "vocab": str(vocab)},
-        "fast_mode": "auto",
-        "fast_mode_calibration": 32,
-        "fast_mode_min_agreement": 80,
-    }
+    model = auto_tiny(32, fast_mode_min_agreement=80)
     outcome = run_suite(
         {
             "name": "fast",
             "bootstrap": {"resamples": 20},
             "models": [model],
             "tasks": [
-                {
-                    "name": "t",
-                    "kind": "classification",
-                    "dataset": {"path": str(DATA / "sst2" / "train.tsv"), "limit": 800},
-                },
+                SST2_TRAIN,
                 {"name": "dev", "kind": "classification", "dataset": {"path": str(DATA / "sst2" / "dev.tsv")}},
             ],
         },
@@ -534,26 +532,12 @@ def test_until_decided_takes_the_calibrations_predictions(tmp_path: Path) -> Non
     from auditkit.running.fast_modes import calibration_sample
     from auditkit.tasks.sampling import order_digest
 
-    vocab = DATA / "vocab" / "bert-base-uncased-vocab.txt"
-    model = {
-        "name": "m",
-        "build": {"config": str(TINY_SST2), "vocab": str(vocab)},
-        "fast_mode": "auto",
-        "fast_mode_calibration": 48,
-        "fast_mode_min_agreement": 80,
-    }
     outcome = run_suite(
         {
             "name": "fast-early",
             "bootstrap": {"resamples": 20},
-            "models": [model],
-            "tasks": [
-                {
-                    "name": "t",
-                    "kind": "classification",
-                    "dataset": {"path": str(DATA / "sst2" / "train.tsv"), "limit": 800},
-                }
-            ],
+            "models": [auto_tiny(48, fast_mode_min_agreement=80)],
+            "tasks": [SST2_TRAIN],
             "gates": ["t.accuracy >= 0.05"],
         },
         output_dir=tmp_path,
